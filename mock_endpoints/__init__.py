@@ -1,0 +1,10 @@
+"""Mock endpoints: the product's own test doubles of the outside systems."""
+
+from __future__ import annotations
+
+from mock_endpoints.base import MockEndpoint
+from mock_endpoints.prefecture import PrefectureMock
+
+MOCKS: dict[str, type[MockEndpoint]] = {"prefecture": PrefectureMock}
+
+__all__ = ["MOCKS", "MockEndpoint", "PrefectureMock"]

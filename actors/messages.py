@@ -1,0 +1,100 @@
+"""Typed messages between the reactor, the store writer and the link actors.
+
+Every message is a frozen dataclass; ``tell`` carries them.  Replies that must reach
+the reactor are plain callables that the *receiver* invokes after its work is done;
+whoever builds such a callable makes it cross threads itself (``reactor.callFromThread``
+for the reactor, ``ActorRef.tell`` for an actor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.changes import Change
+from hub.register import OutboxItem, Outcome
+
+# ---- to the store writer -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitChanges:
+    changes: list[Change]
+    reply: Callable[[list[Outcome]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAck:
+    link: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDeadLetter:
+    link: str
+    seq: int
+    code: str
+    reason: str
+    reply: Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldMessages:
+    link: str
+    seqs: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    link: str
+    actor: Any  # pykka.ActorRef of the link actor
+
+
+# ---- to a link actor -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxAppended:
+    items: tuple[OutboxItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    conn_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    conn_id: int
+    stage: str  # connect | handshake
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    conn_id: int
+    clean: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BytesIn:
+    conn_id: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A timer set through the reactor; ``epoch`` lets stale timers be ignored."""
+
+    name: str  # reconnect | retry | heartbeat | hello_timeout
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecorded:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class GetStatus:
+    pass

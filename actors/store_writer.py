@@ -1,0 +1,146 @@
+"""The store writer: the only writer to the database, with group commit.
+
+Messages pile up in the actor's inbox while a transaction runs; ``on_receive`` takes
+each one into a pending batch and commits only when the inbox is empty (or the batch
+is full).  Under load one commit carries hundreds of changes, so durability does not
+cost a commit per change; when idle, a lone change commits at once.
+
+Threads: this actor's thread is the only one that writes.  Replies to the reactor are
+callables built by the reactor side (they use ``reactor.callFromThread``); news of new
+outbox rows goes to the link actors with ``tell``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+from sqlalchemy import Engine, insert, select, update
+
+from actors.messages import (
+    HoldMessages,
+    OutboxAppended,
+    RecordAck,
+    RecordDeadLetter,
+    SubmitChanges,
+    Subscribe,
+)
+from hub import metrics
+from hub.errors import UnavailableError
+from hub.register import OutboxItem, Outcome, RegisterWriter
+from hub.store import dead_letters, link_state, outbox
+
+log = logging.getLogger("jukihub.store")
+
+
+class StoreWriter(pykka.ThreadingActor):
+    """Single writer; see the module docstring."""
+
+    def __init__(self, engine: Engine, register: RegisterWriter, max_batch: int = 500,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.engine = engine
+        self.register = register
+        self.max_batch = max_batch
+        self.wall_clock = wall_clock
+        self.subscribers: dict[str, Any] = {}
+        self._submits: list[SubmitChanges] = []
+        self._ops: list[Any] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Subscribe):
+            self.subscribers[message.link] = message.actor
+            return None
+        if isinstance(message, SubmitChanges):
+            self._submits.append(message)
+        elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages):
+            self._ops.append(message)
+        else:
+            log.warning("store writer ignored %s", type(message).__name__)
+            return None
+        pending = sum(len(s.changes) for s in self._submits) + len(self._ops)
+        if self.actor_inbox.empty() or pending >= self.max_batch:
+            self._flush()
+        return None
+
+    def on_stop(self) -> None:
+        self._flush()
+
+    # ---- the group commit ------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self._ops:
+            ops, self._ops = self._ops, []
+            self._commit_ops(ops)
+        if self._submits:
+            submits, self._submits = self._submits, []
+            self._commit_changes(submits)
+
+    def _commit_changes(self, submits: list[SubmitChanges]) -> None:
+        changes = [c for s in submits for c in s.changes]
+        started = time.perf_counter()
+        try:
+            outcomes = self.register.apply_batch(changes)
+        except Exception:
+            log.exception("store transaction failed; %d changes refused", len(changes))
+            error = UnavailableError("store_unavailable",
+                                     "the store could not commit; retry with the same request id")
+            outcomes = [Outcome(c.request_id, error=error, reason="store") for c in changes]
+        metrics.store_commit_seconds.labels("changes").observe(time.perf_counter() - started)
+        metrics.store_batch_size.labels("changes").observe(len(changes))
+        by_link: dict[str, list[OutboxItem]] = defaultdict(list)
+        for outcome in outcomes:
+            if outcome.error is not None:
+                metrics.changes_refused.labels(outcome.reason or outcome.error.code).inc()
+            elif outcome.duplicate:
+                metrics.changes_repeated.inc()
+            else:
+                metrics.changes_accepted.labels(outcome.reason).inc()
+                for item in outcome.outbox:
+                    by_link[item.link].append(item)
+        # Committed: now the links may send, and the intake may answer.
+        for link, items in by_link.items():
+            if (actor := self.subscribers.get(link)) is not None:
+                actor.tell(OutboxAppended(tuple(items)))
+        i = 0
+        for s in submits:
+            s.reply(outcomes[i : i + len(s.changes)])
+            i += len(s.changes)
+
+    def _commit_ops(self, ops: list[Any]) -> None:
+        started = time.perf_counter()
+        acks: dict[str, int] = {}
+        replies: list[Callable[[], None]] = []
+        now = self.wall_clock()
+        with self.engine.begin() as conn:
+            for op in ops:
+                if isinstance(op, RecordAck):
+                    acks[op.link] = max(acks.get(op.link, 0), op.seq)
+                elif isinstance(op, RecordDeadLetter):
+                    row = conn.execute(select(outbox.c.update_seq, outbox.c.resident_key).where(
+                        outbox.c.link == op.link, outbox.c.seq == op.seq)).first()
+                    if row is not None:
+                        conn.execute(insert(dead_letters).values(
+                            link=op.link, seq=op.seq, update_seq=row.update_seq,
+                            resident_key=row.resident_key, code=op.code[:40],
+                            reason=op.reason[:200], created_at=now))
+                        conn.execute(update(outbox).where(
+                            outbox.c.link == op.link, outbox.c.seq == op.seq).values(
+                            state="dead"))
+                    replies.append(op.reply)
+                elif isinstance(op, HoldMessages):
+                    conn.execute(update(outbox).where(
+                        outbox.c.link == op.link, outbox.c.seq.in_(op.seqs),
+                        outbox.c.state == "pending").values(state="held"))
+            for link, seq in acks.items():
+                conn.execute(update(link_state).where(
+                    link_state.c.link == link, link_state.c.acked_seq < seq).values(
+                    acked_seq=seq))
+        metrics.store_commit_seconds.labels("link_state").observe(time.perf_counter() - started)
+        metrics.store_batch_size.labels("link_state").observe(len(ops))
+        for reply in replies:
+            reply()

@@ -1,0 +1,125 @@
+"""The hub: the one object that wires config, store, actors and listeners together.
+
+``Hub(config, reactor).start()`` migrates the store, starts the store writer and one
+link actor per enabled link, and opens the intake and metrics listeners; ``stop()``
+undoes it in reverse order.  Call both on the reactor thread.
+
+Threads: the reactor (one thread) owns every socket and timer; each pykka actor owns
+its own state on its own thread; the store writer is the only writer to the
+database.  Actors reach the reactor only through ``reactor.callFromThread``; the
+reactor reaches actors only with ``tell``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import REGISTRY
+from prometheus_client.twisted import MetricsResource
+from twisted.web import resource, server
+
+from actors.link import LinkActor
+from actors.messages import Subscribe
+from actors.store_writer import StoreWriter
+from hub import metrics
+from hub.config import Config
+from hub.db import migrate
+from hub.intake import IntakeAPI
+from hub.link_client import LinkTransport
+from hub.register import RegisterWriter
+from hub.store import make_engine
+from hub.tls import client_options, peer_common_name, server_options
+
+log = logging.getLogger("jukihub.app")
+
+
+class _GuardedMetrics(resource.Resource):
+    """``/metrics`` for the operator's certificate only."""
+
+    isLeaf = True
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__()
+        self.allowed = allowed
+        self.inner = MetricsResource(registry=REGISTRY)
+
+    def render(self, request: server.Request) -> bytes:
+        if peer_common_name(request.transport) not in self.allowed:
+            request.setResponseCode(403)
+            return b"client certificate not allowed\n"
+        if request.path != b"/metrics":
+            request.setResponseCode(404)
+            return b"see /metrics\n"
+        return self.inner.render(request)
+
+
+@dataclass
+class Ports:
+    intake: int
+    metrics: int
+
+
+class Hub:
+    """Wires and runs the hub; see the module docstring."""
+
+    def __init__(self, config: Config, reactor: Any) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.engine: Any = None
+        self.writer: Any = None
+        self.links: dict[str, Any] = {}
+        self.listeners: list[Any] = []
+        self.ports: Ports | None = None
+
+    def start(self) -> Ports:
+        cfg = self.config
+        migrate(cfg.store_url)
+        self.engine = make_engine(cfg.store_url)
+        enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
+        register = RegisterWriter(self.engine, cfg.municipality_code, enabled,
+                                  wall_clock=self.reactor.seconds)
+        self.writer = StoreWriter.start(self.engine, register, cfg.group_commit_max)
+        for name in sorted(enabled):
+            link = cfg.links[name]
+            # TLS context built once per link and reused for every reconnect.
+            tls = client_options(cfg.certs_dir, "hub", link.peer_name)
+            transport = LinkTransport(self.reactor, name, link.host, link.port, tls,
+                                      link.connect_timeout)
+            actor = LinkActor.start(link, cfg.municipality_code, self.engine, self.writer,
+                                    transport, clock=self.reactor,
+                                    call_in_reactor=self.reactor.callFromThread,
+                                    wall_clock=self.reactor.seconds)
+            self.links[name] = actor
+            self.writer.tell(Subscribe(name, actor))
+        intake = self.reactor.listenSSL(
+            cfg.intake.port, server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor)),
+            server_options(cfg.certs_dir, "intake"), interface=cfg.intake.host)
+        metrics_port = self.reactor.listenSSL(
+            cfg.metrics.port, server.Site(_GuardedMetrics(cfg.metrics.allowed_clients)),
+            server_options(cfg.certs_dir, "metrics"), interface=cfg.metrics.host)
+        self.listeners = [intake, metrics_port]
+        self.ports = Ports(intake.getHost().port, metrics_port.getHost().port)
+        log.info("hub ready", extra={"event": "hub.ready", "intake_port": self.ports.intake,
+                                     "metrics_port": self.ports.metrics,
+                                     "links": sorted(enabled)})
+        return self.ports
+
+    def stop(self) -> Any:
+        """Stop listeners, then links, then the writer (which commits what it holds)."""
+        from twisted.internet import defer
+
+        ds = [defer.maybeDeferred(p.stopListening) for p in self.listeners]
+        self.listeners = []
+        for actor in self.links.values():
+            actor.stop(block=True)
+        self.links = {}
+        if self.writer is not None:
+            self.writer.stop(block=True)
+            self.writer = None
+        if self.engine is not None:
+            self.engine.dispose()
+        for name in self.config.links:
+            metrics.link_up.labels(name).set(0)
+        return defer.gatherResults(ds)

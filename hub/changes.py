@@ -1,0 +1,154 @@
+"""A change posted by the register system, after its format checks.
+
+The intake API validates the JSON against ``hub/openapi.yaml`` (structure, types,
+enumerations) and then calls ``parse_change``, which applies the format checks
+(形式チェック) that a schema cannot express — check digits, calendar dates, kana — and
+the per-reason rules about which items a change must carry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hub import checks
+from hub.errors import FormatError
+
+
+class Reason(enum.StrEnum):
+    """異動事由."""
+
+    MOVE_IN = "move_in"          # 転入
+    BIRTH = "birth"              # 出生
+    MOVE_WITHIN = "move_within"  # 転居
+    MOVE_OUT = "move_out"        # 転出
+    DEATH = "death"              # 死亡
+    NAME_CHANGE = "name_change"  # 氏名変更
+    CORRECTION = "correction"    # 職権修正
+
+
+ADDRESS_ITEMS = frozenset({"municipality_code", "aza_code", "postal_code", "address"})
+FULL_ITEMS = frozenset({"atena_number", "household_number", "name_kanji", "name_kana",
+                        "birth_date", "sex", "relationship", "resident_type",
+                        "municipality_code", "address"})
+REQUIRED_ITEMS: dict[Reason, frozenset[str]] = {
+    Reason.MOVE_IN: FULL_ITEMS,
+    Reason.BIRTH: FULL_ITEMS,
+    Reason.MOVE_WITHIN: frozenset({"municipality_code", "address"}),
+    Reason.MOVE_OUT: frozenset(),
+    Reason.DEATH: frozenset(),
+    Reason.NAME_CHANGE: frozenset({"name_kanji", "name_kana"}),
+    Reason.CORRECTION: frozenset(),
+}
+# Reasons that create a resident record; the others change an existing one.
+CREATING = frozenset({Reason.MOVE_IN, Reason.BIRTH})
+# Reasons that remove the record (消除).
+REMOVING = frozenset({Reason.MOVE_OUT, Reason.DEATH})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One register change: who, why, when, whom, and the items it sets."""
+
+    request_id: str      # 依頼管理番号
+    operator_id: str     # 操作者ID
+    terminal_id: str     # 操作端末ID
+    reason: Reason       # 異動事由
+    event_date: dt.date  # 異動年月日
+    notified_date: dt.date | None  # 届出の年月日
+    resident_code: str   # 住民票コード
+    items: dict[str, Any]  # resident items this change sets, flattened (residents columns)
+    fingerprint: str     # sha256 of the request item, to recognise a repeated request id
+
+
+def fingerprint(obj: dict[str, Any]) -> str:
+    canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _flatten(resident: dict[str, Any]) -> dict[str, Any]:
+    items = {k: v for k, v in resident.items() if k not in ("address", "previous_address")}
+    if (addr := resident.get("address")) is not None:
+        items["municipality_code"] = addr.get("municipality_code")
+        items["address"] = addr.get("text")
+        if "aza_code" in addr:
+            items["aza_code"] = addr["aza_code"]
+        if "postal_code" in addr:
+            items["postal_code"] = addr["postal_code"]
+    if (prev := resident.get("previous_address")) is not None:
+        items["previous_municipality_code"] = prev.get("municipality_code")
+        items["previous_address"] = prev.get("text")
+    return items
+
+
+def _check_items(items: dict[str, Any]) -> None:
+    for name, value in items.items():
+        if name == "atena_number" or name == "household_number":
+            checks.check_identifier(value, name)
+        elif name == "individual_number":
+            checks.check_individual_number(value)
+        elif name in ("municipality_code", "previous_municipality_code"):
+            checks.check_municipality_code(value, name)
+        elif name == "postal_code":
+            checks.check_postal_code(value)
+        elif name == "aza_code":
+            if not (isinstance(value, str) and value.isascii() and value.isdigit()
+                    and 1 <= len(value) <= 12):
+                raise FormatError("invalid_digits", "aza_code must be 1–12 digits", name)
+        elif name == "name_kanji":
+            checks.check_text(value, name, 50)
+        elif name == "name_kana":
+            checks.check_kana(value, name, 100)
+        elif name in ("address", "previous_address"):
+            checks.check_text(value, name, 150)
+        elif name == "relationship":
+            checks.check_text(value, name, 40)
+        elif name == "birth_date":
+            items[name] = checks.parse_date(value, name)
+
+
+def parse_change(obj: dict[str, Any], today: dt.date) -> Change:
+    """Turn one schema-valid change object into a ``Change``, or raise ``FormatError``."""
+    checks.check_identifier(obj["request_id"], "request_id")
+    checks.check_identifier(obj["operator_id"], "operator_id")
+    checks.check_identifier(obj["terminal_id"], "terminal_id")
+    reason = Reason(obj["reason"])
+    event_date = checks.parse_date(obj["event_date"], "event_date")
+    notified = obj.get("notified_date")
+    notified_date = checks.parse_date(notified, "notified_date") if notified else None
+    if event_date > today:
+        raise FormatError("date_in_future", "event_date is after today", "event_date")
+    if notified_date is not None and notified_date > today:
+        raise FormatError("date_in_future", "notified_date is after today", "notified_date")
+    checks.check_resident_code(obj["resident_code"])
+    items = _flatten(obj.get("resident") or {})
+    missing = sorted(REQUIRED_ITEMS[reason] - {k for k, v in items.items() if v is not None})
+    if missing:
+        raise FormatError("missing_item", f"{reason.value} requires {missing[0]}", missing[0])
+    if reason is Reason.CORRECTION and not items:
+        raise FormatError("missing_item", "correction must set at least one item", "resident")
+    if reason in REMOVING and items:
+        raise FormatError("unexpected_item", f"{reason.value} carries no resident items",
+                          "resident")
+    if "previous_municipality_code" in items and reason is not Reason.MOVE_IN:
+        raise FormatError("unexpected_item", "only move_in has a previous address",
+                          "previous_address")
+    _check_items(items)
+    birth = items.get("birth_date")
+    if birth is not None and birth > event_date and reason is not Reason.CORRECTION:
+        raise FormatError("invalid_date", "birth_date is after event_date", "birth_date")
+    return Change(
+        request_id=obj["request_id"],
+        operator_id=obj["operator_id"],
+        terminal_id=obj["terminal_id"],
+        reason=reason,
+        event_date=event_date,
+        notified_date=notified_date,
+        resident_code=obj["resident_code"],
+        items=items,
+        fingerprint=fingerprint(obj),
+    )

@@ -1,0 +1,126 @@
+"""``jukihub``: run the hub, make dev certificates, run a mock endpoint, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from hub.config import Config, ConfigError, load_config
+from hub.logs import emit, setup_logging
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config, args.set or [])
+
+
+def cmd_certs_init(args: argparse.Namespace) -> int:
+    from certs.devca import init_certs
+
+    cfg = _config(args)
+    made = init_certs(cfg.certs_dir, cfg.parties, force=args.force)
+    print(f"certificates in {cfg.certs_dir}: made {', '.join(made) if made else 'nothing (all present)'}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from hub.db import migrate
+
+    cfg = _config(args)
+    migrate(cfg.store_url)
+    print(f"store at head revision: {cfg.store_url}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from twisted.internet import reactor
+
+    from hub.app import Hub
+
+    cfg = _config(args)
+    setup_logging(cfg.log_level)
+    hub = Hub(cfg, reactor)
+
+    def start() -> None:
+        try:
+            hub.start()
+        except Exception:
+            logging.getLogger("jukihub").exception("start failed", extra={"event": "hub.failed"})
+            reactor.stop()  # type: ignore[attr-defined]
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("before", "shutdown", hub.stop)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_mock(args: argparse.Namespace) -> int:
+    from twisted.internet import reactor
+
+    from mock_endpoints import MOCKS
+
+    cfg = _config(args)
+    setup_logging(cfg.log_level)
+    if args.name not in MOCKS or args.name not in cfg.mocks:
+        print(f"no mock named {args.name!r}; known: {', '.join(sorted(MOCKS))}", file=sys.stderr)
+        return 2
+    mcfg = cfg.mocks[args.name]
+    link = cfg.links.get(args.name)
+    mock = MOCKS[args.name](cfg.municipality_code, mcfg.db, mcfg.hub_name,
+                            link.max_frame_bytes if link else 1 << 20)
+    tls, control = mock.listen(reactor, cfg.certs_dir, args.name, mcfg.host, mcfg.port,
+                               mcfg.control_port)
+    emit("mock.ready", link=args.name, port=tls.getHost().port,
+         control_port=control.getHost().port)
+    reactor.run()  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(args.config, args.set or [], args.changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jukihub", description=__doc__)
+    parser.add_argument("--config", default=DEFAULT_CONFIG, type=Path,
+                        help="configuration file (default: config.toml)")
+    parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                        help="override an option (value in TOML syntax); repeatable")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the hub").set_defaults(func=cmd_run)
+    sub.add_parser("migrate", help="bring the store to the newest schema").set_defaults(
+        func=cmd_migrate)
+    certs = sub.add_parser("certs", help="development certificates")
+    certs_sub = certs.add_subparsers(dest="certs_command", required=True)
+    init = certs_sub.add_parser("init", help="make the dev CA and one certificate per party")
+    init.add_argument("--force", action="store_true", help="make everything anew")
+    init.set_defaults(func=cmd_certs_init)
+    mock = sub.add_parser("mock", help="run a mock endpoint standalone")
+    mock.add_argument("name", help="prefecture")
+    mock.set_defaults(func=cmd_mock)
+    demo = sub.add_parser("demo", help="run hub and mocks on loopback and drive changes")
+    demo.add_argument("--changes", type=int, default=300)
+    demo.set_defaults(func=cmd_demo)
+    # Options may come before or after the command.
+    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, demo):
+        p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
+        p.add_argument("--set", action="append", default=argparse.SUPPRESS,
+                       metavar="SECTION.KEY=VALUE")
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"jukihub: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"jukihub: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""A small blocking HTTPS client with a client certificate, for the register side.
+
+Used by the demo, the tests and the benchmark to speak to the intake API, and by
+operators to read ``/metrics``.  It builds its ``ssl`` context from our CA only: it
+does not read ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+from pathlib import Path
+from typing import Any
+
+
+def ssl_context(certs_dir: Path, party: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_verify_locations(cafile=str(Path(certs_dir) / "ca.pem"))
+    ctx.load_cert_chain(str(Path(certs_dir) / f"{party}.pem"), str(Path(certs_dir) / f"{party}.key"))
+    return ctx
+
+
+class HttpsClient:
+    """One keep-alive connection; reconnects when the server closed it."""
+
+    def __init__(self, host: str, port: int, certs_dir: Path, party: str,
+                 timeout: float = 60.0, context: ssl.SSLContext | None = None) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.context = context or ssl_context(certs_dir, party)
+        self.conn: http.client.HTTPSConnection | None = None
+
+    def request(self, method: str, path: str, body: Any = None,
+                raw: bytes | None = None, content_type: str = "application/json",
+                ) -> tuple[int, Any]:
+        data = raw if raw is not None else (
+            json.dumps(body, ensure_ascii=False).encode() if body is not None else None)
+        headers = {"Content-Type": content_type} if data is not None else {}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection(self.host, self.port,
+                                                        timeout=self.timeout,
+                                                        context=self.context)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                payload = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if attempt == 2:
+                    raise
+        ctype = resp.getheader("content-type", "")
+        return resp.status, (json.loads(payload) if "json" in ctype else payload.decode())
+
+    def post(self, path: str, body: Any) -> tuple[int, Any]:
+        return self.request("POST", path, body)
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return self.request("GET", path)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def control(host: str, port: int, method: str, path: str, body: Any = None,
+            timeout: float = 60.0) -> tuple[int, Any]:
+    """Call a mock endpoint's loopback control API (plain HTTP, JSON)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data,
+                     headers={"Content-Type": "application/json"} if data else {})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()

@@ -1,0 +1,181 @@
+"""Configuration: one TOML file (``config.toml``) describes the whole hub.
+
+``load_config`` reads it, applies ``section.key=value`` overrides (the CLI's ``--set``;
+values are TOML literals), resolves relative paths against the file's folder, and
+returns frozen dataclasses.  Every option is documented in ``config.toml`` itself.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LINK_NAMES = ("prefecture", "national", "card", "intermediate", "moj")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    name: str
+    enabled: bool
+    host: str
+    port: int
+    peer_name: str
+    window: int
+    max_frame_bytes: int
+    heartbeat_interval: float
+    heartbeat_timeout: float
+    connect_timeout: float
+    backoff_initial: float
+    backoff_max: float
+    backoff_multiplier: float
+    max_attempts: int
+    memory_queue: int
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    host: str
+    port: int
+    allowed_clients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IntakeConfig(ListenerConfig):
+    max_body_bytes: int = 8 << 20
+    max_batch: int = 1000
+    validate_responses: bool = True
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    name: str
+    host: str
+    port: int
+    control_port: int
+    db: Path
+    hub_name: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    municipality_code: str
+    data_dir: Path
+    store_url: str
+    group_commit_max: int
+    certs_dir: Path
+    parties: dict[str, str]
+    intake: IntakeConfig
+    metrics: ListenerConfig
+    links: dict[str, LinkConfig]
+    mocks: dict[str, MockConfig]
+    log_level: str
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not section.key=value")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value  # a bare string
+        node = raw
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = parsed
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Read ``path`` and return the checked configuration."""
+    path = Path(path).resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    _apply_overrides(raw, overrides)
+    base = path.parent
+
+    def p(value: str) -> Path:
+        q = Path(value)
+        return q if q.is_absolute() else base / q
+
+    try:
+        hub, store, certs = raw["hub"], raw["store"], raw["certs"]
+        data_dir = p(hub.get("data_dir", "var"))
+        url = store.get("url") or f"sqlite:///{data_dir / 'jukihub.db'}"
+        link_defaults = raw.get("link_defaults", {})
+        links = {}
+        for name in LINK_NAMES:
+            section = {**link_defaults, **raw.get("links", {}).get(name, {})}
+            if not section:
+                continue
+            links[name] = LinkConfig(
+                name=name,
+                enabled=bool(section.get("enabled", False)),
+                host=section.get("host", "127.0.0.1"),
+                port=int(section.get("port", 0)),
+                peer_name=section.get("peer_name", certs["parties"].get(name, "")),
+                window=int(section.get("window", 256)),
+                max_frame_bytes=int(section.get("max_frame_bytes", 1 << 20)),
+                heartbeat_interval=float(section.get("heartbeat_interval", 5.0)),
+                heartbeat_timeout=float(section.get("heartbeat_timeout", 15.0)),
+                connect_timeout=float(section.get("connect_timeout", 10.0)),
+                backoff_initial=float(section.get("backoff_initial", 0.2)),
+                backoff_max=float(section.get("backoff_max", 30.0)),
+                backoff_multiplier=float(section.get("backoff_multiplier", 2.0)),
+                max_attempts=int(section.get("max_attempts", 10)),
+                memory_queue=int(section.get("memory_queue", 20000)),
+            )
+        mocks = {}
+        for name, section in raw.get("mocks", {}).items():
+            mocks[name] = MockConfig(
+                name=name,
+                host=section.get("host", "127.0.0.1"),
+                port=int(section.get("port", links[name].port if name in links else 0)),
+                control_port=int(section.get("control_port", 0)),
+                db=p(section.get("db", f"var/mock-{name}.db")),
+                hub_name=section.get("hub_name", certs["parties"]["hub"]),
+            )
+        intake, metrics = raw["intake"], raw["metrics"]
+        cfg = Config(
+            path=path,
+            municipality_code=str(hub["municipality_code"]),
+            data_dir=data_dir,
+            store_url=url,
+            group_commit_max=int(store.get("group_commit_max", 500)),
+            certs_dir=p(certs["dir"]),
+            parties=dict(certs["parties"]),
+            intake=IntakeConfig(
+                host=intake.get("host", "127.0.0.1"), port=int(intake.get("port", 0)),
+                allowed_clients=tuple(intake["allowed_clients"]),
+                max_body_bytes=int(intake.get("max_body_bytes", 8 << 20)),
+                max_batch=int(intake.get("max_batch", 1000)),
+                validate_responses=bool(intake.get("validate_responses", True)),
+            ),
+            metrics=ListenerConfig(
+                host=metrics.get("host", "127.0.0.1"), port=int(metrics.get("port", 0)),
+                allowed_clients=tuple(metrics["allowed_clients"]),
+            ),
+            links=links,
+            mocks=mocks,
+            log_level=str(raw.get("logging", {}).get("level", "info")),
+            raw=raw,
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{path}: missing required option {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return cfg

@@ -1,0 +1,272 @@
+"""The intake API: the register system posts changes here over mutual TLS.
+
+Request path (reactor thread): client certificate name → content type and size → JSON
+→ the OpenAPI document (``hub/openapi.yaml``, via openapi-core) → format checks
+(``hub.changes.parse_change``) → ``SubmitChanges`` told to the store writer.  The
+writer's reply crosses back with ``reactor.callFromThread``; only then — after the
+commit — is the answer written, and it too is validated against the document.
+
+Errors carry a status, a code and a message naming the item, never a value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.exceptions import OpenAPIError
+from twisted.internet import defer
+from twisted.web import resource, server
+
+from actors.messages import SubmitChanges
+from hub import metrics
+from hub.changes import Change, parse_change
+from hub.config import IntakeConfig
+from hub.errors import FormatError, HubError, RequestError
+from hub.register import Outcome
+from hub.tls import peer_common_name
+
+log = logging.getLogger("jukihub.intake")
+
+OPENAPI_PATH = __import__("pathlib").Path(__file__).with_name("openapi.yaml")
+
+
+@dataclass
+class _OARequest:
+    """openapi-core's Request protocol, for a Twisted request."""
+
+    host_url: str
+    path: str
+    method: str
+    body: bytes | None
+    content_type: str
+    parameters: RequestParameters
+
+
+@dataclass
+class _OAResponse:
+    status_code: int
+    data: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.headers = {"Content-Type": self.content_type}
+
+
+def _schema_message(exc: Exception) -> tuple[str, str | None]:
+    """Describe a schema failure by location and rule only (never the value)."""
+    cause: Any = exc
+    while cause is not None:
+        errors = getattr(cause, "schema_errors", None)
+        if errors:
+            err = errors[0]
+            where = "/".join(str(p) for p in err.absolute_path) or "body"
+            item = next((str(p) for p in reversed(err.absolute_path) if isinstance(p, str)),
+                        None)
+            return f"{where} fails the schema rule '{err.validator}'", item
+        cause = cause.__cause__ or cause.__context__
+    return f"the request does not match the API ({type(exc).__name__})", None
+
+
+class IntakeAPI(resource.Resource):
+    """``/v1/changes``, ``/v1/changes/batch`` and ``/healthz``."""
+
+    isLeaf = True
+
+    def __init__(self, cfg: IntakeConfig, writer: Any, reactor: Any,
+                 today: Any = dt.date.today) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.writer = writer
+        self.reactor = reactor
+        self.today = today
+        self.openapi = OpenAPI.from_file_path(str(OPENAPI_PATH))
+
+    # ---- dispatch --------------------------------------------------------------------
+
+    def render(self, request: server.Request) -> bytes | int:
+        started = time.perf_counter()
+        path = request.path.decode("latin-1")
+        endpoint = {"/v1/changes": "change", "/v1/changes/batch": "batch",
+                    "/healthz": "health"}.get(path, "other")
+        try:
+            self._check_client(request)
+            if endpoint == "health" and request.method == b"GET":
+                return self._answer(request, endpoint, started, 200, {"status": "ok"})
+            if endpoint not in ("change", "batch"):
+                raise _NotFound()
+            if request.method != b"POST":
+                raise _MethodNotAllowed()
+            body = self._read_body(request)
+            oa_request = self._validate_request(request, path, body)
+            obj = json.loads(body)
+        except _NotFound:
+            return self._answer(request, endpoint, started, 404, _err("not_found",
+                                "no such endpoint"))
+        except _MethodNotAllowed:
+            request.setHeader("allow", "POST")
+            return self._answer(request, endpoint, started, 405, _err("method_not_allowed",
+                                "use POST"))
+        except HubError as err:
+            return self._answer(request, endpoint, started, err.status, {"error": err.to_json()})
+        items = obj["changes"] if endpoint == "batch" else [obj]
+        if len(items) > self.cfg.max_batch:
+            err = RequestError("batch_too_large", f"at most {self.cfg.max_batch} changes")
+            return self._answer(request, endpoint, started, 413, {"error": err.to_json()})
+        today = self.today()
+        parsed: list[Change | FormatError] = []
+        for item in items:
+            try:
+                parsed.append(parse_change(item, today))
+            except FormatError as err:
+                metrics.changes_refused.labels(f"{err.code}:{err.item}").inc()
+                parsed.append(err)
+        changes = [p for p in parsed if isinstance(p, Change)]
+        d: defer.Deferred[list[Outcome]] = defer.Deferred()
+        if changes:
+            reactor = self.reactor
+            # Crossing to the store writer's thread is a tell; its reply crosses back
+            # to the reactor thread with callFromThread.
+            self.writer.tell(SubmitChanges(
+                changes, reply=lambda outcomes: reactor.callFromThread(d.callback, outcomes)))
+        else:
+            d.callback([])
+        request_ids = [str(item.get("request_id", "")) for item in items]
+        d.addCallback(self._respond, request, endpoint, started, parsed, request_ids,
+                      oa_request)
+        d.addErrback(self._internal_error, request, endpoint, started)
+        return server.NOT_DONE_YET
+
+    # ---- steps -----------------------------------------------------------------------
+
+    def _check_client(self, request: server.Request) -> None:
+        name = peer_common_name(request.transport)
+        if name not in self.cfg.allowed_clients:
+            metrics.intake_client_refused.inc()
+            err = HubError("client_not_allowed", "this client certificate may not post changes")
+            err.status = 403
+            raise err
+
+    def _read_body(self, request: server.Request) -> bytes:
+        ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            err = RequestError("unsupported_media_type", "send application/json")
+            err.status = 415
+            raise err
+        request.content.seek(0, 2)
+        size = request.content.tell()
+        if size > self.cfg.max_body_bytes:
+            err = RequestError("body_too_large", f"at most {self.cfg.max_body_bytes} bytes")
+            err.status = 413
+            raise err
+        request.content.seek(0)
+        body = request.content.read()
+        try:
+            json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
+        return body
+
+    def _validate_request(self, request: server.Request, path: str, body: bytes) -> _OARequest:
+        oa = _OARequest(host_url=self._host_url(request), path=path, method="post", body=body,
+                        content_type="application/json", parameters=RequestParameters())
+        try:
+            self.openapi.validate_request(oa)
+        except OpenAPIError as exc:
+            message, item = _schema_message(exc)
+            metrics.changes_refused.labels("schema").inc()
+            raise RequestError("schema_invalid", message, item) from None
+        return oa
+
+    def _host_url(self, request: server.Request) -> str:
+        return "https://127.0.0.1:8443"  # the server URL of the document; routing is by path
+
+    def _respond(self, outcomes: list[Outcome], request: server.Request, endpoint: str,
+                 started: float, parsed: list[Change | FormatError], request_ids: list[str],
+                 oa_request: Any) -> None:
+        it = iter(outcomes)
+        results: list[tuple[int, dict[str, Any]]] = []
+        for p in parsed:
+            if isinstance(p, FormatError):
+                results.append((p.status, {"request_id": "", "error": p.to_json()}))
+                continue
+            o = next(it)
+            if o.error is not None:
+                results.append((o.error.status, {"request_id": o.request_id,
+                                                 "error": o.error.to_json()}))
+            else:
+                assert o.response is not None
+                results.append((201, o.response))
+        if endpoint == "change":
+            status, body = results[0]
+            if "error" in body:
+                body = {"error": body["error"]}
+            self._finish(request, endpoint, started, status, body, oa_request)
+            return
+        out = []
+        for (_status, body), rid in zip(results, request_ids, strict=True):
+            if "error" in body:
+                out.append({"request_id": rid, "status": "refused", "error": body["error"]})
+            else:
+                out.append(body)
+        self._finish(request, endpoint, started, 200, {"results": out}, oa_request)
+
+    def _finish(self, request: server.Request, endpoint: str, started: float, status: int,
+                body: dict[str, Any], oa_request: Any) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        if self.cfg.validate_responses:
+            try:
+                self.openapi.validate_response(oa_request, _OAResponse(status, data))
+            except OpenAPIError:
+                log.exception("response does not match the OpenAPI document",
+                              extra={"event": "intake.response_invalid"})
+                status, data = 500, json.dumps(_err("internal", "internal error")).encode()
+        if request._disconnected:  # the client went away; the commit stands
+            return
+        self._write(request, endpoint, started, status, data)
+        request.finish()
+
+    def _internal_error(self, failure: Any, request: server.Request, endpoint: str,
+                        started: float) -> None:
+        log.error("intake failure", extra={"event": "intake.error",
+                                           "error": failure.type.__name__})
+        if not request._disconnected:
+            self._write(request, endpoint, started, 500,
+                        json.dumps(_err("internal", "internal error")).encode())
+            request.finish()
+
+    @staticmethod
+    def _answer(request: server.Request, endpoint: str, started: float, status: int,
+                body: dict[str, Any]) -> bytes:
+        """A synchronous answer (returned from ``render``, which writes it)."""
+        request.setResponseCode(status)
+        request.setHeader("content-type", "application/json")
+        metrics.intake_requests.labels(endpoint, str(status)).inc()
+        metrics.intake_seconds.labels(endpoint).observe(time.perf_counter() - started)
+        return json.dumps(body, ensure_ascii=False).encode()
+
+    def _write(self, request: server.Request, endpoint: str, started: float, status: int,
+               data: bytes) -> None:
+        """An asynchronous answer, after the store writer's reply."""
+        self._answer(request, endpoint, started, status, {})
+        if not request.finished and not request._disconnected:
+            request.write(data)
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _MethodNotAllowed(Exception):
+    pass
+
+
+def _err(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}

@@ -1,0 +1,49 @@
+"""Structured logs: one JSON object a line on standard output.
+
+Fields come from ``extra={...}`` (``event`` names what happened, e.g. ``link.state``).
+Callers pass codes, sequence numbers, link names and counts — never names, numbers
+or addresses of residents; ``_PERSONAL`` is a last guard that drops such keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
+                                                                             "asctime"}
+_PERSONAL = {"name_kanji", "name_kana", "address", "resident_code", "individual_number",
+             "birth_date"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": round(record.created, 6),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in _PERSONAL:
+                out[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            out["exc_type"] = record.exc_info[0].__name__
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def setup_logging(level: str = "info", stream: object = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stdout)  # type: ignore[arg-type]
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.Formatter.converter = time.gmtime
+
+
+def emit(event: str, **fields: object) -> None:
+    """Log an ``event`` at info level with ``fields`` (readiness lines and the like)."""
+    logging.getLogger("jukihub").info(event, extra={"event": event, **fields})

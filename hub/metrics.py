@@ -1,0 +1,83 @@
+"""Every Prometheus metric of the hub, in one place so the names stay consistent.
+
+Names follow ``jukihub_<subsystem>_<thing>_<unit>``; counters omit ``_total`` (the
+client library adds it).  Label values come from small fixed sets (link names, rule
+codes, states, stages) and never carry personal data.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+
+disable_created_metrics()  # the _created series only double the scrape size
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+                   30, 60)
+
+changes_accepted = Counter("jukihub_intake_changes_accepted",
+                           "Changes committed, by reason (異動事由)", ["reason"])
+changes_refused = Counter("jukihub_intake_changes_refused",
+                          "Changes refused, by the check or rule that refused them", ["rule"])
+changes_repeated = Counter("jukihub_intake_changes_repeated",
+                           "Repeated request ids answered with their first answer")
+intake_requests = Counter("jukihub_intake_requests", "HTTP requests by endpoint and status",
+                          ["endpoint", "status"])
+intake_seconds = Histogram("jukihub_intake_request_seconds",
+                           "Time from request received to answer written", ["endpoint"],
+                           buckets=LATENCY_BUCKETS)
+intake_client_refused = Counter("jukihub_intake_client_refused",
+                                "Connections whose client certificate is not allowed")
+
+store_commit_seconds = Histogram("jukihub_store_commit_seconds",
+                                 "Duration of a store writer transaction", ["txn"],
+                                 buckets=LATENCY_BUCKETS)
+store_batch_size = Histogram("jukihub_store_batch_size", "Writes committed per transaction",
+                             ["txn"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+
+outbox_depth = Gauge("jukihub_outbox_depth", "Messages not yet acknowledged by the peer",
+                     ["link"])
+link_inflight = Gauge("jukihub_link_inflight", "Data frames sent and not yet acknowledged",
+                      ["link"])
+link_held = Gauge("jukihub_link_held_residents",
+                  "Residents whose messages are held back behind a dead letter", ["link"])
+link_up = Gauge("jukihub_link_up", "1 when the link is connected and past hello", ["link"])
+link_state = Gauge("jukihub_link_state", "1 for the link's current state", ["link", "state"])
+delivered = Counter("jukihub_link_delivered", "Messages acknowledged by the peer", ["link"])
+retries = Counter("jukihub_link_retries", "Retries, by cause", ["link", "cause"])
+dead_letters = Counter("jukihub_link_dead_letters", "Messages moved to the dead letters",
+                       ["link", "code"])
+connect_failures = Counter("jukihub_link_connect_failures",
+                           "Failed connection attempts, by stage (connect, handshake, hello)",
+                           ["link", "stage"])
+protocol_errors = Counter("jukihub_link_protocol_errors",
+                          "Connections closed for a protocol violation", ["link", "code"])
+delivery_latency = Histogram("jukihub_delivery_latency_seconds",
+                             "From the change's commit to the peer's acknowledgement",
+                             ["link"], buckets=LATENCY_BUCKETS)
+
+
+class _OldestAge:
+    """``jukihub_outbox_oldest_age_seconds`` computed at scrape time, so it keeps growing
+    while a link is stuck and no event updates it.  Each link actor publishes the
+    enqueue time of its oldest unacknowledged message into its own slot (a plain
+    assignment); the collector only reads."""
+
+    def __init__(self) -> None:
+        self.oldest_enqueued: dict[str, float | None] = {}
+        self.clock = time.time
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily("jukihub_outbox_oldest_age_seconds",
+                                   "Age of the oldest message not yet acknowledged",
+                                   labels=["link"])
+        now = self.clock()
+        for link, ts in sorted(self.oldest_enqueued.items()):
+            family.add_metric([link], max(0.0, now - ts) if ts is not None else 0.0)
+        yield family
+
+
+oldest_age = _OldestAge()
+REGISTRY.register(oldest_age)

@@ -1,0 +1,294 @@
+"""Applying a change to the register: logic checks, then the writes, in one transaction.
+
+Logic checks (論理チェック), each a ``LogicError`` whose code names the rule:
+
+- ``move_in_existing_resident``   転入 for a person who is already a resident
+- ``birth_existing_resident``     出生 for a 住民票コード already on the register
+- ``unknown_resident``            any other change for a person not on the register
+- ``change_to_removed_record``    any change to a removed (消除) record
+- ``move_within_changes_more_than_address``  転居 that changes anything but the address
+- ``move_within_leaves_city``     転居 to an address in another municipality
+- ``address_outside_city``        転入 or 出生 to an address in another municipality
+- ``name_change_changes_more_than_name``     氏名変更 that changes other items
+- ``individual_number_in_use``    the 個人番号 belongs to another resident
+- ``atena_number_in_use``         the 宛名番号 belongs to another resident
+
+Checks run before the first write, so a refused change writes nothing.  A repeated
+依頼管理番号 returns its first answer (``request_id_reused`` if the body differs).
+
+This class is used only by the store writer actor: it keeps the next 更新順番号 and
+the next link sequence numbers in memory, which is safe because that actor is the
+only writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from actors.router import route
+from hub.changes import ADDRESS_ITEMS, CREATING, REMOVING, Change, Reason
+from hub.errors import ConflictError, HubError, LogicError
+from hub.store import audit_log, identity_records, link_state, outbox, request_ids, residents
+from protocols.identity import FIELDS, IdentityRecord
+
+_RESIDENT_COLUMNS = [c.name for c in residents.columns]
+_IDENTITY_ATTRS = [attr for attr, _ in FIELDS]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A message committed to a link's outbox, as the link actor needs it."""
+
+    link: str
+    seq: int
+    update_seq: int
+    resident_key: str
+    payload: bytes
+    enqueued_at: float
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The answer to one change: accepted (with the response body) or refused."""
+
+    request_id: str
+    response: dict[str, Any] | None = None
+    error: HubError | None = None
+    duplicate: bool = False
+    reason: str = ""
+    outbox: list[OutboxItem] = field(default_factory=list)
+
+
+def gaiji_count(text: str | None) -> int:
+    """外字数: characters in the private-use area (the city's own 外字).
+
+    The unified-character conversion (統一文字) of the character-conversion issue
+    replaces this with the table-driven count.
+    """
+    return sum(1 for ch in text or "" if 0xE000 <= ord(ch) <= 0xF8FF)
+
+
+class RegisterWriter:
+    """Applies changes to the store; one instance, owned by the store writer actor."""
+
+    def __init__(self, engine: Engine, municipality_code: str, enabled_links: frozenset[str],
+                 wall_clock: Callable[[], float]) -> None:
+        self.engine = engine
+        self.municipality_code = municipality_code
+        self.enabled_links = enabled_links
+        self.wall_clock = wall_clock
+        with engine.connect() as conn:
+            self.next_update_seq = (conn.scalar(select(func.max(identity_records.c.update_seq)))
+                                    or 0) + 1
+            self.next_link_seq = {row.link: row.next_seq
+                                  for row in conn.execute(select(link_state))}
+        for link in enabled_links:
+            self.next_link_seq.setdefault(link, 1)
+        self._new_links = {link for link in enabled_links}
+
+    # ---- batches ---------------------------------------------------------------------
+
+    def apply_batch(self, changes: list[Change]) -> list[Outcome]:
+        """Apply ``changes`` in one transaction; if anything unexpected fails, apply
+        them one transaction each so one bad change cannot sink the others."""
+        snapshot = (self.next_update_seq, dict(self.next_link_seq))
+        try:
+            with self.engine.begin() as conn:
+                outcomes = [self._apply_one(conn, c) for c in changes]
+                self._save_link_seqs(conn)
+            return outcomes
+        except HubError:
+            raise
+        except Exception:
+            self.next_update_seq, self.next_link_seq = snapshot[0], dict(snapshot[1])
+            if len(changes) == 1:
+                raise
+        outcomes = []
+        for change in changes:
+            try:
+                outcomes.extend(self.apply_batch([change]))
+            except Exception:
+                outcomes.append(Outcome(change.request_id, error=HubError(
+                    "store_error", "the change could not be stored", None), reason="store"))
+        return outcomes
+
+    def _save_link_seqs(self, conn: Connection) -> None:
+        for link, nxt in self.next_link_seq.items():
+            if link in self._new_links:
+                exists = conn.scalar(select(link_state.c.link).where(link_state.c.link == link))
+                if not exists:
+                    conn.execute(insert(link_state).values(link=link, acked_seq=0, next_seq=nxt))
+                    continue
+            conn.execute(update(link_state).where(link_state.c.link == link)
+                         .values(next_seq=nxt))
+        self._new_links.clear()
+
+    # ---- one change ------------------------------------------------------------------
+
+    def _apply_one(self, conn: Connection, change: Change) -> Outcome:
+        prior = conn.execute(select(request_ids.c.fingerprint, request_ids.c.response)
+                             .where(request_ids.c.request_id == change.request_id)).first()
+        if prior is not None:
+            if prior.fingerprint != change.fingerprint:
+                return Outcome(change.request_id, reason="request_id_reused", error=ConflictError(
+                    "request_id_reused",
+                    "this request id was used before for a different change", "request_id"))
+            return Outcome(change.request_id, response=json.loads(prior.response),
+                           duplicate=True)
+        try:
+            current = self._check(conn, change)
+        except LogicError as err:
+            return Outcome(change.request_id, error=err, reason=err.code)
+        return self._write(conn, change, current)
+
+    def _check(self, conn: Connection, change: Change) -> dict[str, Any] | None:
+        row = conn.execute(select(residents).where(
+            residents.c.resident_code == change.resident_code)).first()
+        current = dict(row._mapping) if row is not None else None
+        reason, items = change.reason, change.items
+        if reason in CREATING:
+            if current is not None and (reason is Reason.BIRTH or not current["removed"]):
+                rule = ("birth_existing_resident" if reason is Reason.BIRTH
+                        else "move_in_existing_resident")
+                raise LogicError(rule, f"{reason.value} for a person already on the register")
+            if items["municipality_code"] != self.municipality_code:
+                raise LogicError("address_outside_city",
+                                 f"{reason.value} must be to an address in this city")
+        else:
+            if current is None:
+                raise LogicError("unknown_resident", f"{reason.value} for a person not on the "
+                                 "register")
+            if current["removed"]:
+                raise LogicError("change_to_removed_record",
+                                 f"{reason.value} for a removed (消除) record")
+        if reason is Reason.MOVE_WITHIN:
+            assert current is not None
+            changed = [k for k, v in items.items()
+                       if k not in ADDRESS_ITEMS and current.get(k) != v]
+            if changed:
+                raise LogicError("move_within_changes_more_than_address",
+                                 f"move_within may change only the address, not {changed[0]}")
+            if items["municipality_code"] != self.municipality_code:
+                raise LogicError("move_within_leaves_city",
+                                 "move_within must stay in this city; use move_out")
+        if reason is Reason.NAME_CHANGE:
+            assert current is not None
+            changed = [k for k, v in items.items()
+                       if k not in ("name_kanji", "name_kana") and current.get(k) != v]
+            if changed:
+                raise LogicError("name_change_changes_more_than_name",
+                                 f"name_change may change only the name, not {changed[0]}")
+        own_atena = current["atena_number"] if current else None
+        for item, rule in (("individual_number", "individual_number_in_use"),
+                           ("atena_number", "atena_number_in_use")):
+            value = items.get(item)
+            if value is None:
+                continue
+            holder = conn.scalar(select(residents.c.atena_number).where(
+                residents.c[item] == value))
+            if holder is not None and holder != own_atena:
+                raise LogicError(rule, f"{item} belongs to another resident")
+        return current
+
+    def _write(self, conn: Connection, change: Change, current: dict[str, Any] | None) -> Outcome:
+        now = self.wall_clock()
+        update_seq = self.next_update_seq
+        self.next_update_seq += 1
+        reason, items, event = change.reason, change.items, change.event_date
+        state = dict(current) if current else {c: None for c in _RESIDENT_COLUMNS}
+        state.update(items)
+        state["resident_code"] = change.resident_code
+        state["last_update_seq"] = update_seq
+        if reason in CREATING:
+            state["removed"], state["removed_date"], state["removed_reason"] = False, None, None
+            state["became_resident_date"] = event
+        if reason in CREATING or reason is Reason.MOVE_WITHIN:
+            state["address_set_date"] = event
+        if reason in REMOVING:
+            state["removed"], state["removed_date"], state["removed_reason"] = (
+                True, event, reason.value)
+        if current is None:
+            conn.execute(insert(residents).values(**state))
+        else:
+            conn.execute(update(residents)
+                         .where(residents.c.atena_number == current["atena_number"])
+                         .values(**state))
+        previous_update_seq = current["last_update_seq"] if current else None
+        record = self._identity(change, state, update_seq, now)
+        conn.execute(insert(identity_records).values(
+            **{a: getattr(record, a) for a in _IDENTITY_ATTRS},
+            previous_update_seq=previous_update_seq))
+        items_out: list[OutboxItem] = []
+        for msg in route(record, previous_update_seq, self.enabled_links):
+            seq = self.next_link_seq[msg.link]
+            self.next_link_seq[msg.link] = seq + 1
+            items_out.append(OutboxItem(msg.link, seq, update_seq, change.resident_code,
+                                        msg.payload, now))
+        if items_out:
+            conn.execute(insert(outbox), [
+                {"link": o.link, "seq": o.seq, "update_seq": o.update_seq,
+                 "resident_key": o.resident_key, "kind": "identity_update",
+                 "payload": o.payload, "enqueued_at": o.enqueued_at, "state": "pending"}
+                for o in items_out])
+        response = {"request_id": change.request_id, "status": "accepted",
+                    "update_seq": update_seq, "links": [o.link for o in items_out]}
+        conn.execute(insert(request_ids).values(
+            request_id=change.request_id, fingerprint=change.fingerprint,
+            update_seq=update_seq, response=json.dumps(response), created_at=now))
+        conn.execute(insert(audit_log).values(
+            at=now, operator_id=change.operator_id, terminal_id=change.terminal_id,
+            request_id=change.request_id, action=f"change.{reason.value}",
+            update_seq=update_seq))
+        return Outcome(change.request_id, response=response, reason=reason.value,
+                       outbox=items_out)
+
+    def _identity(self, change: Change, state: dict[str, Any], update_seq: int,
+                  now: float) -> IdentityRecord:
+        return IdentityRecord(
+            resident_code=change.resident_code,
+            name_kanji=state["name_kanji"],
+            name_gaiji_count=gaiji_count(state["name_kanji"]),
+            name_kana=state["name_kana"],
+            name_seion_kana=None,
+            birth_date=state["birth_date"],
+            sex=state["sex"],
+            municipality_code=state["municipality_code"],
+            aza_code=state["aza_code"],
+            postal_code=state["postal_code"],
+            address=state["address"],
+            address_gaiji_count=gaiji_count(state["address"]),
+            individual_number=state["individual_number"],
+            became_resident_date=state["became_resident_date"],
+            address_set_date=state["address_set_date"],
+            notified_date=change.notified_date,
+            previous_municipality_code=state["previous_municipality_code"],
+            previous_address=state["previous_address"],
+            previous_address_gaiji_count=gaiji_count(state["previous_address"]),
+            relationship=state["relationship"],
+            reason=change.reason.value,
+            event_date=change.event_date,
+            reason_detail=None,
+            old_resident_code=None,
+            resident_code_used_date=None,
+            request_id=change.request_id,
+            operator_id=change.operator_id,
+            terminal_id=change.terminal_id,
+            update_seq=update_seq,
+            abnormal_update_seq=None,
+            update_prohibited=False,
+            prospective=False,
+            exclusive=False,
+            gaiji_flag=gaiji_count(state["name_kanji"]) + gaiji_count(state["address"]) > 0,
+            record_status="removed" if state["removed"] else "active",
+            timestamp=dt.datetime.fromtimestamp(now),
+            old_surname_kanji=None,
+            old_surname_gaiji_count=0,
+            old_surname_kana=None,
+            old_surname_gaiji_change_seq=None,
+        )

@@ -1,0 +1,155 @@
+"""The register store: SQLAlchemy 2 tables, the engine, and read helpers.
+
+Tables (schema by Alembic, ``hub/migrations``):
+
+- ``residents``          住民基本台帳ファイル: the register's core items, one row a person
+- ``identity_records``   本人確認情報ファイル: the 40 items, one row per 更新順番号 (history)
+- ``outbox``             per-link messages; (link, seq) is the link transmission sequence
+- ``link_state``         per link: highest sequence acknowledged by the peer, next to use
+- ``dead_letters``       messages a peer refused permanently (or too often)
+- ``request_ids``        依頼管理番号 already answered, with their first answer
+- ``audit_log``          操作ログ: who (operator, terminal) did what, when
+
+Only the store writer actor writes (see ``actors/store_writer.py``); anyone may read.
+SQLite runs in WAL mode with ``synchronous=FULL`` so a committed change survives a
+crash of the process or the machine.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+
+from protocols.identity import FIELDS, IdentityRecord
+
+metadata = MetaData()
+
+residents = Table(
+    "residents", metadata,
+    Column("atena_number", String(15), primary_key=True),          # 宛名番号
+    Column("resident_code", String(11), nullable=False, unique=True),  # 住民票コード
+    Column("individual_number", String(12), unique=True),          # 個人番号
+    Column("household_number", String(15), nullable=False),        # 世帯番号
+    Column("name_kanji", String(50), nullable=False),              # 氏名
+    Column("name_kana", String(100), nullable=False),              # ふりがな
+    Column("birth_date", Date, nullable=False),                    # 生年月日
+    Column("sex", String(1), nullable=False),                      # 性別
+    Column("relationship", String(40), nullable=False),            # 続柄
+    Column("resident_type", String(10), nullable=False),           # 住民区分 japanese/foreign
+    Column("municipality_code", String(6), nullable=False),        # 現住所: 市町村コード
+    Column("aza_code", String(12)),                                # 大字・字コード
+    Column("postal_code", String(7)),                              # 郵便番号
+    Column("address", String(150), nullable=False),                # 住所
+    Column("previous_municipality_code", String(6)),               # 転入元 市町村コード
+    Column("previous_address", String(150)),                       # 転入元住所
+    Column("became_resident_date", Date),                          # 住民となった日
+    Column("address_set_date", Date),                              # 住所を定めた日
+    Column("removed", Boolean, nullable=False, default=False),     # 消除
+    Column("removed_date", Date),
+    Column("removed_reason", String(20)),
+    Column("last_update_seq", Integer, nullable=False),
+)
+
+_SQL_TYPES = {"bool": Boolean, "int": Integer, "datetime": DateTime, "date": Date}
+
+
+def _identity_column(attr: str, annotation: str) -> Column:
+    kind = next((k for k in ("bool", "int", "datetime", "date") if k in annotation), "str")
+    sql_type = _SQL_TYPES.get(kind, Text)
+    if attr == "update_seq":
+        return Column(attr, Integer, primary_key=True, autoincrement=False)
+    return Column(attr, sql_type, nullable="None" in annotation)
+
+
+identity_records = Table(
+    "identity_records", metadata,
+    *(_identity_column(f, IdentityRecord.__annotations__[f]) for f, _ in FIELDS),
+    Column("previous_update_seq", Integer),
+    Index("ix_identity_records_resident_code", "resident_code"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("link", String(16), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # link transmission seq
+    Column("update_seq", Integer, nullable=False),                  # 更新順番号 it carries
+    Column("resident_key", String(11), nullable=False),             # routing key: 住民票コード
+    Column("kind", String(32), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("enqueued_at", Float, nullable=False),                   # epoch seconds
+    Column("state", String(10), nullable=False, default="pending"),  # pending/held/dead
+    Index("ix_outbox_link_state", "link", "state", "seq"),
+)
+
+link_state = Table(
+    "link_state", metadata,
+    Column("link", String(16), primary_key=True),
+    Column("acked_seq", Integer, nullable=False, default=0),
+    Column("next_seq", Integer, nullable=False, default=1),
+)
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("link", String(16), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("update_seq", Integer, nullable=False),
+    Column("resident_key", String(11), nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_dead_letters_link_resident", "link", "resident_key"),
+)
+
+request_ids = Table(
+    "request_ids", metadata,
+    Column("request_id", String(40), primary_key=True),              # 依頼管理番号
+    Column("fingerprint", String(64), nullable=False),               # sha256 of the request
+    Column("update_seq", Integer, ForeignKey("identity_records.update_seq"), nullable=False),
+    Column("response", Text, nullable=False),                        # the first answer, JSON
+    Column("created_at", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("operator_id", String(40), nullable=False),               # 操作者ID
+    Column("terminal_id", String(40), nullable=False),               # 操作端末ID
+    Column("request_id", String(40)),
+    Column("action", String(40), nullable=False),
+    Column("update_seq", Integer),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; for SQLite, WAL, full sync, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)

@@ -1,0 +1,181 @@
+"""Synthetic but realistic residents and changes, for the demo, the tests and the bench.
+
+Names with kana from Faker's ja_JP locale, addresses in Numazu (沼津市, 222038), valid
+住民票コード and 個人番号 check digits.  Nothing here is a real person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from faker import Faker
+from stdnum.jp import in_ as individual_number_std
+
+from hub.checks import municipality_code_check_digit, resident_code_check_digit
+
+NUMAZU = "222038"
+NUMAZU_TOWNS = [  # (町名, 郵便番号)
+    ("大手町", "4100801"), ("御幸町", "4100056"), ("高島町", "4100055"), ("米山町", "4100046"),
+    ("千本港町", "4100845"), ("我入道", "4100821"), ("岡宮", "4100011"), ("大岡", "4100022"),
+    ("門池", "4100014"), ("西間門", "4100042"), ("原", "4100312"), ("今沢", "4100302"),
+    ("香貫", "4100822"), ("下香貫", "4100822"), ("東椎路", "4100306"), ("江浦", "4100222"),
+    ("戸田", "4103402"), ("本字千本", "4100848"),
+]
+OTHER_CITIES = [("131016", "東京都千代田区千代田１番"), ("221309", "静岡県浜松市中区元城町１０３番地"),
+                ("222054", "静岡県三島市北田町４番４７号"), ("011002", "北海道札幌市中央区北一条西２丁目")]
+RELATIONSHIPS = ["世帯主", "妻", "夫", "子", "父", "母"]
+
+
+def resident_code(rng: random.Random) -> str:
+    body = "".join(str(rng.randint(0, 9)) for _ in range(10))
+    return body + resident_code_check_digit(body)
+
+
+def individual_number(rng: random.Random) -> str:
+    body = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(10))
+    return body + individual_number_std.calc_check_digit(body)
+
+
+assert municipality_code_check_digit(NUMAZU[:5]) == NUMAZU[5]
+
+
+@dataclass
+class Person:
+    code: str
+    atena: str
+    household: str
+    name_kanji: str
+    name_kana: str
+    birth: dt.date
+    sex: str
+    number: str | None
+    removed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Synth:
+    """Makes changes for a growing population of synthetic residents."""
+
+    def __init__(self, seed: int = 222038, today: dt.date | None = None) -> None:
+        self.rng = random.Random(seed)
+        self.fake = Faker("ja_JP")
+        self.fake.seed_instance(seed)
+        self.today = today or dt.date.today()
+        self.people: list[Person] = []
+        self.serial = 0
+
+    def _rid(self) -> str:
+        self.serial += 1
+        return f"R{self.rng.getrandbits(32):08x}-{self.serial:06d}"
+
+    def _address(self) -> dict[str, Any]:
+        town, postal = self.rng.choice(NUMAZU_TOWNS)
+        block = f"{self.rng.randint(1, 9)}丁目{self.rng.randint(1, 30)}番{self.rng.randint(1, 20)}号"
+        return {"municipality_code": NUMAZU, "postal_code": postal,
+                "aza_code": f"{self.rng.randint(1, 999):03d}{self.rng.randint(0, 9999):04d}",
+                "text": f"静岡県沼津市{town}{block}"}
+
+    def _base(self, reason: str, person: Person) -> dict[str, Any]:
+        return {"request_id": self._rid(), "operator_id": f"op{self.rng.randint(1, 20):03d}",
+                "terminal_id": f"t{self.rng.randint(1, 8):02d}", "reason": reason,
+                "event_date": (self.today - dt.timedelta(days=self.rng.randint(0, 5))).isoformat(),
+                "notified_date": self.today.isoformat(), "resident_code": person.code}
+
+    def new_person(self, newborn: bool = False) -> Person:
+        sex = self.rng.choice("12")
+        last = self.fake.last_name_pair()
+        first = (self.fake.first_name_male_pair() if sex == "1"
+                 else self.fake.first_name_female_pair())
+        age_days = self.rng.randint(0, 20) if newborn else self.rng.randint(365, 90 * 365)
+        self.serial += 1
+        return Person(code=resident_code(self.rng), atena=f"A{self.serial:09d}",
+                      household=f"H{self.rng.randint(1, 99999999):08d}",
+                      name_kanji=f"{last[0]}　{first[0]}", name_kana=f"{last[1]}　{first[1]}",
+                      birth=self.today - dt.timedelta(days=age_days), sex=sex,
+                      number=None if newborn else individual_number(self.rng))
+
+    def arrival(self, newborn: bool = False) -> dict[str, Any]:
+        """A 転入 (or 出生) of a new person."""
+        p = self.new_person(newborn)
+        change = self._base("birth" if newborn else "move_in", p)
+        if newborn:
+            change["event_date"] = p.birth.isoformat()
+        resident: dict[str, Any] = {
+            "atena_number": p.atena, "household_number": p.household,
+            "name_kanji": p.name_kanji, "name_kana": p.name_kana,
+            "birth_date": p.birth.isoformat(), "sex": p.sex,
+            "relationship": "子" if newborn else self.rng.choice(RELATIONSHIPS),
+            "resident_type": "foreign" if self.rng.random() < 0.03 else "japanese",
+            "address": self._address()}
+        if p.number:
+            resident["individual_number"] = p.number
+        if not newborn:
+            code, text = self.rng.choice(OTHER_CITIES)
+            resident["previous_address"] = {"municipality_code": code, "text": text}
+        change["resident"] = resident
+        self.people.append(p)
+        return change
+
+    def _living(self) -> Person | None:
+        alive = [p for p in self.people[-500:] if not p.removed]
+        return self.rng.choice(alive) if alive else None
+
+    def follow_up(self) -> dict[str, Any]:
+        """A change for an existing resident: 転居, 氏名変更, 職権修正, 転出 or 死亡."""
+        p = self._living()
+        if p is None:
+            return self.arrival()
+        kind = self.rng.choices(["move_within", "name_change", "correction", "move_out",
+                                 "death"], [50, 15, 15, 15, 5])[0]
+        change = self._base(kind, p)
+        if kind == "move_within":
+            change["resident"] = {"address": self._address()}
+        elif kind == "name_change":
+            last = self.fake.last_name_pair()
+            given_kanji, given_kana = p.name_kanji.split("　")[1], p.name_kana.split("　")[1]
+            p.name_kanji, p.name_kana = f"{last[0]}　{given_kanji}", f"{last[1]}　{given_kana}"
+            change["resident"] = {"name_kanji": p.name_kanji, "name_kana": p.name_kana}
+        elif kind == "correction":
+            change["resident"] = {"relationship": self.rng.choice(RELATIONSHIPS)}
+        else:
+            p.removed = True
+        return change
+
+    def stream(self, n: int, arrivals: float = 0.5) -> Iterator[dict[str, Any]]:
+        """``n`` valid changes: arrivals and births, then changes to the people made."""
+        for _ in range(n):
+            if not self.people or self.rng.random() < arrivals:
+                yield self.arrival(newborn=self.rng.random() < 0.1)
+            else:
+                yield self.follow_up()
+
+    def invalid(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Changes the hub must refuse, each with the code it should refuse them by."""
+        p = self._living() or self.new_person()
+        bad = self._base("move_out", p)
+        bad["resident_code"] = p.code[:10] + str((int(p.code[10]) + 1) % 10)
+        yield "invalid_check_digit", bad
+        again = self._base("move_in", p)
+        again["resident"] = {"atena_number": p.atena, "household_number": p.household,
+                             "name_kanji": p.name_kanji, "name_kana": p.name_kana,
+                             "birth_date": p.birth.isoformat(), "sex": p.sex,
+                             "relationship": "世帯主", "resident_type": "japanese",
+                             "address": self._address()}
+        yield "move_in_existing_resident", again
+        move = self._base("move_within", p)
+        move["resident"] = {"address": self._address(), "name_kanji": "別人　太郎"}
+        yield "move_within_changes_more_than_address", move
+        kana = self._base("name_change", p)
+        kana["resident"] = {"name_kanji": "山田　花子", "name_kana": "やまだ　はなこ"}
+        yield "invalid_kana", kana
+        unknown = self._base("death", self.new_person())
+        yield "unknown_resident", unknown
+        removed = next((x for x in self.people if x.removed), None)
+        if removed is not None:
+            late = self._base("move_within", removed)
+            late["resident"] = {"address": self._address()}
+            yield "change_to_removed_record", late

@@ -1,0 +1,381 @@
+"""What every mock endpoint shares: the receiving side of the link session over mutual
+TLS, durable applied-sequence bookkeeping in its own SQLite file, fault injection, and
+a loopback HTTP control API for test harnesses.
+
+A subclass supplies ``apply(cur, seq, body)``: check the body, update its own state
+inside the given transaction, and return ``None`` or a ``Refusal``.
+
+Frames arriving in one read are applied in one SQLite transaction, then acknowledged
+cumulatively, so acknowledgements follow durability.  A refused sequence makes the
+mock discard later frames until the hub resends or withdraws it, as the session
+protocol says.  Everything runs on the reactor thread: the mock is a test double and
+keeps its code simple; its SQLite writes are small and local.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import Factory, Protocol
+from twisted.web import resource, server
+from zope.interface import implementer
+
+from hub.tls import peer_common_name, server_options
+from protocols.errors import RemoteProtocolError
+from protocols.session import DataFrame, Heartbeat, PeerHello, Role, Session, Withdrawn
+
+log = logging.getLogger("jukihub.mock")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    permanent: bool
+    code: str
+    reason: str = ""
+
+
+_BASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (link TEXT PRIMARY KEY, applied_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS applied_log (
+    seq INTEGER PRIMARY KEY, resident_code TEXT, update_seq INTEGER,
+    withdrawn INTEGER NOT NULL, applied_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS refusals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, permanent INTEGER NOT NULL,
+    code TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+
+class MockEndpoint:
+    """One outside system's stand-in.  Subclasses set ``link`` and implement ``apply``."""
+
+    link = ""
+    extra_schema = ""
+
+    def __init__(self, municipality_code: str, db_path: Path, hub_name: str,
+                 max_frame: int = 1 << 20, clock: Any = None) -> None:
+        from twisted.internet import reactor
+
+        self.municipality_code = municipality_code
+        self.hub_name = hub_name
+        self.max_frame = max_frame
+        self.clock = clock or reactor
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(db_path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_BASE_SCHEMA + self.extra_schema)
+        row = self.db.execute("SELECT applied_seq FROM meta WHERE link=?", (self.link,)).fetchone()
+        self.applied = row[0] if row else 0
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES (?, 0)", (self.link,))
+        self.faults: dict[str, Any] = {}
+        self.connections: list[MockProtocol] = []
+        self.handshakes_refused = 0
+        self.waiters: list[tuple[str, int, defer.Deferred[None]]] = []
+
+    # ---- to implement ------------------------------------------------------------------
+
+    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
+                                                                          str | None,
+                                                                          int | None]:
+        """Apply one body; return (refusal or None, resident code, update seq)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Extra state for ``GET /state``."""
+        return {}
+
+    def control(self, method: str, path: str, args: dict[str, str],
+                request: Any) -> Any | None:
+        """Link-specific control endpoints; ``None`` when the path is not one."""
+        return None
+
+    # ---- applying a read's worth of frames ------------------------------------------
+
+    def process(self, events: list[Any]) -> tuple[tuple[int, Refusal] | None, bool]:
+        """Apply data/withdraw events in one transaction; return the refusal (if any)
+        with its sequence, and whether a drop fault fired."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        refused: tuple[int, Refusal] | None = None
+        drop = False
+        try:
+            for ev in events:
+                expected = self.applied + 1
+                if refused is not None or ev.seq != expected:
+                    continue  # duplicates are re-acknowledged; later ones wait for a resend
+                now = time.time()
+                if isinstance(ev, Withdrawn):
+                    cur.execute("INSERT INTO applied_log VALUES (?, NULL, NULL, 1, ?)",
+                                (ev.seq, now))
+                    self.applied = ev.seq
+                    continue
+                refusal = self._injected_refusal()
+                code = upd = None
+                if refusal is None:
+                    cur.execute("SAVEPOINT one")
+                    refusal, code, upd = self.apply(cur, ev.seq, ev.body)
+                    cur.execute("ROLLBACK TO one" if refusal else "RELEASE one")
+                if refusal is not None:
+                    cur.execute("INSERT INTO refusals (seq, permanent, code, at) "
+                                "VALUES (?,?,?,?)", (ev.seq, int(refusal.permanent),
+                                                     refusal.code, now))
+                    refused = (ev.seq, refusal)
+                    continue
+                cur.execute("INSERT INTO applied_log VALUES (?, ?, ?, 0, ?)",
+                            (ev.seq, code, upd, now))
+                self.applied = ev.seq
+                if "drop_after" in self.faults:
+                    self.faults["drop_after"] -= 1
+                    if self.faults["drop_after"] <= 0:
+                        del self.faults["drop_after"]
+                        drop = True
+                        break
+            cur.execute("UPDATE meta SET applied_seq=? WHERE link=?", (self.applied, self.link))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            row = self.db.execute("SELECT applied_seq FROM meta WHERE link=?",
+                                  (self.link,)).fetchone()
+            self.applied = row[0]
+            raise
+        self._wake()
+        return refused, drop
+
+    def _injected_refusal(self) -> Refusal | None:
+        spec = self.faults.get("refuse")
+        if not spec:
+            return None
+        spec["count"] -= 1
+        if spec["count"] <= 0:
+            del self.faults["refuse"]
+        return Refusal(spec["kind"] == "permanent", spec.get("code", "injected"), "fault")
+
+    # ---- waiting (long-poll) ---------------------------------------------------------
+
+    def counter(self, name: str) -> int:
+        if name == "applied_seq":
+            return self.applied
+        if name == "refusals":
+            return self.db.execute("SELECT count(*) FROM refusals").fetchone()[0]
+        if name == "handshakes_refused":
+            return self.handshakes_refused
+        if name == "connections":
+            return len(self.connections)
+        raise KeyError(name)
+
+    def wait_for(self, name: str, target: int) -> defer.Deferred[None]:
+        d: defer.Deferred[None] = defer.Deferred()
+        if self.counter(name) >= target:
+            d.callback(None)
+        else:
+            self.waiters.append((name, target, d))
+        return d
+
+    def _wake(self) -> None:
+        still = []
+        for name, target, d in self.waiters:
+            if d.called:
+                continue
+            if self.counter(name) >= target:
+                d.callback(None)
+            else:
+                still.append((name, target, d))
+        self.waiters = still
+
+    # ---- listeners -------------------------------------------------------------------
+
+    def factory(self) -> Factory:
+        return Factory.forProtocol(lambda: MockProtocol(self))
+
+    def listen(self, reactor: Any, certs_dir: Path, party: str, host: str, port: int,
+               control_port: int) -> tuple[Any, Any]:
+        """Start the TLS listener and the control API; return both listening ports."""
+        tls = reactor.listenSSL(port, self.factory(), server_options(certs_dir, party),
+                                interface=host)
+        control = reactor.listenTCP(control_port, server.Site(ControlAPI(self)),
+                                    interface="127.0.0.1")
+        return tls, control
+
+    def drop_connections(self) -> None:
+        for p in list(self.connections):
+            if p.transport is not None:
+                p.transport.abortConnection()
+
+
+@implementer(IHandshakeListener)
+class MockProtocol(Protocol):
+    """Thin adapter: bytes into the session, events into the endpoint, frames out."""
+
+    def __init__(self, endpoint: MockEndpoint) -> None:
+        self.ep = endpoint
+        self.session = Session(Role.RECEIVER, endpoint.municipality_code, endpoint.link,
+                               endpoint.max_frame)
+        self.verified = False
+
+    def connectionMade(self) -> None:
+        self.ep.connections.append(self)
+        if self.ep.faults.get("stall"):
+            self.transport.pauseProducing()
+
+    def handshakeCompleted(self) -> None:
+        name = peer_common_name(self.transport)
+        if name != self.ep.hub_name:
+            self.ep.handshakes_refused += 1
+            log.warning("client certificate refused", extra={
+                "event": "mock.client_refused", "link": self.ep.link})
+            self.ep._wake()
+            self.transport.abortConnection()
+            return
+        self.verified = True
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if self in self.ep.connections:
+            self.ep.connections.remove(self)
+        self.ep._wake()
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.verified:
+            return
+        try:
+            events = self.session.receive_data(data)
+        except RemoteProtocolError as err:
+            log.warning("protocol error", extra={"event": "mock.protocol_error",
+                                                 "link": self.ep.link, "code": err.code})
+            self.transport.abortConnection()
+            return
+        out: list[bytes] = []
+        work = []
+        for ev in events:
+            if isinstance(ev, PeerHello):
+                out.append(self.session.hello(applied=self.ep.applied))
+            elif isinstance(ev, Heartbeat):
+                if not ev.reply:
+                    out.append(self.session.heartbeat(reply=True))
+            elif isinstance(ev, DataFrame | Withdrawn):
+                work.append(ev)
+        if work:
+            before = self.ep.applied
+            refused, drop = self.ep.process(work)
+            if self.ep.applied != before or any(ev.seq <= before for ev in work):
+                out.append(self.session.ack(self.ep.applied))
+            if refused is not None:
+                seq, refusal = refused
+                out.append(self.session.refuse(seq, refusal.permanent, refusal.code,
+                                               refusal.reason))
+            if drop:
+                self.transport.write(b"".join(out))
+                self.transport.abortConnection()
+                return
+        if out:
+            self.transport.write(b"".join(out))
+
+
+class ControlAPI(resource.Resource):
+    """Loopback HTTP control API (JSON).  See README, "Mock endpoints"."""
+
+    isLeaf = True
+
+    def __init__(self, endpoint: MockEndpoint) -> None:
+        super().__init__()
+        self.ep = endpoint
+
+    def render(self, request: server.Request) -> bytes | int:
+        path = request.path.decode()
+        method = request.method.decode()
+        args = {k.decode(): v[0].decode() for k, v in request.args.items()}
+        try:
+            if method == "GET" and path == "/state":
+                return self._json(request, self._state())
+            if method == "GET" and path == "/applied":
+                after, limit = int(args.get("after", 0)), int(args.get("limit", 1000))
+                rows = self.ep.db.execute(
+                    "SELECT seq, resident_code, update_seq, withdrawn, applied_at FROM "
+                    "applied_log WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+                return self._json(request, [
+                    {"seq": r[0], "resident_code": r[1], "update_seq": r[2],
+                     "withdrawn": bool(r[3]), "applied_at": r[4]} for r in rows])
+            if method == "GET" and path == "/refusals":
+                rows = self.ep.db.execute(
+                    "SELECT seq, permanent, code FROM refusals ORDER BY id").fetchall()
+                return self._json(request, [{"seq": r[0], "permanent": bool(r[1]),
+                                             "code": r[2]} for r in rows])
+            if method == "GET" and path == "/wait":
+                return self._wait(request, args)
+            if method == "POST" and path == "/faults":
+                spec = json.loads(request.content.read() or b"{}")
+                self._set_faults(spec)
+                return self._json(request, {"faults": self.ep.faults})
+            if method == "DELETE" and path == "/faults":
+                self._set_faults({"stall": False})
+                self.ep.faults.clear()
+                return self._json(request, {"faults": {}})
+            if method == "POST" and path == "/drop":
+                self.ep.drop_connections()
+                return self._json(request, {"dropped": True})
+            extra = self.ep.control(method, path, args, request)
+            if extra is not None:
+                return self._json(request, extra)
+        except (ValueError, KeyError, TypeError) as exc:
+            request.setResponseCode(400)
+            return self._json(request, {"error": str(exc)})
+        request.setResponseCode(404)
+        return self._json(request, {"error": "no such control"})
+
+    def _set_faults(self, spec: dict[str, Any]) -> None:
+        if "refuse" in spec:
+            r = spec["refuse"]
+            if r.get("kind") not in ("temporary", "permanent"):
+                raise ValueError("refuse.kind is temporary or permanent")
+            self.ep.faults["refuse"] = {"kind": r["kind"], "count": int(r.get("count", 1)),
+                                        "code": str(r.get("code", "injected"))}
+        if "drop_after" in spec:
+            self.ep.faults["drop_after"] = int(spec["drop_after"])
+        if "stall" in spec:
+            stall = bool(spec["stall"])
+            self.ep.faults["stall"] = stall
+            for p in self.ep.connections:
+                (p.transport.pauseProducing if stall else p.transport.resumeProducing)()
+            if not stall:
+                self.ep.faults.pop("stall", None)
+
+    def _state(self) -> dict[str, Any]:
+        return {"link": self.ep.link, "applied_seq": self.ep.applied,
+                "refusals": self.ep.counter("refusals"),
+                "connections": len(self.ep.connections),
+                "handshakes_refused": self.ep.handshakes_refused,
+                "faults": self.ep.faults, **self.ep.describe()}
+
+    def _wait(self, request: server.Request, args: dict[str, str]) -> int:
+        timeout = float(args.pop("timeout", "30"))
+        (name, target), = args.items()
+        d = self.ep.wait_for(name, int(target))
+        timer = self.ep.clock.callLater(timeout, lambda: d.called or d.errback(TimeoutError()))
+
+        def done(_: Any) -> None:
+            if timer.active():
+                timer.cancel()
+            request.write(json.dumps(self._state()).encode())
+            request.finish()
+
+        def timed_out(f: Any) -> None:
+            request.setResponseCode(504)
+            request.write(json.dumps({"error": "timeout", **self._state()}).encode())
+            request.finish()
+
+        request.setHeader("content-type", "application/json")
+        d.addCallbacks(done, timed_out)
+        return server.NOT_DONE_YET
+
+    @staticmethod
+    def _json(request: server.Request, obj: Any) -> bytes:
+        request.setHeader("content-type", "application/json")
+        return json.dumps(obj, ensure_ascii=False, default=str).encode()

@@ -1,0 +1,68 @@
+"""Mock prefectural server (都道府県サーバ): keeps its own copy of identity information.
+
+It applies each identity update once (the link sequence guards that), checks that each
+resident's updates arrive in 更新順番号 order (the update names the resident's previous
+更新順番号, which must be the one the mock holds), and refuses:
+
+- a body that is not a valid identity-update document: permanent (``xml_*``,
+  ``xsd_invalid``, ``bad_value``), it will never become valid;
+- an update whose previous 更新順番号 is not the one held: temporary
+  (``out_of_order``), the missing update may still arrive;
+- an update for another municipality: permanent (``wrong_municipality``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from typing import Any
+
+from mock_endpoints.base import MockEndpoint, Refusal
+from protocols.errors import BodyError
+from protocols.identity import decode_identity_update
+
+
+class PrefectureMock(MockEndpoint):
+    link = "prefecture"
+    extra_schema = """
+    CREATE TABLE IF NOT EXISTS identities (
+        resident_code TEXT PRIMARY KEY, update_seq INTEGER NOT NULL, record TEXT NOT NULL);
+    """
+
+    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
+                                                                          str | None,
+                                                                          int | None]:
+        try:
+            msg = decode_identity_update(body)
+        except BodyError as err:
+            return Refusal(True, err.code, err.message), None, None
+        rec = msg.record
+        if rec.municipality_code != self.municipality_code and rec.record_status == "active":
+            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+        row = cur.execute("SELECT update_seq FROM identities WHERE resident_code=?",
+                          (rec.resident_code,)).fetchone()
+        held = row[0] if row else None
+        if msg.previous_update_seq != held:
+            return Refusal(False, "out_of_order", "previous update not applied"), None, None
+        cur.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)",
+                    (rec.resident_code, rec.update_seq,
+                     json.dumps(dataclasses.asdict(rec), default=str, ensure_ascii=False)))
+        return None, rec.resident_code, rec.update_seq
+
+    def describe(self) -> dict[str, Any]:
+        return {"identities": self.db.execute("SELECT count(*) FROM identities").fetchone()[0]}
+
+    def control(self, method: str, path: str, args: dict[str, str],
+                request: Any) -> Any | None:
+        if method == "GET" and path.startswith("/identities/"):
+            code = path.rsplit("/", 1)[1]
+            row = self.db.execute("SELECT record FROM identities WHERE resident_code=?",
+                                  (code,)).fetchone()
+            if row is None:
+                request.setResponseCode(404)
+                return {"error": "not held"}
+            return json.loads(row[0])
+        return None
+
+
