@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pykka
 from twisted.internet import endpoints
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
@@ -29,24 +30,28 @@ class _LinkProtocol(Protocol):
         self.conn_id = conn_id
         self.handshake_done = False
 
+    def connectionMade(self) -> None:
+        # Small frames and cumulative acks: Nagle's algorithm would hold them back.
+        self.transport.setTcpNoDelay(True)
+
     def handshakeCompleted(self) -> None:
         self.handshake_done = True
-        self.owner.actor.tell(Connected(self.conn_id))
+        self.owner.report(Connected(self.conn_id))
 
     def dataReceived(self, data: bytes) -> None:
-        self.owner.actor.tell(BytesIn(self.conn_id, data))
+        self.owner.report(BytesIn(self.conn_id, data))
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         if self.owner.protocol is self:
             self.owner.protocol = None
         if self.handshake_done:
-            self.owner.actor.tell(Disconnected(self.conn_id, clean=False))
+            self.owner.report(Disconnected(self.conn_id, clean=False))
         else:
             # TLS refused (peer name, CA, protocol version) before the handshake finished.
             log.warning("TLS handshake failed", extra={
                 "event": "link.tls_failed", "link": self.owner.link,
                 "error": reason.type.__name__ if reason else "unknown"})
-            self.owner.actor.tell(ConnectFailed(self.conn_id, "handshake"))
+            self.owner.report(ConnectFailed(self.conn_id, "handshake"))
 
 
 class LinkTransport:
@@ -67,6 +72,13 @@ class LinkTransport:
         """Name the link actor that network events go to (called first, by the actor)."""
         self.actor = actor
 
+    def report(self, message: Any) -> None:
+        """Tell the link actor about a network event; after it stopped, drop it."""
+        try:
+            self.actor.tell(message)
+        except pykka.ActorDeadError:
+            pass
+
     def connect(self, conn_id: int) -> None:
         endpoint = endpoints.SSL4ClientEndpoint(self.reactor, self.host, self.port,
                                                 self.tls_options, timeout=self.connect_timeout)
@@ -79,7 +91,7 @@ class LinkTransport:
         def failed(failure: Failure) -> None:
             log.warning("connect failed", extra={"event": "link.tcp_failed", "link": self.link,
                                                  "error": failure.type.__name__})
-            self.actor.tell(ConnectFailed(conn_id, "connect"))
+            self.report(ConnectFailed(conn_id, "connect"))
 
         d.addCallbacks(connected, failed)
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from actors.router import route
 from hub.changes import ADDRESS_ITEMS, CREATING, REMOVING, Change, Reason
@@ -39,6 +39,19 @@ from protocols.identity import FIELDS, IdentityRecord
 
 _RESIDENT_COLUMNS = [c.name for c in residents.columns]
 _IDENTITY_ATTRS = [attr for attr, _ in FIELDS]
+
+# Statements built once: SQLAlchemy then reuses their compiled form, and the rows of a
+# batch go to the database with one executemany per table.
+_PRIOR_REQUEST = select(request_ids.c.fingerprint, request_ids.c.response).where(
+    request_ids.c.request_id == bindparam("rid"))
+_RESIDENT_BY_CODE = select(residents).where(residents.c.resident_code == bindparam("code"))
+_HOLDER = {item: select(residents.c.atena_number).where(residents.c[item] == bindparam("v"))
+           for item in ("individual_number", "atena_number")}
+_INSERT_RESIDENT = insert(residents)
+_SAVE_NEXT_SEQ = update(link_state).where(link_state.c.link == bindparam("l"))
+_UPDATE_RESIDENT = update(residents).where(residents.c.atena_number == bindparam("_atena"))
+_INSERTS = {"identity": insert(identity_records), "outbox": insert(outbox),
+            "request": insert(request_ids), "audit": insert(audit_log)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +111,14 @@ class RegisterWriter:
         """Apply ``changes`` in one transaction; if anything unexpected fails, apply
         them one transaction each so one bad change cannot sink the others."""
         snapshot = (self.next_update_seq, dict(self.next_link_seq))
+        self._rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _INSERTS}
+        self._batch_requests: dict[str, tuple[str, dict[str, Any]]] = {}
         try:
             with self.engine.begin() as conn:
                 outcomes = [self._apply_one(conn, c) for c in changes]
+                for table, rows in self._rows.items():
+                    if rows:
+                        conn.execute(_INSERTS[table], rows)
                 self._save_link_seqs(conn)
             return outcomes
         except HubError:
@@ -125,22 +143,23 @@ class RegisterWriter:
                 if not exists:
                     conn.execute(insert(link_state).values(link=link, acked_seq=0, next_seq=nxt))
                     continue
-            conn.execute(update(link_state).where(link_state.c.link == link)
-                         .values(next_seq=nxt))
+            conn.execute(_SAVE_NEXT_SEQ, {"l": link, "next_seq": nxt})
         self._new_links.clear()
 
     # ---- one change ------------------------------------------------------------------
 
     def _apply_one(self, conn: Connection, change: Change) -> Outcome:
-        prior = conn.execute(select(request_ids.c.fingerprint, request_ids.c.response)
-                             .where(request_ids.c.request_id == change.request_id)).first()
+        prior: tuple[str, dict[str, Any]] | None = self._batch_requests.get(change.request_id)
+        if prior is None:
+            row = conn.execute(_PRIOR_REQUEST, {"rid": change.request_id}).first()
+            if row is not None:
+                prior = (row.fingerprint, json.loads(row.response))
         if prior is not None:
-            if prior.fingerprint != change.fingerprint:
+            if prior[0] != change.fingerprint:
                 return Outcome(change.request_id, reason="request_id_reused", error=ConflictError(
                     "request_id_reused",
                     "this request id was used before for a different change", "request_id"))
-            return Outcome(change.request_id, response=json.loads(prior.response),
-                           duplicate=True)
+            return Outcome(change.request_id, response=prior[1], duplicate=True)
         try:
             current = self._check(conn, change)
         except LogicError as err:
@@ -148,8 +167,7 @@ class RegisterWriter:
         return self._write(conn, change, current)
 
     def _check(self, conn: Connection, change: Change) -> dict[str, Any] | None:
-        row = conn.execute(select(residents).where(
-            residents.c.resident_code == change.resident_code)).first()
+        row = conn.execute(_RESIDENT_BY_CODE, {"code": change.resident_code}).first()
         current = dict(row._mapping) if row is not None else None
         reason, items = change.reason, change.items
         if reason in CREATING:
@@ -190,8 +208,7 @@ class RegisterWriter:
             value = items.get(item)
             if value is None:
                 continue
-            holder = conn.scalar(select(residents.c.atena_number).where(
-                residents.c[item] == value))
+            holder = conn.scalar(_HOLDER[item], {"v": value})
             if holder is not None and holder != own_atena:
                 raise LogicError(rule, f"{item} belongs to another resident")
         return current
@@ -214,37 +231,34 @@ class RegisterWriter:
             state["removed"], state["removed_date"], state["removed_reason"] = (
                 True, event, reason.value)
         if current is None:
-            conn.execute(insert(residents).values(**state))
+            conn.execute(_INSERT_RESIDENT, state)
         else:
-            conn.execute(update(residents)
-                         .where(residents.c.atena_number == current["atena_number"])
-                         .values(**state))
+            conn.execute(_UPDATE_RESIDENT, {**state, "_atena": current["atena_number"]})
         previous_update_seq = current["last_update_seq"] if current else None
         record = self._identity(change, state, update_seq, now)
-        conn.execute(insert(identity_records).values(
-            **{a: getattr(record, a) for a in _IDENTITY_ATTRS},
-            previous_update_seq=previous_update_seq))
+        self._rows["identity"].append({**{a: getattr(record, a) for a in _IDENTITY_ATTRS},
+                                       "previous_update_seq": previous_update_seq})
         items_out: list[OutboxItem] = []
         for msg in route(record, previous_update_seq, self.enabled_links):
             seq = self.next_link_seq[msg.link]
             self.next_link_seq[msg.link] = seq + 1
             items_out.append(OutboxItem(msg.link, seq, update_seq, change.resident_code,
                                         msg.payload, now))
-        if items_out:
-            conn.execute(insert(outbox), [
-                {"link": o.link, "seq": o.seq, "update_seq": o.update_seq,
-                 "resident_key": o.resident_key, "kind": "identity_update",
-                 "payload": o.payload, "enqueued_at": o.enqueued_at, "state": "pending"}
-                for o in items_out])
+        self._rows["outbox"].extend(
+            {"link": o.link, "seq": o.seq, "update_seq": o.update_seq,
+             "resident_key": o.resident_key, "kind": "identity_update",
+             "payload": o.payload, "enqueued_at": o.enqueued_at, "state": "pending"}
+            for o in items_out)
         response = {"request_id": change.request_id, "status": "accepted",
                     "update_seq": update_seq, "links": [o.link for o in items_out]}
-        conn.execute(insert(request_ids).values(
-            request_id=change.request_id, fingerprint=change.fingerprint,
-            update_seq=update_seq, response=json.dumps(response), created_at=now))
-        conn.execute(insert(audit_log).values(
-            at=now, operator_id=change.operator_id, terminal_id=change.terminal_id,
-            request_id=change.request_id, action=f"change.{reason.value}",
-            update_seq=update_seq))
+        self._batch_requests[change.request_id] = (change.fingerprint, response)
+        self._rows["request"].append({
+            "request_id": change.request_id, "fingerprint": change.fingerprint,
+            "update_seq": update_seq, "response": json.dumps(response), "created_at": now})
+        self._rows["audit"].append({
+            "at": now, "operator_id": change.operator_id, "terminal_id": change.terminal_id,
+            "request_id": change.request_id, "action": f"change.{reason.value}",
+            "update_seq": update_seq})
         return Outcome(change.request_id, response=response, reason=reason.value,
                        outbox=items_out)
 

@@ -222,6 +222,7 @@ class MockProtocol(Protocol):
         self.verified = False
 
     def connectionMade(self) -> None:
+        self.transport.setTcpNoDelay(True)  # acks are small; do not let Nagle hold them
         self.ep.connections.append(self)
         if self.ep.faults.get("stall"):
             self.transport.pauseProducing()

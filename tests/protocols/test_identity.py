@@ -20,7 +20,7 @@ from protocols.xmlsafe import SCHEMA_DIR, parse_xml
 
 def record(**over: object) -> IdentityRecord:
     base = dict(
-        resident_code="12345678906", name_kanji="髙橋　花子", name_gaiji_count=0,
+        resident_code="12345678903", name_kanji="髙橋　花子", name_gaiji_count=0,
         name_kana="タカハシ　ハナコ", name_seion_kana=None, birth_date=dt.date(1990, 4, 1),
         sex="2", municipality_code="222038", aza_code="1234", postal_code="4100000",
         address="静岡県沼津市御幸町１６番１号", address_gaiji_count=0,
@@ -90,7 +90,7 @@ def test_size_and_depth_bounds() -> None:
 def test_every_field_survives_with_all_optionals_set() -> None:
     full = record(
         name_seion_kana="タカハシ　ハナコ", previous_municipality_code="131016",
-        previous_address="東京都千代田区", reason_detail="国外から", old_resident_code="12345678906",
+        previous_address="東京都千代田区", reason_detail="国外から", old_resident_code="12345678903",
         resident_code_used_date=dt.date(2020, 1, 1), abnormal_update_seq=3,
         old_surname_kanji="邊見", old_surname_kana="ヘンミ", old_surname_gaiji_change_seq=0,
     )
