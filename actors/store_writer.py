@@ -22,6 +22,7 @@ import pykka
 from sqlalchemy import Engine, insert, select, update
 
 from actors.messages import (
+    GetStatus,
     HoldMessages,
     OutboxAppended,
     RecordAck,
@@ -55,6 +56,9 @@ class StoreWriter(pykka.ThreadingActor):
         if isinstance(message, Subscribe):
             self.subscribers[message.link] = message.actor
             return None
+        if isinstance(message, GetStatus):  # also a barrier: commits what is pending
+            self._flush()
+            return {"links": sorted(self.subscribers)}
         if isinstance(message, SubmitChanges):
             self._submits.append(message)
         elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages):

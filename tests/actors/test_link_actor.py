@@ -1,0 +1,263 @@
+"""The link actor with a fake reactor: injected clock, no sockets, no sleeps.
+
+The test thread plays the reactor: everything the actor hands over with
+``call_in_reactor`` lands in a queue that the test drains, exactly as the real
+reactor would run it.  ``ask(GetStatus())`` is the barrier that says the actor has
+handled everything told before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import queue
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+from sqlalchemy import select
+from twisted.internet.testing import MemoryReactorClock
+
+from actors.link import LinkActor
+from actors.messages import BytesIn, ConnectFailed, Connected, GetStatus, OutboxAppended, Subscribe
+from actors.store_writer import StoreWriter
+from hub.changes import parse_change
+from hub.config import LinkConfig
+from hub.db import migrate
+from hub.register import RegisterWriter
+from hub.store import dead_letters, link_state, make_engine, outbox
+from hub.synthetic import Synth
+from protocols.session import DataFrame, Role, Session, Withdrawn
+
+TODAY = dt.date(2026, 11, 27)
+M = "222038"
+
+LINK = LinkConfig(name="prefecture", enabled=True, host="127.0.0.1", port=1,
+                  peer_name="prefecture.jukihub.test", window=4, max_frame_bytes=1 << 20,
+                  heartbeat_interval=5.0, heartbeat_timeout=15.0, connect_timeout=10.0,
+                  backoff_initial=1.0, backoff_max=8.0, backoff_multiplier=2.0,
+                  max_attempts=3, memory_queue=100)
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.connects: list[int] = []
+        self.sent: list[tuple[int, bytes]] = []
+        self.closed: list[int] = []
+
+    def attach(self, actor: Any) -> None:
+        self.actor = actor
+
+    def connect(self, conn_id: int) -> None:
+        self.connects.append(conn_id)
+
+    def send(self, conn_id: int, data: bytes) -> None:
+        self.sent.append((conn_id, data))
+
+    def close(self, conn_id: int) -> None:
+        self.closed.append(conn_id)
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, link: LinkConfig = LINK) -> None:
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        migrate(url)
+        self.engine = make_engine(url)
+        self.register = RegisterWriter(self.engine, M, frozenset({"prefecture"}), lambda: 1e9)
+        self.writer = StoreWriter.start(self.engine, self.register)
+        self.calls: queue.Queue[tuple[Any, tuple[Any, ...]]] = queue.Queue()
+        self.clock = MemoryReactorClock()
+        self.transport = FakeTransport()
+        self.synth = Synth(seed=11, today=TODAY)
+        self.link = link
+        self.actor: Any = None
+
+    def start(self) -> None:
+        self.actor = LinkActor.start(self.link, M, self.engine, self.writer, self.transport,
+                                     clock=self.clock,
+                                     call_in_reactor=lambda f, *a: self.calls.put((f, a)),
+                                     wall_clock=lambda: 1e9)
+        self.writer.tell(Subscribe("prefecture", self.actor))
+        self.settle()
+
+    def settle(self) -> dict[str, Any]:
+        """Barrier on the actor and the writer, then run what they handed the 'reactor'."""
+        self.actor.ask(GetStatus(), timeout=10)
+        self.writer.ask(GetStatus(), timeout=10)
+        status = self.actor.ask(GetStatus(), timeout=10)
+        while not self.calls.empty():
+            f, a = self.calls.get()
+            f(*a)
+        return status
+
+    def commit(self, changes: list[dict[str, Any]]) -> list[Any]:
+        outcomes = self.register.apply_batch([parse_change(c, TODAY) for c in changes])
+        items = tuple(i for o in outcomes for i in o.outbox)
+        if self.actor is not None:
+            self.actor.tell(OutboxAppended(items))
+        return outcomes
+
+    def connect(self, applied: int) -> Session:
+        """Complete the current connection attempt with a peer that has ``applied``."""
+        conn = self.transport.connects[-1]
+        self.actor.tell(Connected(conn))
+        self.settle()
+        peer = Session(Role.RECEIVER, M, "prefecture")
+        _, hello = self.transport.sent[-1]
+        peer.receive_data(hello)
+        self.transport.sent.clear()
+        self.actor.tell(BytesIn(conn, peer.hello(applied=applied)))
+        self.settle()
+        return peer
+
+    def peer_events(self, peer: Session) -> list[Any]:
+        data = b"".join(d for _, d in self.transport.sent)
+        self.transport.sent.clear()
+        return [e for e in peer.receive_data(data) if isinstance(e, DataFrame | Withdrawn)]
+
+    def reply(self, data: bytes) -> None:
+        self.actor.tell(BytesIn(self.transport.connects[-1], data))
+        self.settle()
+
+    def stop(self) -> None:
+        pykka.ActorRegistry.stop_all()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Any:
+    r = Rig(tmp_path)
+    yield r
+    r.stop()
+
+
+def seqs(events: list[Any]) -> list[tuple[str, int]]:
+    return [(type(e).__name__, e.seq) for e in events]
+
+
+def test_reconnects_with_growing_jittered_backoff(rig: Rig) -> None:
+    rig.start()
+    assert rig.transport.connects == [1]
+    for attempt, nominal in enumerate([1.0, 2.0, 4.0, 8.0, 8.0], start=1):
+        rig.actor.tell(ConnectFailed(attempt, "connect"))
+        rig.settle()
+        [call] = rig.clock.getDelayedCalls()
+        delay = call.getTime() - rig.clock.seconds()
+        assert nominal / 2 <= delay <= nominal
+        rig.clock.advance(delay)
+        rig.settle()
+        assert rig.transport.connects[-1] == attempt + 1
+
+
+def test_window_pipelines_and_cumulative_ack_advances(rig: Rig) -> None:
+    rig.commit(list(rig.synth.stream(10)))
+    rig.start()
+    peer = rig.connect(applied=0)
+    assert seqs(rig.peer_events(peer)) == [("DataFrame", s) for s in (1, 2, 3, 4)]
+    rig.reply(peer.ack(3))
+    assert seqs(rig.peer_events(peer)) == [("DataFrame", s) for s in (5, 6, 7)]
+    status = rig.settle()
+    assert status["acked"] == 3 and status["sent_upto"] == 7
+
+
+def test_resume_after_reconnect_from_peer_applied(rig: Rig) -> None:
+    rig.commit(list(rig.synth.stream(6)))
+    rig.start()
+    peer = rig.connect(applied=0)
+    rig.peer_events(peer)
+    rig.actor.tell(ConnectFailed(rig.transport.connects[-1], "handshake"))
+    rig.settle()
+    rig.clock.advance(10)
+    rig.settle()
+    peer = rig.connect(applied=2)  # the peer applied 1 and 2 before the break
+    assert seqs(rig.peer_events(peer)) == [("DataFrame", s) for s in (3, 4, 5, 6)]
+    with rig.engine.connect() as c:
+        assert c.scalar(select(link_state.c.acked_seq)) == 2
+
+
+def test_temporary_refusal_goes_back_after_backoff(rig: Rig) -> None:
+    rig.commit(list(rig.synth.stream(5)))
+    rig.start()
+    peer = rig.connect(applied=0)
+    rig.peer_events(peer)
+    rig.reply(peer.ack(1) + peer.refuse(2, permanent=False, code="busy"))
+    assert rig.peer_events(peer) == []  # nothing until the retry timer
+    [call] = [c for c in rig.clock.getDelayedCalls() if c.getTime() - rig.clock.seconds() < 2]
+    rig.clock.advance(call.getTime() - rig.clock.seconds())
+    rig.settle()
+    assert seqs(rig.peer_events(peer)) == [("DataFrame", s) for s in (2, 3, 4, 5)]
+
+
+def test_permanent_refusal_dead_letters_and_holds_only_that_resident(rig: Rig) -> None:
+    synth = rig.synth
+    a, b = synth.arrival(), synth.arrival()
+    person_a = synth.people[-2]
+    move_a = synth._base("move_within", person_a)
+    move_a["resident"] = {"address": synth._address()}
+    c = synth.arrival()
+    rig.commit([a, b, move_a, c])  # seqs: 1 a, 2 b, 3 a again, 4 c
+    rig.start()
+    peer = rig.connect(applied=0)
+    rig.peer_events(peer)
+    rig.reply(peer.refuse(1, permanent=True, code="xsd_invalid"))
+    # After the dead letter is committed: 1 withdrawn, 2 sent, 3 (same resident) withdrawn
+    # and held, 4 sent.
+    rig.settle()
+    events = rig.peer_events(peer)
+    assert seqs(events) == [("Withdrawn", 1), ("DataFrame", 2), ("Withdrawn", 3),
+                            ("DataFrame", 4)]
+    rig.reply(peer.ack(4))
+    with rig.engine.connect() as conn:
+        [dl] = conn.execute(select(dead_letters)).all()
+        assert (dl.seq, dl.code, dl.resident_key) == (1, "xsd_invalid", person_a.code)
+        states = dict(conn.execute(select(outbox.c.seq, outbox.c.state)).all())
+        assert states == {1: "dead", 2: "pending", 3: "held", 4: "pending"}
+        assert conn.scalar(select(link_state.c.acked_seq)) == 4
+
+
+def test_too_many_temporary_refusals_become_a_dead_letter(rig: Rig) -> None:
+    rig.commit(list(rig.synth.stream(2)))
+    rig.start()
+    peer = rig.connect(applied=0)
+    rig.peer_events(peer)
+    for _ in range(LINK.max_attempts - 1):
+        rig.reply(peer.refuse(1, permanent=False, code="busy"))
+        # The retry timer is the earliest one (the heartbeat comes every 5 s).
+        first = min(c.getTime() for c in rig.clock.getDelayedCalls())
+        rig.clock.advance(first - rig.clock.seconds())
+        rig.settle()
+        assert seqs(rig.peer_events(peer))[0] == ("DataFrame", 1)
+    rig.reply(peer.refuse(1, permanent=False, code="busy"))
+    rig.settle()
+    assert seqs(rig.peer_events(peer))[0] == ("Withdrawn", 1)
+
+
+def test_silent_peer_is_dropped_after_heartbeat_timeout(rig: Rig) -> None:
+    rig.start()
+    rig.connect(applied=0)
+    rig.clock.advance(LINK.heartbeat_interval)  # idle: a heartbeat goes out
+    rig.settle()
+    assert rig.transport.sent and rig.transport.closed == []
+    rig.clock.advance(LINK.heartbeat_timeout)  # and nothing ever comes back
+    rig.settle()
+    assert rig.transport.closed == [1]
+    assert rig.settle()["state"] == "backoff"
+
+
+def test_bounded_memory_reads_the_rest_from_the_store(tmp_path: Path) -> None:
+    r = Rig(tmp_path, dataclasses.replace(LINK, memory_queue=5, window=3))
+    try:
+        r.commit(list(r.synth.stream(12)))
+        r.start()
+        assert r.settle()["in_memory"] == 5
+        peer = r.connect(applied=0)
+        got = seqs(r.peer_events(peer))
+        for _ in range(12):
+            if got[-1][1] == 12:
+                break
+            r.reply(peer.ack(got[-1][1]))  # acknowledge all received so far
+            got += seqs(r.peer_events(peer))
+            assert r.settle()["in_memory"] <= 5
+        assert got == [("DataFrame", s) for s in range(1, 13)]
+    finally:
+        r.stop()
