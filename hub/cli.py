@@ -71,7 +71,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
     link = cfg.links.get(args.name)
     mock = MOCKS[args.name](cfg.municipality_code, mcfg.db, mcfg.hub_name,
                             link.max_frame_bytes if link else 1 << 20)
-    tls, control = mock.listen(reactor, cfg.certs_dir, args.name, mcfg.host, mcfg.port,
+    tls, control = mock.listen(reactor, cfg.certs_dir, mcfg.cert, mcfg.host, mcfg.port,
                                mcfg.control_port)
     emit("mock.ready", link=args.name, port=tls.getHost().port,
          control_port=control.getHost().port)

@@ -37,7 +37,8 @@ class HttpsClient:
         data = raw if raw is not None else (
             json.dumps(body, ensure_ascii=False).encode() if body is not None else None)
         headers = {"Content-Type": content_type} if data is not None else {}
-        for attempt in (1, 2):
+        while True:
+            reused = self.conn is not None
             if self.conn is None:
                 self.conn = http.client.HTTPSConnection(self.host, self.port,
                                                         timeout=self.timeout,
@@ -47,9 +48,11 @@ class HttpsClient:
                 resp = self.conn.getresponse()
                 payload = resp.read()
                 break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except OSError:
+                # A kept-alive connection the server has since closed: one fresh try.
+                # (Safe for the intake: a repeated request id gets its first answer.)
                 self.close()
-                if attempt == 2:
+                if not reused:
                     raise
         ctype = resp.getheader("content-type", "")
         return resp.status, (json.loads(payload) if "json" in ctype else payload.decode())

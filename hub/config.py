@@ -61,6 +61,7 @@ class MockConfig:
     control_port: int
     db: Path
     hub_name: str
+    cert: str
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 control_port=int(section.get("control_port", 0)),
                 db=p(section.get("db", f"var/mock-{name}.db")),
                 hub_name=section.get("hub_name", certs["parties"]["hub"]),
+                cert=section.get("cert", name),
             )
         intake, metrics = raw["intake"], raw["metrics"]
         cfg = Config(

@@ -1,0 +1,184 @@
+"""Processes for integration tests: the hub and the mock as real subprocesses.
+
+Each is ``python -m hub.cli …`` with the repository's ``config.toml`` and overrides
+(ports 0, a temporary data folder, quick backoff).  Their JSON log lines are read by
+a thread; tests wait on log events (readiness, link state, dead letters) with a
+timeout — no sleeps.  Ports are read back from the readiness lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hub.client import HttpsClient, control
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "config.toml"
+
+
+class Proc:
+    """A jukihub subprocess whose JSON log lines can be waited on."""
+
+    def __init__(self, args: list[str], overrides: list[str], name: str) -> None:
+        cmd = [sys.executable, "-m", "hub.cli", "--config", str(CONFIG)]
+        for o in overrides:
+            cmd += ["--set", o]
+        self.name = name
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.p = subprocess.Popen(cmd + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  cwd=ROOT, env=env)
+        self.events: list[dict[str, Any]] = []
+        self.lines: list[str] = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.p.stdout is not None
+        for raw in self.p.stdout:
+            line = raw.decode("utf-8", "replace").rstrip()
+            with self.cond:
+                self.lines.append(line)
+                try:
+                    self.events.append(json.loads(line))
+                except ValueError:
+                    pass
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_event(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 60,
+                   after: int = 0) -> dict[str, Any]:
+        """The first log event (from index ``after``) satisfying ``pred``."""
+        def find() -> dict[str, Any] | None:
+            return next((e for e in self.events[after:] if pred(e)), None)
+
+        with self.cond:
+            ok = self.cond.wait_for(lambda: find() is not None or self.p.poll() is not None,
+                                    timeout=timeout)
+            found = find()
+            if found is not None:
+                return found
+            tail = "\n".join(self.lines[-30:])
+            state = "exited" if self.p.poll() is not None else ("timed out" if not ok else "?")
+            raise AssertionError(f"{self.name} {state} waiting for an event; last lines:\n{tail}")
+
+    def mark(self) -> int:
+        with self.cond:
+            return len(self.events)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no flush — a crash."""
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Env:
+    """A hub and a mock prefecture on loopback, in a temporary folder."""
+
+    def __init__(self, tmp: Path, certs_dir: Path, **link: Any) -> None:
+        self.tmp = tmp
+        self.certs_dir = certs_dir
+        self.mock: Proc | None = None
+        self.hub: Proc | None = None
+        self.mock_port = 0
+        self.control_port = 0
+        self.intake_port = 0
+        self.metrics_port = 0
+        self.hub_extra: list[str] = []
+        self.link = {"backoff_initial": 0.05, "backoff_max": 0.5, "heartbeat_interval": 1.0,
+                     "heartbeat_timeout": 5.0, **link}
+
+    def common(self) -> list[str]:
+        return [f'hub.data_dir="{self.tmp}"', f'certs.dir="{self.certs_dir}"']
+
+    def start_mock(self, hub_name: str = "hub.jukihub.test") -> None:
+        self.mock = Proc(["mock", "prefecture"], self.common() + [
+            f"mocks.prefecture.port={self.mock_port}",
+            f"mocks.prefecture.control_port={self.control_port}",
+            f'mocks.prefecture.db="{self.tmp / "mock-prefecture.db"}"',
+            f'mocks.prefecture.hub_name="{hub_name}"'], "mock")
+        ready = self.mock.wait_event(lambda e: e.get("event") == "mock.ready")
+        self.mock_port, self.control_port = ready["port"], ready["control_port"]
+
+    def start_hub(self, extra: list[str] | None = None) -> None:
+        if extra is not None:
+            self.hub_extra = extra
+        links = [f"links.prefecture.{k}={json.dumps(v)}" for k, v in self.link.items()]
+        self.hub = Proc(["run"], self.common() + links + [
+            f"links.prefecture.port={self.mock_port}",
+            f"intake.port={self.intake_port}", f"metrics.port={self.metrics_port}",
+            *self.hub_extra], "hub")
+        ready = self.hub.wait_event(lambda e: e.get("event") == "hub.ready")
+        self.intake_port, self.metrics_port = ready["intake_port"], ready["metrics_port"]
+
+    def client(self, party: str = "register") -> HttpsClient:
+        return HttpsClient("127.0.0.1", self.intake_port, self.certs_dir, party)
+
+    def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return control("127.0.0.1", self.control_port, method, path, body)
+
+    def wait_applied(self, seq: int, timeout: float = 60) -> dict[str, Any]:
+        status, state = self.control("GET", f"/wait?applied_seq={seq}&timeout={timeout}")
+        assert status == 200, f"mock applied only {state.get('applied_seq')} of {seq}"
+        return state
+
+    def applied(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        while True:
+            _, page = self.control("GET", f"/applied?after={rows[-1]['seq'] if rows else 0}")
+            if not page:
+                return rows
+            rows += page
+
+    def metrics(self) -> dict[str, float]:
+        c = HttpsClient("127.0.0.1", self.metrics_port, self.certs_dir, "operator")
+        try:
+            status, text = c.get("/metrics")
+        finally:
+            c.close()
+        assert status == 200
+        from prometheus_client.parser import text_string_to_metric_families
+
+        out: dict[str, float] = {}
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+                out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+        return out
+
+    def stop(self) -> None:
+        for p in (self.hub, self.mock):
+            if p is not None:
+                p.stop()
+
+
+def check_order(applied: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Per resident, the 更新順番号 the mock applied, asserting strictly increasing and no
+    sequence twice."""
+    seen: dict[str, list[int]] = {}
+    seqs = [r["seq"] for r in applied]
+    assert seqs == list(range(1, len(seqs) + 1)), "link sequences applied with a gap or twice"
+    for r in applied:
+        if r["withdrawn"]:
+            continue
+        got = seen.setdefault(r["resident_code"], [])
+        assert not got or got[-1] < r["update_seq"], "a resident's updates applied out of order"
+        got.append(r["update_seq"])
+    return seen

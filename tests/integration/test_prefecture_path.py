@@ -1,0 +1,269 @@
+"""The first path end to end: real processes, real mutual TLS on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.client import HttpsClient
+from hub.synthetic import Synth
+from tests.integration.harness import Env, check_order
+
+
+@pytest.fixture
+def env(tmp_path: Path, certs_dir: Path) -> Any:
+    e = Env(tmp_path, certs_dir)
+    e.start_mock()
+    e.start_hub()
+    yield e
+    e.stop()
+
+
+def post_all(client: HttpsClient, changes: list[dict[str, Any]], batch: int = 20,
+             ) -> dict[str, int]:
+    """Post singly (the first tenth) and in batches; return request id -> 更新順番号."""
+    accepted: dict[str, int] = {}
+    singles = len(changes) // 10
+    for c in changes[:singles]:
+        status, body = client.post("/v1/changes", c)
+        assert status == 201, body
+        accepted[body["request_id"]] = body["update_seq"]
+    for i in range(singles, len(changes), batch):
+        status, body = client.post("/v1/changes/batch", {"changes": changes[i : i + batch]})
+        assert status == 200, body
+        for r in body["results"]:
+            assert r["status"] == "accepted", r
+            accepted[r["request_id"]] = r["update_seq"]
+    return accepted
+
+
+def assert_delivered_exactly(env: Env, accepted: dict[str, int]) -> None:
+    applied = env.applied()
+    check_order(applied)
+    got = sorted(r["update_seq"] for r in applied if not r["withdrawn"])
+    assert got == sorted(accepted.values())  # every change once, none twice
+
+
+def test_changes_are_applied_in_order(env: Env) -> None:
+    synth = Synth(seed=101)
+    client = env.client()
+    accepted = post_all(client, list(synth.stream(300)))
+    assert sorted(accepted.values()) == list(range(1, 301))
+    env.wait_applied(300)
+    assert_delivered_exactly(env, accepted)
+    person = next(p for p in reversed(synth.people) if not p.removed)
+    status, held = env.control("GET", f"/identities/{person.code}")
+    assert status == 200 and held["name_kana"] == person.name_kana
+    m = env.metrics()
+    assert m['jukihub_link_delivered_total{link="prefecture"}'] == 300
+    assert m['jukihub_outbox_depth{link="prefecture"}'] == 0
+    assert m['jukihub_link_up{link="prefecture"}'] == 1
+    assert m['jukihub_intake_changes_accepted_total{reason="move_in"}'] > 0
+    assert m['jukihub_delivery_latency_seconds_count{link="prefecture"}'] == 300
+
+
+def test_mock_killed_and_restarted_mid_stream(env: Env) -> None:
+    synth = Synth(seed=102)
+    client = env.client()
+    accepted = post_all(client, list(synth.stream(200)))
+    env.wait_applied(40)
+    assert env.mock is not None
+    env.mock.kill()  # SIGKILL, while the hub has messages in flight
+    accepted |= post_all(client, list(synth.stream(100)))  # the hub keeps accepting
+    mark = env.hub.mark() if env.hub else 0
+    env.start_mock()  # same port, same database
+    env.wait_applied(300)
+    assert_delivered_exactly(env, accepted)
+    assert env.hub is not None
+    env.hub.wait_event(lambda e: e.get("event") == "link.ready", after=mark)
+
+
+def test_hub_killed_and_restarted_mid_stream(env: Env) -> None:
+    synth = Synth(seed=103)
+    changes = list(synth.stream(400))
+    accepted: dict[str, int] = {}
+    hub_back = threading.Event()
+    errors: list[str] = []
+
+    def poster() -> None:
+        client = env.client()
+        for i in range(0, len(changes), 10):
+            for _attempt in range(5):
+                try:
+                    status, body = client.post("/v1/changes/batch",
+                                               {"changes": changes[i : i + 10]})
+                    break
+                except OSError:  # killed mid-request: retry the same request ids
+                    client.close()
+                    hub_back.wait(60)
+            else:
+                errors.append(f"batch {i} never answered")
+                return
+            assert status == 200, body
+            for r in body["results"]:
+                accepted[r["request_id"]] = r["update_seq"]
+        client.close()
+
+    t = threading.Thread(target=poster)
+    t.start()
+    env.wait_applied(60)
+    assert env.hub is not None
+    env.hub.kill()  # SIGKILL mid-stream: requests, commits and frames in flight
+    env.start_hub()  # same ports, same store
+    hub_back.set()
+    t.join(120)
+    assert not errors and len(accepted) == 400
+    assert len(set(accepted.values())) == 400  # a retried request got its first answer
+    env.wait_applied(max(accepted.values()))
+    assert_delivered_exactly(env, accepted)
+
+
+def test_temporary_refusals_are_retried(env: Env) -> None:
+    env.control("POST", "/faults", {"refuse": {"kind": "temporary", "count": 3,
+                                               "code": "busy"}})
+    accepted = post_all(env.client(), list(Synth(seed=104).stream(20)))
+    env.wait_applied(20)
+    assert_delivered_exactly(env, accepted)
+    _, refusals = env.control("GET", "/refusals")
+    assert [(r["permanent"], r["code"]) for r in refusals] == [(False, "busy")] * 3
+    m = env.metrics()
+    assert m['jukihub_link_retries_total{cause="refused",link="prefecture"}'] == 3
+    assert m.get('jukihub_link_dead_letters_total{code="busy",link="prefecture"}', 0) == 0
+
+
+def test_dropped_connections_resume_without_loss(env: Env) -> None:
+    env.control("POST", "/faults", {"drop_after": 25})
+    accepted = post_all(env.client(), list(Synth(seed=105).stream(100)))
+    env.wait_applied(100)
+    assert_delivered_exactly(env, accepted)
+
+
+def test_malformed_body_is_dead_lettered_and_others_flow(env: Env) -> None:
+    synth = Synth(seed=106)
+    client = env.client()
+    accepted = post_all(client, [synth.arrival() for _ in range(10)])
+    env.wait_applied(10)
+    victim = synth.people[0]
+    # A message whose body was corrupted in the store (a bad upgrade, a disk error):
+    # the hub cannot know; the prefecture must refuse it permanently.
+    assert env.hub is not None
+    env.hub.stop()
+    db = sqlite3.connect(env.tmp / "jukihub.db")
+    with db:
+        (nxt,) = db.execute("SELECT next_seq FROM link_state WHERE link='prefecture'").fetchone()
+        db.execute("INSERT INTO outbox VALUES ('prefecture', ?, 10, ?, 'identity_update', ?, ?, "
+                   "'pending')", (nxt, victim.code, b"<IdentityUpdate>broken", time.time()))
+        db.execute("UPDATE link_state SET next_seq=? WHERE link='prefecture'", (nxt + 1,))
+    db.close()
+    env.start_hub()
+    mark = env.hub.mark()
+    later = []
+    move = synth._base("move_within", victim)
+    move["resident"] = {"address": synth._address()}
+    later.append(move)  # held back behind the dead letter
+    later += [synth.arrival() for _ in range(5)]  # other residents: delivered
+    more = post_all(client, later, batch=100)
+    dead = env.hub.wait_event(lambda e: e.get("event") == "link.dead_letter", after=mark)
+    assert dead["seq"] == 11 and dead["code"] == "xml_syntax"
+    assert "resident_code" not in dead and victim.code not in str(dead)
+    env.wait_applied(17)  # 11 withdrawn, 12 (victim) withdrawn, 13–17 applied
+    applied = env.applied()
+    check_order(applied)
+    assert [r["seq"] for r in applied if r["withdrawn"]] == [11, 12]
+    assert {r["update_seq"] for r in applied if not r["withdrawn"]} == (
+        set(accepted.values()) | set(more.values())) - {more[move["request_id"]]}
+    _, refusals = env.control("GET", "/refusals")
+    assert refusals == [{"seq": 11, "permanent": True, "code": "xml_syntax"}]
+    m = env.metrics()
+    assert m['jukihub_link_dead_letters_total{code="xml_syntax",link="prefecture"}'] == 1
+    assert m['jukihub_link_held_residents{link="prefecture"}'] == 1
+
+
+def test_foreign_client_certificate_is_refused(tmp_path: Path, certs_dir: Path,
+                                               rogue_certs_dir: Path) -> None:
+    mixed = tmp_path / "mixed-certs"
+    shutil.copytree(certs_dir, mixed)
+    for ext in ("pem", "key"):  # the hub's own certificate, but from another CA
+        shutil.copy(rogue_certs_dir / f"hub.{ext}", mixed / f"hub.{ext}")
+    e = Env(tmp_path, certs_dir)
+    try:
+        e.start_mock()
+        e.certs_dir = mixed
+        e.start_hub()
+        e.certs_dir = certs_dir
+        mark = e.hub.mark() if e.hub else 0
+        post_all(e.client(), [Synth(seed=107).arrival()])
+        assert e.hub is not None
+        e.hub.wait_event(lambda ev: ev.get("event") == "link.connect_failed", after=mark)
+        e.hub.wait_event(lambda ev: ev.get("event") == "link.connect_failed",
+                         after=e.hub.mark())  # and again after backing off
+        m = e.metrics()
+        failures = sum(v for k, v in m.items()
+                       if k.startswith("jukihub_link_connect_failures_total"))
+        assert failures >= 2
+        assert m['jukihub_link_up{link="prefecture"}'] == 0
+        assert e.control("GET", "/state")[1]["applied_seq"] == 0
+    finally:
+        e.stop()
+
+
+def test_another_links_certificate_is_refused(tmp_path: Path, certs_dir: Path) -> None:
+    e = Env(tmp_path, certs_dir)
+    try:
+        e.mock = None
+        from tests.integration.harness import Proc
+
+        e.mock = Proc(["mock", "prefecture"], e.common() + [
+            "mocks.prefecture.port=0", "mocks.prefecture.control_port=0",
+            f'mocks.prefecture.db="{tmp_path / "m.db"}"',
+            'mocks.prefecture.cert="national"'], "mock")  # the national server's certificate
+        ready = e.mock.wait_event(lambda ev: ev.get("event") == "mock.ready")
+        e.mock_port, e.control_port = ready["port"], ready["control_port"]
+        e.start_hub()
+        assert e.hub is not None
+        e.hub.wait_event(lambda ev: ev.get("event") == "link.tls_failed")
+        e.hub.wait_event(lambda ev: ev.get("event") == "link.connect_failed"
+                         and ev.get("stage") == "handshake")
+        m = e.metrics()
+        assert m['jukihub_link_connect_failures_total{link="prefecture",stage="handshake"}'] >= 1
+        assert m['jukihub_link_up{link="prefecture"}'] == 0
+    finally:
+        e.stop()
+
+
+def test_intake_refuses_bad_requests_and_foreign_clients(env: Env, rogue_certs_dir: Path) -> None:
+    change = Synth(seed=108).arrival()
+    op = env.client("operator")
+    status, body = op.post("/v1/changes", change)
+    assert (status, body["error"]["code"]) == (403, "client_not_allowed")
+    client = env.client()
+    status, body = client.post("/v1/changes", {**change, "surprise": "山田太郎"})
+    assert (status, body["error"]["code"]) == (400, "schema_invalid")
+    assert "山田太郎" not in str(body)
+    status, body = client.request("POST", "/v1/changes", raw=b"{not json")
+    assert (status, body["error"]["code"]) == (400, "invalid_json")
+    status, body = client.request("POST", "/v1/changes", raw=b"{}", content_type="text/plain")
+    assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
+    bad = dict(change, resident_code="12345678902")
+    status, body = client.post("/v1/changes", bad)
+    assert (status, body["error"]["code"], body["error"]["item"]) == (
+        400, "invalid_check_digit", "resident_code")
+    assert "12345678902" not in str(body)
+    rogue = HttpsClient("127.0.0.1", env.intake_port, rogue_certs_dir, "register")
+    with pytest.raises(OSError):  # ssl.SSLError: our CA does not trust the client
+        rogue.post("/v1/changes", change)
+    status, _ = HttpsClient("127.0.0.1", env.metrics_port, env.certs_dir, "register").get(
+        "/metrics")
+    assert status == 403
+    assert env.control("GET", "/state")[1]["applied_seq"] == 0  # nothing was written
+    m = env.metrics()
+    assert m['jukihub_intake_changes_refused_total{rule="schema"}'] == 1
+    assert m["jukihub_intake_client_refused_total"] == 1
+    assert dt.date.today()  # the dates above are relative to today
