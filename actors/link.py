@@ -38,8 +38,8 @@ from sqlalchemy import Engine, select
 from actors.backoff import Backoff
 from actors.messages import (
     BytesIn,
-    ConnectFailed,
     Connected,
+    ConnectFailed,
     DeadLetterRecorded,
     Disconnected,
     GetStatus,

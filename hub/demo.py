@@ -119,7 +119,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             print(f"  refused              {sum(summary['refused'].values())}")
             for code, count in sorted(summary["refused"].items()):
                 print(f"    {code:<40} {count}")
-            print(f"  repeated request id  {'first answer returned' if summary['repeat_same'] else 'WRONG ANSWER'}")
+            repeat = "first answer returned" if summary["repeat_same"] else "WRONG ANSWER"
+            print(f"  repeated request id  {repeat}")
             print(f"  delivered            {delivered:.0f} identity updates, acknowledged by the "
                   f"prefecture (applied seq {mock.applied}); it holds {held} residents")
             if latency_n:

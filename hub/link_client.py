@@ -18,7 +18,7 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from actors.messages import BytesIn, ConnectFailed, Connected, Disconnected
+from actors.messages import BytesIn, Connected, ConnectFailed, Disconnected
 
 log = logging.getLogger("jukihub.link")
 

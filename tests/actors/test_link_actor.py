@@ -20,7 +20,7 @@ from sqlalchemy import select
 from twisted.internet.testing import MemoryReactorClock
 
 from actors.link import LinkActor
-from actors.messages import BytesIn, ConnectFailed, Connected, GetStatus, OutboxAppended, Subscribe
+from actors.messages import BytesIn, Connected, ConnectFailed, GetStatus, OutboxAppended, Subscribe
 from actors.store_writer import StoreWriter
 from hub.changes import parse_change
 from hub.config import LinkConfig

@@ -54,7 +54,7 @@ def test_one_byte_at_a_time_and_trailing_partial() -> None:
 
 
 def test_receiver_refuses_data_before_hello() -> None:
-    s, r = Session(Role.SENDER, M, L), Session(Role.RECEIVER, M, L)
+    r = Session(Role.RECEIVER, M, L)
     bogus = encode_frame(encode_envelope(Envelope(Kind.DATA, seq=1, body=b"x")))
     with pytest.raises(RemoteProtocolError) as err:
         r.receive_data(bogus)

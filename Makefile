@@ -1,0 +1,36 @@
+# The two commands of the README.  Both set everything up from nothing.
+#   make demo   — install, make dev certificates, migrate, run hub + mock, drive changes
+#   make test   — install, then the whole test suite (what .ci/run runs)
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test run bench lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/jukihub certs init
+	$(BIN)/jukihub migrate
+	$(BIN)/jukihub demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+run: $(STAMP)
+	$(BIN)/jukihub certs init
+	$(BIN)/jukihub run
+
+bench: $(STAMP)
+	$(BIN)/jukihub certs init
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var certs/dev
