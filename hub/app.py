@@ -28,6 +28,7 @@ from hub.config import Config
 from hub.db import migrate
 from hub.intake import IntakeAPI
 from hub.link_client import LinkTransport
+from hub.logs import emit
 from hub.register import RegisterWriter
 from hub.store import make_engine
 from hub.tls import client_options, peer_common_name, server_options
@@ -101,9 +102,8 @@ class Hub:
             server_options(cfg.certs_dir, "metrics"), interface=cfg.metrics.host)
         self.listeners = [intake, metrics_port]
         self.ports = Ports(intake.getHost().port, metrics_port.getHost().port)
-        log.info("hub ready", extra={"event": "hub.ready", "intake_port": self.ports.intake,
-                                     "metrics_port": self.ports.metrics,
-                                     "links": sorted(enabled)})
+        emit("hub.ready", intake_port=self.ports.intake, metrics_port=self.ports.metrics,
+             links=sorted(enabled))
         return self.ports
 
     def stop(self) -> Any:

@@ -42,6 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     setup_logging(cfg.log_level)
+    # The reactor, the store writer and the link actors hand work to each other many
+    # times per change; a shorter GIL switch interval (default 5 ms) keeps each
+    # hand-over from waiting on a busy thread's time slice.
+    sys.setswitchinterval(cfg.switch_interval)
     hub = Hub(cfg, reactor)
 
     def start() -> None:

@@ -78,6 +78,7 @@ class Config:
     links: dict[str, LinkConfig]
     mocks: dict[str, MockConfig]
     log_level: str
+    switch_interval: float
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -174,6 +175,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             links=links,
             mocks=mocks,
             log_level=str(raw.get("logging", {}).get("level", "info")),
+            switch_interval=float(hub.get("switch_interval", 0.0005)),
             raw=raw,
         )
     except KeyError as exc:

@@ -41,9 +41,11 @@ def setup_logging(level: str = "info", stream: object = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Lifecycle lines (ready, stopping) are always written: harnesses wait on them.
+    logging.getLogger("jukihub.lifecycle").setLevel(logging.INFO)
     logging.Formatter.converter = time.gmtime
 
 
 def emit(event: str, **fields: object) -> None:
-    """Log an ``event`` at info level with ``fields`` (readiness lines and the like)."""
-    logging.getLogger("jukihub").info(event, extra={"event": event, **fields})
+    """Log a lifecycle ``event`` (readiness and the like) with ``fields``, at any level."""
+    logging.getLogger("jukihub.lifecycle").info(event, extra={"event": event, **fields})

@@ -40,18 +40,83 @@ from protocols.identity import FIELDS, IdentityRecord
 _RESIDENT_COLUMNS = [c.name for c in residents.columns]
 _IDENTITY_ATTRS = [attr for attr, _ in FIELDS]
 
-# Statements built once: SQLAlchemy then reuses their compiled form, and the rows of a
-# batch go to the database with one executemany per table.
-_PRIOR_REQUEST = select(request_ids.c.fingerprint, request_ids.c.response).where(
-    request_ids.c.request_id == bindparam("rid"))
-_RESIDENT_BY_CODE = select(residents).where(residents.c.resident_code == bindparam("code"))
-_HOLDER = {item: select(residents.c.atena_number).where(residents.c[item] == bindparam("v"))
-           for item in ("individual_number", "atena_number")}
+# Statements built once: SQLAlchemy reuses their compiled form.  A batch reads what it
+# needs in a few queries up front, keeps a working set in memory (so a batch sees its
+# own earlier changes), and writes each table with one executemany at the end.
 _INSERT_RESIDENT = insert(residents)
-_SAVE_NEXT_SEQ = update(link_state).where(link_state.c.link == bindparam("l"))
 _UPDATE_RESIDENT = update(residents).where(residents.c.atena_number == bindparam("_atena"))
+_SAVE_NEXT_SEQ = update(link_state).where(link_state.c.link == bindparam("l"))
 _INSERTS = {"identity": insert(identity_records), "outbox": insert(outbox),
             "request": insert(request_ids), "audit": insert(audit_log)}
+_UNIQUE_ITEMS = ("individual_number", "atena_number")
+_CHUNK = 500  # bound parameters per IN (...) query
+
+
+def _chunks(values: list[Any]) -> Any:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+class _WorkingSet:
+    """What one batch has read and written so far."""
+
+    def __init__(self, conn: Connection, changes: list[Change]) -> None:
+        self.requests: dict[str, tuple[str, dict[str, Any]]] = {}
+        ids = list({c.request_id for c in changes})
+        for part in _chunks(ids):
+            for row in conn.execute(select(request_ids.c.request_id, request_ids.c.fingerprint,
+                                           request_ids.c.response)
+                                    .where(request_ids.c.request_id.in_(part))):
+                self.requests[row.request_id] = (row.fingerprint, json.loads(row.response))
+        self.residents: dict[str, dict[str, Any] | None] = {}
+        self.stored_atena: dict[str, str] = {}  # resident code -> atena as stored at start
+        codes = list({c.resident_code for c in changes})
+        for part in _chunks(codes):
+            for row in conn.execute(select(residents).where(residents.c.resident_code.in_(part))):
+                self.residents[row.resident_code] = dict(row._mapping)
+                self.stored_atena[row.resident_code] = row.atena_number
+        for code in codes:
+            self.residents.setdefault(code, None)
+        # (item, value) -> atena number of the resident holding it
+        self.holders: dict[tuple[str, Any], str] = {}
+        for item in _UNIQUE_ITEMS:
+            values = list({c.items[item] for c in changes if c.items.get(item) is not None})
+            for part in _chunks(values):
+                for row in conn.execute(select(residents.c[item], residents.c.atena_number)
+                                        .where(residents.c[item].in_(part))):
+                    self.holders[(item, row[0])] = row.atena_number
+        for state in self.residents.values():
+            if state is not None:
+                for item in _UNIQUE_ITEMS:
+                    if state[item] is not None:
+                        self.holders[(item, state[item])] = state["atena_number"]
+        self.rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _INSERTS}
+
+    def put_resident(self, code: str, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+        for item in _UNIQUE_ITEMS:
+            if old is not None and old[item] is not None:
+                self.holders.pop((item, old[item]), None)
+            if new[item] is not None:
+                self.holders[(item, new[item])] = new["atena_number"]
+        self.residents[code] = new
+
+    def write(self, conn: Connection) -> None:
+        inserts, updates = [], []
+        for code, state in self.residents.items():
+            if state is None or not state.get("_dirty"):
+                continue
+            row = {k: v for k, v in state.items() if k != "_dirty"}
+            if code in self.stored_atena:
+                updates.append({**row, "_atena": self.stored_atena[code]})
+            else:
+                inserts.append(row)
+        if updates:
+            conn.execute(_UPDATE_RESIDENT, updates)
+        if inserts:
+            conn.execute(_INSERT_RESIDENT, inserts)
+        for table, rows in self.rows.items():
+            if rows:
+                conn.execute(_INSERTS[table], rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +176,11 @@ class RegisterWriter:
         """Apply ``changes`` in one transaction; if anything unexpected fails, apply
         them one transaction each so one bad change cannot sink the others."""
         snapshot = (self.next_update_seq, dict(self.next_link_seq))
-        self._rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _INSERTS}
-        self._batch_requests: dict[str, tuple[str, dict[str, Any]]] = {}
         try:
             with self.engine.begin() as conn:
-                outcomes = [self._apply_one(conn, c) for c in changes]
-                for table, rows in self._rows.items():
-                    if rows:
-                        conn.execute(_INSERTS[table], rows)
+                ws = _WorkingSet(conn, changes)
+                outcomes = [self._apply_one(ws, c) for c in changes]
+                ws.write(conn)
                 self._save_link_seqs(conn)
             return outcomes
         except HubError:
@@ -148,12 +210,8 @@ class RegisterWriter:
 
     # ---- one change ------------------------------------------------------------------
 
-    def _apply_one(self, conn: Connection, change: Change) -> Outcome:
-        prior: tuple[str, dict[str, Any]] | None = self._batch_requests.get(change.request_id)
-        if prior is None:
-            row = conn.execute(_PRIOR_REQUEST, {"rid": change.request_id}).first()
-            if row is not None:
-                prior = (row.fingerprint, json.loads(row.response))
+    def _apply_one(self, ws: _WorkingSet, change: Change) -> Outcome:
+        prior = ws.requests.get(change.request_id)
         if prior is not None:
             if prior[0] != change.fingerprint:
                 return Outcome(change.request_id, reason="request_id_reused", error=ConflictError(
@@ -161,14 +219,13 @@ class RegisterWriter:
                     "this request id was used before for a different change", "request_id"))
             return Outcome(change.request_id, response=prior[1], duplicate=True)
         try:
-            current = self._check(conn, change)
+            current = self._check(ws, change)
         except LogicError as err:
             return Outcome(change.request_id, error=err, reason=err.code)
-        return self._write(conn, change, current)
+        return self._write(ws, change, current)
 
-    def _check(self, conn: Connection, change: Change) -> dict[str, Any] | None:
-        row = conn.execute(_RESIDENT_BY_CODE, {"code": change.resident_code}).first()
-        current = dict(row._mapping) if row is not None else None
+    def _check(self, ws: _WorkingSet, change: Change) -> dict[str, Any] | None:
+        current = ws.residents[change.resident_code]
         reason, items = change.reason, change.items
         if reason in CREATING:
             if current is not None and (reason is Reason.BIRTH or not current["removed"]):
@@ -208,12 +265,12 @@ class RegisterWriter:
             value = items.get(item)
             if value is None:
                 continue
-            holder = conn.scalar(_HOLDER[item], {"v": value})
+            holder = ws.holders.get((item, value))
             if holder is not None and holder != own_atena:
                 raise LogicError(rule, f"{item} belongs to another resident")
         return current
 
-    def _write(self, conn: Connection, change: Change, current: dict[str, Any] | None) -> Outcome:
+    def _write(self, ws: _WorkingSet, change: Change, current: dict[str, Any] | None) -> Outcome:
         now = self.wall_clock()
         update_seq = self.next_update_seq
         self.next_update_seq += 1
@@ -230,13 +287,11 @@ class RegisterWriter:
         if reason in REMOVING:
             state["removed"], state["removed_date"], state["removed_reason"] = (
                 True, event, reason.value)
-        if current is None:
-            conn.execute(_INSERT_RESIDENT, state)
-        else:
-            conn.execute(_UPDATE_RESIDENT, {**state, "_atena": current["atena_number"]})
+        state["_dirty"] = True
+        ws.put_resident(change.resident_code, current, state)
         previous_update_seq = current["last_update_seq"] if current else None
         record = self._identity(change, state, update_seq, now)
-        self._rows["identity"].append({**{a: getattr(record, a) for a in _IDENTITY_ATTRS},
+        ws.rows["identity"].append({**{a: getattr(record, a) for a in _IDENTITY_ATTRS},
                                        "previous_update_seq": previous_update_seq})
         items_out: list[OutboxItem] = []
         for msg in route(record, previous_update_seq, self.enabled_links):
@@ -244,18 +299,18 @@ class RegisterWriter:
             self.next_link_seq[msg.link] = seq + 1
             items_out.append(OutboxItem(msg.link, seq, update_seq, change.resident_code,
                                         msg.payload, now))
-        self._rows["outbox"].extend(
+        ws.rows["outbox"].extend(
             {"link": o.link, "seq": o.seq, "update_seq": o.update_seq,
              "resident_key": o.resident_key, "kind": "identity_update",
              "payload": o.payload, "enqueued_at": o.enqueued_at, "state": "pending"}
             for o in items_out)
         response = {"request_id": change.request_id, "status": "accepted",
                     "update_seq": update_seq, "links": [o.link for o in items_out]}
-        self._batch_requests[change.request_id] = (change.fingerprint, response)
-        self._rows["request"].append({
+        ws.requests[change.request_id] = (change.fingerprint, response)
+        ws.rows["request"].append({
             "request_id": change.request_id, "fingerprint": change.fingerprint,
             "update_seq": update_seq, "response": json.dumps(response), "created_at": now})
-        self._rows["audit"].append({
+        ws.rows["audit"].append({
             "at": now, "operator_id": change.operator_id, "terminal_id": change.terminal_id,
             "request_id": change.request_id, "action": f"change.{reason.value}",
             "update_seq": update_seq})

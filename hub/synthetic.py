@@ -92,7 +92,7 @@ class Synth:
                  else self.fake.first_name_female_pair())
         age_days = self.rng.randint(0, 20) if newborn else self.rng.randint(365, 90 * 365)
         self.serial += 1
-        return Person(code=resident_code(self.rng), atena=f"A{self.serial:09d}",
+        return Person(code=resident_code(self.rng), atena=f"A{self.rng.getrandbits(48):012x}",
                       household=f"H{self.rng.randint(1, 99999999):08d}",
                       name_kanji=f"{last[0]}　{first[0]}", name_kana=f"{last[1]}　{first[1]}",
                       birth=self.today - dt.timedelta(days=age_days), sex=sex,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from hub.client import HttpsClient
+from hub.harness import Env, check_order
 from hub.synthetic import Synth
-from tests.integration.harness import Env, check_order
 
 
 @pytest.fixture
@@ -218,7 +218,7 @@ def test_another_links_certificate_is_refused(tmp_path: Path, certs_dir: Path) -
     e = Env(tmp_path, certs_dir)
     try:
         e.mock = None
-        from tests.integration.harness import Proc
+        from hub.harness import Proc
 
         e.mock = Proc(["mock", "prefecture"], e.common() + [
             "mocks.prefecture.port=0", "mocks.prefecture.control_port=0",

@@ -1,4 +1,4 @@
-"""Processes for integration tests: the hub and the mock as real subprocesses.
+"""Run the hub and mock endpoints as real subprocesses, for tests and the benchmark.
 
 Each is ``python -m hub.cli …`` with the repository's ``config.toml`` and overrides
 (ports 0, a temporary data folder, quick backoff).  Their JSON log lines are read by
@@ -20,7 +20,7 @@ from typing import Any
 
 from hub.client import HttpsClient, control
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config.toml"
 
 
