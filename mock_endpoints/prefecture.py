@@ -45,9 +45,9 @@ class PrefectureMock(MockEndpoint):
         held = row[0] if row else None
         if msg.previous_update_seq != held:
             return Refusal(False, "out_of_order", "previous update not applied"), None, None
+        # The document as received; the control API decodes it when asked.
         cur.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)",
-                    (rec.resident_code, rec.update_seq,
-                     json.dumps(dataclasses.asdict(rec), default=str, ensure_ascii=False)))
+                    (rec.resident_code, rec.update_seq, body.decode("utf-8")))
         return None, rec.resident_code, rec.update_seq
 
     def describe(self) -> dict[str, Any]:
@@ -62,7 +62,9 @@ class PrefectureMock(MockEndpoint):
             if row is None:
                 request.setResponseCode(404)
                 return {"error": "not held"}
-            return json.loads(row[0])
+            rec = decode_identity_update(row[0].encode("utf-8")).record
+            return json.loads(json.dumps(dataclasses.asdict(rec), default=str,
+                                         ensure_ascii=False))
         return None
 
 
