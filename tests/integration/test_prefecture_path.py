@@ -267,3 +267,13 @@ def test_intake_refuses_bad_requests_and_foreign_clients(env: Env, rogue_certs_d
     assert m['jukihub_intake_changes_refused_total{rule="schema"}'] == 1
     assert m["jukihub_intake_client_refused_total"] == 1
     assert dt.date.today()  # the dates above are relative to today
+
+
+def test_stalled_peer_holds_messages_then_gets_them_all(env: Env) -> None:
+    env.control("POST", "/faults", {"stall": True})  # the prefecture stops reading
+    accepted = post_all(env.client(), list(Synth(seed=109).stream(30)))
+    # Accepted (committed) while the peer reads nothing: nothing can have been applied.
+    assert env.control("GET", "/state")[1]["applied_seq"] == 0
+    env.control("DELETE", "/faults")
+    env.wait_applied(30)
+    assert_delivered_exactly(env, accepted)
