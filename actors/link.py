@@ -15,8 +15,10 @@ has applied and sending resumes right after it.  A refusal of ``n`` makes the pe
 discard what follows, so the actor goes back to ``n``: a temporary refusal is retried
 after a backoff; a permanent one (or too many temporary ones) is recorded as a dead
 letter *before* ``n`` is withdrawn at the peer, and the resident is held back: their
-later messages are withdrawn (and marked held) instead of sent, while everybody
-else's keep flowing.
+later messages are marked held (again durably, first) and withdrawn instead of sent,
+while everybody else's keep flowing.  "Durably first" matters: once the peer has
+settled a sequence, a restarted hub counts every still-pending row up to the peer's
+applied sequence as delivered, so a withdrawal must never overtake its record.
 
 Threads: this actor's state is touched only on its own thread.  The reactor side
 (``hub/link_client.py``) reports network events with ``tell``; the actor hands bytes,
@@ -40,13 +42,13 @@ from actors.messages import (
     BytesIn,
     Connected,
     ConnectFailed,
-    DeadLetterRecorded,
     Disconnected,
     GetStatus,
     HoldMessages,
     OutboxAppended,
     RecordAck,
     RecordDeadLetter,
+    Recorded,
     Timer,
 )
 from hub import metrics
@@ -108,7 +110,8 @@ class LinkActor(pykka.ThreadingActor):
         self.held: set[str] = set()  # resident keys held back behind a dead letter
         self.withdrawn: set[int] = set()  # seqs to withdraw rather than send
         self.attempts: dict[int, int] = {}  # temporary refusals per seq
-        self.blocked_on: int | None = None  # seq awaiting a retry timer or a dead letter
+        self.blocked_on: int | None = None  # seq awaiting a retry timer
+        self.unrecorded: set[int] = set()  # seqs to withdraw once their record commits
         self.last_rx = 0.0
         self.last_tx = 0.0
 
@@ -278,6 +281,8 @@ class LinkActor(pykka.ThreadingActor):
         metrics.delivered.labels(self.link).inc(delivered)
         self.acked = upto
         self.sent_upto = max(self.sent_upto, upto)
+        if upto > self.loaded_upto:  # the peer is past what we had in memory
+            self.loaded_upto = upto
         if self.blocked_on is not None and self.blocked_on <= upto:
             self.blocked_on = None
         self.writer.tell(RecordAck(self.link, upto))
@@ -304,14 +309,13 @@ class LinkActor(pykka.ThreadingActor):
                                           "code": refusal.code})
         self.held.add(item.resident_key)
         self.withdrawn.add(seq)
-        self.blocked_on = seq
+        self.unrecorded.add(seq)
         actor = self.actor_ref
         self.writer.tell(RecordDeadLetter(self.link, seq, refusal.code, refusal.reason,
-                                          reply=lambda: actor.tell(DeadLetterRecorded(seq))))
+                                          reply=lambda: actor.tell(Recorded((seq,)))))
 
-    def _on_dead_letter_recorded(self, msg: DeadLetterRecorded) -> None:
-        if self.blocked_on == msg.seq:
-            self.blocked_on = None
+    def _on_recorded(self, msg: Recorded) -> None:
+        self.unrecorded.difference_update(msg.seqs)
         self._pump()
         self._publish()
 
@@ -352,7 +356,7 @@ class LinkActor(pykka.ThreadingActor):
         Disconnected: _on_disconnected,
         BytesIn: _on_bytes,
         Timer: _on_timer,
-        DeadLetterRecorded: _on_dead_letter_recorded,
+        Recorded: _on_recorded,
         GetStatus: _on_status,
     }
 
@@ -365,21 +369,27 @@ class LinkActor(pykka.ThreadingActor):
         limit = min(self.loaded_upto, self.acked + self.cfg.window)
         if self.sent_upto >= limit:
             return
+        newly_held = tuple(seq for seq in range(self.sent_upto + 1, limit + 1)
+                           if seq not in self.withdrawn
+                           and self.items[seq].resident_key in self.held)
+        if newly_held:
+            self.withdrawn.update(newly_held)
+            self.unrecorded.update(newly_held)
+            actor = self.actor_ref
+            self.writer.tell(HoldMessages(self.link, newly_held,
+                                          reply=lambda: actor.tell(Recorded(newly_held))))
         frames: list[bytes] = []
-        newly_held: list[int] = []
         for seq in range(self.sent_upto + 1, limit + 1):
-            item = self.items[seq]
-            if seq not in self.withdrawn and item.resident_key in self.held:
-                self.withdrawn.add(seq)
-                newly_held.append(seq)
+            if seq in self.unrecorded:
+                limit = seq - 1  # not before its record has committed
+                break
             if seq in self.withdrawn:
                 frames.append(self.session.withdraw(seq))
             else:
-                frames.append(self.session.data(seq, item.payload))
+                frames.append(self.session.data(seq, self.items[seq].payload))
         self.sent_upto = limit
-        if newly_held:
-            self.writer.tell(HoldMessages(self.link, tuple(newly_held)))
-        self._send(b"".join(frames))
+        if frames:
+            self._send(b"".join(frames))
 
     def _send(self, data: bytes) -> None:
         self.last_tx = self.clock.seconds()

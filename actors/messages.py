@@ -43,6 +43,7 @@ class RecordDeadLetter:
 class HoldMessages:
     link: str
     seqs: tuple[int, ...]
+    reply: Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,10 @@ class Timer:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetterRecorded:
-    seq: int
+class Recorded:
+    """The store writer committed the dead letter or hold of these sequences."""
+
+    seqs: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,7 @@ class StoreWriter(pykka.ThreadingActor):
                     conn.execute(update(outbox).where(
                         outbox.c.link == op.link, outbox.c.seq.in_(op.seqs),
                         outbox.c.state == "pending").values(state="held"))
+                    replies.append(op.reply)
             for link, seq in acks.items():
                 conn.execute(update(link_state).where(
                     link_state.c.link == link, link_state.c.acked_seq < seq).values(
