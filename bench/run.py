@@ -143,6 +143,8 @@ def latency(env: Env, synth: Synth, rate: float, seconds: float) -> dict[str, fl
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="a hub configuration override, e.g. intake.validate_responses=false")
     args = ap.parse_args()
     q = args.quick
     tmp = Path(tempfile.mkdtemp(prefix="jukihub-bench-"))
@@ -157,7 +159,9 @@ def main() -> None:
                     heartbeat_timeout=30.0)
     try:
         env.start_mock()
-        env.start_hub(["logging.level=\"warning\"", "intake.max_batch=1000"])
+        env.start_hub(["logging.level=\"warning\"", "intake.max_batch=1000", *args.set])
+        if args.set:
+            print(f"hub overrides      {' '.join(args.set)}")
         synth = Synth(seed=2026)
         naive_n = 300 if q else 2000
         nv = naive(env, synth, naive_n)
@@ -170,7 +174,7 @@ def main() -> None:
               f"acknowledged every identity update)")
         print(f"ratios             end to end / raw = {e2e / raw:.3f}; "
               f"end to end / naive = {e2e / nv:.1f}")
-        rate, secs = (100, 3) if q else (200, 15)
+        rate, secs = (100, 3) if q else (100, 20)
         lat = latency(env, synth, rate, secs)
         print(f"latency @ {rate}/s     p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, "
               f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms (POST → mock commit, "
