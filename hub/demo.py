@@ -9,6 +9,7 @@ then prints what happened and where ``/metrics`` is.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import time
@@ -74,6 +75,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
     if made:
         print(f"made dev certificates in {base.certs_dir}: {', '.join(made)}")
     setup_logging("warning", stream=sys.stderr)
+    logging.getLogger("jukihub.lifecycle").setLevel(logging.WARNING)  # the demo prints its own
     result: dict[str, Any] = {"rc": 1}
 
     def main() -> Any:
