@@ -104,9 +104,14 @@ class IntakeAPI(resource.Resource):
                 raise _NotFound()
             if request.method != b"POST":
                 raise _MethodNotAllowed()
-            body = self._read_body(request)
+            body, obj = self._read_body(request)
+            if endpoint == "batch" and isinstance(obj, dict) and isinstance(
+                    obj.get("changes"), list) and len(obj["changes"]) > self.cfg.max_batch:
+                # Before the schema check, which costs time in proportion to the batch.
+                err = RequestError("batch_too_large", f"at most {self.cfg.max_batch} changes")
+                err.status = 413
+                raise err
             oa_request = self._validate_request(request, path, body)
-            obj = json.loads(body)
         except _NotFound:
             return self._answer(request, endpoint, started, 404, _err("not_found",
                                 "no such endpoint"))
@@ -117,9 +122,6 @@ class IntakeAPI(resource.Resource):
         except HubError as err:
             return self._answer(request, endpoint, started, err.status, {"error": err.to_json()})
         items = obj["changes"] if endpoint == "batch" else [obj]
-        if len(items) > self.cfg.max_batch:
-            err = RequestError("batch_too_large", f"at most {self.cfg.max_batch} changes")
-            return self._answer(request, endpoint, started, 413, {"error": err.to_json()})
         today = self.today()
         parsed: list[Change | FormatError] = []
         for item in items:
@@ -154,7 +156,7 @@ class IntakeAPI(resource.Resource):
             err.status = 403
             raise err
 
-    def _read_body(self, request: server.Request) -> bytes:
+    def _read_body(self, request: server.Request) -> tuple[bytes, Any]:
         ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
             err = RequestError("unsupported_media_type", "send application/json")
@@ -169,10 +171,9 @@ class IntakeAPI(resource.Resource):
         request.content.seek(0)
         body = request.content.read()
         try:
-            json.loads(body)
+            return body, json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
-        return body
 
     def _validate_request(self, request: server.Request, path: str, body: bytes) -> _OARequest:
         oa = _OARequest(host_url=self._host_url(request), path=path, method="post", body=body,

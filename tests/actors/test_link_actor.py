@@ -244,6 +244,17 @@ def test_silent_peer_is_dropped_after_heartbeat_timeout(rig: Rig) -> None:
     assert rig.settle()["state"] == "backoff"
 
 
+def test_oversize_frame_closes_the_connection_not_the_process(rig: Rig) -> None:
+    rig.start()
+    rig.connect(applied=0)
+    rig.reply((LINK.max_frame_bytes + 1).to_bytes(4, "big"))  # a header announcing too much
+    assert rig.transport.closed == [1]
+    assert rig.settle()["state"] == "backoff"
+    rig.clock.advance(LINK.backoff_max)
+    rig.settle()
+    assert rig.transport.connects[-1] == 2  # and it connects again
+
+
 def test_bounded_memory_reads_the_rest_from_the_store(tmp_path: Path) -> None:
     r = Rig(tmp_path, dataclasses.replace(LINK, memory_queue=5, window=3))
     try:

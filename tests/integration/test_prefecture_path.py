@@ -251,6 +251,8 @@ def test_intake_refuses_bad_requests_and_foreign_clients(env: Env, rogue_certs_d
     assert (status, body["error"]["code"]) == (400, "invalid_json")
     status, body = client.request("POST", "/v1/changes", raw=b"{}", content_type="text/plain")
     assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
+    status, body = client.post("/v1/changes/batch", {"changes": [change] * 1001})
+    assert (status, body["error"]["code"]) == (413, "batch_too_large")
     bad = dict(change, resident_code="12345678902")
     status, body = client.post("/v1/changes", bad)
     assert (status, body["error"]["code"], body["error"]["item"]) == (

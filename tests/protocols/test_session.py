@@ -94,3 +94,25 @@ def test_misuse_is_a_local_error() -> None:
         r.data(1, b"x")  # receivers do not send data
     with pytest.raises(LocalProtocolError):
         s.data(0, b"x")  # sequences start at 1
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200))
+def test_garbage_never_raises_anything_but_a_protocol_error(data: bytes) -> None:
+    for role in (Role.SENDER, Role.RECEIVER):
+        s = Session(role, M, L, max_frame=64)
+        try:
+            s.receive_data(data)
+        except RemoteProtocolError as err:
+            assert err.code and s.state is State.CLOSED
+
+
+@given(st.lists(st.tuples(st.integers(1, 10**9), st.binary(max_size=50)), max_size=10))
+def test_data_frames_round_trip(frames: list[tuple[int, bytes]]) -> None:
+    s, r = pair()
+    wire = b"".join(s.data(seq, body) for seq, body in frames)
+    assert r.receive_data(wire) == [DataFrame(seq, "", body) for seq, body in frames]
