@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.envelope import Envelope, Kind, encode_envelope
 from protocols.errors import LocalProtocolError, RemoteProtocolError
@@ -94,10 +96,6 @@ def test_misuse_is_a_local_error() -> None:
         r.data(1, b"x")  # receivers do not send data
     with pytest.raises(LocalProtocolError):
         s.data(0, b"x")  # sequences start at 1
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=300)
