@@ -246,6 +246,17 @@ class LinkActor(pykka.ThreadingActor):
         self._publish()
 
     def _on_hello(self, hello: PeerHello) -> None:
+        if hello.applied > self.known_upto:
+            # The peer has applied sequences this hub never issued (our store restored
+            # from an older backup?).  Sending would reuse numbers the peer treats as
+            # done, and lose those messages: stop and let an operator decide.
+            metrics.protocol_errors.labels(self.link, "peer_ahead").inc()
+            log.error("peer ahead of our outbox", extra={
+                "event": "link.peer_ahead", "link": self.link,
+                "peer_applied": hello.applied, "known_upto": self.known_upto})
+            self.call_in_reactor(self.transport.close, self.conn_id)
+            self._fail("peer_ahead")
+            return
         if hello.applied < self.acked:
             # The peer lost what it had applied (restored from a backup?): resend from
             # where it is, reading the rows back from the outbox.

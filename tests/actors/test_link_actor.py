@@ -255,6 +255,14 @@ def test_oversize_frame_closes_the_connection_not_the_process(rig: Rig) -> None:
     assert rig.transport.connects[-1] == 2  # and it connects again
 
 
+def test_a_peer_ahead_of_our_outbox_gets_nothing(rig: Rig) -> None:
+    rig.commit(list(rig.synth.stream(3)))
+    rig.start()
+    rig.connect(applied=7)  # the peer has applied sequences this hub never issued
+    assert rig.transport.closed == [1] and rig.transport.sent == []
+    assert rig.settle()["state"] == "backoff"
+
+
 def test_bounded_memory_reads_the_rest_from_the_store(tmp_path: Path) -> None:
     r = Rig(tmp_path, dataclasses.replace(LINK, memory_queue=5, window=3))
     try:
