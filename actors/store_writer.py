@@ -79,7 +79,16 @@ class StoreWriter(pykka.ThreadingActor):
     def _flush(self) -> None:
         if self._ops:
             ops, self._ops = self._ops, []
-            self._commit_ops(ops)
+            try:
+                self._commit_ops(ops)
+            except Exception as exc:
+                # Keep them for the next flush: acknowledgements are idempotent (a
+                # maximum), and a dead letter's or hold's reply waits for its commit.
+                metrics.store_errors.labels("link_state").inc()
+                log.error("link-state transaction failed; will retry", extra={
+                    "event": "store.error", "txn": "link_state",
+                    "error": type(exc).__name__})
+                self._ops = ops + self._ops
         if self._submits:
             submits, self._submits = self._submits, []
             self._commit_changes(submits)
@@ -89,8 +98,11 @@ class StoreWriter(pykka.ThreadingActor):
         started = time.perf_counter()
         try:
             outcomes = self.register.apply_batch(changes)
-        except Exception:
-            log.exception("store transaction failed; %d changes refused", len(changes))
+        except Exception as exc:
+            metrics.store_errors.labels("changes").inc()
+            log.error("store transaction failed; changes refused as unavailable", extra={
+                "event": "store.error", "txn": "changes", "count": len(changes),
+                "error": type(exc).__name__})
             error = UnavailableError("store_unavailable",
                                      "the store could not commit; retry with the same request id")
             outcomes = [Outcome(c.request_id, error=error, reason="store") for c in changes]

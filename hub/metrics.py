@@ -34,6 +34,7 @@ intake_client_refused = Counter("jukihub_intake_client_refused",
 store_commit_seconds = Histogram("jukihub_store_commit_seconds",
                                  "Duration of a store writer transaction", ["txn"],
                                  buckets=LATENCY_BUCKETS)
+store_errors = Counter("jukihub_store_errors", "Store transactions that failed", ["txn"])
 store_batch_size = Histogram("jukihub_store_batch_size", "Writes committed per transaction",
                              ["txn"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 

@@ -140,8 +140,10 @@ audit_log = Table(
 
 def make_engine(url: str) -> Engine:
     """Create the engine; for SQLite, WAL, full sync, foreign keys and a busy timeout."""
+    # hide_parameters: an error's text must never carry a resident's values into a log.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -152,4 +154,4 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)

@@ -143,3 +143,15 @@ def test_removed_record_then_move_in_again(writer: RegisterWriter) -> None:
     assert out.error is None  # 転入 of a person whose record was removed is a new arrival
     upd = decode_identity_update(out.outbox[0].payload)
     assert upd.record.record_status == "active" and upd.previous_update_seq == 2
+
+
+def test_store_errors_never_quote_values(writer: RegisterWriter) -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from hub.store import audit_log
+
+    with pytest.raises(IntegrityError) as err, writer.engine.begin() as conn:
+        conn.execute(insert(audit_log).values(at=1.0, operator_id=None, terminal_id="髙橋一郎",
+                                              action="x"))
+    assert "髙橋一郎" not in str(err.value)
