@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.checks import check_municipality_code
+from hub.errors import FormatError
+
 LINK_NAMES = ("prefecture", "national", "card", "intermediate", "moj")
 
 
@@ -152,6 +155,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 hub_name=section.get("hub_name", certs["parties"]["hub"]),
                 cert=section.get("cert", name),
             )
+        check_municipality_code(str(hub["municipality_code"]), "hub.municipality_code")
         intake, metrics = raw["intake"], raw["metrics"]
         cfg = Config(
             path=path,
@@ -180,6 +184,9 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: missing required option {exc.args[0]!r}") from None
+    except FormatError:
+        raise ConfigError(f"{path}: hub.municipality_code is not a municipality code with "
+                          "its check digit (JIS X 0402)") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return cfg

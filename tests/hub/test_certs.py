@@ -29,3 +29,13 @@ def test_one_certificate_per_party_keys_private(tmp_path: Path) -> None:
                              "intermediate", "moj"} else ExtendedKeyUsageOID.CLIENT_AUTH)
         assert list(usage) == [want]
     assert init_certs(tmp_path, parties) == []  # present: nothing made again
+
+
+def test_config_refuses_a_bad_municipality_code() -> None:
+    import pytest
+
+    from hub.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="municipality_code"):
+        load_config(ROOT / "config.toml", ['hub.municipality_code="222037"'])
+    assert load_config(ROOT / "config.toml").municipality_code == "222038"
