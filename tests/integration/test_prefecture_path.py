@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import sqlite3
 import threading
@@ -268,7 +267,6 @@ def test_intake_refuses_bad_requests_and_foreign_clients(env: Env, rogue_certs_d
     m = env.metrics()
     assert m['jukihub_intake_changes_refused_total{rule="schema"}'] == 1
     assert m["jukihub_intake_client_refused_total"] == 1
-    assert dt.date.today()  # the dates above are relative to today
 
 
 def test_stalled_peer_holds_messages_then_gets_them_all(env: Env) -> None:
