@@ -35,6 +35,7 @@ from actors.router import route
 from hub.changes import ADDRESS_ITEMS, CREATING, REMOVING, Change, Reason
 from hub.errors import ConflictError, HubError, LogicError
 from hub.store import audit_log, identity_records, link_state, outbox, request_ids, residents
+from protocols.charconv import gaiji_count, seion_kana
 from protocols.identity import FIELDS, IdentityRecord
 
 _RESIDENT_COLUMNS = [c.name for c in residents.columns]
@@ -141,15 +142,6 @@ class Outcome:
     duplicate: bool = False
     reason: str = ""
     outbox: list[OutboxItem] = field(default_factory=list)
-
-
-def gaiji_count(text: str | None) -> int:
-    """外字数: characters in the private-use area (the city's own 外字).
-
-    The unified-character conversion (統一文字) of the character-conversion issue
-    replaces this with the table-driven count.
-    """
-    return sum(1 for ch in text or "" if 0xE000 <= ord(ch) <= 0xF8FF)
 
 
 class RegisterWriter:
@@ -324,7 +316,7 @@ class RegisterWriter:
             name_kanji=state["name_kanji"],
             name_gaiji_count=gaiji_count(state["name_kanji"]),
             name_kana=state["name_kana"],
-            name_seion_kana=None,
+            name_seion_kana=seion_kana(state["name_kana"]) or None,
             birth_date=state["birth_date"],
             sex=state["sex"],
             municipality_code=state["municipality_code"],

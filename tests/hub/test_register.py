@@ -155,3 +155,14 @@ def test_store_errors_never_quote_values(writer: RegisterWriter) -> None:
         conn.execute(insert(audit_log).values(at=1.0, operator_id=None, terminal_id="髙橋一郎",
                                               action="x"))
     assert "髙橋一郎" not in str(err.value)
+
+
+def test_identity_record_carries_seion_kana_and_gaiji_counts(writer: RegisterWriter) -> None:
+    synth = Synth(seed=9, today=TODAY)
+    change = synth.arrival()
+    change["resident"].update(name_kanji="髙橋　𠮷男", name_kana="タカハシ　ヨシオ")
+    change["resident"]["address"]["text"] = "静岡県沼津市大手町１丁目１番﨑"
+    out = apply(writer, change)
+    rec = decode_identity_update(out.outbox[0].payload).record
+    assert rec.name_seion_kana == "タカハシ　ヨシオ"
+    assert (rec.name_gaiji_count, rec.address_gaiji_count, rec.gaiji_flag) == (2, 1, True)

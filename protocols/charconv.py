@@ -1,0 +1,190 @@
+"""Character conversion, sans-IO and table-driven (住基ネット 文字).
+
+- ``seion_kana``: 清音化かな (item 5 of the identity file, and the key of kana search),
+  by the rules of the 住民記録システム標準仕様書 §2.1.2, applied in this order:
+  half-width made full-width, hiragana made katakana, dash variants folded to ー;
+  ヂ→ジ, ヅ→ズ, ヲ→オ, ヴァ/ヴィ/ヴ/ヴェ/ヴォ→バ/ビ/ブ/ベ/ボ, *then* voiced and
+  semi-voiced marks removed; small kana made large; long-vowel marks dropped; from the
+  second character of each word, ウ after a kana of the オ row read as オ; spaces folded
+  to one full-width space.
+- ``gaiji_count``: 外字数, the characters outside JIS X 0208 (levels 1–2 and the
+  non-kanji rows), the city's own 外字 (private-use code points) among them.
+- ``substitute``: 代替文字 for the send-destination file: characters outside JIS X 0208
+  and JIS X 0212 replaced by their standard substitutes from the MJ shrink maps
+  (jntajis-python), or the whole item given in kana where a character has none, with
+  one position flag per character.
+- ``UnifiedCharset``: the register's text into the 住基ネット unified characters and
+  back, through the city's 外字 table (a TSV file that config names).
+
+jaconv does width and kana conversion, jntajis the MJ shrink maps; the only tables
+written here are the rules' own short lists.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jaconv
+import jntajis
+
+from protocols.errors import BodyError
+
+_DASHES = str.maketrans({"―": "ー", "－": "ー", "‐": "ー", "-": "ー", "ｰ": "ー", "—": "ー",
+                         "‒": "ー", "–": "ー", "−": "ー"})
+_BEFORE_MARKS = (("ヴァ", "バ"), ("ヴィ", "ビ"), ("ヴェ", "ベ"), ("ヴォ", "ボ"), ("ヴ", "ブ"),
+                 ("ヂ", "ジ"), ("ヅ", "ズ"), ("ヲ", "オ"))
+_SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
+_O_ROW = frozenset("オコソトノホモヨロ")  # after the folds above: ゴ→コ, ョ→ヨ, ヲ→オ, …
+_MARKS = {"\u3099", "\u309a"}  # combining voiced and semi-voiced sound marks
+
+
+def seion_kana(kana: str) -> str:
+    """清音化かな of a kana name (see the module docstring for the rules)."""
+    text = jaconv.h2z(kana, kana=True, ascii=True, digit=True)
+    text = jaconv.hira2kata(text).translate(_DASHES)
+    for before, after in _BEFORE_MARKS:
+        text = text.replace(before, after)
+    text = "".join(ch for ch in unicodedata.normalize("NFD", text) if ch not in _MARKS)
+    text = unicodedata.normalize("NFC", text).translate(_SMALL).replace("ー", "")
+    out: list[str] = []
+    for ch in text:
+        if ch in (" ", "\u3000"):
+            if out and out[-1] != "\u3000":
+                out.append("\u3000")
+            continue
+        if ch == "ウ" and out and out[-1] in _O_ROW:
+            ch = "オ"
+        out.append(ch)
+    return "".join(out).strip("\u3000")
+
+
+@lru_cache(maxsize=65536)
+def in_jisx0208(ch: str) -> bool:
+    """Whether ``ch`` is in JIS X 0208 (or is ASCII)."""
+    try:
+        ch.encode("iso2022_jp")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=65536)
+def in_jisx0212(ch: str) -> bool:
+    """Whether ``ch`` is in JIS X 0212 (the supplementary kanji)."""
+    if in_jisx0208(ch):
+        return False
+    try:
+        ch.encode("iso2022_jp_1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def gaiji_count(text: str | None) -> int:
+    """外字数: characters of ``text`` outside JIS X 0208."""
+    return sum(1 for ch in text or "" if not in_jisx0208(ch))
+
+
+_ALL_SCHEMES = int(jntajis.MJShrinkSchemeCombo.JIS_INCORPORATION_UCS_UNIFICATION_RULE
+                   | jntajis.MJShrinkSchemeCombo.INFERENCE_BY_READING_AND_GLYPH
+                   | jntajis.MJShrinkSchemeCombo.MOJ_NOTICE_582
+                   | jntajis.MJShrinkSchemeCombo.MOJ_FAMILY_REGISTER_ACT_RELATED_NOTICE)
+
+# 代替文字変換結果 and the per-character position flags.
+NOT_NEEDED, SUBSTITUTED, KANA = "0", "1", "2"
+
+
+@dataclass(frozen=True, slots=True)
+class Substitution:
+    result: str     # 代替文字変換結果: 0 none needed, 1 standard substitutes, 2 given in kana
+    text: str       # 代替文字氏名 / 代替文字住所
+    positions: str  # 代替文字位置情報: one flag per character of ``text``
+
+
+def _standard_substitute(ch: str) -> str | None:
+    for cand in jntajis.mj_shrink_candidates(ch, _ALL_SCHEMES):
+        if cand != ch and all(in_jisx0208(c) or in_jisx0212(c) for c in cand):
+            return cand
+    return None
+
+
+def substitute(text: str, kana: str | None = None) -> Substitution:
+    """代替文字 of ``text``; ``kana`` (its reading) is used where a character has no
+    standard substitute: the whole item is then given in kana, flagged 2."""
+    out: list[str] = []
+    flags: list[str] = []
+    for ch in text:
+        if in_jisx0208(ch) or in_jisx0212(ch):
+            out.append(ch)
+            flags.append(NOT_NEEDED)
+            continue
+        sub = _standard_substitute(ch)
+        if sub is None:
+            if kana is None:
+                raise BodyError("no_substitute", "a character has no substitute and no "
+                                "kana reading was given")
+            full = jaconv.h2z(kana, kana=True, ascii=True, digit=True)
+            return Substitution(KANA, full, KANA * len(full))
+        out.append(sub)
+        flags.append(SUBSTITUTED * len(sub))
+    positions = "".join(flags)
+    result = SUBSTITUTED if SUBSTITUTED in positions else NOT_NEEDED
+    return Substitution(result, "".join(out), positions)
+
+
+class UnifiedCharset:
+    """The city's 外字 table: register code points <-> 住基ネット unified characters.
+
+    The file is UTF-8 TSV, one mapping a line: ``U+E000<TAB>𠮷`` (register code point,
+    the unified character as text — an ideographic variation sequence if need be);
+    ``#`` starts a comment.  Text without private-use characters passes unchanged.
+    """
+
+    def __init__(self, mapping: dict[str, str]) -> None:
+        self.to_unified_map = dict(mapping)
+        self.to_register_map = {v: k for k, v in mapping.items()}
+        if len(self.to_register_map) != len(self.to_unified_map):
+            raise ValueError("two register code points map to one unified character")
+        # Longest first, so a base character never pre-empts its variation sequence.
+        self._unified_keys = sorted(self.to_register_map, key=len, reverse=True)
+
+    @classmethod
+    def load(cls, path: Path) -> UnifiedCharset:
+        mapping: dict[str, str] = {}
+        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            try:
+                code, unified = line.split("\t")
+                ch = chr(int(code.removeprefix("U+"), 16))
+            except ValueError:
+                raise ValueError(f"{path}:{n}: expected U+XXXX<TAB>character") from None
+            if not 0xE000 <= ord(ch) <= 0xF8FF:
+                raise ValueError(f"{path}:{n}: {code} is not a private-use code point")
+            mapping[ch] = unified.strip()
+        return cls(mapping)
+
+    def to_unified(self, text: str) -> str:
+        """Register text to unified characters; an unmapped 外字 is an error."""
+        out = []
+        for ch in text:
+            if 0xE000 <= ord(ch) <= 0xF8FF:
+                try:
+                    out.append(self.to_unified_map[ch])
+                except KeyError:
+                    raise BodyError("unmapped_gaiji",
+                                    "a private-use character is not in the 外字 table") from None
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    def to_register(self, text: str) -> str:
+        """Unified characters back to the register's code points."""
+        for key in self._unified_keys:
+            if key in text:
+                text = text.replace(key, self.to_register_map[key])
+        return text

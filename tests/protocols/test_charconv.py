@@ -1,0 +1,102 @@
+"""Character conversion with real names and rare kanji, against known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from protocols.charconv import (
+    KANA,
+    NOT_NEEDED,
+    SUBSTITUTED,
+    UnifiedCharset,
+    gaiji_count,
+    in_jisx0208,
+    in_jisx0212,
+    seion_kana,
+    substitute,
+)
+from protocols.errors import BodyError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("kana", "seion"), [
+    ("タカハシ　ハナコ", "タカハシ　ハナコ"),  # nothing to do
+    ("ガッコウ", "カツコオ"),                 # marks removed, small made large, コウ → コオ
+    ("ヂヅヲ", "シスオ"),                     # ヂ→ジ→シ, ヅ→ズ→ス, ヲ→オ
+    ("ヴァイオリン", "ハイオリン"),           # ヴァ→バ before the mark goes
+    ("ヴィヴェヴォヴ", "ヒヘホフ"),
+    ("トウキョウ", "トオキヨオ"),             # ョ is of the オ row once made large
+    ("サイトウ　ユウコ", "サイトオ　ユウコ"),  # ユ is of the ウ row: ユウ stays
+    ("ウエノ", "ウエノ"),                     # a leading ウ stays
+    ("オオノ", "オオノ"),
+    ("コーヒー", "コヒ"),                     # long-vowel marks ignored
+    ("コ―ヒ－", "コヒ"),                      # dash variants too
+    ("ｻｲﾄｳ ｼﾞﾛｳ", "サイトオ　シロオ"),         # half-width in, full-width out
+    ("さいとう", "サイトオ"),                 # hiragana in
+    ("ワタナベ  ケンジ", "ワタナヘ　ケンシ"),   # spaces folded to one
+])
+def test_seion_kana(kana: str, seion: str) -> None:
+    assert seion_kana(kana) == seion
+
+
+@pytest.mark.parametrize(("text", "count"), [
+    ("髙橋　花子", 1),   # 髙 (はしごだか) is not in JIS X 0208
+    ("山﨑　太郎", 1),    # 﨑 (たつさき)
+    ("𠮷田　一郎", 1),    # 𠮷 (つちよし), outside the BMP
+    ("渡邊　健二", 0),    # 邊 and 邉 are in JIS X 0208
+    ("渡邉　健二", 0),
+    ("森鷗外", 1),        # 鷗 is in JIS X 0212 only
+    ("静岡県沼津市御幸町１６番１号", 0),
+    ("\ue000田", 1),       # the city's own 外字
+])
+def test_gaiji_count(text: str, count: int) -> None:
+    assert gaiji_count(text) == count
+
+
+def test_character_sets() -> None:
+    assert in_jisx0208("邊") and not in_jisx0212("邊")
+    assert in_jisx0212("鷗") and not in_jisx0208("鷗")
+    assert not in_jisx0208("髙") and not in_jisx0212("髙")
+
+
+@pytest.mark.parametrize(("text", "result", "out", "positions"), [
+    ("髙橋　花子", SUBSTITUTED, "高橋　花子", "10000"),
+    ("山﨑", SUBSTITUTED, "山崎", "01"),
+    ("𠮷田", SUBSTITUTED, "吉田", "10"),
+    ("渡邉", NOT_NEEDED, "渡邉", "00"),
+    ("森鷗外", NOT_NEEDED, "森鷗外", "000"),  # JIS X 0212 is kept
+])
+def test_substitute(text: str, result: str, out: str, positions: str) -> None:
+    sub = substitute(text)
+    assert (sub.result, sub.text, sub.positions) == (result, out, positions)
+    assert len(sub.positions) == len(sub.text)
+
+
+def test_no_substitute_falls_back_to_kana() -> None:
+    sub = substitute("\ue000田", kana="ﾖｼﾀﾞ")  # a private-use 外字 has no MJ substitute
+    assert (sub.result, sub.text, sub.positions) == (KANA, "ヨシダ", "222")
+    with pytest.raises(BodyError) as err:
+        substitute("\ue000田")
+    assert err.value.code == "no_substitute"
+
+
+def test_unified_charset_round_trip() -> None:
+    table = UnifiedCharset.load(ROOT / "data" / "gaiji.tsv")
+    register = "\ue000田　\ue001橋　渡\ue003"
+    unified = table.to_unified(register)
+    assert unified == "𠮷田　髙橋　渡邉\U000E0102"  # 邉 with its variation selector
+    assert table.to_register(unified) == register
+    assert table.to_register("渡邉") == "渡邉"  # the plain character is not the variant
+    with pytest.raises(BodyError) as err:
+        table.to_unified("\ue0ff")
+    assert err.value.code == "unmapped_gaiji"
+
+
+def test_table_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "g.tsv"
+    bad.write_text("U+4E00\t一\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="g.tsv:1"):
+        UnifiedCharset.load(bad)
