@@ -32,6 +32,7 @@ from hub.logs import emit
 from hub.register import RegisterWriter
 from hub.store import make_engine
 from hub.tls import client_options, peer_common_name, server_options
+from protocols.charconv import UnifiedCharset
 
 log = logging.getLogger("jukihub.app")
 
@@ -76,6 +77,7 @@ class Hub:
 
     def start(self) -> Ports:
         cfg = self.config
+        charset = UnifiedCharset.load(cfg.gaiji_table) if cfg.gaiji_table else None
         migrate(cfg.store_url)
         self.engine = make_engine(cfg.store_url)
         enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
@@ -95,7 +97,8 @@ class Hub:
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
         intake = self.reactor.listenSSL(
-            cfg.intake.port, server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor)),
+            cfg.intake.port,
+            server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset)),
             server_options(cfg.certs_dir, "intake"), interface=cfg.intake.host)
         metrics_port = self.reactor.listenSSL(
             cfg.metrics.port, server.Site(_GuardedMetrics(cfg.metrics.allowed_clients)),

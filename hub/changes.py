@@ -17,6 +17,8 @@ from typing import Any
 
 from hub import checks
 from hub.errors import FormatError
+from protocols.charconv import UnifiedCharset
+from protocols.errors import BodyError
 
 
 class Reason(enum.StrEnum):
@@ -111,8 +113,26 @@ def _check_items(items: dict[str, Any]) -> None:
             items[name] = checks.parse_date(value, name)
 
 
-def parse_change(obj: dict[str, Any], today: dt.date) -> Change:
-    """Turn one schema-valid change object into a ``Change``, or raise ``FormatError``."""
+_TEXT_ITEMS = ("name_kanji", "address", "previous_address", "relationship")
+
+
+def _to_unified(items: dict[str, Any], charset: UnifiedCharset) -> None:
+    """The register's 外字 (private-use code points) into 住基ネット unified characters."""
+    for name in _TEXT_ITEMS:
+        if isinstance(items.get(name), str):
+            try:
+                items[name] = charset.to_unified(items[name])
+            except BodyError:
+                raise FormatError("unmapped_gaiji", f"{name} has a 外字 missing from the "
+                                  "city's 外字 table", name) from None
+
+
+def parse_change(obj: dict[str, Any], today: dt.date,
+                 charset: UnifiedCharset | None = None) -> Change:
+    """Turn one schema-valid change object into a ``Change``, or raise ``FormatError``.
+
+    With ``charset``, text items are converted to unified characters first, so what is
+    stored and sent is the 住基ネット's text, not the register system's codes."""
     checks.check_identifier(obj["request_id"], "request_id")
     checks.check_identifier(obj["operator_id"], "operator_id")
     checks.check_identifier(obj["terminal_id"], "terminal_id")
@@ -137,6 +157,8 @@ def parse_change(obj: dict[str, Any], today: dt.date) -> Change:
     if "previous_municipality_code" in items and reason is not Reason.MOVE_IN:
         raise FormatError("unexpected_item", "only move_in has a previous address",
                           "previous_address")
+    if charset is not None:
+        _to_unified(items, charset)
     _check_items(items)
     birth = items.get("birth_date")
     if birth is not None and birth > event_date and reason is not Reason.CORRECTION:

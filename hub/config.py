@@ -82,6 +82,7 @@ class Config:
     mocks: dict[str, MockConfig]
     log_level: str
     switch_interval: float
+    gaiji_table: Path | None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -180,6 +181,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             mocks=mocks,
             log_level=str(raw.get("logging", {}).get("level", "info")),
             switch_interval=float(hub.get("switch_interval", 0.0005)),
+            gaiji_table=(p(raw["charconv"]["gaiji_table"])
+                         if raw.get("charconv", {}).get("gaiji_table") else None),
             raw=raw,
         )
     except KeyError as exc:

@@ -31,6 +31,7 @@ from hub.config import IntakeConfig
 from hub.errors import FormatError, HubError, RequestError
 from hub.register import Outcome
 from hub.tls import peer_common_name
+from protocols.charconv import UnifiedCharset
 
 log = logging.getLogger("jukihub.intake")
 
@@ -81,9 +82,10 @@ class IntakeAPI(resource.Resource):
     isLeaf = True
 
     def __init__(self, cfg: IntakeConfig, writer: Any, reactor: Any,
-                 today: Any = dt.date.today) -> None:
+                 charset: UnifiedCharset | None = None, today: Any = dt.date.today) -> None:
         super().__init__()
         self.cfg = cfg
+        self.charset = charset
         self.writer = writer
         self.reactor = reactor
         self.today = today
@@ -126,7 +128,7 @@ class IntakeAPI(resource.Resource):
         parsed: list[Change | FormatError] = []
         for item in items:
             try:
-                parsed.append(parse_change(item, today))
+                parsed.append(parse_change(item, today, self.charset))
             except FormatError as err:
                 metrics.changes_refused.labels(f"{err.code}:{err.item}").inc()
                 parsed.append(err)

@@ -129,3 +129,18 @@ def test_same_body_same_fingerprint() -> None:
     assert parse_change(a, TODAY).fingerprint == parse_change(b, TODAY).fingerprint
     b["operator_id"] = "other"
     assert parse_change(a, TODAY).fingerprint != parse_change(b, TODAY).fingerprint
+
+
+def test_register_gaiji_become_unified_characters() -> None:
+    from pathlib import Path
+
+    from protocols.charconv import UnifiedCharset
+
+    table = UnifiedCharset.load(Path(__file__).resolve().parents[2] / "data" / "gaiji.tsv")
+    obj = _arrival()
+    obj["resident"]["name_kanji"] = "\ue000田　一郎"  # the register's code for 𠮷
+    assert parse_change(obj, TODAY, table).items["name_kanji"] == "𠮷田　一郎"
+    obj["resident"]["name_kanji"] = "\ue0ff田　一郎"  # a 外字 the table does not know
+    with pytest.raises(FormatError) as err:
+        parse_change(obj, TODAY, table)
+    assert (err.value.code, err.value.item) == ("unmapped_gaiji", "name_kanji")
