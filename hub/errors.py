@@ -12,11 +12,14 @@ from typing import Any
 class HubError(Exception):
     status = 400
 
-    def __init__(self, code: str, message: str, item: str | None = None) -> None:
+    def __init__(self, code: str, message: str, item: str | None = None,
+                 status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.item = item
+        if status is not None:
+            self.status = status
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}

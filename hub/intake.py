@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from openapi_core import OpenAPI
@@ -35,7 +36,10 @@ from protocols.charconv import UnifiedCharset
 
 log = logging.getLogger("jukihub.intake")
 
-OPENAPI_PATH = __import__("pathlib").Path(__file__).with_name("openapi.yaml")
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+# The document's server URL: openapi-core matches operations by it and the path; the
+# listener's real address does not matter.
+_SERVER_URL = "https://127.0.0.1:8443"
 
 
 @dataclass
@@ -110,9 +114,8 @@ class IntakeAPI(resource.Resource):
             if endpoint == "batch" and isinstance(obj, dict) and isinstance(
                     obj.get("changes"), list) and len(obj["changes"]) > self.cfg.max_batch:
                 # Before the schema check, which costs time in proportion to the batch.
-                err = RequestError("batch_too_large", f"at most {self.cfg.max_batch} changes")
-                err.status = 413
-                raise err
+                raise RequestError("batch_too_large", f"at most {self.cfg.max_batch} changes",
+                                   status=413)
             oa_request = self._validate_request(request, path, body)
         except _NotFound:
             return self._answer(request, endpoint, started, 404, _err("not_found",
@@ -154,22 +157,18 @@ class IntakeAPI(resource.Resource):
         name = peer_common_name(request.transport)
         if name not in self.cfg.allowed_clients:
             metrics.intake_client_refused.inc()
-            err = HubError("client_not_allowed", "this client certificate may not post changes")
-            err.status = 403
-            raise err
+            raise HubError("client_not_allowed", "this client certificate may not post changes",
+                           status=403)
 
     def _read_body(self, request: server.Request) -> tuple[bytes, Any]:
         ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
-            err = RequestError("unsupported_media_type", "send application/json")
-            err.status = 415
-            raise err
+            raise RequestError("unsupported_media_type", "send application/json", status=415)
         request.content.seek(0, 2)
         size = request.content.tell()
         if size > self.cfg.max_body_bytes:
-            err = RequestError("body_too_large", f"at most {self.cfg.max_body_bytes} bytes")
-            err.status = 413
-            raise err
+            raise RequestError("body_too_large", f"at most {self.cfg.max_body_bytes} bytes",
+                               status=413)
         request.content.seek(0)
         body = request.content.read()
         try:
@@ -178,7 +177,7 @@ class IntakeAPI(resource.Resource):
             raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
 
     def _validate_request(self, request: server.Request, path: str, body: bytes) -> _OARequest:
-        oa = _OARequest(host_url=self._host_url(request), path=path, method="post", body=body,
+        oa = _OARequest(host_url=_SERVER_URL, path=path, method="post", body=body,
                         content_type="application/json", parameters=RequestParameters())
         try:
             self.openapi.validate_request(oa)
@@ -187,9 +186,6 @@ class IntakeAPI(resource.Resource):
             metrics.changes_refused.labels("schema").inc()
             raise RequestError("schema_invalid", message, item) from None
         return oa
-
-    def _host_url(self, request: server.Request) -> str:
-        return "https://127.0.0.1:8443"  # the server URL of the document; routing is by path
 
     def _respond(self, outcomes: list[Outcome], request: server.Request, endpoint: str,
                  started: float, parsed: list[Change | FormatError], request_ids: list[str],
