@@ -2,15 +2,18 @@
 
 A pure function called by the store writer inside the transaction that records the
 change, so a change and every message it causes commit together (DESIGN.md, Routing).
-This issue routes identity updates to the prefectural server; the other links add
-their rows to ``route`` as they arrive.
+Routed so far: identity updates to the prefectural server (every change), and
+foreign-resident notices to the legal-affairs ministry (every change of a foreign
+resident, 住基法 30条の50).  The other links add their rows here as they arrive.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
+from protocols.moj import ForeignResidentNotice, encode_notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +24,28 @@ class Outbound:
 
 
 def route(record: IdentityRecord, previous_update_seq: int | None,
+          resident: dict[str, Any], previous: dict[str, Any] | None,
           enabled_links: frozenset[str]) -> list[Outbound]:
-    """Messages caused by an identity-information change (any 異動事由)."""
+    """Messages caused by one change: ``resident`` is the register row after it,
+    ``previous`` the row before it (``None`` for a new resident)."""
     out: list[Outbound] = []
     if "prefecture" in enabled_links:
         body = encode_identity_update(IdentityUpdate(record, previous_update_seq))
         out.append(Outbound("prefecture", "identity_update", body))
+    if "moj" in enabled_links and resident["resident_type"] == "foreign":
+        # The previous notice is the previous change only if it too was a foreigner's.
+        was_foreign = previous is not None and previous["resident_type"] == "foreign"
+        notice = ForeignResidentNotice(
+            update_seq=record.update_seq,
+            previous_update_seq=previous_update_seq if was_foreign else None,
+            municipality_code=record.municipality_code, resident_code=record.resident_code,
+            reason=record.reason, event_date=record.event_date, name=record.name_kanji,
+            name_kana=record.name_kana, common_name=resident["common_name"],
+            birth_date=record.birth_date, sex=record.sex,
+            nationality=resident["nationality"], article_30_45=resident["article_30_45"],
+            residence_status=resident["residence_status"],
+            residence_period_end=resident["residence_period_end"],
+            residence_card_number=resident["residence_card_number"],
+            address=record.address, record_status=record.record_status)
+        out.append(Outbound("moj", "foreign_resident_notice", encode_notice(notice)))
     return out

@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +73,14 @@ def fingerprint(obj: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+FOREIGN_ITEMS = frozenset({"nationality", "article_30_45", "residence_status",
+                           "residence_period_end", "residence_card_number", "common_name"})
+
+
 def _flatten(resident: dict[str, Any]) -> dict[str, Any]:
-    items = {k: v for k, v in resident.items() if k not in ("address", "previous_address")}
+    items = {k: v for k, v in resident.items()
+             if k not in ("address", "previous_address", "foreign")}
+    items.update(resident.get("foreign") or {})
     if (addr := resident.get("address")) is not None:
         items["municipality_code"] = addr.get("municipality_code")
         items["address"] = addr.get("text")
@@ -109,8 +116,17 @@ def _check_items(items: dict[str, Any]) -> None:
             checks.check_text(value, name, 150)
         elif name == "relationship":
             checks.check_text(value, name, 40)
-        elif name == "birth_date":
+        elif name in ("birth_date", "residence_period_end"):
             items[name] = checks.parse_date(value, name)
+        elif name in ("nationality", "residence_status"):
+            checks.check_text(value, name, 40)
+        elif name == "common_name":
+            checks.check_text(value, name, 50)
+        elif name == "residence_card_number":
+            if not re.fullmatch(r"[A-Z]{2}[0-9]{8}[A-Z]{2}", value):
+                raise FormatError("invalid_residence_card_number",
+                                  "residence_card_number must be two letters, eight digits "
+                                  "and two letters", name)
 
 
 _TEXT_ITEMS = ("name_kanji", "address", "previous_address", "relationship")
@@ -154,6 +170,16 @@ def parse_change(obj: dict[str, Any], today: dt.date,
     if reason in REMOVING and items:
         raise FormatError("unexpected_item", f"{reason.value} carries no resident items",
                           "resident")
+    if reason in CREATING:
+        foreign = items["resident_type"] == "foreign"
+        given = FOREIGN_ITEMS & items.keys()
+        if not foreign and given:
+            raise FormatError("unexpected_item", "foreign-resident items are only for "
+                              "resident_type foreign", "foreign")
+        for needed in ("nationality", "article_30_45"):
+            if foreign and items.get(needed) is None:
+                raise FormatError("missing_item", f"a foreign resident requires {needed}",
+                                  needed)
     if "previous_municipality_code" in items and reason is not Reason.MOVE_IN:
         raise FormatError("unexpected_item", "only move_in has a previous address",
                           "previous_address")

@@ -29,6 +29,7 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
     synth = Synth()
     changes = list(synth.stream(n))
     accepted = 0
+    per_link: Counter[str] = Counter()
     refused: Counter[str] = Counter()
     started = time.perf_counter()
     singles, batched = changes[: n // 3], changes[n // 3 :]
@@ -36,6 +37,7 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
         status, body = client.post("/v1/changes", change)
         if status == 201:
             accepted += 1
+            per_link.update(body["links"])
         else:
             refused[body["error"]["code"]] += 1
     for i in range(0, len(batched), 50):
@@ -43,6 +45,7 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
         for r in body["results"]:
             if r["status"] == "accepted":
                 accepted += 1
+                per_link.update(r["links"])
             else:
                 refused[r["error"]["code"]] += 1
     elapsed = time.perf_counter() - started
@@ -57,16 +60,17 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
         else:
             accepted += 1
     client.close()
-    return {"accepted": accepted, "refused": refused, "expected_refusals": expected,
+    return {"accepted": accepted, "per_link": per_link, "refused": refused,
+            "expected_refusals": expected,
             "repeat_same": repeat_same, "elapsed": elapsed, "posted": n}
 
 
 def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
-    from twisted.internet import reactor, threads
+    from twisted.internet import defer, reactor, threads
 
     from hub.app import Hub
     from hub.logs import setup_logging
-    from mock_endpoints import PrefectureMock
+    from mock_endpoints import MojMock, PrefectureMock
 
     base = load_config(config_path, overrides)
     demo_dir = base.data_dir / "demo"
@@ -82,10 +86,13 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         mock = PrefectureMock(base.municipality_code, demo_dir / "mock-prefecture.db",
                               base.parties["hub"])
         tls, control = mock.listen(reactor, base.certs_dir, "prefecture", "127.0.0.1", 0, 0)
+        moj = MojMock(base.municipality_code, demo_dir / "mock-moj.db", base.parties["hub"])
+        moj_tls, moj_control = moj.listen(reactor, base.certs_dir, "moj", "127.0.0.1", 0, 0)
         cfg = load_config(config_path, [
             *overrides, f'store.url="sqlite:///{demo_dir / "jukihub.db"}"',
             "intake.port=0", "metrics.port=0",
-            f"links.prefecture.port={tls.getHost().port}"])
+            f"links.prefecture.port={tls.getHost().port}",
+            f"links.moj.port={moj_tls.getHost().port}"])
         hub = Hub(cfg, reactor)
         ports = hub.start()
         print(f"hub on https://127.0.0.1:{ports.intake} (intake), mock prefecture on "
@@ -94,8 +101,10 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         d = threads.deferToThread(_drive, "127.0.0.1", ports.intake, cfg.certs_dir, n)
 
         def wait_delivery(summary: dict[str, Any]) -> Any:
-            total = summary["accepted"]
-            return mock.wait_for("applied_seq", total).addCallback(lambda _: summary)
+            both = defer.gatherResults([
+                mock.wait_for("applied_seq", summary["per_link"]["prefecture"]),
+                moj.wait_for("applied_seq", summary["per_link"]["moj"])])
+            return both.addCallback(lambda _: summary)
 
         def scrape(summary: dict[str, Any]) -> Any:
             def get() -> str:
@@ -113,7 +122,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             latency_s = _metric(text, 'jukihub_delivery_latency_seconds_sum{link="prefecture"}')
             held = mock.describe()["identities"]
             print()
-            print("jukihub demo — first path: register → hub → prefectural server (mock)")
+            print("jukihub demo — register → hub → prefectural server and ministry (mocks)")
             print(f"  changes posted       {summary['posted']} valid + "
                   f"{sum(summary['expected_refusals'].values())} invalid, "
                   f"{summary['posted'] / summary['elapsed']:.0f} changes/s over mTLS")
@@ -125,6 +134,9 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             print(f"  repeated request id  {repeat}")
             print(f"  delivered            {delivered:.0f} identity updates, acknowledged by the "
                   f"prefecture (applied seq {mock.applied}); it holds {held} residents")
+            moj_delivered = _metric(text, 'jukihub_link_delivered_total{link="moj"}')
+            print(f"  ministry notices     {moj_delivered:.0f} foreign-resident notices "
+                  f"(住基法 30条の50), acknowledged by the ministry (mock)")
             if latency_n:
                 print(f"  mean delivery time   {1000 * latency_s / latency_n:.1f} ms from commit "
                       "to acknowledgement")
@@ -132,7 +144,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
                   f"certificate {cfg.certs_dir}/operator.pem); e.g.")
             print(f"    curl --cacert {cfg.certs_dir}/ca.pem --cert {cfg.certs_dir}/operator.pem "
                   f"--key {cfg.certs_dir}/operator.key https://127.0.0.1:{ports.metrics}/metrics")
-            ok = (delivered == summary["accepted"] and summary["repeat_same"]
+            ok = (delivered == summary["per_link"]["prefecture"]
+                  and moj_delivered == summary["per_link"]["moj"] and summary["repeat_same"]
                   and summary["refused"] == summary["expected_refusals"])
             print(f"  result               {'OK' if ok else 'UNEXPECTED — see above'}")
             result["rc"] = 0 if ok else 1
@@ -144,6 +157,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             d2 = hub.stop()
             d2.addBoth(lambda _: tls.stopListening())
             d2.addBoth(lambda _: control.stopListening())
+            d2.addBoth(lambda _: moj_tls.stopListening())
+            d2.addBoth(lambda _: moj_control.stopListening())
             d2.addBoth(lambda _: reactor.stop())
             return d2
 

@@ -102,6 +102,9 @@ class Env:
         self.intake_port = 0
         self.metrics_port = 0
         self.hub_extra: list[str] = []
+        # Other mocks (the prefecture's are the attributes above): name -> (proc, port,
+        # control port).  A link whose mock is not started is disabled in the hub.
+        self.others: dict[str, tuple[Proc, int, int]] = {}
         self.link = {"backoff_initial": 0.05, "backoff_max": 0.5, "heartbeat_interval": 1.0,
                      "heartbeat_timeout": 5.0, **link}
 
@@ -117,10 +120,28 @@ class Env:
         ready = self.mock.wait_event(lambda e: e.get("event") == "mock.ready")
         self.mock_port, self.control_port = ready["port"], ready["control_port"]
 
+    def start_other_mock(self, name: str, port: int = 0, control_port: int = 0) -> None:
+        """Start the mock of another link (``moj``, …) on loopback."""
+        proc = Proc(["mock", name], self.common() + [
+            f"mocks.{name}.port={port}", f"mocks.{name}.control_port={control_port}",
+            f'mocks.{name}.db="{self.tmp / f"mock-{name}.db"}"'], f"mock-{name}")
+        ready = proc.wait_event(lambda e: e.get("event") == "mock.ready")
+        self.others[name] = (proc, ready["port"], ready["control_port"])
+
+    def other_control(self, name: str, method: str, path: str, body: Any = None,
+                      ) -> tuple[int, Any]:
+        return control("127.0.0.1", self.others[name][2], method, path, body)
+
     def start_hub(self, extra: list[str] | None = None) -> None:
         if extra is not None:
             self.hub_extra = extra
         links = [f"links.prefecture.{k}={json.dumps(v)}" for k, v in self.link.items()]
+        for name in ("moj",):
+            if name in self.others:
+                links += [f"links.{name}.port={self.others[name][1]}"]
+                links += [f"links.{name}.{k}={json.dumps(v)}" for k, v in self.link.items()]
+            else:
+                links.append(f"links.{name}.enabled=false")
         self.hub = Proc(["run"], self.common() + links + [
             f"links.prefecture.port={self.mock_port}",
             f"intake.port={self.intake_port}", f"metrics.port={self.metrics_port}",
@@ -164,7 +185,7 @@ class Env:
         return out
 
     def stop(self) -> None:
-        for p in (self.hub, self.mock):
+        for p in (self.hub, self.mock, *(o[0] for o in self.others.values())):
             if p is not None:
                 p.stop()
 

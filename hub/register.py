@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from actors.router import route
-from hub.changes import ADDRESS_ITEMS, CREATING, REMOVING, Change, Reason
+from hub.changes import ADDRESS_ITEMS, CREATING, FOREIGN_ITEMS, REMOVING, Change, Reason
 from hub.errors import ConflictError, HubError, LogicError
 from hub.store import audit_log, identity_records, link_state, outbox, request_ids, residents
 from protocols.charconv import gaiji_count, seion_kana
@@ -251,6 +251,10 @@ class RegisterWriter:
             if changed:
                 raise LogicError("name_change_changes_more_than_name",
                                  f"name_change may change only the name, not {changed[0]}")
+        resident_type = items.get("resident_type") or (current or {}).get("resident_type")
+        if resident_type == "japanese" and any(items.get(k) is not None for k in FOREIGN_ITEMS):
+            raise LogicError("foreign_items_for_japanese_resident",
+                             "foreign-resident items are only for foreign residents")
         own_atena = current["atena_number"] if current else None
         for item, rule in (("individual_number", "individual_number_in_use"),
                            ("atena_number", "atena_number_in_use")):
@@ -286,16 +290,15 @@ class RegisterWriter:
         ws.rows["identity"].append({**{a: getattr(record, a) for a in _IDENTITY_ATTRS},
                                        "previous_update_seq": previous_update_seq})
         items_out: list[OutboxItem] = []
-        for msg in route(record, previous_update_seq, self.enabled_links):
+        for msg in route(record, previous_update_seq, state, current, self.enabled_links):
             seq = self.next_link_seq[msg.link]
             self.next_link_seq[msg.link] = seq + 1
-            items_out.append(OutboxItem(msg.link, seq, update_seq, change.resident_code,
-                                        msg.payload, now))
-        ws.rows["outbox"].extend(
-            {"link": o.link, "seq": o.seq, "update_seq": o.update_seq,
-             "resident_key": o.resident_key, "kind": "identity_update",
-             "payload": o.payload, "enqueued_at": o.enqueued_at, "state": "pending"}
-            for o in items_out)
+            item = OutboxItem(msg.link, seq, update_seq, change.resident_code, msg.payload, now)
+            items_out.append(item)
+            ws.rows["outbox"].append(
+                {"link": item.link, "seq": seq, "update_seq": update_seq,
+                 "resident_key": item.resident_key, "kind": msg.kind, "payload": msg.payload,
+                 "enqueued_at": now, "state": "pending"})
         response = {"request_id": change.request_id, "status": "accepted",
                     "update_seq": update_seq, "links": [o.link for o in items_out]}
         ws.requests[change.request_id] = (change.fingerprint, response)

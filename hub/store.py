@@ -60,6 +60,13 @@ residents = Table(
     Column("previous_address", String(150)),                       # 転入元住所
     Column("became_resident_date", Date),                          # 住民となった日
     Column("address_set_date", Date),                              # 住所を定めた日
+    # Foreign residents only (外国人住民, 住基法 30条の45), from revision 0002:
+    Column("nationality", String(40)),                             # 国籍・地域
+    Column("article_30_45", String(1)),                            # 法30条45規定区分
+    Column("residence_status", String(40)),                        # 在留資格
+    Column("residence_period_end", Date),                          # 在留期間の満了の日
+    Column("residence_card_number", String(12)),                   # 在留カード等の番号
+    Column("common_name", String(50)),                             # 通称
     Column("removed", Boolean, nullable=False, default=False),     # 消除
     Column("removed_date", Date),
     Column("removed_reason", String(20)),

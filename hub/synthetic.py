@@ -28,6 +28,8 @@ NUMAZU_TOWNS = [  # (町名, 郵便番号)
 OTHER_CITIES = [("131016", "東京都千代田区千代田１番"), ("221309", "静岡県浜松市中区元城町１０３番地"),
                 ("222054", "静岡県三島市北田町４番４７号"), ("011002", "北海道札幌市中央区北一条西２丁目")]
 RELATIONSHIPS = ["世帯主", "妻", "夫", "子", "父", "母"]
+FOREIGN = [("ベトナム", "技能実習"), ("フィリピン", "永住者"), ("ブラジル", "定住者"),
+           ("中国", "技術・人文知識・国際業務"), ("ネパール", "留学")]
 
 
 def resident_code(rng: random.Random) -> str:
@@ -113,6 +115,15 @@ class Synth:
             "address": self._address()}
         if p.number:
             resident["individual_number"] = p.number
+        if resident["resident_type"] == "foreign":
+            country, status = self.rng.choice(FOREIGN)
+            resident["foreign"] = {
+                "nationality": country, "article_30_45": "1", "residence_status": status,
+                "residence_period_end": (self.today + dt.timedelta(days=365 * 3)).isoformat(),
+                "residence_card_number": "".join(self.rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ")
+                                                 for _ in range(2))
+                + f"{self.rng.randint(0, 99999999):08d}"
+                + "".join(self.rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(2))}
         if not newborn:
             code, text = self.rng.choice(OTHER_CITIES)
             resident["previous_address"] = {"municipality_code": code, "text": text}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from mock_endpoints.base import MockEndpoint
+from mock_endpoints.moj import MojMock
 from mock_endpoints.prefecture import PrefectureMock
 
-MOCKS: dict[str, type[MockEndpoint]] = {"prefecture": PrefectureMock}
+MOCKS: dict[str, type[MockEndpoint]] = {"prefecture": PrefectureMock, "moj": MojMock}
 
-__all__ = ["MOCKS", "MockEndpoint", "PrefectureMock"]
+__all__ = ["MOCKS", "MockEndpoint", "MojMock", "PrefectureMock"]

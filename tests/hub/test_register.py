@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from hub.changes import parse_change
 from hub.db import alembic_config, migrate
+from hub.errors import FormatError
 from hub.register import RegisterWriter
 from hub.store import identity_records, make_engine, outbox, request_ids, residents
 from hub.synthetic import Synth
@@ -166,3 +167,30 @@ def test_identity_record_carries_seion_kana_and_gaiji_counts(writer: RegisterWri
     rec = decode_identity_update(out.outbox[0].payload).record
     assert rec.name_seion_kana == "タカハシ　ヨシオ"
     assert (rec.name_gaiji_count, rec.address_gaiji_count, rec.gaiji_flag) == (2, 1, True)
+
+
+def test_foreign_residents_get_a_ministry_notice(tmp_path: Path) -> None:
+    from protocols.moj import decode_notice
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate(url)
+    w = RegisterWriter(make_engine(url), "222038", frozenset({"prefecture", "moj"}),
+                       lambda: 1e9)
+    synth = Synth(seed=12, today=TODAY)
+    japanese, foreign = synth.arrival(), synth.arrival()
+    japanese["resident"]["resident_type"] = "japanese"
+    japanese["resident"].pop("foreign", None)
+    foreign["resident"]["resident_type"] = "foreign"
+    foreign["resident"]["foreign"] = {"nationality": "フィリピン", "article_30_45": "2"}
+    assert [o.link for o in apply(w, japanese).outbox] == ["prefecture"]
+    out = apply(w, foreign)
+    assert [(o.link, o.seq) for o in out.outbox] == [("prefecture", 2), ("moj", 1)]
+    notice = decode_notice(out.outbox[1].payload)
+    assert (notice.nationality, notice.article_30_45, notice.previous_update_seq) == (
+        "フィリピン", "2", None)
+    wrong = synth.arrival()
+    wrong["resident"]["resident_type"] = "japanese"
+    wrong["resident"]["foreign"] = {"nationality": "フィリピン", "article_30_45": "2"}
+    with pytest.raises(FormatError) as err:
+        parse_change(wrong, TODAY)
+    assert err.value.code == "unexpected_item"

@@ -277,3 +277,43 @@ def test_stalled_peer_holds_messages_then_gets_them_all(env: Env) -> None:
     env.control("DELETE", "/faults")
     env.wait_applied(30)
     assert_delivered_exactly(env, accepted)
+
+
+def test_foreign_residents_are_notified_to_the_ministry_and_only_they(
+        tmp_path: Path, certs_dir: Path) -> None:
+    e = Env(tmp_path, certs_dir)
+    try:
+        e.start_mock()
+        e.start_other_mock("moj")
+        e.start_hub()
+        synth = Synth(seed=110)
+        changes = [synth.arrival() for _ in range(60)]
+        for c in changes[::3]:  # a third of them foreign residents
+            r = c["resident"]
+            r["resident_type"] = "foreign"
+            r["foreign"] = {"nationality": "ベトナム", "article_30_45": "1",
+                            "residence_status": "技能実習",
+                            "residence_card_number": "AB12345678CD"}
+        foreign = [c for c in changes if c["resident"]["resident_type"] == "foreign"]
+        follow = []
+        for c in foreign[:5]:  # and a later change of five of them
+            person = next(p for p in synth.people if p.code == c["resident_code"])
+            move = synth._base("move_within", person)
+            move["resident"] = {"address": synth._address()}
+            follow.append(move)
+        accepted = post_all(e.client(), changes + follow)
+        e.wait_applied(len(accepted))
+        _, state = e.other_control("moj", "GET",
+                                   f"/wait?applied_seq={len(foreign) + len(follow)}")
+        assert state["applied_seq"] == len(foreign) + 5 and state["residents"] == len(foreign)
+        _, applied = e.other_control("moj", "GET", "/applied")
+        assert {r["resident_code"] for r in applied} == {c["resident_code"] for c in foreign}
+        assert {r["update_seq"] for r in applied} == {
+            accepted[c["request_id"]] for c in foreign + follow}
+        _, notice = e.other_control("moj", "GET", f"/notices/{foreign[0]['resident_code']}")
+        assert notice["nationality"] == "ベトナム" and notice["reason"] == "move_within"
+        m = e.metrics()
+        assert m['jukihub_link_delivered_total{link="moj"}'] == len(foreign) + 5
+        assert m['jukihub_link_delivered_total{link="prefecture"}'] == len(accepted)
+    finally:
+        e.stop()

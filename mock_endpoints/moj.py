@@ -1,0 +1,63 @@
+"""Mock legal-affairs ministry (法務省連携システム): receives foreign-resident notices.
+
+It keeps the latest notice of each foreign resident, applies each sequence once, and
+refuses: a document that is not a valid notice (permanent); a notice for another
+municipality (permanent); a notice naming a previous notice it does not hold
+(temporary ``out_of_order``); a notice not newer than the one it holds (permanent
+``stale_notice``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from typing import Any
+
+from mock_endpoints.base import MockEndpoint, Refusal
+from protocols.errors import BodyError
+from protocols.moj import decode_notice
+
+
+class MojMock(MockEndpoint):
+    link = "moj"
+    extra_schema = """
+    CREATE TABLE IF NOT EXISTS notices (
+        resident_code TEXT PRIMARY KEY, update_seq INTEGER NOT NULL, notice TEXT NOT NULL);
+    """
+
+    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
+                                                                          str | None,
+                                                                          int | None]:
+        try:
+            notice = decode_notice(body)
+        except BodyError as err:
+            return Refusal(True, err.code, err.message), None, None
+        if notice.municipality_code != self.municipality_code:
+            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+        row = cur.execute("SELECT update_seq FROM notices WHERE resident_code=?",
+                          (notice.resident_code,)).fetchone()
+        held = row[0] if row else None
+        if notice.previous_update_seq is not None and notice.previous_update_seq != held:
+            return Refusal(False, "out_of_order", "previous notice not held"), None, None
+        if held is not None and notice.update_seq <= held:
+            return Refusal(True, "stale_notice", "not newer than the notice held"), None, None
+        cur.execute("INSERT OR REPLACE INTO notices VALUES (?, ?, ?)",
+                    (notice.resident_code, notice.update_seq, body.decode("utf-8")))
+        return None, notice.resident_code, notice.update_seq
+
+    def describe(self) -> dict[str, Any]:
+        return {"residents": self.db.execute("SELECT count(*) FROM notices").fetchone()[0]}
+
+    def control(self, method: str, path: str, args: dict[str, str],
+                request: Any) -> Any | None:
+        if method == "GET" and path.startswith("/notices/"):
+            row = self.db.execute("SELECT notice FROM notices WHERE resident_code=?",
+                                  (path.rsplit("/", 1)[1],)).fetchone()
+            if row is None:
+                request.setResponseCode(404)
+                return {"error": "not held"}
+            notice = decode_notice(row[0].encode("utf-8"))
+            return json.loads(json.dumps(dataclasses.asdict(notice), default=str,
+                                         ensure_ascii=False))
+        return None
