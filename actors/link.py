@@ -45,18 +45,21 @@ from actors.messages import (
     Disconnected,
     GetStatus,
     HoldMessages,
+    InboundRecorded,
     OutboxAppended,
     RecordAck,
     RecordDeadLetter,
     Recorded,
+    RecordInbound,
     Timer,
 )
+from actors.router import INBOUND
 from hub import metrics
 from hub.config import LinkConfig
 from hub.register import OutboxItem
 from hub.store import dead_letters, link_state, outbox
-from protocols.errors import RemoteProtocolError
-from protocols.session import Acked, Heartbeat, PeerHello, Refused, Role, Session
+from protocols.errors import BodyError, RemoteProtocolError
+from protocols.session import Acked, DataFrame, Heartbeat, PeerHello, Refused, Role, Session
 
 log = logging.getLogger("jukihub.link")
 
@@ -112,6 +115,8 @@ class LinkActor(pykka.ThreadingActor):
         self.attempts: dict[int, int] = {}  # temporary refusals per seq
         self.blocked_on: int | None = None  # seq awaiting a retry timer
         self.unrecorded: set[int] = set()  # seqs to withdraw once their record commits
+        self.inbound_applied = 0  # highest push of the peer recorded in the inbox
+        self.inbound_expected = 1  # the push this connection waits for next
         self.last_rx = 0.0
         self.last_tx = 0.0
 
@@ -145,6 +150,7 @@ class LinkActor(pykka.ThreadingActor):
         with self.engine.connect() as conn:
             row = conn.execute(select(link_state).where(link_state.c.link == self.link)).first()
             self.acked = row.acked_seq if row else 0
+            self.inbound_applied = row.inbound_applied if row else 0
             self.known_upto = (row.next_seq - 1) if row else 0
             self.held = set(conn.scalars(select(dead_letters.c.resident_key).where(
                 dead_letters.c.link == self.link)).all())
@@ -199,7 +205,8 @@ class LinkActor(pykka.ThreadingActor):
         self.session = Session(Role.SENDER, self.municipality_code, self.link,
                                self.cfg.max_frame_bytes)
         self.last_rx = self.clock.seconds()
-        self._send(self.session.hello())
+        self._send(self.session.hello(applied=self.inbound_applied))
+        self.inbound_expected = self.inbound_applied + 1
         self._timer("hello_timeout", self.cfg.connect_timeout)
 
     def _on_connect_failed(self, msg: ConnectFailed) -> None:
@@ -242,6 +249,8 @@ class LinkActor(pykka.ThreadingActor):
                 self._on_hello(event)
             elif isinstance(event, Heartbeat) and not event.reply:
                 self._send(self.session.heartbeat(reply=True))
+            elif isinstance(event, DataFrame):
+                self._on_push(event)
         self._pump()
         self._publish()
 
@@ -325,6 +334,38 @@ class LinkActor(pykka.ThreadingActor):
         self.writer.tell(RecordDeadLetter(self.link, seq, refusal.code, refusal.reason,
                                           reply=lambda: actor.tell(Recorded((seq,)))))
 
+    def _on_push(self, frame: DataFrame) -> None:
+        """A document the peer pushed: into the inbox, then acknowledged (or refused)."""
+        assert self.session is not None
+        if frame.seq <= self.inbound_applied:
+            self._send(self.session.ack(self.inbound_applied))  # a resend: already held
+            return
+        if frame.seq != self.inbound_expected:
+            return  # after a gap; the peer goes back once it sees our acknowledgement
+        self.inbound_expected += 1
+        kind, decode = INBOUND.get(self.link, ("unexpected", None))
+        code = None
+        if decode is None:
+            code = "unexpected_push"
+        else:
+            try:
+                decode(frame.body)
+            except BodyError as err:
+                code = err.code
+        if code is not None:
+            metrics.inbound_refused.labels(self.link, code).inc()
+        actor = self.actor_ref
+        seq = frame.seq
+        self.writer.tell(RecordInbound(self.link, seq, kind, frame.body, code,
+                                       reply=lambda: actor.tell(InboundRecorded(seq, code))))
+
+    def _on_inbound_recorded(self, msg: InboundRecorded) -> None:
+        self.inbound_applied = max(self.inbound_applied, msg.seq)
+        metrics.inbound.labels(self.link).inc()
+        if self.session is not None and self.state == "ready":
+            self._send(self.session.refuse(msg.seq, True, msg.refused_code)
+                       if msg.refused_code else self.session.ack(msg.seq))
+
     def _on_recorded(self, msg: Recorded) -> None:
         self.unrecorded.difference_update(msg.seqs)
         self._pump()
@@ -368,6 +409,7 @@ class LinkActor(pykka.ThreadingActor):
         BytesIn: _on_bytes,
         Timer: _on_timer,
         Recorded: _on_recorded,
+        InboundRecorded: _on_inbound_recorded,
         GetStatus: _on_status,
     }
 

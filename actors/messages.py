@@ -47,6 +47,28 @@ class HoldMessages:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordInbound:
+    """A push from the peer: into the inbox, with the link's inbound sequence."""
+
+    link: str
+    seq: int
+    kind: str
+    body: bytes
+    refused_code: str | None  # set when the document was refused (kept for staff)
+    reply: Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AckInbox:
+    """Staff (or the register system) took an inbox item."""
+
+    item_id: int
+    operator_id: str
+    terminal_id: str
+    reply: Callable[[str], None]  # called with "acknowledged", "already" or "unknown"
+
+
+@dataclass(frozen=True, slots=True)
 class Subscribe:
     link: str
     actor: Any  # pykka.ActorRef of the link actor
@@ -96,6 +118,12 @@ class Recorded:
     """The store writer committed the dead letter or hold of these sequences."""
 
     seqs: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecorded:
+    seq: int
+    refused_code: str | None
 
 
 @dataclass(frozen=True, slots=True)

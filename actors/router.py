@@ -9,11 +9,18 @@ resident, 住基法 30条の50).  The other links add their rows here as they ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
-from protocols.moj import ForeignResidentNotice, encode_notice
+from protocols.moj import ForeignResidentNotice, decode_change_notice, encode_notice
+
+# Inbound: what each link's peer may push, as (inbox kind, the decoder that checks it).
+INBOUND: dict[str, tuple[str, Callable[[bytes], Any]]] = {
+    "moj": ("moj.residence_change", decode_change_notice),
+}
+INBOUND_BY_KIND = {kind: decode for kind, decode in INBOUND.values()}
 
 
 @dataclass(frozen=True, slots=True)

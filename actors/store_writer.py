@@ -22,18 +22,20 @@ import pykka
 from sqlalchemy import Engine, insert, select, update
 
 from actors.messages import (
+    AckInbox,
     GetStatus,
     HoldMessages,
     OutboxAppended,
     RecordAck,
     RecordDeadLetter,
+    RecordInbound,
     SubmitChanges,
     Subscribe,
 )
 from hub import metrics
 from hub.errors import UnavailableError
 from hub.register import OutboxItem, Outcome, RegisterWriter
-from hub.store import dead_letters, link_state, outbox
+from hub.store import audit_log, dead_letters, inbox, link_state, outbox
 
 log = logging.getLogger("jukihub.store")
 
@@ -61,7 +63,8 @@ class StoreWriter(pykka.ThreadingActor):
             return {"links": sorted(self.subscribers)}
         if isinstance(message, SubmitChanges):
             self._submits.append(message)
-        elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages):
+        elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages | RecordInbound
+                        | AckInbox):
             self._ops.append(message)
         else:
             log.warning("store writer ignored %s", type(message).__name__)
@@ -148,6 +151,32 @@ class StoreWriter(pykka.ThreadingActor):
                             outbox.c.link == op.link, outbox.c.seq == op.seq).values(
                             state="dead"))
                     replies.append(op.reply)
+                elif isinstance(op, RecordInbound):
+                    held = conn.scalar(select(inbox.c.id).where(
+                        inbox.c.link == op.link, inbox.c.peer_seq == op.seq))
+                    if held is None:  # a resend after a reconnect is recorded once
+                        conn.execute(insert(inbox).values(
+                            link=op.link, peer_seq=op.seq, kind=op.kind, body=op.body,
+                            received_at=now, state="refused" if op.refused_code else "new",
+                            code=op.refused_code))
+                    conn.execute(update(link_state).where(
+                        link_state.c.link == op.link,
+                        link_state.c.inbound_applied < op.seq).values(inbound_applied=op.seq))
+                    replies.append(op.reply)
+                elif isinstance(op, AckInbox):
+                    row = conn.execute(select(inbox.c.state).where(
+                        inbox.c.id == op.item_id)).first()
+                    if row is None or row.state != "new":
+                        verdict = "unknown" if row is None else "already"
+                    else:
+                        verdict = "acknowledged"
+                        conn.execute(update(inbox).where(inbox.c.id == op.item_id).values(
+                            state="acknowledged", acknowledged_at=now,
+                            operator_id=op.operator_id, terminal_id=op.terminal_id))
+                        conn.execute(insert(audit_log).values(
+                            at=now, operator_id=op.operator_id, terminal_id=op.terminal_id,
+                            action="inbox.acknowledge"))
+                    replies.append(lambda reply=op.reply, v=verdict: reply(v))
                 elif isinstance(op, HoldMessages):
                     conn.execute(update(outbox).where(
                         outbox.c.link == op.link, outbox.c.seq.in_(op.seqs),

@@ -98,7 +98,8 @@ class Hub:
             self.writer.tell(Subscribe(name, actor))
         intake = self.reactor.listenSSL(
             cfg.intake.port,
-            server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset)),
+            server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
+                                  engine=self.engine)),
             server_options(cfg.certs_dir, "intake"), interface=cfg.intake.host)
         metrics_port = self.reactor.listenSSL(
             cfg.metrics.port, server.Site(_GuardedMetrics(cfg.metrics.allowed_clients)),

@@ -54,6 +54,7 @@ class IntakeConfig(ListenerConfig):
     max_body_bytes: int = 8 << 20
     max_batch: int = 1000
     validate_responses: bool = True
+    inbox_clients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 max_body_bytes=int(intake.get("max_body_bytes", 8 << 20)),
                 max_batch=int(intake.get("max_batch", 1000)),
                 validate_responses=bool(intake.get("validate_responses", True)),
+                inbox_clients=tuple(intake.get("inbox_clients", intake["allowed_clients"])),
             ),
             metrics=ListenerConfig(
                 host=metrics.get("host", "127.0.0.1"), port=int(metrics.get("port", 0)),

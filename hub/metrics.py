@@ -53,6 +53,11 @@ dead_letters = Counter("jukihub_link_dead_letters", "Messages moved to the dead 
 connect_failures = Counter("jukihub_link_connect_failures",
                            "Failed connection attempts, by stage (connect, handshake, hello)",
                            ["link", "stage"])
+inbound = Counter("jukihub_link_inbound", "Documents pushed by the peer and recorded",
+                  ["link"])
+inbound_refused = Counter("jukihub_link_inbound_refused",
+                          "Pushed documents refused (kept in the inbox as refused)",
+                          ["link", "code"])
 protocol_errors = Counter("jukihub_link_protocol_errors",
                           "Connections closed for a protocol violation", ["link", "code"])
 delivery_latency = Histogram("jukihub_delivery_latency_seconds",

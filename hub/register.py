@@ -153,14 +153,17 @@ class RegisterWriter:
         self.municipality_code = municipality_code
         self.enabled_links = enabled_links
         self.wall_clock = wall_clock
-        with engine.connect() as conn:
+        # Every enabled link has its link_state row from the start (created here, before
+        # the store writer runs), so acknowledgements and inbound records always update.
+        with engine.begin() as conn:
             self.next_update_seq = (conn.scalar(select(func.max(identity_records.c.update_seq)))
                                     or 0) + 1
             self.next_link_seq = {row.link: row.next_seq
                                   for row in conn.execute(select(link_state))}
-        for link in enabled_links:
-            self.next_link_seq.setdefault(link, 1)
-        self._new_links = {link for link in enabled_links}
+            for link in sorted(enabled_links - self.next_link_seq.keys()):
+                conn.execute(insert(link_state).values(link=link, acked_seq=0, next_seq=1,
+                                                       inbound_applied=0))
+                self.next_link_seq[link] = 1
 
     # ---- batches ---------------------------------------------------------------------
 
@@ -192,13 +195,7 @@ class RegisterWriter:
 
     def _save_link_seqs(self, conn: Connection) -> None:
         for link, nxt in self.next_link_seq.items():
-            if link in self._new_links:
-                exists = conn.scalar(select(link_state.c.link).where(link_state.c.link == link))
-                if not exists:
-                    conn.execute(insert(link_state).values(link=link, acked_seq=0, next_seq=nxt))
-                    continue
             conn.execute(_SAVE_NEXT_SEQ, {"l": link, "next_seq": nxt})
-        self._new_links.clear()
 
     # ---- one change ------------------------------------------------------------------
 

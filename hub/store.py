@@ -5,7 +5,9 @@ Tables (schema by Alembic, ``hub/migrations``):
 - ``residents``          住民基本台帳ファイル: the register's core items, one row a person
 - ``identity_records``   本人確認情報ファイル: the 40 items, one row per 更新順番号 (history)
 - ``outbox``             per-link messages; (link, seq) is the link transmission sequence
-- ``link_state``         per link: highest sequence acknowledged by the peer, next to use
+- ``link_state``         per link: highest sequence acknowledged by the peer, next to use,
+                         highest sequence of the peer's pushes recorded
+- ``inbox``              what the outside systems pushed, until staff acknowledge it
 - ``dead_letters``       messages a peer refused permanently (or too often)
 - ``request_ids``        依頼管理番号 already answered, with their first answer
 - ``audit_log``          操作ログ: who (operator, terminal) did what, when
@@ -109,6 +111,25 @@ link_state = Table(
     Column("link", String(16), primary_key=True),
     Column("acked_seq", Integer, nullable=False, default=0),
     Column("next_seq", Integer, nullable=False, default=1),
+    # Highest sequence of the peer's own stream (its pushes) recorded in the inbox.
+    Column("inbound_applied", Integer, nullable=False, default=0, server_default="0"),
+)
+
+inbox = Table(
+    "inbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("link", String(16), nullable=False),
+    Column("peer_seq", Integer, nullable=False),                     # the peer's sequence
+    Column("kind", String(40), nullable=False),
+    Column("body", LargeBinary, nullable=False),                     # the document received
+    Column("received_at", Float, nullable=False),
+    Column("state", String(12), nullable=False),                     # new / acknowledged / refused
+    Column("code", String(40)),                                      # why it was refused
+    Column("acknowledged_at", Float),
+    Column("operator_id", String(40)),                               # 操作者ID of the ack
+    Column("terminal_id", String(40)),                               # 操作端末ID of the ack
+    Index("ix_inbox_kind_state", "kind", "state", "id"),
+    Index("ux_inbox_link_peer_seq", "link", "peer_seq", unique=True),
 )
 
 dead_letters = Table(

@@ -30,7 +30,16 @@ from zope.interface import implementer
 
 from hub.tls import peer_common_name, server_options
 from protocols.errors import RemoteProtocolError
-from protocols.session import DataFrame, Heartbeat, PeerHello, Role, Session, Withdrawn
+from protocols.session import (
+    Acked,
+    DataFrame,
+    Heartbeat,
+    PeerHello,
+    Refused,
+    Role,
+    Session,
+    Withdrawn,
+)
 
 log = logging.getLogger("jukihub.mock")
 
@@ -47,6 +56,8 @@ CREATE TABLE IF NOT EXISTS meta (link TEXT PRIMARY KEY, applied_seq INTEGER NOT 
 CREATE TABLE IF NOT EXISTS applied_log (
     seq INTEGER PRIMARY KEY, resident_code TEXT, update_seq INTEGER,
     withdrawn INTEGER NOT NULL, applied_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pushes (
+    seq INTEGER PRIMARY KEY, body BLOB NOT NULL, state TEXT NOT NULL, code TEXT);
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, permanent INTEGER NOT NULL,
     code TEXT NOT NULL, at REAL NOT NULL);
@@ -92,6 +103,34 @@ class MockEndpoint:
     def describe(self) -> dict[str, Any]:
         """Extra state for ``GET /state``."""
         return {}
+
+    def build_push(self, spec: dict[str, Any]) -> bytes:
+        """The document to push for a control-API ``POST /push`` body."""
+        raise ValueError(f"the {self.link} mock pushes nothing")
+
+    # ---- pushes: this side's own stream to the hub ------------------------------------
+
+    def push(self, body: bytes) -> int:
+        """Queue a document for the hub (durably) and send it if connected."""
+        (last,) = self.db.execute("SELECT coalesce(max(seq), 0) FROM pushes").fetchone()
+        seq = last + 1
+        self.db.execute("INSERT INTO pushes VALUES (?, ?, 'pending', NULL)", (seq, body))
+        for p in self.connections:
+            if p.ready:
+                p.send_pushes(after=seq - 1)
+        return seq
+
+    def pushes_after(self, after: int) -> list[tuple[int, bytes]]:
+        return self.db.execute("SELECT seq, body FROM pushes WHERE seq > ? AND state = "
+                               "'pending' ORDER BY seq", (after,)).fetchall()
+
+    def settle_pushes(self, upto: int, refused: tuple[int, str] | None = None) -> None:
+        self.db.execute("UPDATE pushes SET state='acked' WHERE seq <= ? AND state='pending'",
+                        (upto,))
+        if refused is not None:
+            self.db.execute("UPDATE pushes SET state='refused', code=? WHERE seq=?",
+                            (refused[1], refused[0]))
+        self._wake()
 
     def control(self, method: str, path: str, args: dict[str, str],
                 request: Any) -> Any | None:
@@ -170,6 +209,9 @@ class MockEndpoint:
             return self.handshakes_refused
         if name == "connections":
             return len(self.connections)
+        if name == "pushes_settled":
+            return self.db.execute("SELECT count(*) FROM pushes WHERE state != 'pending'"
+                                   ).fetchone()[0]
         raise KeyError(name)
 
     def wait_for(self, name: str, target: int) -> defer.Deferred[None]:
@@ -220,6 +262,7 @@ class MockProtocol(Protocol):
         self.session = Session(Role.RECEIVER, endpoint.municipality_code, endpoint.link,
                                endpoint.max_frame)
         self.verified = False
+        self.ready = False
 
     def connectionMade(self) -> None:
         self.transport.setTcpNoDelay(True)  # acks are small; do not let Nagle hold them
@@ -237,6 +280,11 @@ class MockProtocol(Protocol):
             self.transport.abortConnection()
             return
         self.verified = True
+
+    def send_pushes(self, after: int) -> None:
+        frames = [self.session.data(seq, body) for seq, body in self.ep.pushes_after(after)]
+        if frames:
+            self.transport.write(b"".join(frames))
 
     def connectionLost(self, reason: Any = None) -> None:
         if self in self.ep.connections:
@@ -258,6 +306,16 @@ class MockProtocol(Protocol):
         for ev in events:
             if isinstance(ev, PeerHello):
                 out.append(self.session.hello(applied=self.ep.applied))
+                self.transport.write(b"".join(out))
+                out = []
+                self.ready = True
+                self.ep.settle_pushes(ev.applied)  # what the hub already holds
+                self.send_pushes(after=ev.applied)
+            elif isinstance(ev, Acked):
+                self.ep.settle_pushes(ev.seq)
+            elif isinstance(ev, Refused):
+                if ev.permanent:
+                    self.ep.settle_pushes(ev.seq - 1, refused=(ev.seq, ev.code))
             elif isinstance(ev, Heartbeat):
                 if not ev.reply:
                     out.append(self.session.heartbeat(reply=True))
@@ -319,6 +377,13 @@ class ControlAPI(resource.Resource):
                 self._set_faults({"stall": False})
                 self.ep.faults.clear()
                 return self._json(request, {"faults": {}})
+            if method == "POST" and path == "/push":
+                spec = json.loads(request.content.read() or b"{}")
+                return self._json(request, {"seq": self.ep.push(self.ep.build_push(spec))})
+            if method == "GET" and path == "/pushes":
+                rows = self.ep.db.execute("SELECT seq, state, code FROM pushes ORDER BY seq")
+                return self._json(request, [{"seq": r[0], "state": r[1], "code": r[2]}
+                                            for r in rows])
             if method == "POST" and path == "/drop":
                 self.ep.drop_connections()
                 return self._json(request, {"dropped": True})

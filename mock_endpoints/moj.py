@@ -10,13 +10,14 @@ municipality (permanent); a notice naming a previous notice it does not hold
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import sqlite3
 from typing import Any
 
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.errors import BodyError
-from protocols.moj import decode_notice
+from protocols.moj import ResidenceChangeNotice, decode_notice, encode_change_notice
 
 
 class MojMock(MockEndpoint):
@@ -45,6 +46,19 @@ class MojMock(MockEndpoint):
         cur.execute("INSERT OR REPLACE INTO notices VALUES (?, ?, ?)",
                     (notice.resident_code, notice.update_seq, body.decode("utf-8")))
         return None, notice.resident_code, notice.update_seq
+
+    def build_push(self, spec: dict[str, Any]) -> bytes:
+        """``{"notice": {...ResidenceChangeNotice fields...}}``, or ``{"raw": "..."}`` to
+        push a document as given (to see the hub refuse a bad one)."""
+        if "raw" in spec:
+            return str(spec["raw"]).encode("utf-8")
+        n = dict(spec["notice"])
+        n.setdefault("municipality_code", self.municipality_code)
+        for key in ("change_date", "residence_period_end"):
+            if n.get(key):
+                n[key] = dt.date.fromisoformat(n[key])
+        values = {f.name: n.get(f.name) for f in dataclasses.fields(ResidenceChangeNotice)}
+        return encode_change_notice(ResidenceChangeNotice(**values))
 
     def describe(self) -> dict[str, Any]:
         return {"residents": self.db.execute("SELECT count(*) FROM notices").fetchone()[0]}

@@ -99,3 +99,66 @@ def decode_notice(data: bytes) -> ForeignResidentNotice:
         except ValueError:
             raise BodyError("bad_value", f"{etree.QName(child).localname} is not valid") from None
     return ForeignResidentNotice(**values)
+
+
+# ---- inbound: the ministry's notices to the city (入管法 61条の8の2) -------------------
+
+CHANGE_NAMESPACE = "urn:jukihub:moj:residence-change-notice:1"
+
+
+@dataclass(frozen=True, slots=True)
+class ResidenceChangeNotice:
+    """A change the ministry recorded for a foreign resident of the city: 在留資格,
+    在留期間, 在留カード番号, 国籍・地域 or 氏名.  The register system applies it."""
+
+    notice_number: str                    # the ministry's number for this notice
+    municipality_code: str                # 市町村コード
+    residence_card_number: str            # 在留カード等の番号 the resident held
+    change_date: dt.date                  # 変更年月日
+    nationality: str | None               # 国籍・地域 (new)
+    residence_status: str | None          # 在留資格 (new)
+    residence_period_end: dt.date | None  # 在留期間の満了の日 (new)
+    new_residence_card_number: str | None  # 在留カード等の番号 (new)
+    name: str | None                      # 氏名 (new)
+
+
+CHANGE_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (f.name, _element(f.name)) for f in fields(ResidenceChangeNotice))
+_CHANGE_TYPES = {f.name: f.type for f in fields(ResidenceChangeNotice)}
+_CHANGED_ITEMS = ("nationality", "residence_status", "residence_period_end",
+                  "new_residence_card_number", "name")
+_CHANGE_SCHEMA: etree.XMLSchema | None = None
+
+
+def encode_change_notice(notice: ResidenceChangeNotice) -> bytes:
+    parts = ["<?xml version='1.0' encoding='UTF-8'?>\n<ResidenceChangeNotice xmlns=\"",
+             CHANGE_NAMESPACE, "\">"]
+    for attr, element in CHANGE_FIELDS:
+        value = getattr(notice, attr)
+        if value is not None:
+            text = value.isoformat() if isinstance(value, dt.date) else str(value)
+            parts += [f"<{element}>", escape(text), f"</{element}>"]
+    parts.append("</ResidenceChangeNotice>")
+    return "".join(parts).encode("utf-8")
+
+
+def decode_change_notice(data: bytes) -> ResidenceChangeNotice:
+    """Parse and validate a ministry notice, or raise ``BodyError``."""
+    global _CHANGE_SCHEMA
+    if _CHANGE_SCHEMA is None:
+        _CHANGE_SCHEMA = load_schema("moj_change.xsd")
+    root = parse_xml(data)
+    validate(_CHANGE_SCHEMA, root)
+    values: dict[str, Any] = {attr: None for attr, _ in CHANGE_FIELDS}
+    by_element = {el: attr for attr, el in CHANGE_FIELDS}
+    for child in root:
+        attr = by_element[etree.QName(child).localname]
+        try:
+            values[attr] = (dt.date.fromisoformat(child.text or "")
+                            if "date" in _CHANGE_TYPES[attr] else child.text or "")
+        except ValueError:
+            raise BodyError("bad_value", f"{etree.QName(child).localname} is not valid") from None
+    notice = ResidenceChangeNotice(**values)
+    if all(getattr(notice, item) is None for item in _CHANGED_ITEMS):
+        raise BodyError("nothing_changed", "the notice changes no item")
+    return notice

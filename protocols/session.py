@@ -17,6 +17,12 @@ The receiver applies sequence numbers strictly in order, so after a refusal the 
 goes back to ``n``: it resends it (temporary refusal) or withdraws it (permanent
 refusal, after recording a dead letter).  Which frames each side may receive in each
 state is the table ``_ALLOWED`` below, not a chain of ifs.
+
+The outside system has a stream of its own for what it pushes (ministry notices, …):
+it sends DATA with its own sequence numbers, the hub acknowledges or refuses them, and
+each hello carries what the sender of the hello has applied of the *other* side's
+stream, so both streams resume after a reconnect.  An ACK or REFUSE always concerns
+the stream of the side that receives it.
 """
 
 from __future__ import annotations
@@ -85,9 +91,10 @@ Event = PeerHello | DataFrame | Acked | Refused | Withdrawn | Heartbeat
 # (role, state) -> kinds that may arrive in that state.
 _ALLOWED: dict[tuple[Role, State], frozenset[Kind]] = {
     (Role.SENDER, State.AWAIT_HELLO): frozenset({Kind.HELLO, Kind.HEARTBEAT}),
-    (Role.SENDER, State.READY): frozenset({Kind.ACK, Kind.REFUSE, Kind.HEARTBEAT}),
+    (Role.SENDER, State.READY): frozenset({Kind.ACK, Kind.REFUSE, Kind.HEARTBEAT, Kind.DATA}),
     (Role.RECEIVER, State.AWAIT_HELLO): frozenset({Kind.HELLO}),
-    (Role.RECEIVER, State.READY): frozenset({Kind.DATA, Kind.WITHDRAW, Kind.HEARTBEAT}),
+    (Role.RECEIVER, State.READY): frozenset({Kind.DATA, Kind.WITHDRAW, Kind.HEARTBEAT,
+                                             Kind.ACK, Kind.REFUSE}),
 }
 
 
@@ -123,14 +130,12 @@ class Session:
         if self.role is Role.RECEIVER and self.state is not State.READY:
             raise LocalProtocolError("hello_order", "receiver answers the sender's hello")
         self._hello_sent = True
-        body = {"municipality": self.municipality, "link": self.link}
-        if self.role is Role.RECEIVER:
-            body["applied"] = applied
+        body = {"municipality": self.municipality, "link": self.link, "applied": applied}
         return self._frame(Envelope(Kind.HELLO, body=body))
 
     def data(self, seq: int, body: bytes, corr: str = "") -> bytes:
-        """A data frame carrying transmission ``seq``."""
-        self._require(Role.SENDER)
+        """A data frame carrying transmission ``seq`` of this side's own stream."""
+        self._require_ready()
         if seq <= 0:
             raise LocalProtocolError("bad_sequence", "sequence numbers start at 1")
         return self._frame(Envelope(Kind.DATA, seq=seq, corr=corr, body=body))
@@ -141,13 +146,13 @@ class Session:
         return self._frame(Envelope(Kind.WITHDRAW, seq=seq))
 
     def ack(self, seq: int) -> bytes:
-        """Cumulative acknowledgement: every sequence up to ``seq`` is settled."""
-        self._require(Role.RECEIVER)
+        """Cumulative acknowledgement of the peer's stream: all up to ``seq`` settled."""
+        self._require_ready()
         return self._frame(Envelope(Kind.ACK, seq=seq))
 
     def refuse(self, seq: int, permanent: bool, code: str, reason: str = "") -> bytes:
-        """Refuse ``seq``; ``permanent`` tells the sender not to retry it."""
-        self._require(Role.RECEIVER)
+        """Refuse the peer's ``seq``; ``permanent`` tells the peer not to retry it."""
+        self._require_ready()
         body = {"permanent": permanent, "code": code, "reason": reason[:200]}
         return self._frame(Envelope(Kind.REFUSE, seq=seq, body=body))
 
@@ -160,6 +165,9 @@ class Session:
     def _require(self, role: Role) -> None:
         if self.role is not role:
             raise LocalProtocolError("wrong_role", f"only the {role.value} sends this")
+        self._require_ready()
+
+    def _require_ready(self) -> None:
         if self.state is not State.READY:
             raise LocalProtocolError("not_ready", f"session is {self.state.value}")
 
@@ -212,10 +220,10 @@ class Session:
         if municipality != self.municipality or link != self.link:
             raise RemoteProtocolError("hello_mismatch", "peer names another municipality or link")
         applied = body.get("applied", 0)
-        if self.role is Role.SENDER and (not isinstance(applied, int) or applied < 0):
-            raise RemoteProtocolError("bad_hello", "receiver hello needs its applied sequence")
+        if not isinstance(applied, int) or isinstance(applied, bool) or applied < 0:
+            raise RemoteProtocolError("bad_hello", "hello needs the applied sequence")
         self.state = State.READY
-        return PeerHello(municipality, link, applied if self.role is Role.SENDER else 0)
+        return PeerHello(municipality, link, applied)
 
 
 __all__ = [

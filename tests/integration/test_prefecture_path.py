@@ -317,3 +317,46 @@ def test_foreign_residents_are_notified_to_the_ministry_and_only_they(
         assert m['jukihub_link_delivered_total{link="prefecture"}'] == len(accepted)
     finally:
         e.stop()
+
+
+def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(
+        tmp_path: Path, certs_dir: Path) -> None:
+    e = Env(tmp_path, certs_dir)
+    try:
+        e.start_mock()
+        e.start_other_mock("moj")
+        e.start_hub()
+        notice = {"notice_number": "N-0001", "residence_card_number": "AB12345678CD",
+                  "change_date": "2026-11-02", "residence_status": "永住者"}
+        assert e.other_control("moj", "POST", "/push", {"notice": notice})[1]["seq"] == 1
+        e.other_control("moj", "POST", "/push", {"raw": "<ResidenceChangeNotice/>"})
+        _, state = e.other_control("moj", "GET", "/wait?pushes_settled=2")
+        _, pushes = e.other_control("moj", "GET", "/pushes")
+        assert [(p["state"], p["code"]) for p in pushes] == [
+            ("acked", None), ("refused", "xsd_invalid")]
+        # The hub crashes and comes back: nothing is recorded twice, the next push flows.
+        assert e.hub is not None
+        e.hub.kill()
+        e.start_hub()
+        e.other_control("moj", "POST", "/push", {"notice": {**notice, "notice_number": "N-2"}})
+        e.other_control("moj", "GET", "/wait?pushes_settled=3")
+        staff = e.client("operator")
+        status, body = staff.get("/v1/inbox?kind=moj.residence_change")
+        assert status == 200
+        items = body["items"]
+        assert [(i["peer_seq"], i["state"]) for i in items] == [
+            (1, "new"), (2, "refused"), (3, "new")]
+        assert items[0]["document"]["residence_status"] == "永住者"
+        assert items[1]["code"] == "xsd_invalid" and "document" not in items[1]
+        who = {"operator_id": "op001", "terminal_id": "t01"}
+        status, body = staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)
+        assert (status, body["state"]) == (200, "acknowledged")
+        assert staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)[0] == 409
+        assert staff.post("/v1/inbox/999/ack", who)[0] == 404
+        assert staff.post(f"/v1/inbox/{items[2]['id']}/ack", {"operator_id": "x y"})[0] == 400
+        status, body = staff.get("/v1/inbox?state=new")
+        assert [i["peer_seq"] for i in body["items"]] == [3]
+        status, _ = HttpsClient("127.0.0.1", e.intake_port, e.certs_dir, "hub").get("/v1/inbox")
+        assert status == 403
+    finally:
+        e.stop()

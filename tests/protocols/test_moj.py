@@ -42,3 +42,16 @@ def test_schema_refusals(over: dict) -> None:
     with pytest.raises(BodyError) as err:
         decode_notice(encode_notice(notice(**over)))
     assert err.value.code == "xsd_invalid"
+
+
+def test_change_notice_round_trip_and_checks() -> None:
+    from protocols.moj import ResidenceChangeNotice, decode_change_notice, encode_change_notice
+
+    n = ResidenceChangeNotice("N-1", "222038", "AB12345678CD", dt.date(2026, 11, 2), None,
+                              "永住者", None, "CD87654321AB", None)
+    assert decode_change_notice(encode_change_notice(n)) == n
+    empty = ResidenceChangeNotice("N-2", "222038", "AB12345678CD", dt.date(2026, 11, 2),
+                                  None, None, None, None, None)
+    with pytest.raises(BodyError) as err:
+        decode_change_notice(encode_change_notice(empty))
+    assert err.value.code == "nothing_changed"

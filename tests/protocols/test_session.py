@@ -93,9 +93,18 @@ def test_misuse_is_a_local_error() -> None:
         s.data(1, b"x")  # not ready yet
     s, r = pair()
     with pytest.raises(LocalProtocolError):
-        r.data(1, b"x")  # receivers do not send data
+        r.withdraw(1)  # only the sender withdraws
     with pytest.raises(LocalProtocolError):
         s.data(0, b"x")  # sequences start at 1
+
+
+def test_the_receiver_pushes_on_its_own_stream() -> None:
+    s, r = Session(Role.SENDER, M, L), Session(Role.RECEIVER, M, L)
+    assert r.receive_data(s.hello(applied=4)) == [PeerHello(M, L, 4)]  # what the hub holds
+    s.receive_data(r.hello(applied=0))
+    assert s.receive_data(r.data(5, b"<push/>")) == [DataFrame(5, "", b"<push/>")]
+    assert r.receive_data(s.ack(5) + s.refuse(6, True, "xsd_invalid")) == [
+        Acked(5), Refused(6, True, "xsd_invalid", "")]
 
 
 @settings(max_examples=300)
