@@ -69,6 +69,14 @@ class AckInbox:
 
 
 @dataclass(frozen=True, slots=True)
+class PurgeInbox:
+    """Delete up to ``limit`` inbox items acknowledged before ``before`` (epoch s)."""
+
+    before: float
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Subscribe:
     link: str
     actor: Any  # pykka.ActorRef of the link actor

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pykka
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from actors.messages import (
     AckInbox,
     GetStatus,
     HoldMessages,
     OutboxAppended,
+    PurgeInbox,
     RecordAck,
     RecordDeadLetter,
     RecordInbound,
@@ -64,7 +65,7 @@ class StoreWriter(pykka.ThreadingActor):
         if isinstance(message, SubmitChanges):
             self._submits.append(message)
         elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages | RecordInbound
-                        | AckInbox):
+                        | AckInbox | PurgeInbox):
             self._ops.append(message)
         else:
             log.warning("store writer ignored %s", type(message).__name__)
@@ -166,7 +167,7 @@ class StoreWriter(pykka.ThreadingActor):
                 elif isinstance(op, AckInbox):
                     row = conn.execute(select(inbox.c.state).where(
                         inbox.c.id == op.item_id)).first()
-                    if row is None or row.state != "new":
+                    if row is None or row.state not in ("new", "refused"):
                         verdict = "unknown" if row is None else "already"
                     else:
                         verdict = "acknowledged"
@@ -177,6 +178,14 @@ class StoreWriter(pykka.ThreadingActor):
                             at=now, operator_id=op.operator_id, terminal_id=op.terminal_id,
                             action="inbox.acknowledge"))
                     replies.append(lambda reply=op.reply, v=verdict: reply(v))
+                elif isinstance(op, PurgeInbox):
+                    # Small batches: a purge never holds the store for long.
+                    ids = conn.scalars(select(inbox.c.id).where(
+                        inbox.c.state == "acknowledged", inbox.c.acknowledged_at < op.before)
+                        .order_by(inbox.c.id).limit(op.limit)).all()
+                    if ids:
+                        conn.execute(delete(inbox).where(inbox.c.id.in_(ids)))
+                        metrics.inbox_purged.inc(len(ids))
                 elif isinstance(op, HoldMessages):
                     conn.execute(update(outbox).where(
                         outbox.c.link == op.link, outbox.c.seq.in_(op.seqs),

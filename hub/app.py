@@ -18,10 +18,11 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 from prometheus_client.twisted import MetricsResource
+from twisted.internet import task
 from twisted.web import resource, server
 
 from actors.link import LinkActor
-from actors.messages import Subscribe
+from actors.messages import PurgeInbox, Subscribe
 from actors.store_writer import StoreWriter
 from hub import metrics
 from hub.config import Config
@@ -74,6 +75,7 @@ class Hub:
         self.links: dict[str, Any] = {}
         self.listeners: list[Any] = []
         self.ports: Ports | None = None
+        self.purge: Any = None
 
     def start(self) -> Ports:
         cfg = self.config
@@ -105,6 +107,12 @@ class Hub:
             cfg.metrics.port, server.Site(_GuardedMetrics(cfg.metrics.allowed_clients)),
             server_options(cfg.certs_dir, "metrics"), interface=cfg.metrics.host)
         self.listeners = [intake, metrics_port]
+        # Retention purge of the inbox: a reactor timer that tells the store writer.
+        retention, writer, clock = cfg.inbox_retention, self.writer, self.reactor
+        self.purge = task.LoopingCall(lambda: writer.tell(PurgeInbox(
+            before=clock.seconds() - retention, limit=500)))
+        self.purge.clock = self.reactor
+        self.purge.start(cfg.purge_interval, now=True)
         self.ports = Ports(intake.getHost().port, metrics_port.getHost().port)
         emit("hub.ready", intake_port=self.ports.intake, metrics_port=self.ports.metrics,
              links=sorted(enabled))
@@ -114,6 +122,8 @@ class Hub:
         """Stop listeners, then links, then the writer (which commits what it holds)."""
         from twisted.internet import defer
 
+        if self.purge is not None and self.purge.running:
+            self.purge.stop()
         ds = [defer.maybeDeferred(p.stopListening) for p in self.listeners]
         self.listeners = []
         for actor in self.links.values():

@@ -84,6 +84,8 @@ class Config:
     log_level: str
     switch_interval: float
     gaiji_table: Path | None
+    inbox_retention: float
+    purge_interval: float
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -183,6 +185,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             mocks=mocks,
             log_level=str(raw.get("logging", {}).get("level", "info")),
             switch_interval=float(hub.get("switch_interval", 0.0005)),
+            inbox_retention=float(raw.get("inbox", {}).get("retention_days", 30)) * 86400,
+            purge_interval=float(raw.get("inbox", {}).get("purge_interval", 600)),
             gaiji_table=(p(raw["charconv"]["gaiji_table"])
                          if raw.get("charconv", {}).get("gaiji_table") else None),
             raw=raw,

@@ -234,7 +234,7 @@ class IntakeAPI(resource.Resource):
         if verdict == "unknown":
             status, body = 404, _err("unknown_item", "no such inbox item")
         elif verdict == "already":
-            status, body = 409, _err("not_new", "the item was already taken or was refused")
+            status, body = 409, _err("already_taken", "the item was already acknowledged")
         else:
             status, body = 200, {"id": item_id, "state": "acknowledged"}
         self._finish(request, endpoint, started, status, body, oa)

@@ -280,3 +280,36 @@ def test_bounded_memory_reads_the_rest_from_the_store(tmp_path: Path) -> None:
         assert got == [("DataFrame", s) for s in range(1, 13)]
     finally:
         r.stop()
+
+
+def test_inbox_records_once_and_purges_after_retention(tmp_path: Path) -> None:
+    from actors.messages import AckInbox, PurgeInbox, RecordInbound
+    from hub.store import inbox
+
+    now = [1000.0]
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    register = RegisterWriter(engine, M, frozenset({"moj"}), lambda: now[0])
+    writer = StoreWriter.start(engine, register, wall_clock=lambda: now[0])
+    try:
+        for seq in (1, 1, 2):  # a resend of 1 after a reconnect is recorded once
+            writer.tell(RecordInbound("moj", seq, "moj.residence_change", b"<x/>", None,
+                                      reply=lambda: None))
+        verdicts: list[str] = []
+        writer.tell(AckInbox(1, "op001", "t01", reply=verdicts.append))
+        writer.tell(AckInbox(1, "op001", "t01", reply=verdicts.append))
+        writer.ask(GetStatus(), timeout=10)
+        assert verdicts == ["acknowledged", "already"]
+        with engine.connect() as c:
+            assert c.scalar(select(link_state.c.inbound_applied)) == 2
+        writer.tell(PurgeInbox(before=now[0] - 1, limit=10))  # not yet past retention
+        writer.ask(GetStatus(), timeout=10)
+        with engine.connect() as c:
+            assert sorted(c.scalars(select(inbox.c.id)).all()) == [1, 2]
+        writer.tell(PurgeInbox(before=now[0] + 1, limit=10))
+        writer.ask(GetStatus(), timeout=10)
+        with engine.connect() as c:
+            assert c.scalars(select(inbox.c.id)).all() == [2]  # the unacknowledged stays
+    finally:
+        pykka.ActorRegistry.stop_all()
