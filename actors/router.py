@@ -4,7 +4,8 @@ A pure function called by the store writer inside the transaction that records t
 change, so a change and every message it causes commit together (DESIGN.md, Routing).
 Routed so far: identity updates to the prefectural server (every change), and
 foreign-resident notices to the legal-affairs ministry (every change of a foreign
-resident, 住基法 30条の50).  The other links add their rows here as they arrive.
+resident, 住基法 30条の50), copy (副本) updates to the intermediate server (every change
+of a resident with a 団体内統合宛名番号, 番号法 19条8号).  The other links add their rows here as they arrive.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
+from protocols.intermediate import CopyUpdate, encode_copy_update
 from protocols.moj import ForeignResidentNotice, decode_change_notice, encode_notice
 
 # Inbound: what each link's peer may push, as (inbox kind, the decoder that checks it).
@@ -55,4 +57,17 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
             residence_card_number=resident["residence_card_number"],
             address=record.address, record_status=record.record_status)
         out.append(Outbound("moj", "foreign_resident_notice", encode_notice(notice)))
+    if "intermediate" in enabled_links and resident.get("integrated_atena"):
+        had_copy = previous is not None and previous.get("integrated_atena") is not None
+        copy = CopyUpdate(
+            integrated_atena=resident["integrated_atena"], update_seq=record.update_seq,
+            previous_update_seq=previous_update_seq if had_copy else None,
+            municipality_code=record.municipality_code, reason=record.reason,
+            event_date=record.event_date.isoformat(), name=record.name_kanji,
+            name_kana=record.name_kana, birth_date=record.birth_date.isoformat(),
+            sex=record.sex, address=record.address,
+            household_number=resident["household_number"],
+            relationship=resident["relationship"], resident_type=resident["resident_type"],
+            removed=bool(resident["removed"]))
+        out.append(Outbound("intermediate", "copy_update", encode_copy_update(copy)))
     return out

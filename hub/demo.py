@@ -70,7 +70,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
 
     from hub.app import Hub
     from hub.logs import setup_logging
-    from mock_endpoints import MojMock, PrefectureMock
+    from mock_endpoints import IntermediateMock, MojMock, PrefectureMock
 
     base = load_config(config_path, overrides)
     demo_dir = base.data_dir / "demo"
@@ -88,11 +88,16 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         tls, control = mock.listen(reactor, base.certs_dir, "prefecture", "127.0.0.1", 0, 0)
         moj = MojMock(base.municipality_code, demo_dir / "mock-moj.db", base.parties["hub"])
         moj_tls, moj_control = moj.listen(reactor, base.certs_dir, "moj", "127.0.0.1", 0, 0)
+        mid = IntermediateMock(base.municipality_code, demo_dir / "mock-intermediate.db",
+                               base.parties["hub"])
+        mid_tls, mid_control = mid.listen(reactor, base.certs_dir, "intermediate",
+                                          "127.0.0.1", 0, 0)
         cfg = load_config(config_path, [
             *overrides, f'store.url="sqlite:///{demo_dir / "jukihub.db"}"',
             "intake.port=0", "metrics.port=0",
             f"links.prefecture.port={tls.getHost().port}",
-            f"links.moj.port={moj_tls.getHost().port}"])
+            f"links.moj.port={moj_tls.getHost().port}",
+            f"links.intermediate.port={mid_tls.getHost().port}"])
         hub = Hub(cfg, reactor)
         ports = hub.start()
         print(f"hub on https://127.0.0.1:{ports.intake} (intake), mock prefecture on "
@@ -103,7 +108,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         def wait_delivery(summary: dict[str, Any]) -> Any:
             both = defer.gatherResults([
                 mock.wait_for("applied_seq", summary["per_link"]["prefecture"]),
-                moj.wait_for("applied_seq", summary["per_link"]["moj"])])
+                moj.wait_for("applied_seq", summary["per_link"]["moj"]),
+                mid.wait_for("applied_seq", summary["per_link"]["intermediate"])])
             return both.addCallback(lambda _: summary)
 
         def scrape(summary: dict[str, Any]) -> Any:
@@ -122,7 +128,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             latency_s = _metric(text, 'jukihub_delivery_latency_seconds_sum{link="prefecture"}')
             held = mock.describe()["identities"]
             print()
-            print("jukihub demo — register → hub → prefectural server and ministry (mocks)")
+            print("jukihub demo — register → hub → prefecture, ministry, intermediate (mocks)")
             print(f"  changes posted       {summary['posted']} valid + "
                   f"{sum(summary['expected_refusals'].values())} invalid, "
                   f"{summary['posted'] / summary['elapsed']:.0f} changes/s over mTLS")
@@ -137,6 +143,9 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             moj_delivered = _metric(text, 'jukihub_link_delivered_total{link="moj"}')
             print(f"  ministry notices     {moj_delivered:.0f} foreign-resident notices "
                   f"(住基法 30条の50), acknowledged by the ministry (mock)")
+            mid_delivered = _metric(text, 'jukihub_link_delivered_total{link="intermediate"}')
+            print(f"  intermediate copies  {mid_delivered:.0f} copy (副本) updates of residents "
+                  f"with a 個人番号; the intermediate server holds {mid.describe()['copies']}")
             if latency_n:
                 print(f"  mean delivery time   {1000 * latency_s / latency_n:.1f} ms from commit "
                       "to acknowledgement")
@@ -145,7 +154,9 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             print(f"    curl --cacert {cfg.certs_dir}/ca.pem --cert {cfg.certs_dir}/operator.pem "
                   f"--key {cfg.certs_dir}/operator.key https://127.0.0.1:{ports.metrics}/metrics")
             ok = (delivered == summary["per_link"]["prefecture"]
-                  and moj_delivered == summary["per_link"]["moj"] and summary["repeat_same"]
+                  and moj_delivered == summary["per_link"]["moj"]
+                  and mid_delivered == summary["per_link"]["intermediate"]
+                  and summary["repeat_same"]
                   and summary["refused"] == summary["expected_refusals"])
             print(f"  result               {'OK' if ok else 'UNEXPECTED — see above'}")
             result["rc"] = 0 if ok else 1
@@ -159,6 +170,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             d2.addBoth(lambda _: control.stopListening())
             d2.addBoth(lambda _: moj_tls.stopListening())
             d2.addBoth(lambda _: moj_control.stopListening())
+            d2.addBoth(lambda _: mid_tls.stopListening())
+            d2.addBoth(lambda _: mid_control.stopListening())
             d2.addBoth(lambda _: reactor.stop())
             return d2
 

@@ -160,6 +160,8 @@ class RegisterWriter:
                                     or 0) + 1
             self.next_link_seq = {row.link: row.next_seq
                                   for row in conn.execute(select(link_state))}
+            last = conn.scalar(select(func.max(residents.c.integrated_atena)))
+            self.next_integrated_atena = int(last) + 1 if last else 1
             for link in sorted(enabled_links - self.next_link_seq.keys()):
                 conn.execute(insert(link_state).values(link=link, acked_seq=0, next_seq=1,
                                                        inbound_applied=0))
@@ -170,7 +172,7 @@ class RegisterWriter:
     def apply_batch(self, changes: list[Change]) -> list[Outcome]:
         """Apply ``changes`` in one transaction; if anything unexpected fails, apply
         them one transaction each so one bad change cannot sink the others."""
-        snapshot = (self.next_update_seq, dict(self.next_link_seq))
+        snapshot = (self.next_update_seq, dict(self.next_link_seq), self.next_integrated_atena)
         try:
             with self.engine.begin() as conn:
                 ws = _WorkingSet(conn, changes)
@@ -182,6 +184,7 @@ class RegisterWriter:
             raise
         except Exception:
             self.next_update_seq, self.next_link_seq = snapshot[0], dict(snapshot[1])
+            self.next_integrated_atena = snapshot[2]
             if len(changes) == 1:
                 raise
         outcomes = []
@@ -280,6 +283,9 @@ class RegisterWriter:
         if reason in REMOVING:
             state["removed"], state["removed_date"], state["removed_reason"] = (
                 True, event, reason.value)
+        if state["individual_number"] is not None and state.get("integrated_atena") is None:
+            state["integrated_atena"] = f"{self.next_integrated_atena:015d}"
+            self.next_integrated_atena += 1
         state["_dirty"] = True
         ws.put_resident(change.resident_code, current, state)
         previous_update_seq = current["last_update_seq"] if current else None

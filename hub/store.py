@@ -47,6 +47,8 @@ residents = Table(
     Column("atena_number", String(15), primary_key=True),          # 宛名番号
     Column("resident_code", String(11), nullable=False, unique=True),  # 住民票コード
     Column("individual_number", String(12), unique=True),          # 個人番号
+    # 団体内統合宛名番号: assigned by the hub when a 個人番号 is first recorded (0004).
+    Column("integrated_atena", String(15), unique=True),
     Column("household_number", String(15), nullable=False),        # 世帯番号
     Column("name_kanji", String(50), nullable=False),              # 氏名
     Column("name_kana", String(100), nullable=False),              # ふりがな

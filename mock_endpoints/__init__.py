@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from mock_endpoints.base import MockEndpoint
+from mock_endpoints.intermediate import IntermediateMock
 from mock_endpoints.moj import MojMock
 from mock_endpoints.prefecture import PrefectureMock
 
-MOCKS: dict[str, type[MockEndpoint]] = {"prefecture": PrefectureMock, "moj": MojMock}
+MOCKS: dict[str, type[MockEndpoint]] = {"prefecture": PrefectureMock, "moj": MojMock,
+                                          "intermediate": IntermediateMock}
 
-__all__ = ["MOCKS", "MockEndpoint", "MojMock", "PrefectureMock"]
+__all__ = ["MOCKS", "IntermediateMock", "MockEndpoint", "MojMock", "PrefectureMock"]

@@ -360,3 +360,33 @@ def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(
         assert status == 403
     finally:
         e.stop()
+
+
+def test_copies_reach_the_intermediate_server_in_order(tmp_path: Path, certs_dir: Path) -> None:
+    e = Env(tmp_path, certs_dir)
+    try:
+        e.start_mock()
+        e.start_other_mock("intermediate")
+        e.start_hub()
+        changes = list(Synth(seed=111).stream(120))
+        client = e.client()
+        with_copy: set[int] = set()
+        for i in range(0, len(changes), 30):
+            _, body = client.post("/v1/changes/batch", {"changes": changes[i : i + 30]})
+            for r in body["results"]:
+                assert r["status"] == "accepted"
+                if "intermediate" in r["links"]:
+                    with_copy.add(r["update_seq"])
+        e.wait_applied(len(changes))
+        assert with_copy
+        _, state = e.other_control("intermediate", "GET", f"/wait?applied_seq={len(with_copy)}")
+        assert state["applied_seq"] == len(with_copy)
+        _, applied = e.other_control("intermediate", "GET", "/applied")
+        check_order(applied)  # per 団体内統合宛名番号, in 更新順番号 order, none twice
+        assert {r["update_seq"] for r in applied} == with_copy
+        _, copy = e.other_control("intermediate", "GET", f"/copies/{applied[0]['resident_code']}")
+        assert copy["municipality_code"] == "222038"
+        _, refusals = e.other_control("intermediate", "GET", "/refusals")
+        assert refusals == []
+    finally:
+        e.stop()
