@@ -98,14 +98,17 @@ class Hub:
                                     wall_clock=self.reactor.seconds)
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
-        intake = self.reactor.listenSSL(
-            cfg.intake.port,
-            server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
-                                  engine=self.engine)),
-            server_options(cfg.certs_dir, "intake"), interface=cfg.intake.host)
-        metrics_port = self.reactor.listenSSL(
-            cfg.metrics.port, server.Site(_GuardedMetrics(cfg.metrics.allowed_clients)),
-            server_options(cfg.certs_dir, "metrics"), interface=cfg.metrics.host)
+        intake_site = server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
+                                            engine=self.engine))
+        metrics_site = server.Site(_GuardedMetrics(cfg.metrics.allowed_clients))
+        for site in (intake_site, metrics_site):
+            site.displayTracebacks = False  # a bug answers 500, never a traceback
+        intake = self.reactor.listenSSL(cfg.intake.port, intake_site,
+                                        server_options(cfg.certs_dir, "intake"),
+                                        interface=cfg.intake.host)
+        metrics_port = self.reactor.listenSSL(cfg.metrics.port, metrics_site,
+                                              server_options(cfg.certs_dir, "metrics"),
+                                              interface=cfg.metrics.host)
         self.listeners = [intake, metrics_port]
         # Retention purge of the inbox: a reactor timer that tells the store writer.
         retention, writer, clock = cfg.inbox_retention, self.writer, self.reactor

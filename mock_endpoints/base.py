@@ -243,8 +243,9 @@ class MockEndpoint:
         """Start the TLS listener and the control API; return both listening ports."""
         tls = reactor.listenSSL(port, self.factory(), server_options(certs_dir, party),
                                 interface=host)
-        control = reactor.listenTCP(control_port, server.Site(ControlAPI(self)),
-                                    interface="127.0.0.1")
+        site = server.Site(ControlAPI(self))
+        site.displayTracebacks = False
+        control = reactor.listenTCP(control_port, site, interface="127.0.0.1")
         return tls, control
 
     def drop_connections(self) -> None:
