@@ -358,6 +358,15 @@ def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(
         assert [i["peer_seq"] for i in body["items"]] == [3]
         status, _ = HttpsClient("127.0.0.1", e.intake_port, e.certs_dir, "hub").get("/v1/inbox")
         assert status == 403
+        # Pushed while the hub is down: queued by the ministry, delivered on reconnect.
+        e.hub.stop()
+        for n in (3, 4):
+            e.other_control("moj", "POST", "/push",
+                            {"notice": {**notice, "notice_number": f"N-{n}"}})
+        e.start_hub()
+        e.other_control("moj", "GET", "/wait?pushes_settled=5")
+        _, body = e.client("operator").get("/v1/inbox?state=new")
+        assert [i["document"]["notice_number"] for i in body["items"]] == ["N-2", "N-3", "N-4"]
     finally:
         e.stop()
 
