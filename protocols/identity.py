@@ -10,13 +10,11 @@ order (a test keeps the two in step).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
-from typing import Any
-from xml.sax.saxutils import escape
+from dataclasses import dataclass
 
 from lxml import etree
 
-from protocols.errors import BodyError
+from protocols.xmlrecord import XmlRecord
 from protocols.xmlsafe import load_schema, parse_xml, validate
 
 NAMESPACE = "urn:jukihub:juki:identity-update:1"
@@ -69,37 +67,8 @@ class IdentityRecord:
     old_surname_gaiji_change_seq: int | None  # 40 旧氏 外字変更連番
 
 
-def _element(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
-
-
-FIELDS: tuple[tuple[str, str], ...] = tuple(
-    (f.name, _element(f.name)) for f in fields(IdentityRecord)
-)
-_TYPES = {f.name: f.type for f in fields(IdentityRecord)}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="microseconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _parse(attr: str, text: str) -> Any:
-    kind = _TYPES[attr]
-    if "bool" in kind:
-        return text == "true"
-    if "int" in kind:
-        return int(text)
-    if "datetime" in kind:
-        return dt.datetime.fromisoformat(text)
-    if "date" in kind:
-        return dt.date.fromisoformat(text)
-    return text
+_RECORD = XmlRecord(IdentityRecord)
+FIELDS: tuple[tuple[str, str], ...] = _RECORD.fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,29 +90,13 @@ def schema() -> etree.XMLSchema:
     return _SCHEMA
 
 
-_ELEMENTS = tuple((attr, element, f"<{element}>", f"</{element}>") for attr, element in FIELDS)
-
-
 def encode_identity_update(msg: IdentityUpdate) -> bytes:
-    """Serialise to UTF-8 XML that validates against the XSD.
-
-    Written as text (every value escaped) rather than through an element tree: it is
-    on the hot path of every change, and five times faster this way.  The decoder and
-    the tests parse it with the hardened parser and the XSD.
-    """
-    parts = ['<?xml version=\'1.0\' encoding=\'UTF-8\'?>\n<IdentityUpdate xmlns="',
-             NAMESPACE, '">']
-    if msg.previous_update_seq is not None:
-        parts += ["<PreviousUpdateSeq>", str(int(msg.previous_update_seq)),
-                  "</PreviousUpdateSeq>"]
-    parts.append("<Record>")
-    rec = msg.record
-    for attr, _element, open_tag, close_tag in _ELEMENTS:
-        value = getattr(rec, attr)
-        if value is not None:
-            parts += [open_tag, escape(_text(value)), close_tag]
-    parts.append("</Record></IdentityUpdate>")
-    return "".join(parts).encode("utf-8")
+    """Serialise to UTF-8 XML that validates against the XSD."""
+    prev = ("" if msg.previous_update_seq is None
+            else f"<PreviousUpdateSeq>{int(msg.previous_update_seq)}</PreviousUpdateSeq>")
+    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<IdentityUpdate xmlns=\"{NAMESPACE}\">"
+            f"{prev}<Record>{_RECORD.encode(msg.record)}</Record></IdentityUpdate>"
+            ).encode()
 
 
 def decode_identity_update(data: bytes) -> IdentityUpdate:
@@ -153,15 +106,7 @@ def decode_identity_update(data: bytes) -> IdentityUpdate:
     prev = root.find(_NS + "PreviousUpdateSeq")
     rec = root.find(_NS + "Record")
     assert rec is not None  # guaranteed by the schema
-    values: dict[str, Any] = {attr: None for attr, _ in FIELDS}
-    by_element = {element: attr for attr, element in FIELDS}
-    for child in rec:
-        attr = by_element[etree.QName(child).localname]
-        try:
-            values[attr] = _parse(attr, child.text or "")
-        except ValueError:
-            raise BodyError("bad_value", f"{etree.QName(child).localname} is not valid") from None
     return IdentityUpdate(
-        record=IdentityRecord(**values),
+        record=_RECORD.decode(rec),
         previous_update_seq=int(prev.text) if prev is not None and prev.text else None,
     )

@@ -9,17 +9,15 @@ notice (``PreviousUpdateSeq``) so the receiver can check order.  The XSD is
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
-from typing import Any
-from xml.sax.saxutils import escape
+from dataclasses import dataclass
 
 from lxml import etree
 
 from protocols.errors import BodyError
+from protocols.xmlrecord import XmlRecord
 from protocols.xmlsafe import load_schema, parse_xml, validate
 
 NAMESPACE = "urn:jukihub:moj:foreign-resident-notice:1"
-_NS = "{" + NAMESPACE + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +44,8 @@ class ForeignResidentNotice:
     record_status: str                   # active / removed
 
 
-def _element(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
-
-
-FIELDS: tuple[tuple[str, str], ...] = tuple(
-    (f.name, _element(f.name)) for f in fields(ForeignResidentNotice))
-_TYPES = {f.name: f.type for f in fields(ForeignResidentNotice)}
-_TAGS = tuple((attr, f"<{el}>", f"</{el}>") for attr, el in FIELDS)
+_NOTICE = XmlRecord(ForeignResidentNotice)
+FIELDS: tuple[tuple[str, str], ...] = _NOTICE.fields
 _SCHEMA: etree.XMLSchema | None = None
 
 
@@ -66,39 +58,17 @@ def schema() -> etree.XMLSchema:
 
 def encode_notice(notice: ForeignResidentNotice) -> bytes:
     """UTF-8 XML that validates against the XSD (values escaped)."""
-    parts = ["<?xml version='1.0' encoding='UTF-8'?>\n<ForeignResidentNotice xmlns=\"",
-             NAMESPACE, "\">"]
-    for attr, open_tag, close_tag in _TAGS:
-        value = getattr(notice, attr)
-        if value is not None:
-            text = value.isoformat() if isinstance(value, dt.date) else str(value)
-            parts += [open_tag, escape(text), close_tag]
-    parts.append("</ForeignResidentNotice>")
-    return "".join(parts).encode("utf-8")
-
-
-def _parse(attr: str, text: str) -> Any:
-    kind = _TYPES[attr]
-    if "int" in kind:
-        return int(text)
-    if "date" in kind:
-        return dt.date.fromisoformat(text)
-    return text
+    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<ForeignResidentNotice "
+            f"xmlns=\"{NAMESPACE}\">{_NOTICE.encode(notice)}</ForeignResidentNotice>"
+            ).encode()
 
 
 def decode_notice(data: bytes) -> ForeignResidentNotice:
     """Parse and validate a notice, or raise ``BodyError``."""
     root = parse_xml(data)
     validate(schema(), root)
-    values: dict[str, Any] = {attr: None for attr, _ in FIELDS}
-    by_element = {el: attr for attr, el in FIELDS}
-    for child in root:
-        attr = by_element[etree.QName(child).localname]
-        try:
-            values[attr] = _parse(attr, child.text or "")
-        except ValueError:
-            raise BodyError("bad_value", f"{etree.QName(child).localname} is not valid") from None
-    return ForeignResidentNotice(**values)
+    notice: ForeignResidentNotice = _NOTICE.decode(root)
+    return notice
 
 
 # ---- inbound: the ministry's notices to the city (入管法 61条の8の2) -------------------
@@ -122,24 +92,17 @@ class ResidenceChangeNotice:
     name: str | None                      # 氏名 (new)
 
 
-CHANGE_FIELDS: tuple[tuple[str, str], ...] = tuple(
-    (f.name, _element(f.name)) for f in fields(ResidenceChangeNotice))
-_CHANGE_TYPES = {f.name: f.type for f in fields(ResidenceChangeNotice)}
+_CHANGE = XmlRecord(ResidenceChangeNotice)
+CHANGE_FIELDS: tuple[tuple[str, str], ...] = _CHANGE.fields
 _CHANGED_ITEMS = ("nationality", "residence_status", "residence_period_end",
                   "new_residence_card_number", "name")
 _CHANGE_SCHEMA: etree.XMLSchema | None = None
 
 
 def encode_change_notice(notice: ResidenceChangeNotice) -> bytes:
-    parts = ["<?xml version='1.0' encoding='UTF-8'?>\n<ResidenceChangeNotice xmlns=\"",
-             CHANGE_NAMESPACE, "\">"]
-    for attr, element in CHANGE_FIELDS:
-        value = getattr(notice, attr)
-        if value is not None:
-            text = value.isoformat() if isinstance(value, dt.date) else str(value)
-            parts += [f"<{element}>", escape(text), f"</{element}>"]
-    parts.append("</ResidenceChangeNotice>")
-    return "".join(parts).encode("utf-8")
+    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<ResidenceChangeNotice "
+            f"xmlns=\"{CHANGE_NAMESPACE}\">{_CHANGE.encode(notice)}</ResidenceChangeNotice>"
+            ).encode()
 
 
 def decode_change_notice(data: bytes) -> ResidenceChangeNotice:
@@ -149,16 +112,7 @@ def decode_change_notice(data: bytes) -> ResidenceChangeNotice:
         _CHANGE_SCHEMA = load_schema("moj_change.xsd")
     root = parse_xml(data)
     validate(_CHANGE_SCHEMA, root)
-    values: dict[str, Any] = {attr: None for attr, _ in CHANGE_FIELDS}
-    by_element = {el: attr for attr, el in CHANGE_FIELDS}
-    for child in root:
-        attr = by_element[etree.QName(child).localname]
-        try:
-            values[attr] = (dt.date.fromisoformat(child.text or "")
-                            if "date" in _CHANGE_TYPES[attr] else child.text or "")
-        except ValueError:
-            raise BodyError("bad_value", f"{etree.QName(child).localname} is not valid") from None
-    notice = ResidenceChangeNotice(**values)
+    notice: ResidenceChangeNotice = _CHANGE.decode(root)
     if all(getattr(notice, item) is None for item in _CHANGED_ITEMS):
         raise BodyError("nothing_changed", "the notice changes no item")
     return notice
