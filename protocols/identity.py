@@ -80,14 +80,8 @@ class IdentityUpdate:
     previous_update_seq: int | None
 
 
-_SCHEMA: etree.XMLSchema | None = None
-
-
 def schema() -> etree.XMLSchema:
-    global _SCHEMA
-    if _SCHEMA is None:
-        _SCHEMA = load_schema("identity_update.xsd")
-    return _SCHEMA
+    return load_schema("identity_update.xsd")
 
 
 def encode_identity_update(msg: IdentityUpdate) -> bytes:

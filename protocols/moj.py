@@ -46,14 +46,8 @@ class ForeignResidentNotice:
 
 _NOTICE = XmlRecord(ForeignResidentNotice)
 FIELDS: tuple[tuple[str, str], ...] = _NOTICE.fields
-_SCHEMA: etree.XMLSchema | None = None
-
-
 def schema() -> etree.XMLSchema:
-    global _SCHEMA
-    if _SCHEMA is None:
-        _SCHEMA = load_schema("moj_notice.xsd")
-    return _SCHEMA
+    return load_schema("moj_notice.xsd")
 
 
 def encode_notice(notice: ForeignResidentNotice) -> bytes:
@@ -96,7 +90,6 @@ _CHANGE = XmlRecord(ResidenceChangeNotice)
 CHANGE_FIELDS: tuple[tuple[str, str], ...] = _CHANGE.fields
 _CHANGED_ITEMS = ("nationality", "residence_status", "residence_period_end",
                   "new_residence_card_number", "name")
-_CHANGE_SCHEMA: etree.XMLSchema | None = None
 
 
 def encode_change_notice(notice: ResidenceChangeNotice) -> bytes:
@@ -107,11 +100,8 @@ def encode_change_notice(notice: ResidenceChangeNotice) -> bytes:
 
 def decode_change_notice(data: bytes) -> ResidenceChangeNotice:
     """Parse and validate a ministry notice, or raise ``BodyError``."""
-    global _CHANGE_SCHEMA
-    if _CHANGE_SCHEMA is None:
-        _CHANGE_SCHEMA = load_schema("moj_change.xsd")
     root = parse_xml(data)
-    validate(_CHANGE_SCHEMA, root)
+    validate(load_schema("moj_change.xsd"), root)
     notice: ResidenceChangeNotice = _CHANGE.decode(root)
     if all(getattr(notice, item) is None for item in _CHANGED_ITEMS):
         raise BodyError("nothing_changed", "the notice changes no item")

@@ -8,6 +8,7 @@ can cost anything.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from lxml import etree
@@ -60,8 +61,9 @@ def _check_depth(root: etree._Element, max_depth: int) -> None:
         stack.extend((child, depth + 1) for child in el)
 
 
+@cache
 def load_schema(name: str) -> etree.XMLSchema:
-    """Load an XSD shipped in ``protocols/schemas`` (itself parsed with the safe parser)."""
+    """An XSD shipped in ``protocols/schemas``, parsed (safely) once and kept."""
     data = (SCHEMA_DIR / name).read_bytes()
     return etree.XMLSchema(etree.fromstring(data, _parser()))
 
