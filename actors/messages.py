@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.changes import Change
+from hub.changes import CardEventRequest, Change
 from hub.register import OutboxItem, Outcome
 
 # ---- to the store writer -------------------------------------------------------------
@@ -20,7 +20,7 @@ from hub.register import OutboxItem, Outcome
 
 @dataclass(frozen=True, slots=True)
 class SubmitChanges:
-    changes: list[Change]
+    changes: list[Change | CardEventRequest]
     reply: Callable[[list[Outcome]], None]
 
 

@@ -200,3 +200,33 @@ def parse_change(obj: dict[str, Any], today: dt.date,
         items=items,
         fingerprint=fingerprint(obj),
     )
+
+
+CARD_EVENTS = ("issue", "revoke", "collect", "suspend_lift", "return")
+
+
+@dataclass(frozen=True, slots=True)
+class CardEventRequest:
+    """A card event posted by the register system (交付, 廃止, 回収, 一時停止解除, 返還)."""
+
+    request_id: str      # 依頼管理番号
+    operator_id: str     # 操作者ID
+    terminal_id: str     # 操作端末ID
+    resident_code: str   # 住民票コード
+    event: str           # one of CARD_EVENTS
+    event_date: dt.date  # 処理年月日
+    fingerprint: str
+
+
+def parse_card_event(obj: dict[str, Any], today: dt.date) -> CardEventRequest:
+    """One schema-valid card event, after its format checks, or ``FormatError``."""
+    for item in ("request_id", "operator_id", "terminal_id"):
+        checks.check_identifier(obj[item], item)
+    checks.check_resident_code(obj["resident_code"])
+    event_date = checks.parse_date(obj["event_date"], "event_date")
+    if event_date > today:
+        raise FormatError("date_in_future", "event_date is after today", "event_date")
+    if obj["event"] not in CARD_EVENTS:
+        raise FormatError("invalid_event", "event is not a card event", "event")
+    return CardEventRequest(obj["request_id"], obj["operator_id"], obj["terminal_id"],
+                            obj["resident_code"], obj["event"], event_date, fingerprint(obj))

@@ -49,6 +49,14 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
             else:
                 refused[r["error"]["code"]] += 1
     elapsed = time.perf_counter() - started
+    holders = [p for p in synth.people if p.number and not p.removed][:5]
+    for n, person in enumerate(holders):  # their 個人番号カード is issued
+        status, body = client.post("/v1/card-events", {
+            "request_id": f"CARD-{n}", "operator_id": "op001", "terminal_id": "t01",
+            "resident_code": person.code, "event": "issue",
+            "event_date": synth.today.isoformat()})
+        if status == 201:
+            per_link.update(body["links"])
     status, first = client.post("/v1/changes", singles[0])
     repeat_same = status == 201 and first["update_seq"] == 1
     expected: Counter[str] = Counter()
@@ -70,7 +78,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
 
     from hub.app import Hub
     from hub.logs import setup_logging
-    from mock_endpoints import IntermediateMock, MojMock, PrefectureMock
+    from mock_endpoints import CardMock, IntermediateMock, MojMock, PrefectureMock
 
     base = load_config(config_path, overrides)
     demo_dir = base.data_dir / "demo"
@@ -92,12 +100,15 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
                                base.parties["hub"])
         mid_tls, mid_control = mid.listen(reactor, base.certs_dir, "intermediate",
                                           "127.0.0.1", 0, 0)
+        card = CardMock(base.municipality_code, demo_dir / "mock-card.db", base.parties["hub"])
+        card_tls, card_control = card.listen(reactor, base.certs_dir, "card", "127.0.0.1", 0, 0)
         cfg = load_config(config_path, [
             *overrides, f'store.url="sqlite:///{demo_dir / "jukihub.db"}"',
             "intake.port=0", "metrics.port=0",
             f"links.prefecture.port={tls.getHost().port}",
             f"links.moj.port={moj_tls.getHost().port}",
-            f"links.intermediate.port={mid_tls.getHost().port}"])
+            f"links.intermediate.port={mid_tls.getHost().port}",
+            f"links.card.port={card_tls.getHost().port}"])
         hub = Hub(cfg, reactor)
         ports = hub.start()
         print(f"hub on https://127.0.0.1:{ports.intake} (intake), mock prefecture on "
@@ -109,7 +120,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             both = defer.gatherResults([
                 mock.wait_for("applied_seq", summary["per_link"]["prefecture"]),
                 moj.wait_for("applied_seq", summary["per_link"]["moj"]),
-                mid.wait_for("applied_seq", summary["per_link"]["intermediate"])])
+                mid.wait_for("applied_seq", summary["per_link"]["intermediate"]),
+                card.wait_for("applied_seq", summary["per_link"]["card"])])
             return both.addCallback(lambda _: summary)
 
         def scrape(summary: dict[str, Any]) -> Any:
@@ -128,7 +140,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             latency_s = _metric(text, 'jukihub_delivery_latency_seconds_sum{link="prefecture"}')
             held = mock.describe()["identities"]
             print()
-            print("jukihub demo — register → hub → prefecture, ministry, intermediate (mocks)")
+            print("jukihub demo — register → hub → prefecture, ministry, intermediate, card "
+                  "(mocks)")
             print(f"  changes posted       {summary['posted']} valid + "
                   f"{sum(summary['expected_refusals'].values())} invalid, "
                   f"{summary['posted'] / summary['elapsed']:.0f} changes/s over mTLS")
@@ -146,6 +159,9 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             mid_delivered = _metric(text, 'jukihub_link_delivered_total{link="intermediate"}')
             print(f"  intermediate copies  {mid_delivered:.0f} copy (副本) updates of residents "
                   f"with a 個人番号; the intermediate server holds {mid.describe()['copies']}")
+            card_delivered = _metric(text, 'jukihub_link_delivered_total{link="card"}')
+            print(f"  card events          {card_delivered:.0f} card issues (個人番号カード 交付), "
+                  "acknowledged by the card management system (mock)")
             if latency_n:
                 print(f"  mean delivery time   {1000 * latency_s / latency_n:.1f} ms from commit "
                       "to acknowledgement")
@@ -156,6 +172,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             ok = (delivered == summary["per_link"]["prefecture"]
                   and moj_delivered == summary["per_link"]["moj"]
                   and mid_delivered == summary["per_link"]["intermediate"]
+                  and card_delivered == summary["per_link"]["card"]
                   and summary["repeat_same"]
                   and summary["refused"] == summary["expected_refusals"])
             print(f"  result               {'OK' if ok else 'UNEXPECTED — see above'}")
@@ -172,6 +189,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             d2.addBoth(lambda _: moj_control.stopListening())
             d2.addBoth(lambda _: mid_tls.stopListening())
             d2.addBoth(lambda _: mid_control.stopListening())
+            d2.addBoth(lambda _: card_tls.stopListening())
+            d2.addBoth(lambda _: card_control.stopListening())
             d2.addBoth(lambda _: reactor.stop())
             return d2
 

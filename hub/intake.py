@@ -30,7 +30,7 @@ from twisted.web import resource, server
 from actors.messages import AckInbox, SubmitChanges
 from actors.router import INBOUND_BY_KIND
 from hub import metrics
-from hub.changes import Change, parse_change
+from hub.changes import CardEventRequest, Change, parse_card_event, parse_change
 from hub.config import IntakeConfig
 from hub.errors import FormatError, HubError, RequestError
 from hub.register import Outcome
@@ -107,7 +107,8 @@ class IntakeAPI(resource.Resource):
         started = time.perf_counter()
         path = request.path.decode("latin-1")
         endpoint = {"/v1/changes": "change", "/v1/changes/batch": "batch",
-                    "/healthz": "health", "/v1/inbox": "inbox"}.get(path, "other")
+                    "/v1/card-events": "card", "/healthz": "health",
+                    "/v1/inbox": "inbox"}.get(path, "other")
         if path.startswith("/v1/inbox/") and path.endswith("/ack"):
             endpoint = "inbox_ack"
         if endpoint in ("inbox", "inbox_ack"):
@@ -116,7 +117,7 @@ class IntakeAPI(resource.Resource):
             self._check_client(request)
             if endpoint == "health" and request.method == b"GET":
                 return self._answer(request, endpoint, started, 200, {"status": "ok"})
-            if endpoint not in ("change", "batch"):
+            if endpoint not in ("change", "batch", "card"):
                 raise _NotFound()
             if request.method != b"POST":
                 raise _MethodNotAllowed()
@@ -138,14 +139,15 @@ class IntakeAPI(resource.Resource):
             return self._answer(request, endpoint, started, err.status, {"error": err.to_json()})
         items = obj["changes"] if endpoint == "batch" else [obj]
         today = self.today()
-        parsed: list[Change | FormatError] = []
+        parsed: list[Change | CardEventRequest | FormatError] = []
         for item in items:
             try:
-                parsed.append(parse_change(item, today, self.charset))
+                parsed.append(parse_card_event(item, today) if endpoint == "card"
+                              else parse_change(item, today, self.charset))
             except FormatError as err:
                 metrics.changes_refused.labels(f"{err.code}:{err.item}").inc()
                 parsed.append(err)
-        changes = [p for p in parsed if isinstance(p, Change)]
+        changes = [p for p in parsed if not isinstance(p, FormatError)]
         d: defer.Deferred[list[Outcome]] = defer.Deferred()
         if changes:
             reactor = self.reactor
@@ -283,8 +285,8 @@ class IntakeAPI(resource.Resource):
         return oa
 
     def _respond(self, outcomes: list[Outcome], request: server.Request, endpoint: str,
-                 started: float, parsed: list[Change | FormatError], request_ids: list[str],
-                 oa_request: Any) -> None:
+                 started: float, parsed: list[Change | CardEventRequest | FormatError],
+                 request_ids: list[str], oa_request: Any) -> None:
         it = iter(outcomes)
         results: list[tuple[int, dict[str, Any]]] = []
         for p in parsed:
@@ -298,7 +300,7 @@ class IntakeAPI(resource.Resource):
             else:
                 assert o.response is not None
                 results.append((201, o.response))
-        if endpoint == "change":
+        if endpoint in ("change", "card"):
             status, body = results[0]
             if "error" in body:
                 body = {"error": body["error"]}

@@ -32,9 +32,26 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from actors.router import route
-from hub.changes import ADDRESS_ITEMS, CREATING, FOREIGN_ITEMS, REMOVING, Change, Reason
+from hub.changes import (
+    ADDRESS_ITEMS,
+    CREATING,
+    FOREIGN_ITEMS,
+    REMOVING,
+    CardEventRequest,
+    Change,
+    Reason,
+)
 from hub.errors import ConflictError, HubError, LogicError
-from hub.store import audit_log, identity_records, link_state, outbox, request_ids, residents
+from hub.store import (
+    audit_log,
+    card_events,
+    identity_records,
+    link_state,
+    outbox,
+    request_ids,
+    residents,
+)
+from protocols.card import CardEvent, encode_card_event
 from protocols.charconv import gaiji_count, seion_kana
 from protocols.identity import FIELDS, IdentityRecord
 
@@ -48,7 +65,8 @@ _INSERT_RESIDENT = insert(residents)
 _UPDATE_RESIDENT = update(residents).where(residents.c.atena_number == bindparam("_atena"))
 _SAVE_NEXT_SEQ = update(link_state).where(link_state.c.link == bindparam("l"))
 _INSERTS = {"identity": insert(identity_records), "outbox": insert(outbox),
-            "request": insert(request_ids), "audit": insert(audit_log)}
+            "request": insert(request_ids), "audit": insert(audit_log),
+            "card": insert(card_events)}
 _UNIQUE_ITEMS = ("individual_number", "atena_number")
 _CHUNK = 500  # bound parameters per IN (...) query
 
@@ -61,7 +79,7 @@ def _chunks(values: list[Any]) -> Any:
 class _WorkingSet:
     """What one batch has read and written so far."""
 
-    def __init__(self, conn: Connection, changes: list[Change]) -> None:
+    def __init__(self, conn: Connection, changes: list[Change | CardEventRequest]) -> None:
         self.requests: dict[str, tuple[str, dict[str, Any]]] = {}
         ids = list({c.request_id for c in changes})
         for part in _chunks(ids):
@@ -81,7 +99,8 @@ class _WorkingSet:
         # (item, value) -> atena number of the resident holding it
         self.holders: dict[tuple[str, Any], str] = {}
         for item in _UNIQUE_ITEMS:
-            values = list({c.items[item] for c in changes if c.items.get(item) is not None})
+            values = list({c.items[item] for c in changes
+                           if isinstance(c, Change) and c.items.get(item) is not None})
             for part in _chunks(values):
                 for row in conn.execute(select(residents.c[item], residents.c.atena_number)
                                         .where(residents.c[item].in_(part))):
@@ -160,6 +179,7 @@ class RegisterWriter:
                                     or 0) + 1
             self.next_link_seq = {row.link: row.next_seq
                                   for row in conn.execute(select(link_state))}
+            self.next_card_event = (conn.scalar(select(func.max(card_events.c.id))) or 0) + 1
             last = conn.scalar(select(func.max(residents.c.integrated_atena)))
             self.next_integrated_atena = int(last) + 1 if last else 1
             for link in sorted(enabled_links - self.next_link_seq.keys()):
@@ -169,10 +189,11 @@ class RegisterWriter:
 
     # ---- batches ---------------------------------------------------------------------
 
-    def apply_batch(self, changes: list[Change]) -> list[Outcome]:
+    def apply_batch(self, changes: list[Change | CardEventRequest]) -> list[Outcome]:
         """Apply ``changes`` in one transaction; if anything unexpected fails, apply
         them one transaction each so one bad change cannot sink the others."""
-        snapshot = (self.next_update_seq, dict(self.next_link_seq), self.next_integrated_atena)
+        snapshot = (self.next_update_seq, dict(self.next_link_seq), self.next_integrated_atena,
+                    self.next_card_event)
         try:
             with self.engine.begin() as conn:
                 ws = _WorkingSet(conn, changes)
@@ -184,7 +205,7 @@ class RegisterWriter:
             raise
         except Exception:
             self.next_update_seq, self.next_link_seq = snapshot[0], dict(snapshot[1])
-            self.next_integrated_atena = snapshot[2]
+            self.next_integrated_atena, self.next_card_event = snapshot[2], snapshot[3]
             if len(changes) == 1:
                 raise
         outcomes = []
@@ -202,7 +223,7 @@ class RegisterWriter:
 
     # ---- one change ------------------------------------------------------------------
 
-    def _apply_one(self, ws: _WorkingSet, change: Change) -> Outcome:
+    def _apply_one(self, ws: _WorkingSet, change: Change | CardEventRequest) -> Outcome:
         prior = ws.requests.get(change.request_id)
         if prior is not None:
             if prior[0] != change.fingerprint:
@@ -210,11 +231,56 @@ class RegisterWriter:
                     "request_id_reused",
                     "this request id was used before for a different change", "request_id"))
             return Outcome(change.request_id, response=prior[1], duplicate=True)
+        if isinstance(change, CardEventRequest):
+            return self._card_event(ws, change)
         try:
             current = self._check(ws, change)
         except LogicError as err:
             return Outcome(change.request_id, error=err, reason=err.code)
         return self._write(ws, change, current)
+
+    def _card_event(self, ws: _WorkingSet, ev: CardEventRequest) -> Outcome:
+        """A card event: for a living resident with a 個人番号; one message on the card
+        link, after that link's earlier messages (the resident's among them)."""
+        current = ws.residents[ev.resident_code]
+        rule = ("unknown_resident" if current is None
+                else "change_to_removed_record" if current["removed"]
+                else "no_individual_number" if current["individual_number"] is None
+                else None)
+        if rule is not None:
+            return Outcome(ev.request_id, reason=rule, error=LogicError(
+                rule, f"card event {ev.event} refused: {rule.replace('_', ' ')}"))
+        assert current is not None
+        now = self.wall_clock()
+        event_seq = self.next_card_event
+        self.next_card_event += 1
+        items_out: list[OutboxItem] = []
+        if "card" in self.enabled_links:
+            body = encode_card_event(CardEvent(
+                event_seq, self.municipality_code, ev.resident_code,
+                current["individual_number"], ev.event, ev.event_date, ev.operator_id,
+                ev.terminal_id))
+            seq = self.next_link_seq["card"]
+            self.next_link_seq["card"] = seq + 1
+            items_out.append(OutboxItem("card", seq, 0, ev.resident_code, body, now))
+            ws.rows["outbox"].append({
+                "link": "card", "seq": seq, "update_seq": 0, "resident_key": ev.resident_code,
+                "kind": "card_event", "payload": body, "enqueued_at": now, "state": "pending"})
+        response = {"request_id": ev.request_id, "status": "accepted",
+                    "event_seq": event_seq, "links": [o.link for o in items_out]}
+        ws.requests[ev.request_id] = (ev.fingerprint, response)
+        ws.rows["card"].append({
+            "id": event_seq, "request_id": ev.request_id, "resident_code": ev.resident_code,
+            "event": ev.event, "event_date": ev.event_date, "operator_id": ev.operator_id,
+            "terminal_id": ev.terminal_id, "created_at": now})
+        ws.rows["request"].append({
+            "request_id": ev.request_id, "fingerprint": ev.fingerprint, "update_seq": None,
+            "response": json.dumps(response), "created_at": now})
+        ws.rows["audit"].append({
+            "at": now, "operator_id": ev.operator_id, "terminal_id": ev.terminal_id,
+            "request_id": ev.request_id, "action": f"card.{ev.event}", "update_seq": None})
+        return Outcome(ev.request_id, response=response, reason=f"card_{ev.event}",
+                       outbox=items_out)
 
     def _check(self, ws: _WorkingSet, change: Change) -> dict[str, Any] | None:
         current = ws.residents[change.resident_code]

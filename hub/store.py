@@ -151,8 +151,21 @@ request_ids = Table(
     "request_ids", metadata,
     Column("request_id", String(40), primary_key=True),              # 依頼管理番号
     Column("fingerprint", String(64), nullable=False),               # sha256 of the request
-    Column("update_seq", Integer, ForeignKey("identity_records.update_seq"), nullable=False),
+    # The change's 更新順番号; NULL for a card event (from revision 0005).
+    Column("update_seq", Integer, ForeignKey("identity_records.update_seq")),
     Column("response", Text, nullable=False),                        # the first answer, JSON
+    Column("created_at", Float, nullable=False),
+)
+
+card_events = Table(
+    "card_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),    # event_seq
+    Column("request_id", String(40), nullable=False, unique=True),   # 依頼管理番号
+    Column("resident_code", String(11), nullable=False, index=True),
+    Column("event", String(16), nullable=False),
+    Column("event_date", Date, nullable=False),
+    Column("operator_id", String(40), nullable=False),
+    Column("terminal_id", String(40), nullable=False),
     Column("created_at", Float, nullable=False),
 )
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from mock_endpoints.base import MockEndpoint
+from mock_endpoints.card import CardMock
 from mock_endpoints.intermediate import IntermediateMock
 from mock_endpoints.moj import MojMock
 from mock_endpoints.prefecture import PrefectureMock
 
 MOCKS: dict[str, type[MockEndpoint]] = {"prefecture": PrefectureMock, "moj": MojMock,
-                                          "intermediate": IntermediateMock}
+                                          "intermediate": IntermediateMock, "card": CardMock}
 
-__all__ = ["MOCKS", "IntermediateMock", "MockEndpoint", "MojMock", "PrefectureMock"]
+__all__ = ["MOCKS", "CardMock", "IntermediateMock", "MockEndpoint", "MojMock",
+           "PrefectureMock"]

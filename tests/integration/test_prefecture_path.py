@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sqlite3
 import threading
@@ -397,5 +398,44 @@ def test_copies_reach_the_intermediate_server_in_order(tmp_path: Path, certs_dir
         assert copy["municipality_code"] == "222038"
         _, refusals = e.other_control("intermediate", "GET", "/refusals")
         assert refusals == []
+    finally:
+        e.stop()
+
+
+def test_card_events_reach_the_card_system_in_order(tmp_path: Path, certs_dir: Path) -> None:
+    from hub.synthetic import individual_number
+
+    e = Env(tmp_path, certs_dir)
+    try:
+        e.start_mock()
+        e.start_other_mock("card")
+        e.start_hub()
+        synth = Synth(seed=112)
+        adult = synth.arrival()
+        adult["resident"]["individual_number"] = individual_number(synth.rng)
+        baby = synth.arrival(newborn=True)
+        baby["resident"].pop("individual_number", None)
+        post_all(e.client(), [adult, baby])
+        client = e.client()
+        today = dt.date.today().isoformat()
+        events = []
+        for n, kind in enumerate(["issue", "suspend_lift", "revoke", "return"]):
+            ev = {"request_id": f"C-{n}", "operator_id": "op001", "terminal_id": "t01",
+                  "resident_code": adult["resident_code"], "event": kind, "event_date": today}
+            status, body = client.post("/v1/card-events", ev)
+            assert status == 201 and body["links"] == ["card"], body
+            events.append(body["event_seq"])
+        again = client.post("/v1/card-events", {**ev, "request_id": "C-3"})
+        assert again == (201, body)  # the first answer again
+        refused = client.post("/v1/card-events", {**ev, "request_id": "C-9",
+                                                   "resident_code": baby["resident_code"]})
+        assert (refused[0], refused[1]["error"]["code"]) == (422, "no_individual_number")
+        bad = client.post("/v1/card-events", {**ev, "request_id": "C-8", "event": "burn"})
+        assert (bad[0], bad[1]["error"]["code"]) == (400, "schema_invalid")
+        _, state = e.other_control("card", "GET", "/wait?applied_seq=4")
+        assert state["events"] == 4
+        _, held = e.other_control("card", "GET", f"/card-events/{adult['resident_code']}")
+        assert [h["event"] for h in held] == ["issue", "suspend_lift", "revoke", "return"]
+        assert [h["event_seq"] for h in held] == events == sorted(events)
     finally:
         e.stop()

@@ -1,0 +1,46 @@
+"""Card events for the individual-number card management system (個人番号カード管理システム).
+
+One document per event — issue (交付), revoke (廃止), collect (回収), suspend-lift
+(一時停止解除), return (返還) — for one resident, numbered by the hub (``EventSeq``) in
+the order the register recorded them.  The XSD is ``schemas/card_event.xsd``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from protocols.xmlrecord import XmlRecord
+from protocols.xmlsafe import load_schema, parse_xml, validate
+
+NAMESPACE = "urn:jukihub:card:card-event:1"
+EVENTS = ("issue", "revoke", "collect", "suspend_lift", "return")
+
+
+@dataclass(frozen=True, slots=True)
+class CardEvent:
+    event_seq: int                 # the hub's number for the event, in recording order
+    municipality_code: str         # 市町村コード
+    resident_code: str             # 住民票コード
+    individual_number: str         # 個人番号
+    event: str                     # issue / revoke / collect / suspend_lift / return
+    event_date: dt.date            # 処理年月日
+    operator_id: str               # 操作者ID
+    terminal_id: str               # 操作端末ID
+
+
+_RECORD = XmlRecord(CardEvent)
+FIELDS = _RECORD.fields
+
+
+def encode_card_event(event: CardEvent) -> bytes:
+    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<CardEvent xmlns=\"{NAMESPACE}\">"
+            f"{_RECORD.encode(event)}</CardEvent>").encode()
+
+
+def decode_card_event(data: bytes) -> CardEvent:
+    """Parse and validate a card event, or raise ``BodyError``."""
+    root = parse_xml(data)
+    validate(load_schema("card_event.xsd"), root)
+    event: CardEvent = _RECORD.decode(root)
+    return event
