@@ -28,6 +28,7 @@ connects, closes and timers to the reactor with ``call_in_reactor`` (the reactor
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 import time
@@ -42,6 +43,7 @@ from actors.messages import (
     BytesIn,
     Connected,
     ConnectFailed,
+    Designated,
     Disconnected,
     GetStatus,
     HoldMessages,
@@ -51,14 +53,18 @@ from actors.messages import (
     RecordDeadLetter,
     Recorded,
     RecordInbound,
+    SubmitChanges,
     Timer,
 )
 from actors.router import INBOUND
 from hub import metrics
+from hub.changes import number_designation
 from hub.config import LinkConfig
+from hub.errors import HubError
 from hub.register import OutboxItem
 from hub.store import dead_letters, link_state, outbox
 from protocols.errors import BodyError, RemoteProtocolError
+from protocols.national import NumberGenerated
 from protocols.session import Acked, DataFrame, Heartbeat, PeerHello, Refused, Role, Session
 
 log = logging.getLogger("jukihub.link")
@@ -345,13 +351,35 @@ class LinkActor(pykka.ThreadingActor):
         self.inbound_expected += 1
         kind, decode = INBOUND.get(self.link, ("unexpected", None))
         code = None
+        doc = None
         if decode is None:
             code = "unexpected_push"
         else:
             try:
-                decode(frame.body)
+                doc = decode(frame.body)
             except BodyError as err:
                 code = err.code
+        if isinstance(doc, NumberGenerated):
+            # A generated 個人番号: record it in the register first (an idempotent
+            # change), then in the inbox, then acknowledge.  A crash anywhere in between
+            # means the push comes again and the change answers with its first answer.
+            try:
+                change = number_designation(doc.resident_code, doc.individual_number,
+                                            dt.date.fromtimestamp(self.wall_clock()))
+            except HubError as err:
+                self._record_push(frame, kind, err.code)
+                return
+            actor, seq, body = self.actor_ref, frame.seq, frame.body
+            self.writer.tell(SubmitChanges([change], reply=lambda outcomes: actor.tell(
+                Designated(seq, kind, body,
+                           outcomes[0].error.code if outcomes[0].error else None))))
+            return
+        self._record_push(frame, kind, code)
+
+    def _on_designated(self, msg: Designated) -> None:
+        self._record_push(DataFrame(msg.seq, "", msg.body), msg.kind, msg.refused_code)
+
+    def _record_push(self, frame: DataFrame, kind: str, code: str | None) -> None:
         if code is not None:
             metrics.inbound_refused.labels(self.link, code).inc()
         actor = self.actor_ref
@@ -410,6 +438,7 @@ class LinkActor(pykka.ThreadingActor):
         Timer: _on_timer,
         Recorded: _on_recorded,
         InboundRecorded: _on_inbound_recorded,
+        Designated: _on_designated,
         GetStatus: _on_status,
     }
 

@@ -129,6 +129,16 @@ class Recorded:
 
 
 @dataclass(frozen=True, slots=True)
+class Designated:
+    """The store writer applied (or refused) the register change a push caused."""
+
+    seq: int
+    kind: str
+    body: bytes
+    refused_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class InboundRecorded:
     seq: int
     refused_code: str | None

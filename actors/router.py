@@ -17,10 +17,12 @@ from typing import Any
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
 from protocols.intermediate import CopyUpdate, encode_copy_update
 from protocols.moj import ForeignResidentNotice, decode_change_notice, encode_notice
+from protocols.national import NumberRequest, decode_number_generated, encode_number_request
 
 # Inbound: what each link's peer may push, as (inbox kind, the decoder that checks it).
 INBOUND: dict[str, tuple[str, Callable[[bytes], Any]]] = {
     "moj": ("moj.residence_change", decode_change_notice),
+    "national": ("national.number_generated", decode_number_generated),
 }
 INBOUND_BY_KIND = {kind: decode for kind, decode in INBOUND.values()}
 
@@ -57,6 +59,12 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
             residence_card_number=resident["residence_card_number"],
             address=record.address, record_status=record.record_status)
         out.append(Outbound("moj", "foreign_resident_notice", encode_notice(notice)))
+    if ("national" in enabled_links and record.reason in ("birth", "move_in")
+            and resident["individual_number"] is None):
+        # A new resident without a 個人番号: ask J-LIS to generate one (番号法 8条).
+        req = NumberRequest(record.update_seq, record.municipality_code,
+                            record.resident_code, record.birth_date, record.sex)
+        out.append(Outbound("national", "number_request", encode_number_request(req)))
     if "intermediate" in enabled_links and resident.get("integrated_atena"):
         had_copy = previous is not None and previous.get("integrated_atena") is not None
         copy = CopyUpdate(

@@ -17,6 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pykka
+
 from certs.devca import init_certs
 from hub.client import HttpsClient
 from hub.config import load_config
@@ -78,7 +80,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
 
     from hub.app import Hub
     from hub.logs import setup_logging
-    from mock_endpoints import CardMock, IntermediateMock, MojMock, PrefectureMock
+    from mock_endpoints import CardMock, IntermediateMock, MojMock, NationalMock, PrefectureMock
 
     base = load_config(config_path, overrides)
     demo_dir = base.data_dir / "demo"
@@ -101,6 +103,9 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         mid_tls, mid_control = mid.listen(reactor, base.certs_dir, "intermediate",
                                           "127.0.0.1", 0, 0)
         card = CardMock(base.municipality_code, demo_dir / "mock-card.db", base.parties["hub"])
+        nat = NationalMock(base.municipality_code, demo_dir / "mock-national.db",
+                           base.parties["hub"])
+        nat_tls, nat_control = nat.listen(reactor, base.certs_dir, "national", "127.0.0.1", 0, 0)
         card_tls, card_control = card.listen(reactor, base.certs_dir, "card", "127.0.0.1", 0, 0)
         cfg = load_config(config_path, [
             *overrides, f'store.url="sqlite:///{demo_dir / "jukihub.db"}"',
@@ -108,7 +113,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             f"links.prefecture.port={tls.getHost().port}",
             f"links.moj.port={moj_tls.getHost().port}",
             f"links.intermediate.port={mid_tls.getHost().port}",
-            f"links.card.port={card_tls.getHost().port}"])
+            f"links.card.port={card_tls.getHost().port}",
+            f"links.national.port={nat_tls.getHost().port}"])
         hub = Hub(cfg, reactor)
         ports = hub.start()
         print(f"hub on https://127.0.0.1:{ports.intake} (intake), mock prefecture on "
@@ -117,12 +123,25 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         d = threads.deferToThread(_drive, "127.0.0.1", ports.intake, cfg.certs_dir, n)
 
         def wait_delivery(summary: dict[str, Any]) -> Any:
-            both = defer.gatherResults([
-                mock.wait_for("applied_seq", summary["per_link"]["prefecture"]),
-                moj.wait_for("applied_seq", summary["per_link"]["moj"]),
-                mid.wait_for("applied_seq", summary["per_link"]["intermediate"]),
-                card.wait_for("applied_seq", summary["per_link"]["card"])])
-            return both.addCallback(lambda _: summary)
+            links = summary["per_link"]
+
+            def rest(_: Any) -> Any:
+                # Each number designated (a resident may have left before it came, and
+                # then it is refused) is one more identity update for the prefecture and
+                # one more copy for the intermediate server.
+                (designated,) = nat.db.execute(
+                    "SELECT count(*) FROM pushes WHERE state = 'acked'").fetchone()
+                links["prefecture"] += designated
+                links["intermediate"] += designated
+                return defer.gatherResults([
+                    mock.wait_for("applied_seq", links["prefecture"]),
+                    moj.wait_for("applied_seq", links["moj"]),
+                    mid.wait_for("applied_seq", links["intermediate"]),
+                    card.wait_for("applied_seq", links["card"])])
+
+            waiting = nat.wait_for("pushes_settled", links["national"]).addCallback(rest)
+            waiting.addTimeout(120, reactor)  # never hang: say what did not arrive
+            return waiting.addCallback(lambda _: summary)
 
         def scrape(summary: dict[str, Any]) -> Any:
             def get() -> str:
@@ -140,8 +159,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             latency_s = _metric(text, 'jukihub_delivery_latency_seconds_sum{link="prefecture"}')
             held = mock.describe()["identities"]
             print()
-            print("jukihub demo — register → hub → prefecture, ministry, intermediate, card "
-                  "(mocks)")
+            print("jukihub demo — register → hub → prefecture, national, ministry, "
+                  "intermediate, card (mocks)")
             print(f"  changes posted       {summary['posted']} valid + "
                   f"{sum(summary['expected_refusals'].values())} invalid, "
                   f"{summary['posted'] / summary['elapsed']:.0f} changes/s over mTLS")
@@ -151,6 +170,12 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
                 print(f"    {code:<40} {count}")
             repeat = "first answer returned" if summary["repeat_same"] else "WRONG ANSWER"
             print(f"  repeated request id  {repeat}")
+            nat_delivered = _metric(text, 'jukihub_link_delivered_total{link="national"}')
+            states = dict(nat.db.execute("SELECT state, count(*) FROM pushes GROUP BY state"))
+            print(f"  number generation    {nat_delivered:.0f} requests to J-LIS for newborns; "
+                  f"{nat.describe()['issued']} 個人番号 generated, {states.get('acked', 0)} "
+                  f"designated and sent on, {states.get('refused', 0)} refused (the resident "
+                  "had left)")
             print(f"  delivered            {delivered:.0f} identity updates, acknowledged by the "
                   f"prefecture (applied seq {mock.applied}); it holds {held} residents")
             moj_delivered = _metric(text, 'jukihub_link_delivered_total{link="moj"}')
@@ -173,6 +198,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
                   and moj_delivered == summary["per_link"]["moj"]
                   and mid_delivered == summary["per_link"]["intermediate"]
                   and card_delivered == summary["per_link"]["card"]
+                  and nat_delivered == summary["per_link"]["national"]
                   and summary["repeat_same"]
                   and summary["refused"] == summary["expected_refusals"])
             print(f"  result               {'OK' if ok else 'UNEXPECTED — see above'}")
@@ -191,6 +217,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             d2.addBoth(lambda _: mid_control.stopListening())
             d2.addBoth(lambda _: card_tls.stopListening())
             d2.addBoth(lambda _: card_control.stopListening())
+            d2.addBoth(lambda _: nat_tls.stopListening())
+            d2.addBoth(lambda _: nat_control.stopListening())
             d2.addBoth(lambda _: reactor.stop())
             return d2
 
@@ -200,6 +228,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
 
     reactor.callWhenRunning(main)  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]
+    pykka.ActorRegistry.stop_all()  # after a signal, too: actor threads must not linger
     return int(result["rc"])
 
 

@@ -136,7 +136,7 @@ class Env:
         if extra is not None:
             self.hub_extra = extra
         links = [f"links.prefecture.{k}={json.dumps(v)}" for k, v in self.link.items()]
-        for name in ("moj", "intermediate", "card"):
+        for name in ("moj", "intermediate", "card", "national"):
             if name in self.others:
                 links += [f"links.{name}.port={self.others[name][1]}"]
                 links += [f"links.{name}.{k}={json.dumps(v)}" for k, v in self.link.items()]

@@ -310,6 +310,14 @@ class RegisterWriter:
             if items["municipality_code"] != self.municipality_code:
                 raise LogicError("move_within_leaves_city",
                                  "move_within must stay in this city; use move_out")
+        if reason is Reason.NUMBER_DESIGNATION:
+            assert current is not None
+            if set(items) != {"individual_number"}:
+                raise LogicError("number_designation_changes_more_than_number",
+                                 "number_designation may set only the individual number")
+            if current["individual_number"] not in (None, items["individual_number"]):
+                raise LogicError("individual_number_already_designated",
+                                 "the resident already has another individual number")
         if reason is Reason.NAME_CHANGE:
             assert current is not None
             changed = [k for k, v in items.items()

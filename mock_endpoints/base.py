@@ -112,13 +112,20 @@ class MockEndpoint:
 
     def push(self, body: bytes) -> int:
         """Queue a document for the hub (durably) and send it if connected."""
-        (last,) = self.db.execute("SELECT coalesce(max(seq), 0) FROM pushes").fetchone()
-        seq = last + 1
-        self.db.execute("INSERT INTO pushes VALUES (?, ?, 'pending', NULL)", (seq, body))
+        seq = self.queue_push(self.db.cursor(), body)
+        self.flush_pushes()
+        return seq
+
+    def queue_push(self, cur: sqlite3.Cursor, body: bytes) -> int:
+        """Queue a push inside the caller's transaction; it is sent after the commit."""
+        (last,) = cur.execute("SELECT coalesce(max(seq), 0) FROM pushes").fetchone()
+        cur.execute("INSERT INTO pushes VALUES (?, ?, 'pending', NULL)", (last + 1, body))
+        return int(last) + 1
+
+    def flush_pushes(self) -> None:
         for p in self.connections:
             if p.ready:
-                p.send_pushes(after=seq - 1)
-        return seq
+                p.send_pushes()
 
     def pushes_after(self, after: int) -> list[tuple[int, bytes]]:
         return self.db.execute("SELECT seq, body FROM pushes WHERE seq > ? AND state = "
@@ -264,6 +271,7 @@ class MockProtocol(Protocol):
                                endpoint.max_frame)
         self.verified = False
         self.ready = False
+        self.push_sent = 0  # highest push sent on this connection
 
     def connectionMade(self) -> None:
         self.transport.setTcpNoDelay(True)  # acks are small; do not let Nagle hold them
@@ -282,10 +290,12 @@ class MockProtocol(Protocol):
             return
         self.verified = True
 
-    def send_pushes(self, after: int) -> None:
-        frames = [self.session.data(seq, body) for seq, body in self.ep.pushes_after(after)]
-        if frames:
-            self.transport.write(b"".join(frames))
+    def send_pushes(self) -> None:
+        """Send the pending pushes this connection has not sent yet."""
+        rows = self.ep.pushes_after(self.push_sent)
+        if rows:
+            self.push_sent = rows[-1][0]
+            self.transport.write(b"".join(self.session.data(seq, body) for seq, body in rows))
 
     def connectionLost(self, reason: Any = None) -> None:
         if self in self.ep.connections:
@@ -311,7 +321,8 @@ class MockProtocol(Protocol):
                 out = []
                 self.ready = True
                 self.ep.settle_pushes(ev.applied)  # what the hub already holds
-                self.send_pushes(after=ev.applied)
+                self.push_sent = ev.applied
+                self.send_pushes()
             elif isinstance(ev, Acked):
                 self.ep.settle_pushes(ev.seq)
             elif isinstance(ev, Refused):
@@ -337,6 +348,8 @@ class MockProtocol(Protocol):
                 return
         if out:
             self.transport.write(b"".join(out))
+        if work:
+            self.ep.flush_pushes()  # what applying queued, now that it is committed
 
 
 class ControlAPI(resource.Resource):

@@ -47,7 +47,8 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str | None, bool]] = {
     "update_seq": ((int,), None, True),
     "previous_update_seq": ((int, type(None)), None, True),
     "municipality_code": ((str,), r"[0-9]{6}", True),
-    "reason": ((str,), r"move_in|birth|move_within|move_out|death|name_change|correction",
+    "reason": ((str,), r"move_in|birth|move_within|move_out|death|name_change|correction"
+                          r"|number_designation",
                True),
     "event_date": ((str,), r"[0-9]{4}-[0-9]{2}-[0-9]{2}", True),
     "name": ((str,), r".{1,50}", True),

@@ -439,3 +439,49 @@ def test_card_events_reach_the_card_system_in_order(tmp_path: Path, certs_dir: P
         assert [h["event_seq"] for h in held] == events == sorted(events)
     finally:
         e.stop()
+
+
+def test_number_generation_round_trip(tmp_path: Path, certs_dir: Path) -> None:
+    from stdnum.jp import in_ as individual_number_std
+
+    e = Env(tmp_path, certs_dir)
+    try:
+        e.start_mock()
+        e.start_other_mock("national")
+        e.start_other_mock("intermediate")
+        e.start_hub()
+        synth = Synth(seed=113)
+        babies = [synth.arrival(newborn=True) for _ in range(3)]  # born: no 個人番号 yet
+        accepted = post_all(e.client(), babies)
+        _, state = e.other_control("national", "GET", "/wait?pushes_settled=3")
+        assert state["applied_seq"] == 3 and state["issued"] == 3
+        e.wait_applied(6)  # three births, then three designations
+        for baby in babies:
+            code = baby["resident_code"]
+            _, issued = e.other_control("national", "GET", f"/numbers/{code}")
+            number = issued["individual_number"]
+            assert individual_number_std.is_valid(number)
+            _, held = e.control("GET", f"/identities/{code}")
+            assert (held["individual_number"], held["reason"]) == (number, "number_designation")
+        _, copies = e.other_control("intermediate", "GET", "/wait?applied_seq=3")
+        assert copies["copies"] == 3  # each designated resident now has a copy
+        _, pushes = e.other_control("national", "GET", "/pushes")
+        assert [p["state"] for p in pushes] == ["acked"] * 3
+        # The same notice again changes nothing; another number for her is refused.
+        first = babies[0]["resident_code"]
+        _, issued = e.other_control("national", "GET", f"/numbers/{first}")
+        same = {"request_update_seq": accepted[babies[0]["request_id"]],
+                "resident_code": first, "individual_number": issued["individual_number"]}
+        e.other_control("national", "POST", "/push", {"generated": same})
+        other = {**same, "individual_number": "123456789018"}
+        e.other_control("national", "POST", "/push", {"generated": other})
+        e.other_control("national", "GET", "/wait?pushes_settled=5")
+        _, pushes = e.other_control("national", "GET", "/pushes")
+        assert [(p["state"], p["code"]) for p in pushes[3:]] == [
+            ("acked", None), ("refused", "request_id_reused")]
+        assert e.control("GET", "/state")[1]["applied_seq"] == 6  # nothing new went out
+        staff = e.client("operator")
+        _, inbox = staff.get("/v1/inbox?kind=national.number_generated")
+        assert [i["state"] for i in inbox["items"]] == ["new"] * 4 + ["refused"]
+    finally:
+        e.stop()
