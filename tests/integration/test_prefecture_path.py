@@ -18,12 +18,28 @@ from hub.synthetic import Synth
 
 
 @pytest.fixture
-def env(tmp_path: Path, certs_dir: Path) -> Any:
-    e = Env(tmp_path, certs_dir)
-    e.start_mock()
-    e.start_hub()
-    yield e
-    e.stop()
+def env_with(tmp_path: Path, certs_dir: Path) -> Any:
+    """Start the mock prefecture, the other mocks named, and the hub; stop them after."""
+    started: list[Env] = []
+
+    def start(*others: str) -> Env:
+        e = Env(tmp_path, certs_dir)
+        started.append(e)
+        e.start_mock()
+        for name in others:
+            e.start_other_mock(name)
+        e.start_hub()
+        return e
+
+    yield start
+    for e in started:
+        e.stop()
+
+
+@pytest.fixture
+def env(env_with: Any) -> Env:
+    """The hub and the mock prefecture only."""
+    return env_with()
 
 
 def post_all(client: HttpsClient, changes: list[dict[str, Any]], batch: int = 20,
@@ -280,208 +296,175 @@ def test_stalled_peer_holds_messages_then_gets_them_all(env: Env) -> None:
     assert_delivered_exactly(env, accepted)
 
 
-def test_foreign_residents_are_notified_to_the_ministry_and_only_they(
-        tmp_path: Path, certs_dir: Path) -> None:
-    e = Env(tmp_path, certs_dir)
-    try:
-        e.start_mock()
-        e.start_other_mock("moj")
-        e.start_hub()
-        synth = Synth(seed=110)
-        changes = [synth.arrival() for _ in range(60)]
-        for c in changes[::3]:  # a third of them foreign residents
-            r = c["resident"]
-            r["resident_type"] = "foreign"
-            r["foreign"] = {"nationality": "ベトナム", "article_30_45": "1",
-                            "residence_status": "技能実習",
-                            "residence_card_number": "AB12345678CD"}
-        foreign = [c for c in changes if c["resident"]["resident_type"] == "foreign"]
-        follow = []
-        for c in foreign[:5]:  # and a later change of five of them
-            person = next(p for p in synth.people if p.code == c["resident_code"])
-            move = synth._base("move_within", person)
-            move["resident"] = {"address": synth._address()}
-            follow.append(move)
-        accepted = post_all(e.client(), changes + follow)
-        e.wait_applied(len(accepted))
-        _, state = e.other_control("moj", "GET",
-                                   f"/wait?applied_seq={len(foreign) + len(follow)}")
-        assert state["applied_seq"] == len(foreign) + 5 and state["residents"] == len(foreign)
-        _, applied = e.other_control("moj", "GET", "/applied")
-        assert {r["resident_code"] for r in applied} == {c["resident_code"] for c in foreign}
-        assert {r["update_seq"] for r in applied} == {
-            accepted[c["request_id"]] for c in foreign + follow}
-        _, notice = e.other_control("moj", "GET", f"/notices/{foreign[0]['resident_code']}")
-        assert notice["nationality"] == "ベトナム" and notice["reason"] == "move_within"
-        m = e.metrics()
-        assert m['jukihub_link_delivered_total{link="moj"}'] == len(foreign) + 5
-        assert m['jukihub_link_delivered_total{link="prefecture"}'] == len(accepted)
-    finally:
-        e.stop()
+def test_foreign_residents_are_notified_to_the_ministry_and_only_they(env_with: Any) -> None:
+    e = env_with("moj")
+    synth = Synth(seed=110)
+    changes = [synth.arrival() for _ in range(60)]
+    for c in changes[::3]:  # a third of them foreign residents
+        r = c["resident"]
+        r["resident_type"] = "foreign"
+        r["foreign"] = {"nationality": "ベトナム", "article_30_45": "1",
+                        "residence_status": "技能実習",
+                        "residence_card_number": "AB12345678CD"}
+    foreign = [c for c in changes if c["resident"]["resident_type"] == "foreign"]
+    follow = []
+    for c in foreign[:5]:  # and a later change of five of them
+        person = next(p for p in synth.people if p.code == c["resident_code"])
+        move = synth._base("move_within", person)
+        move["resident"] = {"address": synth._address()}
+        follow.append(move)
+    accepted = post_all(e.client(), changes + follow)
+    e.wait_applied(len(accepted))
+    _, state = e.other_control("moj", "GET",
+                               f"/wait?applied_seq={len(foreign) + len(follow)}")
+    assert state["applied_seq"] == len(foreign) + 5 and state["residents"] == len(foreign)
+    _, applied = e.other_control("moj", "GET", "/applied")
+    assert {r["resident_code"] for r in applied} == {c["resident_code"] for c in foreign}
+    assert {r["update_seq"] for r in applied} == {
+        accepted[c["request_id"]] for c in foreign + follow}
+    _, notice = e.other_control("moj", "GET", f"/notices/{foreign[0]['resident_code']}")
+    assert notice["nationality"] == "ベトナム" and notice["reason"] == "move_within"
+    m = e.metrics()
+    assert m['jukihub_link_delivered_total{link="moj"}'] == len(foreign) + 5
+    assert m['jukihub_link_delivered_total{link="prefecture"}'] == len(accepted)
 
 
-def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(
-        tmp_path: Path, certs_dir: Path) -> None:
-    e = Env(tmp_path, certs_dir)
-    try:
-        e.start_mock()
-        e.start_other_mock("moj")
-        e.start_hub()
-        notice = {"notice_number": "N-0001", "residence_card_number": "AB12345678CD",
-                  "change_date": "2026-11-02", "residence_status": "永住者"}
-        assert e.other_control("moj", "POST", "/push", {"notice": notice})[1]["seq"] == 1
-        e.other_control("moj", "POST", "/push", {"raw": "<ResidenceChangeNotice/>"})
-        _, state = e.other_control("moj", "GET", "/wait?pushes_settled=2")
-        _, pushes = e.other_control("moj", "GET", "/pushes")
-        assert [(p["state"], p["code"]) for p in pushes] == [
-            ("acked", None), ("refused", "xsd_invalid")]
-        # The hub crashes and comes back: nothing is recorded twice, the next push flows.
-        assert e.hub is not None
-        e.hub.kill()
-        e.start_hub()
-        e.other_control("moj", "POST", "/push", {"notice": {**notice, "notice_number": "N-2"}})
-        e.other_control("moj", "GET", "/wait?pushes_settled=3")
-        staff = e.client("operator")
-        status, body = staff.get("/v1/inbox?kind=moj.residence_change")
-        assert status == 200
-        items = body["items"]
-        assert [(i["peer_seq"], i["state"]) for i in items] == [
-            (1, "new"), (2, "refused"), (3, "new")]
-        assert items[0]["document"]["residence_status"] == "永住者"
-        assert items[1]["code"] == "xsd_invalid" and "document" not in items[1]
-        who = {"operator_id": "op001", "terminal_id": "t01"}
-        status, body = staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)
-        assert (status, body["state"]) == (200, "acknowledged")
-        assert staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)[0] == 409
-        assert staff.post("/v1/inbox/999/ack", who)[0] == 404
-        assert staff.post(f"/v1/inbox/{items[2]['id']}/ack", {"operator_id": "x y"})[0] == 400
-        status, body = staff.get("/v1/inbox?state=new")
-        assert [i["peer_seq"] for i in body["items"]] == [3]
-        status, _ = HttpsClient("127.0.0.1", e.intake_port, e.certs_dir, "hub").get("/v1/inbox")
-        assert status == 403
-        # Pushed while the hub is down: queued by the ministry, delivered on reconnect.
-        e.hub.stop()
-        for n in (3, 4):
-            e.other_control("moj", "POST", "/push",
-                            {"notice": {**notice, "notice_number": f"N-{n}"}})
-        e.start_hub()
-        e.other_control("moj", "GET", "/wait?pushes_settled=5")
-        _, body = e.client("operator").get("/v1/inbox?state=new")
-        assert [i["document"]["notice_number"] for i in body["items"]] == ["N-2", "N-3", "N-4"]
-    finally:
-        e.stop()
+def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(env_with: Any) -> None:
+    e = env_with("moj")
+    notice = {"notice_number": "N-0001", "residence_card_number": "AB12345678CD",
+              "change_date": "2026-11-02", "residence_status": "永住者"}
+    assert e.other_control("moj", "POST", "/push", {"notice": notice})[1]["seq"] == 1
+    e.other_control("moj", "POST", "/push", {"raw": "<ResidenceChangeNotice/>"})
+    _, state = e.other_control("moj", "GET", "/wait?pushes_settled=2")
+    _, pushes = e.other_control("moj", "GET", "/pushes")
+    assert [(p["state"], p["code"]) for p in pushes] == [
+        ("acked", None), ("refused", "xsd_invalid")]
+    # The hub crashes and comes back: nothing is recorded twice, the next push flows.
+    assert e.hub is not None
+    e.hub.kill()
+    e.start_hub()
+    e.other_control("moj", "POST", "/push", {"notice": {**notice, "notice_number": "N-2"}})
+    e.other_control("moj", "GET", "/wait?pushes_settled=3")
+    staff = e.client("operator")
+    status, body = staff.get("/v1/inbox?kind=moj.residence_change")
+    assert status == 200
+    items = body["items"]
+    assert [(i["peer_seq"], i["state"]) for i in items] == [
+        (1, "new"), (2, "refused"), (3, "new")]
+    assert items[0]["document"]["residence_status"] == "永住者"
+    assert items[1]["code"] == "xsd_invalid" and "document" not in items[1]
+    who = {"operator_id": "op001", "terminal_id": "t01"}
+    status, body = staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)
+    assert (status, body["state"]) == (200, "acknowledged")
+    assert staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)[0] == 409
+    assert staff.post("/v1/inbox/999/ack", who)[0] == 404
+    assert staff.post(f"/v1/inbox/{items[2]['id']}/ack", {"operator_id": "x y"})[0] == 400
+    status, body = staff.get("/v1/inbox?state=new")
+    assert [i["peer_seq"] for i in body["items"]] == [3]
+    status, _ = HttpsClient("127.0.0.1", e.intake_port, e.certs_dir, "hub").get("/v1/inbox")
+    assert status == 403
+    # Pushed while the hub is down: queued by the ministry, delivered on reconnect.
+    e.hub.stop()
+    for n in (3, 4):
+        e.other_control("moj", "POST", "/push",
+                        {"notice": {**notice, "notice_number": f"N-{n}"}})
+    e.start_hub()
+    e.other_control("moj", "GET", "/wait?pushes_settled=5")
+    _, body = e.client("operator").get("/v1/inbox?state=new")
+    assert [i["document"]["notice_number"] for i in body["items"]] == ["N-2", "N-3", "N-4"]
 
 
-def test_copies_reach_the_intermediate_server_in_order(tmp_path: Path, certs_dir: Path) -> None:
-    e = Env(tmp_path, certs_dir)
-    try:
-        e.start_mock()
-        e.start_other_mock("intermediate")
-        e.start_hub()
-        changes = list(Synth(seed=111).stream(120))
-        client = e.client()
-        with_copy: set[int] = set()
-        for i in range(0, len(changes), 30):
-            _, body = client.post("/v1/changes/batch", {"changes": changes[i : i + 30]})
-            for r in body["results"]:
-                assert r["status"] == "accepted"
-                if "intermediate" in r["links"]:
-                    with_copy.add(r["update_seq"])
-        e.wait_applied(len(changes))
-        assert with_copy
-        _, state = e.other_control("intermediate", "GET", f"/wait?applied_seq={len(with_copy)}")
-        assert state["applied_seq"] == len(with_copy)
-        _, applied = e.other_control("intermediate", "GET", "/applied")
-        check_order(applied)  # per 団体内統合宛名番号, in 更新順番号 order, none twice
-        assert {r["update_seq"] for r in applied} == with_copy
-        _, copy = e.other_control("intermediate", "GET", f"/copies/{applied[0]['resident_code']}")
-        assert copy["municipality_code"] == "222038"
-        _, refusals = e.other_control("intermediate", "GET", "/refusals")
-        assert refusals == []
-    finally:
-        e.stop()
+def test_copies_reach_the_intermediate_server_in_order(env_with: Any) -> None:
+    e = env_with("intermediate")
+    changes = list(Synth(seed=111).stream(120))
+    client = e.client()
+    with_copy: set[int] = set()
+    for i in range(0, len(changes), 30):
+        _, body = client.post("/v1/changes/batch", {"changes": changes[i : i + 30]})
+        for r in body["results"]:
+            assert r["status"] == "accepted"
+            if "intermediate" in r["links"]:
+                with_copy.add(r["update_seq"])
+    e.wait_applied(len(changes))
+    assert with_copy
+    _, state = e.other_control("intermediate", "GET", f"/wait?applied_seq={len(with_copy)}")
+    assert state["applied_seq"] == len(with_copy)
+    _, applied = e.other_control("intermediate", "GET", "/applied")
+    check_order(applied)  # per 団体内統合宛名番号, in 更新順番号 order, none twice
+    assert {r["update_seq"] for r in applied} == with_copy
+    _, copy = e.other_control("intermediate", "GET", f"/copies/{applied[0]['resident_code']}")
+    assert copy["municipality_code"] == "222038"
+    _, refusals = e.other_control("intermediate", "GET", "/refusals")
+    assert refusals == []
 
 
-def test_card_events_reach_the_card_system_in_order(tmp_path: Path, certs_dir: Path) -> None:
+def test_card_events_reach_the_card_system_in_order(env_with: Any) -> None:
     from hub.synthetic import individual_number
 
-    e = Env(tmp_path, certs_dir)
-    try:
-        e.start_mock()
-        e.start_other_mock("card")
-        e.start_hub()
-        synth = Synth(seed=112)
-        adult = synth.arrival()
-        adult["resident"]["individual_number"] = individual_number(synth.rng)
-        baby = synth.arrival(newborn=True)
-        baby["resident"].pop("individual_number", None)
-        post_all(e.client(), [adult, baby])
-        client = e.client()
-        today = dt.date.today().isoformat()
-        events = []
-        for n, kind in enumerate(["issue", "suspend_lift", "revoke", "return"]):
-            ev = {"request_id": f"C-{n}", "operator_id": "op001", "terminal_id": "t01",
-                  "resident_code": adult["resident_code"], "event": kind, "event_date": today}
-            status, body = client.post("/v1/card-events", ev)
-            assert status == 201 and body["links"] == ["card"], body
-            events.append(body["event_seq"])
-        again = client.post("/v1/card-events", {**ev, "request_id": "C-3"})
-        assert again == (201, body)  # the first answer again
-        refused = client.post("/v1/card-events", {**ev, "request_id": "C-9",
-                                                   "resident_code": baby["resident_code"]})
-        assert (refused[0], refused[1]["error"]["code"]) == (422, "no_individual_number")
-        bad = client.post("/v1/card-events", {**ev, "request_id": "C-8", "event": "burn"})
-        assert (bad[0], bad[1]["error"]["code"]) == (400, "schema_invalid")
-        _, state = e.other_control("card", "GET", "/wait?applied_seq=4")
-        assert state["events"] == 4
-        _, held = e.other_control("card", "GET", f"/card-events/{adult['resident_code']}")
-        assert [h["event"] for h in held] == ["issue", "suspend_lift", "revoke", "return"]
-        assert [h["event_seq"] for h in held] == events == sorted(events)
-    finally:
-        e.stop()
+    e = env_with("card")
+    synth = Synth(seed=112)
+    adult = synth.arrival()
+    adult["resident"]["individual_number"] = individual_number(synth.rng)
+    baby = synth.arrival(newborn=True)
+    baby["resident"].pop("individual_number", None)
+    post_all(e.client(), [adult, baby])
+    client = e.client()
+    today = dt.date.today().isoformat()
+    events = []
+    for n, kind in enumerate(["issue", "suspend_lift", "revoke", "return"]):
+        ev = {"request_id": f"C-{n}", "operator_id": "op001", "terminal_id": "t01",
+              "resident_code": adult["resident_code"], "event": kind, "event_date": today}
+        status, body = client.post("/v1/card-events", ev)
+        assert status == 201 and body["links"] == ["card"], body
+        events.append(body["event_seq"])
+    again = client.post("/v1/card-events", {**ev, "request_id": "C-3"})
+    assert again == (201, body)  # the first answer again
+    refused = client.post("/v1/card-events", {**ev, "request_id": "C-9",
+                                               "resident_code": baby["resident_code"]})
+    assert (refused[0], refused[1]["error"]["code"]) == (422, "no_individual_number")
+    bad = client.post("/v1/card-events", {**ev, "request_id": "C-8", "event": "burn"})
+    assert (bad[0], bad[1]["error"]["code"]) == (400, "schema_invalid")
+    _, state = e.other_control("card", "GET", "/wait?applied_seq=4")
+    assert state["events"] == 4
+    _, held = e.other_control("card", "GET", f"/card-events/{adult['resident_code']}")
+    assert [h["event"] for h in held] == ["issue", "suspend_lift", "revoke", "return"]
+    assert [h["event_seq"] for h in held] == events == sorted(events)
 
 
-def test_number_generation_round_trip(tmp_path: Path, certs_dir: Path) -> None:
+def test_number_generation_round_trip(env_with: Any) -> None:
     from stdnum.jp import in_ as individual_number_std
 
-    e = Env(tmp_path, certs_dir)
-    try:
-        e.start_mock()
-        e.start_other_mock("national")
-        e.start_other_mock("intermediate")
-        e.start_hub()
-        synth = Synth(seed=113)
-        babies = [synth.arrival(newborn=True) for _ in range(3)]  # born: no 個人番号 yet
-        accepted = post_all(e.client(), babies)
-        _, state = e.other_control("national", "GET", "/wait?pushes_settled=3")
-        assert state["applied_seq"] == 3 and state["issued"] == 3
-        e.wait_applied(6)  # three births, then three designations
-        for baby in babies:
-            code = baby["resident_code"]
-            _, issued = e.other_control("national", "GET", f"/numbers/{code}")
-            number = issued["individual_number"]
-            assert individual_number_std.is_valid(number)
-            _, held = e.control("GET", f"/identities/{code}")
-            assert (held["individual_number"], held["reason"]) == (number, "number_designation")
-        _, copies = e.other_control("intermediate", "GET", "/wait?applied_seq=3")
-        assert copies["copies"] == 3  # each designated resident now has a copy
-        _, pushes = e.other_control("national", "GET", "/pushes")
-        assert [p["state"] for p in pushes] == ["acked"] * 3
-        # The same notice again changes nothing; another number for her is refused.
-        first = babies[0]["resident_code"]
-        _, issued = e.other_control("national", "GET", f"/numbers/{first}")
-        same = {"request_update_seq": accepted[babies[0]["request_id"]],
-                "resident_code": first, "individual_number": issued["individual_number"]}
-        e.other_control("national", "POST", "/push", {"generated": same})
-        other = {**same, "individual_number": "123456789018"}
-        e.other_control("national", "POST", "/push", {"generated": other})
-        e.other_control("national", "GET", "/wait?pushes_settled=5")
-        _, pushes = e.other_control("national", "GET", "/pushes")
-        assert [(p["state"], p["code"]) for p in pushes[3:]] == [
-            ("acked", None), ("refused", "request_id_reused")]
-        assert e.control("GET", "/state")[1]["applied_seq"] == 6  # nothing new went out
-        staff = e.client("operator")
-        _, inbox = staff.get("/v1/inbox?kind=national.number_generated")
-        assert [i["state"] for i in inbox["items"]] == ["new"] * 4 + ["refused"]
-    finally:
-        e.stop()
+    e = env_with("national", "intermediate")
+    synth = Synth(seed=113)
+    babies = [synth.arrival(newborn=True) for _ in range(3)]  # born: no 個人番号 yet
+    accepted = post_all(e.client(), babies)
+    _, state = e.other_control("national", "GET", "/wait?pushes_settled=3")
+    assert state["applied_seq"] == 3 and state["issued"] == 3
+    e.wait_applied(6)  # three births, then three designations
+    for baby in babies:
+        code = baby["resident_code"]
+        _, issued = e.other_control("national", "GET", f"/numbers/{code}")
+        number = issued["individual_number"]
+        assert individual_number_std.is_valid(number)
+        _, held = e.control("GET", f"/identities/{code}")
+        assert (held["individual_number"], held["reason"]) == (number, "number_designation")
+    _, copies = e.other_control("intermediate", "GET", "/wait?applied_seq=3")
+    assert copies["copies"] == 3  # each designated resident now has a copy
+    _, pushes = e.other_control("national", "GET", "/pushes")
+    assert [p["state"] for p in pushes] == ["acked"] * 3
+    # The same notice again changes nothing; another number for her is refused.
+    first = babies[0]["resident_code"]
+    _, issued = e.other_control("national", "GET", f"/numbers/{first}")
+    same = {"request_update_seq": accepted[babies[0]["request_id"]],
+            "resident_code": first, "individual_number": issued["individual_number"]}
+    e.other_control("national", "POST", "/push", {"generated": same})
+    other = {**same, "individual_number": "123456789018"}
+    e.other_control("national", "POST", "/push", {"generated": other})
+    e.other_control("national", "GET", "/wait?pushes_settled=5")
+    _, pushes = e.other_control("national", "GET", "/pushes")
+    assert [(p["state"], p["code"]) for p in pushes[3:]] == [
+        ("acked", None), ("refused", "request_id_reused")]
+    assert e.control("GET", "/state")[1]["applied_seq"] == 6  # nothing new went out
+    staff = e.client("operator")
+    _, inbox = staff.get("/v1/inbox?kind=national.number_generated")
+    assert [i["state"] for i in inbox["items"]] == ["new"] * 4 + ["refused"]
