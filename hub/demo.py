@@ -80,7 +80,7 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
 
     from hub.app import Hub
     from hub.logs import setup_logging
-    from mock_endpoints import CardMock, IntermediateMock, MojMock, NationalMock, PrefectureMock
+    from mock_endpoints import MOCKS
 
     base = load_config(config_path, overrides)
     demo_dir = base.data_dir / "demo"
@@ -93,28 +93,19 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
     result: dict[str, Any] = {"rc": 1}
 
     def main() -> Any:
-        mock = PrefectureMock(base.municipality_code, demo_dir / "mock-prefecture.db",
-                              base.parties["hub"])
-        tls, control = mock.listen(reactor, base.certs_dir, "prefecture", "127.0.0.1", 0, 0)
-        moj = MojMock(base.municipality_code, demo_dir / "mock-moj.db", base.parties["hub"])
-        moj_tls, moj_control = moj.listen(reactor, base.certs_dir, "moj", "127.0.0.1", 0, 0)
-        mid = IntermediateMock(base.municipality_code, demo_dir / "mock-intermediate.db",
-                               base.parties["hub"])
-        mid_tls, mid_control = mid.listen(reactor, base.certs_dir, "intermediate",
-                                          "127.0.0.1", 0, 0)
-        card = CardMock(base.municipality_code, demo_dir / "mock-card.db", base.parties["hub"])
-        nat = NationalMock(base.municipality_code, demo_dir / "mock-national.db",
-                           base.parties["hub"])
-        nat_tls, nat_control = nat.listen(reactor, base.certs_dir, "national", "127.0.0.1", 0, 0)
-        card_tls, card_control = card.listen(reactor, base.certs_dir, "card", "127.0.0.1", 0, 0)
+        # Every mock endpoint, on free loopback ports, with its own store.
+        mocks = {name: cls(base.municipality_code, demo_dir / f"mock-{name}.db",
+                           base.parties["hub"]) for name, cls in MOCKS.items()}
+        listeners = {name: m.listen(reactor, base.certs_dir, name, "127.0.0.1", 0, 0)
+                     for name, m in mocks.items()}
+        mock, moj, mid, card, nat = (mocks[k] for k in
+                                     ("prefecture", "moj", "intermediate", "card", "national"))
+        tls, control = listeners["prefecture"]
         cfg = load_config(config_path, [
             *overrides, f'store.url="sqlite:///{demo_dir / "jukihub.db"}"',
             "intake.port=0", "metrics.port=0",
-            f"links.prefecture.port={tls.getHost().port}",
-            f"links.moj.port={moj_tls.getHost().port}",
-            f"links.intermediate.port={mid_tls.getHost().port}",
-            f"links.card.port={card_tls.getHost().port}",
-            f"links.national.port={nat_tls.getHost().port}"])
+            *(f"links.{name}.port={tls_port.getHost().port}"
+              for name, (tls_port, _) in listeners.items())])
         hub = Hub(cfg, reactor)
         ports = hub.start()
         print(f"hub on https://127.0.0.1:{ports.intake} (intake), mock prefecture on "
@@ -209,16 +200,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
 
         def shutdown(_: Any) -> Any:
             d2 = hub.stop()
-            d2.addBoth(lambda _: tls.stopListening())
-            d2.addBoth(lambda _: control.stopListening())
-            d2.addBoth(lambda _: moj_tls.stopListening())
-            d2.addBoth(lambda _: moj_control.stopListening())
-            d2.addBoth(lambda _: mid_tls.stopListening())
-            d2.addBoth(lambda _: mid_control.stopListening())
-            d2.addBoth(lambda _: card_tls.stopListening())
-            d2.addBoth(lambda _: card_control.stopListening())
-            d2.addBoth(lambda _: nat_tls.stopListening())
-            d2.addBoth(lambda _: nat_control.stopListening())
+            for port in (p for pair in listeners.values() for p in pair):
+                d2.addBoth(lambda _, port=port: port.stopListening())
             d2.addBoth(lambda _: reactor.stop())
             return d2
 
