@@ -54,6 +54,7 @@ class StoreWriter(pykka.ThreadingActor):
         self.subscribers: dict[str, Any] = {}
         self._submits: list[SubmitChanges] = []
         self._ops: list[Any] = []
+        self._pending = 0  # writes waiting in the two lists above
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Subscribe):
@@ -64,14 +65,15 @@ class StoreWriter(pykka.ThreadingActor):
             return {"links": sorted(self.subscribers)}
         if isinstance(message, SubmitChanges):
             self._submits.append(message)
+            self._pending += len(message.changes)
         elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages | RecordInbound
                         | AckInbox | PurgeInbox):
             self._ops.append(message)
+            self._pending += 1
         else:
             log.warning("store writer ignored %s", type(message).__name__)
             return None
-        pending = sum(len(s.changes) for s in self._submits) + len(self._ops)
-        if self.actor_inbox.empty() or pending >= self.max_batch:
+        if self.actor_inbox.empty() or self._pending >= self.max_batch:
             self._flush()
         return None
 
@@ -81,6 +83,7 @@ class StoreWriter(pykka.ThreadingActor):
     # ---- the group commit ------------------------------------------------------------
 
     def _flush(self) -> None:
+        self._pending = 0
         if self._ops:
             ops, self._ops = self._ops, []
             try:
@@ -93,6 +96,7 @@ class StoreWriter(pykka.ThreadingActor):
                     "event": "store.error", "txn": "link_state",
                     "error": type(exc).__name__})
                 self._ops = ops + self._ops
+                self._pending = len(self._ops)
         if self._submits:
             submits, self._submits = self._submits, []
             self._commit_changes(submits)

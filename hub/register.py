@@ -199,7 +199,7 @@ class RegisterWriter:
                 ws = _WorkingSet(conn, changes)
                 outcomes = [self._apply_one(ws, c) for c in changes]
                 ws.write(conn)
-                self._save_link_seqs(conn)
+                self._save_link_seqs(conn, snapshot[1])
             return outcomes
         except HubError:
             raise
@@ -217,9 +217,11 @@ class RegisterWriter:
                     "store_error", "the change could not be stored", None), reason="store"))
         return outcomes
 
-    def _save_link_seqs(self, conn: Connection) -> None:
+    def _save_link_seqs(self, conn: Connection, before: dict[str, int]) -> None:
+        """Record the next sequence of each link this batch sent something on."""
         for link, nxt in self.next_link_seq.items():
-            conn.execute(_SAVE_NEXT_SEQ, {"l": link, "next_seq": nxt})
+            if before.get(link) != nxt:
+                conn.execute(_SAVE_NEXT_SEQ, {"l": link, "next_seq": nxt})
 
     # ---- one change ------------------------------------------------------------------
 
