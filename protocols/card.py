@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from protocols.xmlrecord import XmlRecord
-from protocols.xmlsafe import load_schema, parse_xml, validate
+from protocols.xmlrecord import XmlDocument
 
 NAMESPACE = "urn:jukihub:card:card-event:1"
 EVENTS = ("issue", "revoke", "collect", "suspend_lift", "return")
@@ -29,18 +28,15 @@ class CardEvent:
     terminal_id: str               # 操作端末ID
 
 
-_RECORD = XmlRecord(CardEvent)
+_RECORD = XmlDocument(CardEvent, "CardEvent", NAMESPACE, "card_event.xsd")
 FIELDS = _RECORD.fields
 
 
 def encode_card_event(event: CardEvent) -> bytes:
-    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<CardEvent xmlns=\"{NAMESPACE}\">"
-            f"{_RECORD.encode(event)}</CardEvent>").encode()
+    return _RECORD.dumps(event)
 
 
 def decode_card_event(data: bytes) -> CardEvent:
     """Parse and validate a card event, or raise ``BodyError``."""
-    root = parse_xml(data)
-    validate(load_schema("card_event.xsd"), root)
-    event: CardEvent = _RECORD.decode(root)
+    event: CardEvent = _RECORD.loads(data)
     return event

@@ -11,11 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from lxml import etree
-
 from protocols.errors import BodyError
-from protocols.xmlrecord import XmlRecord
-from protocols.xmlsafe import load_schema, parse_xml, validate
+from protocols.xmlrecord import XmlDocument
 
 NAMESPACE = "urn:jukihub:moj:foreign-resident-notice:1"
 
@@ -44,24 +41,18 @@ class ForeignResidentNotice:
     record_status: str                   # active / removed
 
 
-_NOTICE = XmlRecord(ForeignResidentNotice)
+_NOTICE = XmlDocument(ForeignResidentNotice, "ForeignResidentNotice", NAMESPACE,
+                      "moj_notice.xsd")
 FIELDS: tuple[tuple[str, str], ...] = _NOTICE.fields
-def schema() -> etree.XMLSchema:
-    return load_schema("moj_notice.xsd")
 
 
 def encode_notice(notice: ForeignResidentNotice) -> bytes:
-    """UTF-8 XML that validates against the XSD (values escaped)."""
-    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<ForeignResidentNotice "
-            f"xmlns=\"{NAMESPACE}\">{_NOTICE.encode(notice)}</ForeignResidentNotice>"
-            ).encode()
+    return _NOTICE.dumps(notice)
 
 
 def decode_notice(data: bytes) -> ForeignResidentNotice:
     """Parse and validate a notice, or raise ``BodyError``."""
-    root = parse_xml(data)
-    validate(schema(), root)
-    notice: ForeignResidentNotice = _NOTICE.decode(root)
+    notice: ForeignResidentNotice = _NOTICE.loads(data)
     return notice
 
 
@@ -86,23 +77,20 @@ class ResidenceChangeNotice:
     name: str | None                      # 氏名 (new)
 
 
-_CHANGE = XmlRecord(ResidenceChangeNotice)
+_CHANGE = XmlDocument(ResidenceChangeNotice, "ResidenceChangeNotice", CHANGE_NAMESPACE,
+                      "moj_change.xsd")
 CHANGE_FIELDS: tuple[tuple[str, str], ...] = _CHANGE.fields
 _CHANGED_ITEMS = ("nationality", "residence_status", "residence_period_end",
                   "new_residence_card_number", "name")
 
 
 def encode_change_notice(notice: ResidenceChangeNotice) -> bytes:
-    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<ResidenceChangeNotice "
-            f"xmlns=\"{CHANGE_NAMESPACE}\">{_CHANGE.encode(notice)}</ResidenceChangeNotice>"
-            ).encode()
+    return _CHANGE.dumps(notice)
 
 
 def decode_change_notice(data: bytes) -> ResidenceChangeNotice:
     """Parse and validate a ministry notice, or raise ``BodyError``."""
-    root = parse_xml(data)
-    validate(load_schema("moj_change.xsd"), root)
-    notice: ResidenceChangeNotice = _CHANGE.decode(root)
+    notice: ResidenceChangeNotice = _CHANGE.loads(data)
     if all(getattr(notice, item) is None for item in _CHANGED_ITEMS):
         raise BodyError("nothing_changed", "the notice changes no item")
     return notice

@@ -12,8 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from protocols.xmlrecord import XmlRecord
-from protocols.xmlsafe import load_schema, parse_xml, validate
+from protocols.xmlrecord import XmlDocument
 
 NAMESPACE = "urn:jukihub:national:number:1"
 
@@ -35,32 +34,25 @@ class NumberGenerated:
     individual_number: str   # 個人番号, newly generated
 
 
-_REQUEST, _GENERATED = XmlRecord(NumberRequest), XmlRecord(NumberGenerated)
+_REQUEST = XmlDocument(NumberRequest, "NumberRequest", NAMESPACE, "national_number_request.xsd")
+_GENERATED = XmlDocument(NumberGenerated, "NumberGenerated", NAMESPACE,
+                         "national_number_generated.xsd")
 REQUEST_FIELDS, GENERATED_FIELDS = _REQUEST.fields, _GENERATED.fields
 
 
-def _wrap(root: str, inner: str) -> bytes:
-    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<{root} xmlns=\"{NAMESPACE}\">{inner}"
-            f"</{root}>").encode()
-
-
 def encode_number_request(req: NumberRequest) -> bytes:
-    return _wrap("NumberRequest", _REQUEST.encode(req))
+    return _REQUEST.dumps(req)
 
 
 def decode_number_request(data: bytes) -> NumberRequest:
-    root = parse_xml(data)
-    validate(load_schema("national_number_request.xsd"), root)
-    req: NumberRequest = _REQUEST.decode(root)
+    req: NumberRequest = _REQUEST.loads(data)
     return req
 
 
 def encode_number_generated(gen: NumberGenerated) -> bytes:
-    return _wrap("NumberGenerated", _GENERATED.encode(gen))
+    return _GENERATED.dumps(gen)
 
 
 def decode_number_generated(data: bytes) -> NumberGenerated:
-    root = parse_xml(data)
-    validate(load_schema("national_number_generated.xsd"), root)
-    gen: NumberGenerated = _GENERATED.decode(root)
+    gen: NumberGenerated = _GENERATED.loads(data)
     return gen
