@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.client import HttpsClient, control
+from hub.config import LINK_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config.toml"
@@ -136,7 +137,7 @@ class Env:
         if extra is not None:
             self.hub_extra = extra
         links = [f"links.prefecture.{k}={json.dumps(v)}" for k, v in self.link.items()]
-        for name in ("moj", "intermediate", "card", "national"):
+        for name in (n for n in LINK_NAMES if n != "prefecture"):
             if name in self.others:
                 links += [f"links.{name}.port={self.others[name][1]}"]
                 links += [f"links.{name}.{k}={json.dumps(v)}" for k, v in self.link.items()]
