@@ -121,13 +121,20 @@ class Env:
         ready = self.mock.wait_event(lambda e: e.get("event") == "mock.ready")
         self.mock_port, self.control_port = ready["port"], ready["control_port"]
 
-    def start_other_mock(self, name: str, port: int = 0, control_port: int = 0) -> None:
-        """Start the mock of another link (``moj``, …) on loopback."""
+    def start_other_mock(self, name: str, extra: list[str] | None = None) -> None:
+        """Start the mock of another link (``moj``, …) on loopback; started again after
+        ``kill_other_mock``, it comes back on the same ports with the same database."""
+        _, port, control_port = self.others.get(name, (None, 0, 0))
         proc = Proc(["mock", name], self.common() + [
             f"mocks.{name}.port={port}", f"mocks.{name}.control_port={control_port}",
-            f'mocks.{name}.db="{self.tmp / f"mock-{name}.db"}"'], f"mock-{name}")
+            f'mocks.{name}.db="{self.tmp / f"mock-{name}.db"}"', *(extra or [])],
+            f"mock-{name}")
         ready = proc.wait_event(lambda e: e.get("event") == "mock.ready")
         self.others[name] = (proc, ready["port"], ready["control_port"])
+
+    def kill_other_mock(self, name: str) -> None:
+        """SIGKILL another link's mock (a crash); ``start_other_mock`` brings it back."""
+        self.others[name][0].kill()
 
     def other_control(self, name: str, method: str, path: str, body: Any = None,
                       ) -> tuple[int, Any]:
