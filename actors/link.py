@@ -20,6 +20,11 @@ while everybody else's keep flowing.  "Durably first" matters: once the peer has
 settled a sequence, a restarted hub counts every still-pending row up to the peer's
 applied sequence as delivered, so a withdrawal must never overtake its record.
 
+Queries (``SendQuery``) are request/response pairs beside the stream: sent only while
+the link is ready, matched back by correlation id, answered ``query_timeout`` after
+the link's ``query_timeout`` and ``link_lost`` if the connection goes first.  They are
+not durable; the caller may ask again.
+
 Threads: this actor's state is touched only on its own thread.  The reactor side
 (``hub/link_client.py``) reports network events with ``tell``; the actor hands bytes,
 connects, closes and timers to the reactor with ``call_in_reactor`` (the reactor's
@@ -53,6 +58,7 @@ from actors.messages import (
     RecordDeadLetter,
     Recorded,
     RecordInbound,
+    SendQuery,
     SubmitChanges,
     Timer,
 )
@@ -65,7 +71,16 @@ from hub.register import OutboxItem
 from hub.store import dead_letters, link_state, outbox
 from protocols.errors import BodyError, RemoteProtocolError
 from protocols.national import NumberGenerated
-from protocols.session import Acked, DataFrame, Heartbeat, PeerHello, Refused, Role, Session
+from protocols.session import (
+    Acked,
+    DataFrame,
+    Heartbeat,
+    PeerHello,
+    Refused,
+    Response,
+    Role,
+    Session,
+)
 
 log = logging.getLogger("jukihub.link")
 
@@ -125,6 +140,8 @@ class LinkActor(pykka.ThreadingActor):
         self.inbound_expected = 1  # the push this connection waits for next
         self.last_rx = 0.0
         self.last_tx = 0.0
+        self.queries: dict[str, tuple[Callable[[bytes | None, str | None], None], float]] = {}
+        self.query_count = 0
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -136,6 +153,7 @@ class LinkActor(pykka.ThreadingActor):
         self._connect()
 
     def on_stop(self) -> None:
+        self._fail_queries("link_lost")
         self._set_state("stopped")
         if self.session is not None:
             self.call_in_reactor(self.transport.close, self.conn_id)
@@ -257,6 +275,8 @@ class LinkActor(pykka.ThreadingActor):
                 self._send(self.session.heartbeat(reply=True))
             elif isinstance(event, DataFrame):
                 self._on_push(event)
+            elif isinstance(event, Response):
+                self._on_response(event)
         self._pump()
         self._publish()
 
@@ -399,8 +419,43 @@ class LinkActor(pykka.ThreadingActor):
         self._pump()
         self._publish()
 
+    # ---- queries (request/response) ------------------------------------------------
+
+    def _on_query(self, msg: SendQuery) -> None:
+        if self.state != "ready" or self.session is None:
+            metrics.queries.labels(self.link, "link_unavailable").inc()
+            msg.reply(None, "link_unavailable")
+            return
+        self.query_count += 1
+        corr = f"q{self.query_count}"
+        self.queries[corr] = (msg.reply, self.clock.seconds())
+        self._send(self.session.request(corr, msg.body))
+        self._timer(f"query:{corr}", self.cfg.query_timeout)
+
+    def _on_response(self, resp: Response) -> None:
+        pending = self.queries.pop(resp.corr, None)
+        if pending is None:  # answered after its timeout: the caller has moved on
+            metrics.queries.labels(self.link, "late").inc()
+            return
+        reply, sent_at = pending
+        metrics.queries.labels(self.link, "answered").inc()
+        metrics.query_seconds.labels(self.link).observe(self.clock.seconds() - sent_at)
+        reply(resp.body, None)
+
+    def _fail_queries(self, code: str) -> None:
+        pending, self.queries = self.queries, {}
+        for reply, _ in pending.values():
+            metrics.queries.labels(self.link, code).inc()
+            reply(None, code)
+
     def _on_timer(self, msg: Timer) -> None:
         if msg.epoch != self.epoch:
+            return
+        if msg.name.startswith("query:"):
+            pending = self.queries.pop(msg.name[6:], None)
+            if pending is not None:
+                metrics.queries.labels(self.link, "query_timeout").inc()
+                pending[0](None, "query_timeout")
             return
         if msg.name == "reconnect" and self.state == "backoff":
             self._connect()
@@ -439,6 +494,7 @@ class LinkActor(pykka.ThreadingActor):
         Recorded: _on_recorded,
         InboundRecorded: _on_inbound_recorded,
         Designated: _on_designated,
+        SendQuery: _on_query,
         GetStatus: _on_status,
     }
 
@@ -488,6 +544,7 @@ class LinkActor(pykka.ThreadingActor):
     def _fail(self, cause: str) -> None:
         if self.state in ("backoff", "stopped"):
             return
+        self._fail_queries("link_lost")
         self.session = None
         self.blocked_on = None
         self.epoch += 1

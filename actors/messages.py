@@ -69,6 +69,16 @@ class AckInbox:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordAudit:
+    """An operation into the 操作ログ (who, from which terminal, what — never values)."""
+
+    operator_id: str
+    terminal_id: str
+    action: str
+    reply: Callable[[None], None]  # called with None after the commit
+
+
+@dataclass(frozen=True, slots=True)
 class PurgeInbox:
     """Delete up to ``limit`` inbox items acknowledged before ``before`` (epoch s)."""
 
@@ -117,7 +127,7 @@ class BytesIn:
 class Timer:
     """A timer set through the reactor; ``epoch`` lets stale timers be ignored."""
 
-    name: str  # reconnect | retry | heartbeat | hello_timeout
+    name: str  # reconnect | retry | heartbeat | hello_timeout | query:<correlation id>
     epoch: int
 
 
@@ -142,6 +152,18 @@ class Designated:
 class InboundRecorded:
     seq: int
     refused_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendQuery:
+    """A request/response query on the link, outside its sequenced stream.
+
+    ``reply(body, None)`` with the peer's answer, or ``reply(None, code)`` with
+    ``link_unavailable``, ``link_lost`` or ``query_timeout``; called on the link
+    actor's thread, so the caller makes it cross threads itself."""
+
+    body: bytes
+    reply: Callable[[bytes | None, str | None], None]
 
 
 @dataclass(frozen=True, slots=True)

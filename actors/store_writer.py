@@ -28,6 +28,7 @@ from actors.messages import (
     OutboxAppended,
     PurgeInbox,
     RecordAck,
+    RecordAudit,
     RecordDeadLetter,
     RecordInbound,
     SubmitChanges,
@@ -67,7 +68,7 @@ class StoreWriter(pykka.ThreadingActor):
             self._submits.append(message)
             self._pending += len(message.changes)
         elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages | RecordInbound
-                        | AckInbox | PurgeInbox):
+                        | AckInbox | PurgeInbox | RecordAudit):
             self._ops.append(message)
             self._pending += 1
         else:
@@ -182,6 +183,11 @@ class StoreWriter(pykka.ThreadingActor):
                             at=now, operator_id=op.operator_id, terminal_id=op.terminal_id,
                             action="inbox.acknowledge"))
                     replies.append(lambda reply=op.reply, v=verdict: reply(v))
+                elif isinstance(op, RecordAudit):
+                    conn.execute(insert(audit_log).values(
+                        at=now, operator_id=op.operator_id, terminal_id=op.terminal_id,
+                        action=op.action[:40]))
+                    replies.append(lambda reply=op.reply: reply(None))
                 elif isinstance(op, PurgeInbox):
                     # Small batches: a purge never holds the store for long.
                     ids = conn.scalars(select(inbox.c.id).where(

@@ -99,7 +99,8 @@ class Hub:
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
         intake_site = server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
-                                            engine=self.engine))
+                                            engine=self.engine, links=self.links,
+                                            municipality_code=cfg.municipality_code))
         metrics_site = server.Site(_GuardedMetrics(cfg.metrics.allowed_clients))
         for site in (intake_site, metrics_site):
             site.displayTracebacks = False  # a bug answers 500, never a traceback

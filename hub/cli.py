@@ -74,7 +74,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
     mcfg = cfg.mocks[args.name]
     link = cfg.links.get(args.name)
     mock = MOCKS[args.name](cfg.municipality_code, mcfg.db, mcfg.hub_name,
-                            link.max_frame_bytes if link else 1 << 20)
+                            link.max_frame_bytes if link else 1 << 20, options=mcfg.options)
     tls, control = mock.listen(reactor, cfg.certs_dir, mcfg.cert, mcfg.host, mcfg.port,
                                mcfg.control_port)
     emit("mock.ready", link=args.name, port=tls.getHost().port,

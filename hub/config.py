@@ -40,6 +40,7 @@ class LinkConfig:
     backoff_multiplier: float
     max_attempts: int
     memory_queue: int
+    query_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class IntakeConfig(ListenerConfig):
     max_batch: int = 1000
     validate_responses: bool = True
     inbox_clients: tuple[str, ...] = ()
+    staff_clients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class MockConfig:
     db: Path
     hub_name: str
     cert: str
+    options: dict[str, Any]  # the mock's own options (the rest of its section)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,9 @@ def _apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = parsed
+
+
+_MOCK_KEYS = frozenset({"host", "port", "control_port", "db", "hub_name", "cert"})
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
@@ -147,6 +153,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 backoff_multiplier=float(section.get("backoff_multiplier", 2.0)),
                 max_attempts=int(section.get("max_attempts", 10)),
                 memory_queue=int(section.get("memory_queue", 20000)),
+                query_timeout=float(section.get("query_timeout", 10.0)),
             )
         mocks = {}
         for name, section in raw.get("mocks", {}).items():
@@ -158,6 +165,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 db=p(section.get("db", f"var/mock-{name}.db")),
                 hub_name=section.get("hub_name", certs["parties"]["hub"]),
                 cert=section.get("cert", name),
+                options={k: v for k, v in section.items() if k not in _MOCK_KEYS},
             )
         check_municipality_code(str(hub["municipality_code"]), "hub.municipality_code")
         intake, metrics = raw["intake"], raw["metrics"]
@@ -176,6 +184,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 max_batch=int(intake.get("max_batch", 1000)),
                 validate_responses=bool(intake.get("validate_responses", True)),
                 inbox_clients=tuple(intake.get("inbox_clients", intake["allowed_clients"])),
+                staff_clients=tuple(intake.get("staff_clients", intake.get(
+                    "inbox_clients", intake["allowed_clients"]))),
             ),
             metrics=ListenerConfig(
                 host=metrics.get("host", "127.0.0.1"), port=int(metrics.get("port", 0)),

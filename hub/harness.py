@@ -140,6 +140,24 @@ class Env:
                       ) -> tuple[int, Any]:
         return control("127.0.0.1", self.others[name][2], method, path, body)
 
+    def identities(self) -> list[dict[str, Any]]:
+        """The mock prefecture's whole copy of identity information."""
+        rows: list[dict[str, Any]] = []
+        while True:
+            after = rows[-1]["resident_code"] if rows else ""
+            _, page = self.control("GET", f"/identities?after={after}&limit=1000")
+            if not page:
+                return rows
+            rows += page
+
+    def seed_national(self) -> int:
+        """Give the national mock the city's residents as the prefecture holds them (the
+        real national server gets them from the prefectural servers)."""
+        people = self.identities()
+        for i in range(0, len(people), 1000):
+            self.other_control("national", "POST", "/persons", people[i : i + 1000])
+        return len(people)
+
     def start_hub(self, extra: list[str] | None = None) -> None:
         if extra is not None:
             self.hub_extra = extra

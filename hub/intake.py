@@ -11,7 +11,6 @@ Errors carry a status, a code and a message naming the item, never a value.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -23,18 +22,16 @@ from typing import Any
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.exceptions import OpenAPIError
-from sqlalchemy import select
 from twisted.internet import defer
 from twisted.web import resource, server
 
-from actors.messages import AckInbox, SubmitChanges
-from actors.router import INBOUND_BY_KIND
+from actors.messages import SubmitChanges
 from hub import metrics
 from hub.changes import CardEventRequest, Change, parse_card_event, parse_change
 from hub.config import IntakeConfig
 from hub.errors import FormatError, HubError, RequestError
 from hub.register import Outcome
-from hub.store import inbox
+from hub.staff import StaffRoutes, match_route
 from hub.tls import peer_common_name
 from protocols.charconv import UnifiedCharset
 
@@ -84,16 +81,20 @@ def _schema_message(exc: Exception) -> tuple[str, str | None]:
     return f"the request does not match the API ({type(exc).__name__})", None
 
 
-class IntakeAPI(resource.Resource):
-    """``/v1/changes``, ``/v1/changes/batch`` and ``/healthz``."""
+class IntakeAPI(StaffRoutes, resource.Resource):
+    """``/v1/changes``, ``/v1/changes/batch``, ``/v1/card-events``, ``/healthz``, and the
+    staff operations of ``hub.staff``."""
 
     isLeaf = True
 
     def __init__(self, cfg: IntakeConfig, writer: Any, reactor: Any,
                  charset: UnifiedCharset | None = None, today: Any = dt.date.today,
-                 engine: Any = None) -> None:
+                 engine: Any = None, links: dict[str, Any] | None = None,
+                 municipality_code: str = "") -> None:
         super().__init__()
         self.engine = engine
+        self.links = links or {}
+        self.municipality_code = municipality_code
         self.cfg = cfg
         self.charset = charset
         self.writer = writer
@@ -107,12 +108,9 @@ class IntakeAPI(resource.Resource):
         started = time.perf_counter()
         path = request.path.decode("latin-1")
         endpoint = {"/v1/changes": "change", "/v1/changes/batch": "batch",
-                    "/v1/card-events": "card", "/healthz": "health",
-                    "/v1/inbox": "inbox"}.get(path, "other")
-        if path.startswith("/v1/inbox/") and path.endswith("/ack"):
-            endpoint = "inbox_ack"
-        if endpoint in ("inbox", "inbox_ack"):
-            return self._inbox(request, endpoint, path, started)
+                    "/v1/card-events": "card", "/healthz": "health"}.get(path, "other")
+        if endpoint == "other" and (found := match_route(request.method.decode(), path)):
+            return self.staff(request, found[0], found[1], path, started)
         try:
             self._check_client(request)
             if endpoint == "health" and request.method == b"GET":
@@ -163,41 +161,9 @@ class IntakeAPI(resource.Resource):
         d.addErrback(self._internal_error, request, endpoint, started)
         return server.NOT_DONE_YET
 
-    # ---- the inbox ---------------------------------------------------------------------
-
-    def _inbox(self, request: server.Request, endpoint: str, path: str,
-               started: float) -> bytes | int:
-        try:
-            name = peer_common_name(request.transport)
-            if name not in self.cfg.inbox_clients:
-                metrics.intake_client_refused.inc()
-                raise HubError("client_not_allowed", "this client certificate may not use "
-                               "the inbox", status=403)
-            if endpoint == "inbox" and request.method == b"GET":
-                args = {k.decode(): v[0].decode() for k, v in request.args.items()}
-                oa = _OARequest(_SERVER_URL, path, "get", None, "application/json",
-                                RequestParameters(query=args))
-                self._validate(oa)
-                body = {"items": self._list_inbox(args)}
-                return self._checked(request, endpoint, started, 200, body, oa)
-            if endpoint == "inbox_ack" and request.method == b"POST":
-                raw, obj = self._read_body(request)
-                item_id = path.split("/")[3]
-                oa = _OARequest(_SERVER_URL, path, "post", raw, "application/json",
-                                RequestParameters(path={"item_id": item_id}))
-                self._validate(oa)
-                d: defer.Deferred[str] = defer.Deferred()
-                reactor = self.reactor
-                # To the store writer with a tell; back on the reactor with callFromThread.
-                self.writer.tell(AckInbox(int(item_id), obj["operator_id"], obj["terminal_id"],
-                                          reply=lambda v: reactor.callFromThread(d.callback, v)))
-                d.addCallback(self._acked, request, endpoint, started, int(item_id), oa)
-                d.addErrback(self._internal_error, request, endpoint, started)
-                return server.NOT_DONE_YET
-            return self._answer(request, endpoint, started, 405,
-                                _err("method_not_allowed", "see the API document"))
-        except HubError as err:
-            return self._answer(request, endpoint, started, err.status, {"error": err.to_json()})
+    def _oa_request(self, path: str, method: str, body: bytes | None,
+                    parameters: RequestParameters) -> _OARequest:
+        return _OARequest(_SERVER_URL, path, method, body, "application/json", parameters)
 
     def _validate(self, oa: _OARequest) -> None:
         try:
@@ -205,48 +171,6 @@ class IntakeAPI(resource.Resource):
         except OpenAPIError as exc:
             message, item = _schema_message(exc)
             raise RequestError("schema_invalid", message, item) from None
-
-    def _list_inbox(self, args: dict[str, str]) -> list[dict[str, Any]]:
-        q = select(inbox).where(inbox.c.id > int(args.get("after", 0)))
-        if "kind" in args:
-            q = q.where(inbox.c.kind == args["kind"])
-        if "state" in args:
-            q = q.where(inbox.c.state == args["state"])
-        q = q.order_by(inbox.c.id).limit(int(args.get("limit", 100)))
-        assert self.engine is not None
-        with self.engine.connect() as conn:  # a read; the store writer is the only writer
-            rows = conn.execute(q).all()
-        items = []
-        for r in rows:
-            item: dict[str, Any] = {"id": r.id, "link": r.link, "kind": r.kind,
-                                    "peer_seq": r.peer_seq, "received_at": r.received_at,
-                                    "state": r.state}
-            if r.code:
-                item["code"] = r.code
-            decode = INBOUND_BY_KIND.get(r.kind)
-            if r.state != "refused" and decode is not None:
-                doc = dataclasses.asdict(decode(bytes(r.body)))
-                item["document"] = {k: (v.isoformat() if isinstance(v, dt.date) else v)
-                                    for k, v in doc.items() if v is not None}
-            items.append(item)
-        return items
-
-    def _acked(self, verdict: str, request: server.Request, endpoint: str, started: float,
-               item_id: int, oa: Any) -> None:
-        if verdict == "unknown":
-            status, body = 404, _err("unknown_item", "no such inbox item")
-        elif verdict == "already":
-            status, body = 409, _err("already_taken", "the item was already acknowledged")
-        else:
-            status, body = 200, {"id": item_id, "state": "acknowledged"}
-        self._finish(request, endpoint, started, status, body, oa)
-
-    def _checked(self, request: server.Request, endpoint: str, started: float, status: int,
-                 body: dict[str, Any], oa: Any) -> bytes:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        if self.cfg.validate_responses:
-            self.openapi.validate_response(oa, _OAResponse(status, data))
-        return self._answer(request, endpoint, started, status, body)
 
     # ---- steps -----------------------------------------------------------------------
 

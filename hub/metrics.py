@@ -62,6 +62,10 @@ inbox_purged = Counter("jukihub_inbox_purged",
                        "Acknowledged inbox items deleted after their retention")
 protocol_errors = Counter("jukihub_link_protocol_errors",
                           "Connections closed for a protocol violation", ["link", "code"])
+queries = Counter("jukihub_link_queries", "Queries (request/response) by outcome",
+                  ["link", "outcome"])
+query_seconds = Histogram("jukihub_link_query_seconds", "From a query's request to its answer",
+                          ["link"], buckets=LATENCY_BUCKETS)
 delivery_latency = Histogram("jukihub_delivery_latency_seconds",
                              "From the change's commit to the peer's acknowledgement",
                              ["link"], buckets=LATENCY_BUCKETS)

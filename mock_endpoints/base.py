@@ -36,6 +36,7 @@ from protocols.session import (
     Heartbeat,
     PeerHello,
     Refused,
+    Request,
     Role,
     Session,
     Withdrawn,
@@ -71,9 +72,11 @@ class MockEndpoint:
     extra_schema = ""
 
     def __init__(self, municipality_code: str, db_path: Path, hub_name: str,
-                 max_frame: int = 1 << 20, clock: Any = None) -> None:
+                 max_frame: int = 1 << 20, clock: Any = None,
+                 options: dict[str, Any] | None = None) -> None:
         from twisted.internet import reactor
 
+        self.options = options or {}
         self.municipality_code = municipality_code
         self.hub_name = hub_name
         self.max_frame = max_frame
@@ -90,6 +93,7 @@ class MockEndpoint:
         self.faults: dict[str, Any] = {}
         self.connections: list[MockProtocol] = []
         self.handshakes_refused = 0
+        self.queries_answered = 0
         self.waiters: list[tuple[str, int, defer.Deferred[None]]] = []
 
     # ---- to implement ------------------------------------------------------------------
@@ -107,6 +111,10 @@ class MockEndpoint:
     def build_push(self, spec: dict[str, Any]) -> bytes:
         """The document to push for a control-API ``POST /push`` body."""
         raise ValueError(f"the {self.link} mock pushes nothing")
+
+    def answer(self, body: bytes) -> bytes | None:
+        """The answer to a query (request/response); ``None``: this peer answers none."""
+        return None
 
     # ---- pushes: this side's own stream to the hub ------------------------------------
 
@@ -216,6 +224,8 @@ class MockEndpoint:
             return self.handshakes_refused
         if name == "connections":
             return len(self.connections)
+        if name == "queries_answered":
+            return self.queries_answered
         if name == "pushes_settled":
             return self.db.execute("SELECT count(*) FROM pushes WHERE state != 'pending'"
                                    ).fetchone()[0]
@@ -333,6 +343,12 @@ class MockProtocol(Protocol):
                     out.append(self.session.heartbeat(reply=True))
             elif isinstance(ev, DataFrame | Withdrawn):
                 work.append(ev)
+            elif isinstance(ev, Request) and not self.ep.faults.get("mute_queries"):
+                answer = self.ep.answer(ev.body)
+                if answer is not None:
+                    out.append(self.session.respond(ev.corr, answer))
+                    self.ep.queries_answered += 1
+                    self.ep._wake()
         if work:
             before = self.ep.applied
             refused, drop = self.ep.process(work)
@@ -417,6 +433,8 @@ class ControlAPI(resource.Resource):
                 raise ValueError("refuse.kind is temporary or permanent")
             self.ep.faults["refuse"] = {"kind": r["kind"], "count": int(r.get("count", 1)),
                                         "code": str(r.get("code", "injected"))}
+        if "mute_queries" in spec:  # leave queries unanswered (the hub's timeout)
+            self.ep.faults["mute_queries"] = bool(spec["mute_queries"])
         if "drop_after" in spec:
             self.ep.faults["drop_after"] = int(spec["drop_after"])
         if "stall" in spec:
@@ -432,6 +450,7 @@ class ControlAPI(resource.Resource):
                 "refusals": self.ep.counter("refusals"),
                 "connections": len(self.ep.connections),
                 "handshakes_refused": self.ep.handshakes_refused,
+                "queries_answered": self.ep.queries_answered,
                 "faults": self.ep.faults, **self.ep.describe()}
 
     def _wait(self, request: server.Request, args: dict[str, str]) -> int:

@@ -1,4 +1,5 @@
-"""Mock national server (全国サーバ, J-LIS): generates individual numbers.
+"""Mock national server (全国サーバ, J-LIS): generates individual numbers, answers
+identity queries from its own register of the whole country.
 
 For each number request it generates a 12-digit 個人番号 with a valid check digit
 (総務省令第85号 第5条) that it has never issued before, keeps it, and sends it back to
@@ -6,19 +7,44 @@ the hub on its own stream — queued in the same transaction that applies the re
 sent after the commit.  A request for a resident it already numbered gets the same
 number again.  It refuses a body that is not a valid request (permanent) or one for
 another municipality (permanent).
+
+Its register (``persons``) starts with ``seed_others`` people of other municipalities
+(option of ``[mocks.national]``, deterministic) and takes the city's residents through
+the control API (``POST /persons``), as the real server holds what the prefectural
+servers send it.  Queries are answered by 住民票コード, by 個人番号, or by the four
+items: the name by kanji (spaces ignored) or by its 清音化かな, the birth date and sex
+exactly, the address from its beginning; more than ``MAX_MATCHES`` people matched are
+answered ``too_many`` with none listed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import random
 import sqlite3
 from typing import Any
 
 from stdnum.jp import in_ as individual_number_std
 
+from hub.synthetic import OTHER_CITIES, Synth
 from mock_endpoints.base import MockEndpoint, Refusal
+from protocols.charconv import seion_kana
 from protocols.errors import BodyError
-from protocols.national import NumberGenerated, decode_number_request, encode_number_generated
+from protocols.national import (
+    MAX_MATCHES,
+    NumberGenerated,
+    QueryMatch,
+    QueryResult,
+    decode_number_request,
+    decode_query,
+    encode_number_generated,
+    encode_query_result,
+)
+
+PERSON_ITEMS = ("resident_code", "individual_number", "municipality_code", "name_kanji",
+                "name_kana", "birth_date", "sex", "address", "record_status", "update_seq")
+_REQUIRED = tuple(k for k in PERSON_ITEMS if k not in ("individual_number", "update_seq"))
 
 
 class NationalMock(MockEndpoint):
@@ -26,11 +52,95 @@ class NationalMock(MockEndpoint):
     extra_schema = """
     CREATE TABLE IF NOT EXISTS numbers (
         individual_number TEXT PRIMARY KEY, resident_code TEXT NOT NULL UNIQUE);
+    CREATE TABLE IF NOT EXISTS persons (
+        resident_code TEXT PRIMARY KEY, individual_number TEXT UNIQUE,
+        municipality_code TEXT NOT NULL, name_kanji TEXT NOT NULL, name_kana TEXT NOT NULL,
+        birth_date TEXT NOT NULL, sex TEXT NOT NULL, address TEXT NOT NULL,
+        record_status TEXT NOT NULL, update_seq INTEGER, name_key TEXT NOT NULL,
+        kana_key TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS persons_kana ON persons (kana_key);
+    CREATE INDEX IF NOT EXISTS persons_name ON persons (name_key);
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rng = random.SystemRandom()
+        if self.db.execute("SELECT count(*) FROM persons").fetchone()[0] == 0:
+            self._seed_others(int(self.options.get("seed_others", 1000)))
+
+    # ---- its register of the whole country --------------------------------------------
+
+    def _seed_others(self, n: int) -> None:
+        synth = Synth(seed=int(self.options.get("seed", 47)))
+        rows = []
+        for _ in range(n):
+            p = synth.new_person()
+            code, text = synth.rng.choice(OTHER_CITIES)
+            rows.append({"resident_code": p.code, "individual_number": p.number,
+                         "municipality_code": code, "name_kanji": p.name_kanji,
+                         "name_kana": p.name_kana, "birth_date": p.birth.isoformat(),
+                         "sex": p.sex, "address": f"{text}{synth.rng.randint(1, 30)}番地",
+                         "record_status": "active", "update_seq": None})
+        self.put_persons(rows)
+
+    def put_persons(self, rows: list[dict[str, Any]]) -> int:
+        """Insert or replace people in one transaction; ``KeyError`` names a missing item
+        (and nothing is stored)."""
+        values = []
+        for r in rows:
+            absent = [k for k in _REQUIRED if not r.get(k)]
+            if absent:
+                raise KeyError(f"a person needs {', '.join(absent)}")
+            values.append((*(r.get(k) for k in PERSON_ITEMS), _name_key(r["name_kanji"]),
+                           seion_kana(r["name_kana"])))
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(f"INSERT OR REPLACE INTO persons VALUES "
+                                f"({', '.join('?' * (len(PERSON_ITEMS) + 2))})", values)
+        return len(values)
+
+    def answer(self, body: bytes) -> bytes:
+        try:
+            q = decode_query(body)
+        except BodyError:
+            return encode_query_result(QueryResult("refused", 0))
+        where, args = [], []
+        if q.resident_code:
+            where.append("resident_code = ?")
+            args.append(q.resident_code)
+        if q.individual_number:
+            where.append("individual_number = ?")
+            args.append(q.individual_number)
+        if q.name_kanji:
+            where.append("name_key = ?")
+            args.append(_name_key(q.name_kanji))
+        if q.name_kana:
+            where.append("kana_key = ?")
+            args.append(seion_kana(q.name_kana))
+        if q.birth_date:
+            where.append("birth_date = ?")
+            args.append(q.birth_date.isoformat())
+        if q.sex:
+            where.append("sex = ?")
+            args.append(q.sex)
+        if q.address:
+            where.append("substr(address, 1, ?) = ?")
+            args += [len(q.address), q.address]
+        if not where:  # the hub never sends this; a real server would refuse it too
+            return encode_query_result(QueryResult("refused", 0))
+        rows = self.db.execute(
+            "SELECT resident_code, name_kanji, name_kana, birth_date, sex, municipality_code,"
+            f" address, record_status FROM persons WHERE {' AND '.join(where)} "
+            "ORDER BY resident_code LIMIT ?", (*args, MAX_MATCHES + 1)).fetchall()
+        if not rows:
+            return encode_query_result(QueryResult("not_found", 0))
+        if len(rows) > MAX_MATCHES:
+            (count,) = self.db.execute(f"SELECT count(*) FROM persons WHERE "
+                                       f"{' AND '.join(where)}", args).fetchone()
+            return encode_query_result(QueryResult("too_many", count))
+        matches = tuple(QueryMatch(r[0], r[1], r[2], dt.date.fromisoformat(r[3]), r[4], r[5],
+                                   r[6], r[7]) for r in rows)
+        return encode_query_result(QueryResult("found", len(matches), matches))
 
     def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
                                                                           str | None,
@@ -68,7 +178,8 @@ class NationalMock(MockEndpoint):
             g["resident_code"], g["individual_number"]))
 
     def describe(self) -> dict[str, Any]:
-        return {"issued": self.db.execute("SELECT count(*) FROM numbers").fetchone()[0]}
+        return {"issued": self.db.execute("SELECT count(*) FROM numbers").fetchone()[0],
+                "persons": self.db.execute("SELECT count(*) FROM persons").fetchone()[0]}
 
     def control(self, method: str, path: str, args: dict[str, str],
                 request: Any) -> Any | None:
@@ -79,4 +190,31 @@ class NationalMock(MockEndpoint):
                 request.setResponseCode(404)
                 return {"error": "not issued"}
             return {"individual_number": row[0]}
+        if method == "POST" and path == "/persons":
+            rows = json.loads(request.content.read() or b"[]")
+            if not isinstance(rows, list):
+                raise ValueError("POST /persons takes a JSON list of people")
+            return {"stored": self.put_persons(rows)}
+        if path.startswith("/persons/"):
+            code = path.rsplit("/", 1)[1]
+            if method == "DELETE":
+                with self.db:
+                    n = self.db.execute("DELETE FROM persons WHERE resident_code=?",
+                                        (code,)).rowcount
+                return {"deleted": n}
+            row = self.db.execute(f"SELECT {', '.join(PERSON_ITEMS)} FROM persons "
+                                  "WHERE resident_code=?", (code,)).fetchone()
+            if row is None:
+                request.setResponseCode(404)
+                return {"error": "not held"}
+            person = dict(zip(PERSON_ITEMS, row, strict=True))
+            if method == "PATCH":  # plant a difference (a test of the consistency check)
+                person.update(json.loads(request.content.read() or b"{}"))
+                self.put_persons([person])
+            return person
         return None
+
+
+def _name_key(name: str) -> str:
+    return name.replace("\u3000", "").replace(" ", "")
+

@@ -55,6 +55,12 @@ class PrefectureMock(MockEndpoint):
 
     def control(self, method: str, path: str, args: dict[str, str],
                 request: Any) -> Any | None:
+        if method == "GET" and path == "/identities":
+            # A page of the copy, in 住民票コード order: ?after=<code>&limit=<n>.
+            rows = self.db.execute(
+                "SELECT record FROM identities WHERE resident_code > ? ORDER BY "
+                "resident_code LIMIT ?", (args.get("after", ""), int(args.get("limit", 1000))))
+            return [_as_json(r[0]) for r in rows]
         if method == "GET" and path.startswith("/identities/"):
             code = path.rsplit("/", 1)[1]
             row = self.db.execute("SELECT record FROM identities WHERE resident_code=?",
@@ -62,9 +68,13 @@ class PrefectureMock(MockEndpoint):
             if row is None:
                 request.setResponseCode(404)
                 return {"error": "not held"}
-            rec = decode_identity_update(row[0].encode("utf-8")).record
-            return json.loads(json.dumps(dataclasses.asdict(rec), default=str,
-                                         ensure_ascii=False))
+            return _as_json(row[0])
         return None
+
+
+def _as_json(record: str) -> dict[str, Any]:
+    rec = decode_identity_update(record.encode("utf-8")).record
+    return dict(json.loads(json.dumps(dataclasses.asdict(rec), default=str,
+                                      ensure_ascii=False)))
 
 

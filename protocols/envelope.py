@@ -31,6 +31,8 @@ class Kind(enum.StrEnum):
     REFUSE = "refuse"
     WITHDRAW = "withdraw"
     HEARTBEAT = "heartbeat"
+    REQUEST = "request"  # a query outside the sequenced streams, matched by correlation id
+    RESPONSE = "response"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,6 @@
-"""Individual-number generation with the national server (全国サーバ, J-LIS).
+"""Documents exchanged with the national server (全国サーバ, J-LIS).
+
+Individual-number generation:
 
 A new 住民票コード without a 個人番号 (出生, 転入 from abroad, …) sends a
 ``NumberRequest`` (番号法 8条: the city asks J-LIS to generate the number); the national
@@ -12,9 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from protocols.xmlrecord import XmlDocument
+from protocols.errors import BodyError
+from protocols.xmlrecord import XmlDocument, XmlRecord
+from protocols.xmlsafe import load_schema, parse_xml, validate
 
 NAMESPACE = "urn:jukihub:national:number:1"
+QUERY_NAMESPACE = "urn:jukihub:national:query:1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +61,78 @@ def encode_number_generated(gen: NumberGenerated) -> bytes:
 def decode_number_generated(data: bytes) -> NumberGenerated:
     gen: NumberGenerated = _GENERATED.loads(data)
     return gen
+
+
+# ---- identity queries (本人確認情報照会): request/response, matched by correlation id --
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityQuery:
+    """By 住民票コード, by 個人番号, or by the four items (氏名 as kanji or kana)."""
+
+    municipality_code: str               # the asking municipality
+    resident_code: str | None = None     # 住民票コード
+    individual_number: str | None = None  # 個人番号
+    name_kanji: str | None = None        # 氏名
+    name_kana: str | None = None         # ふりがな (matched by its 清音化かな)
+    birth_date: dt.date | None = None    # 生年月日
+    sex: str | None = None               # 性別
+    address: str | None = None           # 住所 (matched from its beginning)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryMatch:
+    """One person found; never the 個人番号 (lists that show people never show it)."""
+
+    resident_code: str
+    name_kanji: str
+    name_kana: str
+    birth_date: dt.date
+    sex: str
+    municipality_code: str
+    address: str
+    record_status: str  # active | removed
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    status: str  # found | not_found | too_many | refused
+    count: int   # how many matched (more than ``matches`` when too_many)
+    matches: tuple[QueryMatch, ...] = ()
+
+
+_QUERY = XmlDocument(IdentityQuery, "IdentityQuery", QUERY_NAMESPACE, "national_query.xsd")
+QUERY_FIELDS = _QUERY.fields
+_MATCH = XmlRecord(QueryMatch)
+_RESULT_HEAD = (f"<?xml version='1.0' encoding='UTF-8'?>\n"
+                f'<IdentityQueryResult xmlns="{QUERY_NAMESPACE}">')
+MAX_MATCHES = 100  # the XSD's maxOccurs
+
+
+def encode_query(q: IdentityQuery) -> bytes:
+    return _QUERY.dumps(q)
+
+
+def decode_query(data: bytes) -> IdentityQuery:
+    q: IdentityQuery = _QUERY.loads(data)
+    return q
+
+
+def encode_query_result(r: QueryResult) -> bytes:
+    if len(r.matches) > MAX_MATCHES:
+        raise ValueError(f"at most {MAX_MATCHES} matches in one result")
+    parts = [_RESULT_HEAD, f"<Status>{r.status}</Status><Count>{r.count}</Count>"]
+    parts += [f"<Match>{_MATCH.encode(m)}</Match>" for m in r.matches]
+    parts.append("</IdentityQueryResult>")
+    return "".join(parts).encode()
+
+
+def decode_query_result(data: bytes) -> QueryResult:
+    root = parse_xml(data)
+    validate(load_schema("national_query_result.xsd"), root)
+    ns = f"{{{QUERY_NAMESPACE}}}"
+    status, count = root.findtext(ns + "Status"), root.findtext(ns + "Count")
+    if status is None or count is None:  # the XSD requires both; keep mypy honest
+        raise BodyError("xsd_invalid", "result without status or count")
+    matches = tuple(_MATCH.decode(m) for m in root.iterfind(ns + "Match"))
+    return QueryResult(status, int(count), matches)

@@ -12,6 +12,8 @@ Both ends of every link run a ``Session``: the hub as the *sender*, the outside 
                                                       discarded until n is settled)
       WITHDRAW seq=n ──────────────────▶             (n is settled without applying it)
       HEARTBEAT ◀────────────────────▶ HEARTBEAT
+      REQUEST corr=c body ─────────────▶             (a query: not sequenced, not stored)
+      ◀──────────────── RESPONSE corr=c body         (its answer, matched by ``corr``)
 
 The receiver applies sequence numbers strictly in order, so after a refusal the sender
 goes back to ``n``: it resends it (temporary refusal) or withdraws it (permanent
@@ -23,6 +25,12 @@ it sends DATA with its own sequence numbers, the hub acknowledges or refuses the
 each hello carries what the sender of the hello has applied of the *other* side's
 stream, so both streams resume after a reconnect.  An ACK or REFUSE always concerns
 the stream of the side that receives it.
+
+Queries (identity searches at the national server) are request/response pairs beside
+the streams: the sender names each request with a correlation id, the receiver answers
+with the same id, and the sender gives up after its own timeout.  Nothing about them is
+durable: a query lost with its connection is answered "unavailable" and may be asked
+again.
 """
 
 from __future__ import annotations
@@ -86,15 +94,28 @@ class Heartbeat:
     reply: bool  # True when this heartbeat answers one of ours
 
 
-Event = PeerHello | DataFrame | Acked | Refused | Withdrawn | Heartbeat
+@dataclass(frozen=True, slots=True)
+class Request:
+    corr: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    corr: str
+    body: bytes
+
+
+Event = PeerHello | DataFrame | Acked | Refused | Withdrawn | Heartbeat | Request | Response
 
 # (role, state) -> kinds that may arrive in that state.
 _ALLOWED: dict[tuple[Role, State], frozenset[Kind]] = {
     (Role.SENDER, State.AWAIT_HELLO): frozenset({Kind.HELLO, Kind.HEARTBEAT}),
-    (Role.SENDER, State.READY): frozenset({Kind.ACK, Kind.REFUSE, Kind.HEARTBEAT, Kind.DATA}),
+    (Role.SENDER, State.READY): frozenset({Kind.ACK, Kind.REFUSE, Kind.HEARTBEAT, Kind.DATA,
+                                           Kind.RESPONSE}),
     (Role.RECEIVER, State.AWAIT_HELLO): frozenset({Kind.HELLO}),
     (Role.RECEIVER, State.READY): frozenset({Kind.DATA, Kind.WITHDRAW, Kind.HEARTBEAT,
-                                             Kind.ACK, Kind.REFUSE}),
+                                             Kind.ACK, Kind.REFUSE, Kind.REQUEST}),
 }
 
 
@@ -156,6 +177,18 @@ class Session:
         body = {"permanent": permanent, "code": code, "reason": reason[:200]}
         return self._frame(Envelope(Kind.REFUSE, seq=seq, body=body))
 
+    def request(self, corr: str, body: bytes) -> bytes:
+        """A query the receiver answers with a RESPONSE carrying the same ``corr``."""
+        self._require(Role.SENDER)
+        if not corr:
+            raise LocalProtocolError("bad_correlation", "a request needs a correlation id")
+        return self._frame(Envelope(Kind.REQUEST, corr=corr, body=body))
+
+    def respond(self, corr: str, body: bytes) -> bytes:
+        """The answer to the request ``corr``."""
+        self._require(Role.RECEIVER)
+        return self._frame(Envelope(Kind.RESPONSE, corr=corr, body=body))
+
     def heartbeat(self, reply: bool = False) -> bytes:
         return self._frame(Envelope(Kind.HEARTBEAT, body={"reply": reply}))
 
@@ -205,6 +238,10 @@ class Session:
             return Acked(env.seq)
         if env.kind is Kind.WITHDRAW:
             return Withdrawn(env.seq)
+        if env.kind in (Kind.REQUEST, Kind.RESPONSE):
+            if not isinstance(body, bytes) or not env.corr:
+                raise RemoteProtocolError("bad_query", "a query frame needs an id and bytes")
+            return (Request if env.kind is Kind.REQUEST else Response)(env.corr, body)
         if env.kind is Kind.REFUSE:
             if not isinstance(body, dict) or not isinstance(body.get("permanent"), bool):
                 raise RemoteProtocolError("bad_refusal", "refusal needs a permanent flag")
@@ -228,5 +265,5 @@ class Session:
 
 __all__ = [
     "PROTOCOL_VERSION", "Role", "State", "Session", "Event", "PeerHello", "DataFrame",
-    "Acked", "Refused", "Withdrawn", "Heartbeat",
+    "Acked", "Refused", "Withdrawn", "Heartbeat", "Request", "Response",
 ]

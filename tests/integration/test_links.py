@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,20 +74,9 @@ class Traffic:
 
 
 @pytest.fixture
-def start(tmp_path: Path, certs_dir: Path) -> Any:
-    envs: list[Env] = []
-
-    def go(link: str, mock_extra: list[str] | None = None) -> Env:
-        e = Env(tmp_path, certs_dir)
-        envs.append(e)
-        e.start_mock()
-        e.start_other_mock(link, mock_extra)
-        e.start_hub()
-        return e
-
-    yield go
-    for e in envs:
-        e.stop()
+def start(env_with: Any) -> Any:
+    """The hub, the mock prefecture and the mock of ``link`` (with overrides)."""
+    return lambda link, mock_extra=None: env_with(link, extra={link: mock_extra or []})
 
 
 def wait_other(e: Env, link: str, seq: int) -> dict[str, Any]:

@@ -17,31 +17,6 @@ from hub.harness import Env, check_order
 from hub.synthetic import Synth
 
 
-@pytest.fixture
-def env_with(tmp_path: Path, certs_dir: Path) -> Any:
-    """Start the mock prefecture, the other mocks named, and the hub; stop them after."""
-    started: list[Env] = []
-
-    def start(*others: str) -> Env:
-        e = Env(tmp_path, certs_dir)
-        started.append(e)
-        e.start_mock()
-        for name in others:
-            e.start_other_mock(name)
-        e.start_hub()
-        return e
-
-    yield start
-    for e in started:
-        e.stop()
-
-
-@pytest.fixture
-def env(env_with: Any) -> Env:
-    """The hub and the mock prefecture only."""
-    return env_with()
-
-
 def post_all(client: HttpsClient, changes: list[dict[str, Any]], batch: int = 20,
              ) -> dict[str, int]:
     """Post singly (the first tenth) and in batches; return request id -> 更新順番号."""

@@ -14,6 +14,8 @@ from protocols.session import (
     Heartbeat,
     PeerHello,
     Refused,
+    Request,
+    Response,
     Role,
     Session,
     State,
@@ -105,6 +107,27 @@ def test_the_receiver_pushes_on_its_own_stream() -> None:
     assert s.receive_data(r.data(5, b"<push/>")) == [DataFrame(5, "", b"<push/>")]
     assert r.receive_data(s.ack(5) + s.refuse(6, True, "xsd_invalid")) == [
         Acked(5), Refused(6, True, "xsd_invalid", "")]
+
+
+def test_queries_are_request_response_pairs_beside_the_streams() -> None:
+    s, r = pair()
+    wire = s.request("q1", b"<Query/>") + s.data(8, b"<x/>")
+    assert r.receive_data(wire) == [Request("q1", b"<Query/>"), DataFrame(8, "", b"<x/>")]
+    assert s.receive_data(r.respond("q1", b"<Answer/>") + r.ack(8)) == [
+        Response("q1", b"<Answer/>"), Acked(8)]
+    with pytest.raises(LocalProtocolError):
+        r.request("q2", b"x")  # only the hub asks
+    with pytest.raises(LocalProtocolError):
+        s.request("", b"x")  # an answer could not be matched
+    # A response sent to the receiver, or a request without an id, is the peer's error.
+    s2, r2 = pair()
+    with pytest.raises(RemoteProtocolError) as err:
+        s2.receive_data(encode_frame(encode_envelope(Envelope(Kind.REQUEST, corr="x",
+                                                              body=b"y"))))
+    assert err.value.code == "unexpected_frame"
+    with pytest.raises(RemoteProtocolError) as err:
+        r2.receive_data(encode_frame(encode_envelope(Envelope(Kind.REQUEST, body=b"y"))))
+    assert err.value.code == "bad_query"
 
 
 @settings(max_examples=300)

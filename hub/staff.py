@@ -1,0 +1,218 @@
+"""Staff and register-system operations on the intake listener: the inbox, identity
+queries, and (with later issues) batches and checks.
+
+Each route is a line of ``ROUTES``: method, path pattern, the metrics name, who may
+call it (a client list of ``[intake]``) and the handler.  ``StaffRoutes.staff`` does
+the common part — client certificate, JSON body, the OpenAPI document — then calls the
+handler, which answers ``(status, body)`` or a Deferred of it; the answer too is
+checked against the document.  A handler raises ``HubError`` for a refusal.
+
+Threads: handlers run on the reactor thread.  They reach the store writer and the link
+actors with ``tell``; replies come back through ``reactor.callFromThread``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from openapi_core.datatypes import RequestParameters
+from sqlalchemy import select
+from twisted.internet import defer
+from twisted.web import server
+
+from actors.messages import AckInbox, RecordAudit, SendQuery
+from actors.router import INBOUND_BY_KIND
+from hub import metrics
+from hub.errors import HubError, UnavailableError
+from hub.queries import parse_query
+from hub.store import inbox
+from hub.tls import peer_common_name
+from protocols.errors import BodyError
+from protocols.national import decode_query_result, encode_query
+
+Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    endpoint: str   # the label of the intake metrics
+    clients: str    # the [intake] option listing who may call it
+    handler: str    # the method of StaffRoutes
+
+
+ROUTES = (
+    Route("GET", re.compile(r"/v1/inbox"), "inbox", "inbox_clients", "_inbox_list"),
+    Route("POST", re.compile(r"/v1/inbox/(?P<item_id>[0-9]+)/ack"), "inbox_ack",
+          "inbox_clients", "_inbox_ack"),
+    Route("POST", re.compile(r"/v1/queries/identity"), "query", "staff_clients", "_query"),
+)
+
+
+def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``path`` (any method, so a wrong one answers 405), or ``None``."""
+    found = None
+    for route in ROUTES:
+        m = route.pattern.fullmatch(path)
+        if m is not None:
+            if route.method == method:
+                return route, m.groupdict()
+            found = found or (route, m.groupdict())
+    return found
+
+
+class StaffRoutes:
+    """Mixed into ``IntakeAPI``, whose helpers (``_read_body``, ``_validate``,
+    ``_answer``, ``_finish``, ``_oa_request``) it uses."""
+
+    cfg: Any
+    engine: Any
+    writer: Any
+    reactor: Any
+    links: dict[str, Any]
+    municipality_code: str
+    _read_body: Callable[..., tuple[bytes, Any]]
+    _validate: Callable[..., None]
+    _answer: Callable[..., bytes]
+    _finish: Callable[..., None]
+    _internal_error: Callable[..., None]
+    _oa_request: Callable[..., Any]
+
+    def staff(self, request: server.Request, route: Route, params: dict[str, str],
+              path: str, started: float) -> bytes | int:
+        method = request.method.decode()
+        try:
+            if route.method != method:
+                request.setHeader("allow", route.method)
+                raise HubError("method_not_allowed", f"use {route.method}", status=405)
+            if peer_common_name(request.transport) not in getattr(self.cfg, route.clients):
+                metrics.intake_client_refused.inc()
+                raise HubError("client_not_allowed", "this client certificate may not use "
+                               "this operation", status=403)
+            raw, obj = self._read_body(request) if method == "POST" else (None, None)
+            query = {k.decode(): v[0].decode() for k, v in request.args.items()}
+            oa = self._oa_request(path, method.lower(), raw,
+                                  RequestParameters(path=params, query=query))
+            self._validate(oa)
+            result = getattr(self, route.handler)(obj, params, query)
+        except HubError as err:
+            return self._answer(request, route.endpoint, started, err.status,
+                                {"error": err.to_json()})
+        d = defer.maybeDeferred(lambda: result)
+        d.addCallbacks(lambda answer: self._finish(request, route.endpoint, started,
+                                                   answer[0], answer[1], oa),
+                       lambda f: self._refused_later(f, request, route.endpoint, started, oa))
+        return server.NOT_DONE_YET
+
+    def _refused_later(self, failure: Any, request: server.Request, endpoint: str,
+                       started: float, oa: Any) -> None:
+        if failure.check(HubError):
+            err = failure.value
+            self._finish(request, endpoint, started, err.status, {"error": err.to_json()}, oa)
+        else:
+            self._internal_error(failure, request, endpoint, started)
+
+    def _on_reactor(self, d: defer.Deferred[Any]) -> Callable[..., None]:
+        """A reply callable for another thread: fires ``d`` on the reactor thread."""
+        reactor = self.reactor
+        return lambda *value: reactor.callFromThread(
+            d.callback, value[0] if len(value) == 1 else value)
+
+    def _audited(self, operator_id: str, terminal_id: str, action: str,
+                 then: Callable[[], Any]) -> defer.Deferred[Any]:
+        """Commit the 操作ログ entry first, then run ``then`` on the reactor thread."""
+        d: defer.Deferred[Any] = defer.Deferred()
+        self.writer.tell(RecordAudit(operator_id, terminal_id, action,
+                                     reply=self._on_reactor(d)))
+        d.addCallback(lambda _: then())
+        return d
+
+    # ---- the inbox ---------------------------------------------------------------------
+
+    def _inbox_list(self, _obj: None, _params: dict[str, str], args: dict[str, str]) -> Answer:
+        q = select(inbox).where(inbox.c.id > int(args.get("after", 0)))
+        if "kind" in args:
+            q = q.where(inbox.c.kind == args["kind"])
+        if "state" in args:
+            q = q.where(inbox.c.state == args["state"])
+        q = q.order_by(inbox.c.id).limit(int(args.get("limit", 100)))
+        with self.engine.connect() as conn:  # a read; the store writer is the only writer
+            rows = conn.execute(q).all()
+        items = []
+        for r in rows:
+            item: dict[str, Any] = {"id": r.id, "link": r.link, "kind": r.kind,
+                                    "peer_seq": r.peer_seq, "received_at": r.received_at,
+                                    "state": r.state}
+            if r.code:
+                item["code"] = r.code
+            decode = INBOUND_BY_KIND.get(r.kind)
+            if r.state != "refused" and decode is not None:
+                item["document"] = as_json(decode(bytes(r.body)))
+            items.append(item)
+        return 200, {"items": items}
+
+    def _inbox_ack(self, obj: dict[str, Any], params: dict[str, str],
+                   _args: dict[str, str]) -> defer.Deferred[Answer]:
+        item_id = int(params["item_id"])
+        d: defer.Deferred[str] = defer.Deferred()
+        self.writer.tell(AckInbox(item_id, obj["operator_id"], obj["terminal_id"],
+                                  reply=self._on_reactor(d)))
+
+        def answered(verdict: str) -> Answer:
+            if verdict == "unknown":
+                raise HubError("unknown_item", "no such inbox item", status=404)
+            if verdict == "already":
+                raise HubError("already_taken", "the item was already acknowledged",
+                               status=409)
+            return 200, {"id": item_id, "state": "acknowledged"}
+
+        return d.addCallback(answered)
+
+    # ---- identity queries (本人確認情報照会) -------------------------------------------
+
+    def _query(self, obj: dict[str, Any], _params: dict[str, str],
+               _args: dict[str, str]) -> defer.Deferred[Answer]:
+        req = parse_query(obj, self.municipality_code)
+        national = self.links.get("national")
+        if national is None:
+            raise UnavailableError("link_disabled", "the national link is not enabled")
+        answer: defer.Deferred[tuple[bytes | None, str | None]] = defer.Deferred()
+
+        def ask() -> defer.Deferred[Answer]:
+            # To the link actor with a tell; its reply crosses back with callFromThread.
+            national.tell(SendQuery(encode_query(req.query), reply=self._on_reactor(answer)))
+            return answer.addCallback(self._query_answered)
+
+        return self._audited(req.operator_id, req.terminal_id, f"query.{req.key}", ask)
+
+    @staticmethod
+    def _query_answered(reply: tuple[bytes | None, str | None]) -> Answer:
+        body, code = reply
+        if code == "query_timeout":
+            raise HubError("query_timeout", "the national server did not answer in time; "
+                           "ask again", status=504)
+        if code is not None or body is None:
+            raise UnavailableError(code or "link_unavailable", "the national link is not "
+                                   "connected; ask again later")
+        try:
+            result = decode_query_result(body)
+        except BodyError:
+            raise HubError("bad_answer", "the national server's answer was not a valid "
+                           "result document", status=502) from None
+        if result.status == "refused":
+            raise HubError("query_refused", "the national server refused the query",
+                           status=502)
+        return 200, {"status": result.status, "count": result.count,
+                     "matches": [as_json(m) for m in result.matches]}
+
+
+def as_json(doc: Any) -> dict[str, Any]:
+    """A decoded document as JSON: dates in ISO 8601, absent items left out."""
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v)
+            for k, v in dataclasses.asdict(doc).items() if v is not None}

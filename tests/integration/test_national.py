@@ -1,0 +1,99 @@
+"""The national server beyond number generation: identity queries over mTLS."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from hub.synthetic import Synth
+from protocols.charconv import seion_kana
+from tests.integration.test_prefecture_path import post_all
+
+WHO = {"operator_id": "op007", "terminal_id": "t03"}
+
+
+def ask(e: Any, **items: Any) -> tuple[int, Any]:
+    return e.client("operator").post("/v1/queries/identity", {**WHO, **items})
+
+
+def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
+    e = env_with("national", hub_extra=["links.national.query_timeout=1.0"])
+    synth = Synth(seed=201)
+    arrivals = [synth.arrival() for _ in range(30)]
+    for a in arrivals:
+        a["resident"]["resident_type"] = "japanese"
+        a["resident"].pop("foreign", None)
+    post_all(e.client(), arrivals)
+    e.wait_applied(30)
+    assert e.seed_national() == 30
+    _, state = e.other_control("national", "GET", "/state")
+    assert state["persons"] == 30 + 1000  # and the rest of the country
+    target = arrivals[0]
+    r = target["resident"]
+
+    status, body = ask(e, resident_code=target["resident_code"])
+    assert (status, body["status"], body["count"]) == (200, "found", 1), body
+    match = body["matches"][0]
+    assert (match["name_kanji"], match["birth_date"], match["address"]) == (
+        r["name_kanji"], r["birth_date"], r["address"]["text"])
+    assert "individual_number" not in match  # never shown in a list of people
+
+    status, body = ask(e, individual_number=r["individual_number"])
+    assert status == 200 and [m["resident_code"] for m in body["matches"]] == [
+        target["resident_code"]]
+
+    # Four items: the name in kana as 清音化かな (voiced marks gone) still finds her.
+    status, body = ask(e, name_kana=seion_kana(r["name_kana"]), birth_date=r["birth_date"])
+    assert status == 200 and target["resident_code"] in {
+        m["resident_code"] for m in body["matches"]}
+    status, body = ask(e, name=r["name_kanji"], address="静岡県沼津市")
+    assert status == 200 and target["resident_code"] in {
+        m["resident_code"] for m in body["matches"]}
+    status, body = ask(e, name=r["name_kanji"], birth_date="1900-01-01")
+    assert (status, body["status"], body["matches"]) == (200, "not_found", [])
+    answered = 5
+
+    # Too broad: refused before anything is sent or logged.
+    status, body = ask(e, name=r["name_kanji"], sex=r["sex"])
+    assert (status, body["error"]["code"]) == (422, "query_too_broad")
+    assert r["name_kanji"] not in str(body)
+    status, body = ask(e, resident_code=target["resident_code"], name=r["name_kanji"])
+    assert (status, body["error"]["code"]) == (400, "ambiguous_query")
+    status, body = e.client().post("/v1/queries/identity",
+                                   {**WHO, "resident_code": target["resident_code"]})
+    assert status == 200  # the register system may ask too
+    answered += 1
+    status, _ = e.client("hub").post("/v1/queries/identity",
+                                     {**WHO, "resident_code": target["resident_code"]})
+    assert status == 403
+    _, state = e.other_control("national", "GET", "/state")
+    assert state["queries_answered"] == answered
+
+    # The national server is silent: the caller is told, and may ask again.
+    e.other_control("national", "POST", "/faults", {"mute_queries": True})
+    status, body = ask(e, resident_code=target["resident_code"])
+    assert (status, body["error"]["code"]) == (504, "query_timeout")
+    e.other_control("national", "DELETE", "/faults")
+    assert ask(e, resident_code=target["resident_code"])[0] == 200
+    answered += 1
+
+    # The national server is down: 503, nothing waits.
+    e.kill_other_mock("national")
+    assert e.hub is not None
+    e.hub.wait_event(lambda ev: ev.get("event") == "link.backoff"
+                     and ev.get("link") == "national")
+    status, body = ask(e, resident_code=target["resident_code"])
+    assert (status, body["error"]["code"]) == (503, "link_unavailable")
+
+    m = e.metrics()
+    assert m['jukihub_link_queries_total{link="national",outcome="answered"}'] == answered
+    assert m['jukihub_link_queries_total{link="national",outcome="query_timeout"}'] == 1
+    assert m['jukihub_link_queries_total{link="national",outcome="link_unavailable"}'] == 1
+    # Every query sent (and the ones that could not be) is in the 操作ログ; refused
+    # ones are not, for nothing was asked.
+    db = sqlite3.connect(e.tmp / "jukihub.db")
+    actions = [a for (a,) in db.execute(
+        "SELECT action FROM audit_log WHERE action LIKE 'query.%' ORDER BY id")]
+    db.close()
+    assert actions == ["query.resident_code", "query.individual_number"] + [
+        "query.four_items"] * 3 + ["query.resident_code"] * 4
