@@ -62,7 +62,7 @@ from actors.messages import (
     SubmitChanges,
     Timer,
 )
-from actors.router import INBOUND
+from actors.router import INBOUND, INBOX_KINDS
 from hub import metrics
 from hub.changes import number_designation
 from hub.config import LinkConfig
@@ -369,7 +369,7 @@ class LinkActor(pykka.ThreadingActor):
         if frame.seq != self.inbound_expected:
             return  # after a gap; the peer goes back once it sees our acknowledgement
         self.inbound_expected += 1
-        kind, decode = INBOUND.get(self.link, ("unexpected", None))
+        decode, kind = INBOUND.get(self.link, (None, f"{self.link}.unexpected"))
         code = None
         doc = None
         if decode is None:
@@ -377,6 +377,7 @@ class LinkActor(pykka.ThreadingActor):
         else:
             try:
                 doc = decode(frame.body)
+                kind = INBOX_KINDS[type(doc)]
             except BodyError as err:
                 code = err.code
         if isinstance(doc, NumberGenerated):

@@ -16,15 +16,34 @@ from typing import Any
 
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
 from protocols.intermediate import CopyUpdate, encode_copy_update
-from protocols.moj import ForeignResidentNotice, decode_change_notice, encode_notice
-from protocols.national import NumberRequest, decode_number_generated, encode_number_request
+from protocols.moj import (
+    ForeignResidentNotice,
+    ResidenceChangeNotice,
+    decode_change_notice,
+    encode_notice,
+)
+from protocols.national import (
+    MovingOutCertificate,
+    NumberGenerated,
+    NumberRequest,
+    TransferInNotice,
+    decode_from_national,
+    encode_number_request,
+    encode_transfer_in,
+)
 
-# Inbound: what each link's peer may push, as (inbox kind, the decoder that checks it).
-INBOUND: dict[str, tuple[str, Callable[[bytes], Any]]] = {
-    "moj": ("moj.residence_change", decode_change_notice),
-    "national": ("national.number_generated", decode_number_generated),
+# Inbound: the decoder that checks what each link's peer pushes, and the inbox kind of
+# a push it could not read (refused, kept for staff).
+INBOUND: dict[str, tuple[Callable[[bytes], Any], str]] = {
+    "moj": (decode_change_notice, "moj.residence_change"),
+    "national": (decode_from_national, "national.unreadable"),
 }
-INBOUND_BY_KIND = {kind: decode for kind, decode in INBOUND.values()}
+# The inbox kind of each document a peer may push.
+INBOX_KINDS: dict[type, str] = {
+    ResidenceChangeNotice: "moj.residence_change",
+    NumberGenerated: "national.number_generated",
+    MovingOutCertificate: "national.moving_out",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +84,14 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
         req = NumberRequest(record.update_seq, record.municipality_code,
                             record.resident_code, record.birth_date, record.sex)
         out.append(Outbound("national", "number_request", encode_number_request(req)))
+    if ("national" in enabled_links and record.reason == "move_in"
+            and record.previous_municipality_code
+            and record.previous_municipality_code != record.municipality_code):
+        # 転入通知 (住基法 9条1項) to the former municipality, through the national server.
+        notice = TransferInNotice(
+            record.update_seq, record.municipality_code, record.previous_municipality_code,
+            record.resident_code, record.event_date, record.notified_date, record.address)
+        out.append(Outbound("national", "transfer_in_notice", encode_transfer_in(notice)))
     if "intermediate" in enabled_links and resident.get("integrated_atena"):
         had_copy = previous is not None and previous.get("integrated_atena") is not None
         copy = CopyUpdate(

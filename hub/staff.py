@@ -26,7 +26,7 @@ from twisted.internet import defer
 from twisted.web import server
 
 from actors.messages import AckInbox, RecordAudit, SendQuery
-from actors.router import INBOUND_BY_KIND
+from actors.router import INBOUND
 from hub import metrics
 from hub.errors import HubError, UnavailableError
 from hub.queries import parse_query
@@ -151,7 +151,7 @@ class StaffRoutes:
                                     "state": r.state}
             if r.code:
                 item["code"] = r.code
-            decode = INBOUND_BY_KIND.get(r.kind)
+            decode = INBOUND.get(r.link, (None, ""))[0]
             if r.state != "refused" and decode is not None:
                 item["document"] = as_json(decode(bytes(r.body)))
             items.append(item)

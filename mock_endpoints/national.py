@@ -33,11 +33,15 @@ from protocols.charconv import seion_kana
 from protocols.errors import BodyError
 from protocols.national import (
     MAX_MATCHES,
+    MovingOutCertificate,
     NumberGenerated,
+    NumberRequest,
     QueryMatch,
     QueryResult,
-    decode_number_request,
+    TransferInNotice,
     decode_query,
+    decode_to_national,
+    encode_moving_out,
     encode_number_generated,
     encode_query_result,
 )
@@ -52,6 +56,9 @@ class NationalMock(MockEndpoint):
     extra_schema = """
     CREATE TABLE IF NOT EXISTS numbers (
         individual_number TEXT PRIMARY KEY, resident_code TEXT NOT NULL UNIQUE);
+    CREATE TABLE IF NOT EXISTS transfer_notices (
+        update_seq INTEGER PRIMARY KEY, resident_code TEXT NOT NULL,
+        former_municipality_code TEXT NOT NULL, move_in_date TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS persons (
         resident_code TEXT PRIMARY KEY, individual_number TEXT UNIQUE,
         municipality_code TEXT NOT NULL, name_kanji TEXT NOT NULL, name_kana TEXT NOT NULL,
@@ -146,11 +153,20 @@ class NationalMock(MockEndpoint):
                                                                           str | None,
                                                                           int | None]:
         try:
-            req = decode_number_request(body)
+            doc = decode_to_national(body)
         except BodyError as err:
             return Refusal(True, err.code, err.message), None, None
-        if req.municipality_code != self.municipality_code:
+        if doc.municipality_code != self.municipality_code:
             return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+        if isinstance(doc, TransferInNotice):
+            # Forwarded to the former municipality (here: kept for the control API).
+            cur.execute("INSERT OR REPLACE INTO transfer_notices VALUES (?, ?, ?, ?)",
+                        (doc.update_seq, doc.resident_code, doc.former_municipality_code,
+                         doc.move_in_date.isoformat()))
+            return None, doc.resident_code, doc.update_seq
+        return self._generate(cur, doc)
+
+    def _generate(self, cur: sqlite3.Cursor, req: NumberRequest) -> tuple[None, str, int]:
         row = cur.execute("SELECT individual_number FROM numbers WHERE resident_code=?",
                           (req.resident_code,)).fetchone()
         number = row[0] if row else self._new_number(cur, req.resident_code)
@@ -171,7 +187,17 @@ class NationalMock(MockEndpoint):
 
     def build_push(self, spec: dict[str, Any]) -> bytes:
         """``{"generated": {request_update_seq, resident_code, individual_number}}``: push
-        a number notice by hand (a test harness repeating or contradicting one)."""
+        a number notice by hand (a test harness repeating or contradicting one);
+        ``{"moving_out": {the items of MovingOutCertificate}}``: 転出証明書情報 of someone
+        moving here with a card (dates as YYYY-MM-DD; ``to_municipality_code`` defaults
+        to this city); ``{"raw": "<xml/>"}``: any bytes."""
+        if "raw" in spec:
+            return str(spec["raw"]).encode()
+        if "moving_out" in spec:
+            m = {"to_municipality_code": self.municipality_code, **spec["moving_out"]}
+            for k in ("birth_date", "moving_out_date"):
+                m[k] = dt.date.fromisoformat(m[k])
+            return encode_moving_out(MovingOutCertificate(**m))
         g = spec["generated"]
         return encode_number_generated(NumberGenerated(
             int(g["request_update_seq"]), g.get("municipality_code", self.municipality_code),
@@ -179,6 +205,8 @@ class NationalMock(MockEndpoint):
 
     def describe(self) -> dict[str, Any]:
         return {"issued": self.db.execute("SELECT count(*) FROM numbers").fetchone()[0],
+                "transfer_notices": self.db.execute(
+                    "SELECT count(*) FROM transfer_notices").fetchone()[0],
                 "persons": self.db.execute("SELECT count(*) FROM persons").fetchone()[0]}
 
     def control(self, method: str, path: str, args: dict[str, str],
@@ -190,6 +218,11 @@ class NationalMock(MockEndpoint):
                 request.setResponseCode(404)
                 return {"error": "not issued"}
             return {"individual_number": row[0]}
+        if method == "GET" and path == "/transfer-notices":
+            rows = self.db.execute("SELECT update_seq, resident_code, former_municipality_code,"
+                                   " move_in_date FROM transfer_notices ORDER BY update_seq")
+            return [{"update_seq": r[0], "resident_code": r[1],
+                     "former_municipality_code": r[2], "move_in_date": r[3]} for r in rows]
         if method == "POST" and path == "/persons":
             rows = json.loads(request.content.read() or b"[]")
             if not isinstance(rows, list):

@@ -15,11 +15,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from protocols.errors import BodyError
-from protocols.xmlrecord import XmlDocument, XmlRecord
+from protocols.xmlrecord import XmlDispatch, XmlDocument, XmlRecord
 from protocols.xmlsafe import load_schema, parse_xml, validate
 
 NAMESPACE = "urn:jukihub:national:number:1"
 QUERY_NAMESPACE = "urn:jukihub:national:query:1"
+TRANSFER_NAMESPACE = "urn:jukihub:national:transfer:1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +137,67 @@ def decode_query_result(data: bytes) -> QueryResult:
         raise BodyError("xsd_invalid", "result without status or count")
     matches = tuple(_MATCH.decode(m) for m in root.iterfind(ns + "Match"))
     return QueryResult(status, int(count), matches)
+
+
+# ---- between municipalities: 転出証明書情報 in, 転入通知 out ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MovingOutCertificate:
+    """転出証明書情報 (住基法 24条の2): someone moving here with a card (特例転入)."""
+
+    certificate_number: str       # the certificate's number at the former municipality
+    from_municipality_code: str   # 転出元 市町村コード
+    to_municipality_code: str     # 転入先 (this city)
+    resident_code: str            # 住民票コード
+    name_kanji: str               # 氏名
+    name_kana: str                # ふりがな
+    birth_date: dt.date           # 生年月日
+    sex: str                      # 性別
+    former_address: str           # 転出元住所
+    planned_address: str          # 転出先（予定）住所
+    moving_out_date: dt.date      # 転出予定年月日
+    household_head: str | None = None  # 世帯主
+    relationship: str | None = None    # 続柄
+
+
+@dataclass(frozen=True, slots=True)
+class TransferInNotice:
+    """転入通知 (住基法 9条1項) to the former municipality, through the national server."""
+
+    update_seq: int                # 更新順番号 of the 転入
+    municipality_code: str         # this city
+    former_municipality_code: str  # 転入前 市町村コード
+    resident_code: str             # 住民票コード
+    move_in_date: dt.date          # 異動年月日
+    notified_date: dt.date | None  # 届出の年月日
+    address: str                   # 住所 (here)
+
+
+_MOVING_OUT = XmlDocument(MovingOutCertificate, "MovingOutCertificate", TRANSFER_NAMESPACE,
+                          "national_moving_out.xsd")
+_TRANSFER_IN = XmlDocument(TransferInNotice, "TransferInNotice", TRANSFER_NAMESPACE,
+                           "national_transfer_in.xsd")
+# What the hub sends on the national stream, and what the national server pushes back.
+_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN)
+_FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT)
+
+
+def encode_moving_out(doc: MovingOutCertificate) -> bytes:
+    return _MOVING_OUT.dumps(doc)
+
+
+def encode_transfer_in(doc: TransferInNotice) -> bytes:
+    return _TRANSFER_IN.dumps(doc)
+
+
+def decode_to_national(data: bytes) -> NumberRequest | TransferInNotice:
+    """A document of the hub's national stream (the mock's side)."""
+    doc: NumberRequest | TransferInNotice = _TO_NATIONAL.loads(data)
+    return doc
+
+
+def decode_from_national(data: bytes) -> NumberGenerated | MovingOutCertificate:
+    """A document the national server pushed (the hub's side)."""
+    doc: NumberGenerated | MovingOutCertificate = _FROM_NATIONAL.loads(data)
+    return doc

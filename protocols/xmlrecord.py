@@ -88,6 +88,7 @@ class XmlDocument(XmlRecord):
 
     def __init__(self, cls: type, root: str, namespace: str, xsd: str) -> None:
         super().__init__(cls)
+        self.root = root
         self.xsd = xsd
         self._head = f"<?xml version='1.0' encoding='UTF-8'?>\n<{root} xmlns=\"{namespace}\">"
         self._tail = f"</{root}>"
@@ -98,6 +99,23 @@ class XmlDocument(XmlRecord):
 
     def loads(self, data: bytes) -> Any:
         """Parse (hardened), validate, decode; or raise ``BodyError``."""
-        root = parse_xml(data)
+        return self.load_root(parse_xml(data))
+
+    def load_root(self, root: etree._Element) -> Any:
         validate(load_schema(self.xsd), root)
         return self.decode(root)
+
+
+class XmlDispatch:
+    """Several documents on one stream, told apart by their root element: parse once,
+    then validate and decode with that document's schema."""
+
+    def __init__(self, *docs: XmlDocument) -> None:
+        self.docs = {doc.root: doc for doc in docs}
+
+    def loads(self, data: bytes) -> Any:
+        root = parse_xml(data)
+        doc = self.docs.get(etree.QName(root).localname)
+        if doc is None:
+            raise BodyError("unknown_document", "the root element is not a known document")
+        return doc.load_root(root)

@@ -97,3 +97,42 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     db.close()
     assert actions == ["query.resident_code", "query.individual_number"] + [
         "query.four_items"] * 3 + ["query.resident_code"] * 4
+
+
+def test_moving_out_data_lands_in_the_inbox_and_the_move_in_notifies_the_former_city(
+        env_with: Any) -> None:
+    import datetime as dt
+
+    e = env_with("national")
+    synth = Synth(seed=202)
+    arrival = synth.arrival()
+    r = arrival["resident"]
+    former = r["previous_address"]["municipality_code"]
+    cert = {"certificate_number": "T-0001", "from_municipality_code": former,
+            "resident_code": arrival["resident_code"], "name_kanji": r["name_kanji"],
+            "name_kana": r["name_kana"], "birth_date": r["birth_date"], "sex": r["sex"],
+            "former_address": r["previous_address"]["text"],
+            "planned_address": r["address"]["text"],
+            "moving_out_date": dt.date.today().isoformat()}
+    e.other_control("national", "POST", "/push", {"moving_out": cert})
+    e.other_control("national", "POST", "/push", {"raw": "<MovingOutCertificate/>"})
+    e.other_control("national", "GET", "/wait?pushes_settled=2")
+    staff = e.client("operator")
+    _, body = staff.get("/v1/inbox?kind=national.moving_out")
+    [item] = body["items"]
+    assert item["state"] == "new" and item["document"]["certificate_number"] == "T-0001"
+    assert item["document"]["resident_code"] == arrival["resident_code"]
+    _, body = staff.get("/v1/inbox?kind=national.unreadable")
+    assert [(i["state"], i["code"]) for i in body["items"]] == [("refused", "xsd_invalid")]
+
+    # The register system records the 転入 (特例転入): the former city is notified; a
+    # birth notifies nobody (and asks for a number instead).
+    baby = synth.arrival(newborn=True)
+    accepted = post_all(e.client(), [arrival, baby])
+    _, state = e.other_control("national", "GET", "/wait?applied_seq=2")
+    assert state["transfer_notices"] == 1 and state["issued"] == 1
+    _, notices = e.other_control("national", "GET", "/transfer-notices")
+    assert notices == [{"update_seq": accepted[arrival["request_id"]],
+                        "resident_code": arrival["resident_code"],
+                        "former_municipality_code": former,
+                        "move_in_date": arrival["event_date"]}]
