@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.changes import CardEventRequest, Change
-from hub.register import OutboxItem, Outcome
+from hub.register import OutboxItem, Outcome, Request
 
 # ---- to the store writer -------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitChanges:
-    changes: list[Change | CardEventRequest]
+    changes: list[Request]
     reply: Callable[[list[Outcome]], None]
 
 

@@ -2,10 +2,13 @@
 
 A pure function called by the store writer inside the transaction that records the
 change, so a change and every message it causes commit together (DESIGN.md, Routing).
-Routed so far: identity updates to the prefectural server (every change), and
+Routed here: identity updates to the prefectural server (every change);
 foreign-resident notices to the legal-affairs ministry (every change of a foreign
-resident, 住基法 30条の50), copy (副本) updates to the intermediate server (every change
-of a resident with a 団体内統合宛名番号, 番号法 19条8号).  The other links add their rows here as they arrive.
+resident, 住基法 30条の50); to the national server, number-generation requests (a new
+resident without a 個人番号, 番号法 8条) and 転入通知 (a 転入 from another city, 住基法 9条);
+to the intermediate server, a 符号 request when a 団体内統合宛名番号 is assigned and copy
+(副本) updates for every change of a resident who has one (番号法 19条8号).  Card events
+and staff answers are routed where they are recorded (``hub/register.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
-from protocols.intermediate import CopyUpdate, encode_copy_update
+from protocols.intermediate import (
+    CodeIssued,
+    CodeRequest,
+    CopyUpdate,
+    ManualAnswerRequest,
+    ProvisionRecord,
+    decode_from_intermediate,
+    encode,
+    encode_copy_update,
+)
 from protocols.moj import (
     ForeignResidentNotice,
     ResidenceChangeNotice,
@@ -37,12 +49,16 @@ from protocols.national import (
 INBOUND: dict[str, tuple[Callable[[bytes], Any], str]] = {
     "moj": (decode_change_notice, "moj.residence_change"),
     "national": (decode_from_national, "national.unreadable"),
+    "intermediate": (decode_from_intermediate, "intermediate.unreadable"),
 }
 # The inbox kind of each document a peer may push.
 INBOX_KINDS: dict[type, str] = {
     ResidenceChangeNotice: "moj.residence_change",
     NumberGenerated: "national.number_generated",
     MovingOutCertificate: "national.moving_out",
+    CodeIssued: "intermediate.code_issued",
+    ManualAnswerRequest: "intermediate.manual_answer_request",
+    ProvisionRecord: "intermediate.provision_record",
 }
 
 
@@ -94,6 +110,11 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
         out.append(Outbound("national", "transfer_in_notice", encode_transfer_in(notice)))
     if "intermediate" in enabled_links and resident.get("integrated_atena"):
         had_copy = previous is not None and previous.get("integrated_atena") is not None
+        if not had_copy:
+            # The 団体内統合宛名番号 was just assigned: ask for the resident's 符号.
+            req = CodeRequest(resident["integrated_atena"], record.update_seq,
+                              record.municipality_code, resident["individual_number"])
+            out.append(Outbound("intermediate", "code_request", encode(req)))
         copy = CopyUpdate(
             integrated_atena=resident["integrated_atena"], update_seq=record.update_seq,
             previous_update_seq=previous_update_seq if had_copy else None,

@@ -250,3 +250,25 @@ def number_designation(resident_code: str, individual_number: str,
                   terminal_id="national-link", reason=Reason.NUMBER_DESIGNATION,
                   event_date=event_date, notified_date=None, resident_code=resident_code,
                   items={"individual_number": individual_number}, fingerprint=fingerprint(obj))
+
+
+@dataclass(frozen=True, slots=True)
+class ManualDecision:
+    """Staff's decision on a manual-answer request of the intermediate server (an item
+    flagged 自動応答不可): approve (answer with the register's items) or refuse."""
+
+    request_id: str   # derived from the inbox item: one decision per request
+    item_id: int      # the inbox item holding the request
+    decision: str     # approve | refuse
+    operator_id: str  # 操作者ID
+    terminal_id: str  # 操作端末ID
+    fingerprint: str
+
+
+def parse_manual_decision(obj: dict[str, Any], item_id: int) -> ManualDecision:
+    for item in ("operator_id", "terminal_id"):
+        checks.check_identifier(obj[item], item)
+    if obj["decision"] not in ("approve", "refuse"):
+        raise FormatError("invalid_decision", "decision is approve or refuse", "decision")
+    return ManualDecision(f"MANUAL-{item_id}", item_id, obj["decision"], obj["operator_id"],
+                          obj["terminal_id"], fingerprint({"decision": obj["decision"]}))

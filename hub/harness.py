@@ -140,6 +140,19 @@ class Env:
                       ) -> tuple[int, Any]:
         return control("127.0.0.1", self.others[name][2], method, path, body)
 
+    def sent_on(self, link: str) -> int:
+        """How many messages the hub has committed to ``link``'s outbox so far (a read of
+        its store; the hub keeps running)."""
+        import sqlite3
+
+        db = sqlite3.connect(self.tmp / "jukihub.db")
+        try:
+            (nxt,) = db.execute("SELECT next_seq FROM link_state WHERE link=?",
+                                (link,)).fetchone()
+        finally:
+            db.close()
+        return int(nxt) - 1
+
     def identities(self) -> list[dict[str, Any]]:
         """The mock prefecture's whole copy of identity information."""
         rows: list[dict[str, Any]] = []
@@ -218,12 +231,13 @@ class Env:
 
 def check_order(applied: list[dict[str, Any]]) -> dict[str, list[int]]:
     """Per resident, the 更新順番号 the mock applied, asserting strictly increasing and no
-    sequence twice."""
+    sequence twice.  Rows without a 更新順番号 (a 符号 request, a staff answer) are not
+    ordered per resident and are skipped."""
     seen: dict[str, list[int]] = {}
     seqs = [r["seq"] for r in applied]
     assert seqs == list(range(1, len(seqs) + 1)), "link sequences applied with a gap or twice"
     for r in applied:
-        if r["withdrawn"]:
+        if r["withdrawn"] or r["update_seq"] is None:
             continue
         got = seen.setdefault(r["resident_code"], [])
         assert not got or got[-1] < r["update_seq"], "a resident's updates applied out of order"

@@ -13,6 +13,10 @@ Logic checks (論理チェック), each a ``LogicError`` whose code names the ru
 - ``individual_number_in_use``    the 個人番号 belongs to another resident
 - ``atena_number_in_use``         the 宛名番号 belongs to another resident
 
+Staff decisions on manual-answer requests (``ManualDecision``) are refused with
+``unknown_item`` (no such request), ``already_decided``, or ``unknown_person`` (approved,
+but nobody on the register holds the 団体内統合宛名番号).
+
 Checks run before the first write, so a refused change writes nothing.  A repeated
 依頼管理番号 returns its first answer (``request_id_reused`` if the body differs).
 
@@ -39,6 +43,7 @@ from hub.changes import (
     REMOVING,
     CardEventRequest,
     Change,
+    ManualDecision,
     Reason,
 )
 from hub.errors import ConflictError, HubError, LogicError
@@ -46,6 +51,7 @@ from hub.store import (
     audit_log,
     card_events,
     identity_records,
+    inbox,
     link_state,
     outbox,
     request_ids,
@@ -54,6 +60,7 @@ from hub.store import (
 from protocols.card import CardEvent, encode_card_event
 from protocols.charconv import gaiji_count, seion_kana
 from protocols.identity import FIELDS, IdentityRecord
+from protocols.intermediate import ManualAnswer, decode_from_intermediate, encode
 
 _RESIDENT_COLUMNS = [c.name for c in residents.columns]
 _IDENTITY_ATTRS = [attr for attr, _ in FIELDS]
@@ -79,7 +86,8 @@ def _chunks(values: list[Any]) -> Any:
 class _WorkingSet:
     """What one batch has read and written so far."""
 
-    def __init__(self, conn: Connection, changes: list[Change | CardEventRequest]) -> None:
+    def __init__(self, conn: Connection, changes: list[Request]) -> None:
+        self.conn = conn  # for the rare reads one kind of request needs (staff decisions)
         self.requests: dict[str, tuple[str, dict[str, Any]]] = {}
         ids = list({c.request_id for c in changes})
         for part in _chunks(ids):
@@ -89,7 +97,7 @@ class _WorkingSet:
                 self.requests[row.request_id] = (row.fingerprint, json.loads(row.response))
         self.residents: dict[str, dict[str, Any] | None] = {}
         self.stored_atena: dict[str, str] = {}  # resident code -> atena as stored at start
-        codes = list({c.resident_code for c in changes})
+        codes = list({c.resident_code for c in changes if not isinstance(c, ManualDecision)})
         for part in _chunks(codes):
             for row in conn.execute(select(residents).where(residents.c.resident_code.in_(part))):
                 self.residents[row.resident_code] = dict(row._mapping)
@@ -111,6 +119,8 @@ class _WorkingSet:
                     if state[item] is not None:
                         self.holders[(item, state[item])] = state["atena_number"]
         self.rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _INSERTS}
+        self.updates: list[Any] = []  # single-row statements, run after the inserts
+        self.decided: set[int] = set()  # inbox items decided in this batch
 
     def put_resident(self, code: str, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
         for item in _UNIQUE_ITEMS:
@@ -137,6 +147,11 @@ class _WorkingSet:
         for table, rows in self.rows.items():
             if rows:
                 conn.execute(_INSERTS[table], rows)
+        for stmt in self.updates:
+            conn.execute(stmt)
+
+
+Request = Change | CardEventRequest | ManualDecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +204,7 @@ class RegisterWriter:
 
     # ---- batches ---------------------------------------------------------------------
 
-    def apply_batch(self, changes: list[Change | CardEventRequest]) -> list[Outcome]:
+    def apply_batch(self, changes: list[Request]) -> list[Outcome]:
         """Apply ``changes`` in one transaction; if anything unexpected fails, apply
         them one transaction each so one bad change cannot sink the others."""
         snapshot = (self.next_update_seq, dict(self.next_link_seq), self.next_integrated_atena,
@@ -225,9 +240,13 @@ class RegisterWriter:
 
     # ---- one change ------------------------------------------------------------------
 
-    def _apply_one(self, ws: _WorkingSet, change: Change | CardEventRequest) -> Outcome:
+    def _apply_one(self, ws: _WorkingSet, change: Request) -> Outcome:
         prior = ws.requests.get(change.request_id)
         if prior is not None:
+            if prior[0] != change.fingerprint and isinstance(change, ManualDecision):
+                return Outcome(change.request_id, reason="already_decided",
+                               error=ConflictError("already_decided", "the request was "
+                                                   "already approved or refused"))
             if prior[0] != change.fingerprint:
                 return Outcome(change.request_id, reason="request_id_reused", error=ConflictError(
                     "request_id_reused",
@@ -235,6 +254,8 @@ class RegisterWriter:
             return Outcome(change.request_id, response=prior[1], duplicate=True)
         if isinstance(change, CardEventRequest):
             return self._card_event(ws, change)
+        if isinstance(change, ManualDecision):
+            return self._manual_decision(ws, change)
         try:
             current = self._check(ws, change)
         except LogicError as err:
@@ -262,27 +283,88 @@ class RegisterWriter:
                 event_seq, self.municipality_code, ev.resident_code,
                 current["individual_number"], ev.event, ev.event_date, ev.operator_id,
                 ev.terminal_id))
-            seq = self.next_link_seq["card"]
-            self.next_link_seq["card"] = seq + 1
-            items_out.append(OutboxItem("card", seq, 0, ev.resident_code, body, now))
-            ws.rows["outbox"].append({
-                "link": "card", "seq": seq, "update_seq": 0, "resident_key": ev.resident_code,
-                "kind": "card_event", "payload": body, "enqueued_at": now, "state": "pending"})
+            items_out.append(self._enqueue(ws, "card", "card_event", body, ev.resident_code,
+                                           0, now))
         response = {"request_id": ev.request_id, "status": "accepted",
                     "event_seq": event_seq, "links": [o.link for o in items_out]}
-        ws.requests[ev.request_id] = (ev.fingerprint, response)
+        self._remember(ws, ev.request_id, ev.fingerprint, None, response, now)
         ws.rows["card"].append({
             "id": event_seq, "request_id": ev.request_id, "resident_code": ev.resident_code,
             "event": ev.event, "event_date": ev.event_date, "operator_id": ev.operator_id,
             "terminal_id": ev.terminal_id, "created_at": now})
-        ws.rows["request"].append({
-            "request_id": ev.request_id, "fingerprint": ev.fingerprint, "update_seq": None,
-            "response": json.dumps(response), "created_at": now})
         ws.rows["audit"].append({
             "at": now, "operator_id": ev.operator_id, "terminal_id": ev.terminal_id,
             "request_id": ev.request_id, "action": f"card.{ev.event}", "update_seq": None})
         return Outcome(ev.request_id, response=response, reason=f"card_{ev.event}",
                        outbox=items_out)
+
+    def _manual_decision(self, ws: _WorkingSet, d: ManualDecision) -> Outcome:
+        """Answer a manual-answer request as staff decided: the inbox item is taken (with
+        operator and terminal), the answer queued on the intermediate link, both in the
+        transaction that records the decision.  Nothing else ever answers one."""
+        row = ws.conn.execute(select(inbox.c.kind, inbox.c.state, inbox.c.body).where(
+            inbox.c.id == d.item_id)).first()
+        if row is None or row.kind != "intermediate.manual_answer_request":
+            return Outcome(d.request_id, reason="unknown_item", error=HubError(
+                "unknown_item", "no manual-answer request has this id", status=404))
+        if row.state != "new" or d.item_id in ws.decided:
+            return Outcome(d.request_id, reason="already_decided", error=ConflictError(
+                "already_decided", "the request was already approved or refused"))
+        if "intermediate" not in self.enabled_links:
+            return Outcome(d.request_id, reason="link_disabled", error=LogicError(
+                "link_disabled", "the intermediate link is not enabled"))
+        req = decode_from_intermediate(bytes(row.body))
+        person = ws.conn.execute(select(residents).where(
+            residents.c.integrated_atena == req.integrated_atena)).first()
+        if d.decision == "approve" and person is None:
+            return Outcome(d.request_id, reason="unknown_person", error=LogicError(
+                "unknown_person", "nobody on the register holds this 団体内統合宛名番号; "
+                "refuse the request"))
+        now = self.wall_clock()
+        today = dt.date.fromtimestamp(now).isoformat()
+        if d.decision == "approve":
+            assert person is not None
+            answer = ManualAnswer(
+                req.request_number, req.integrated_atena, self.municipality_code, "approved",
+                today, person.name_kanji, person.name_kana, person.birth_date.isoformat(),
+                person.sex, person.address, person.household_number, person.relationship)
+        else:
+            answer = ManualAnswer(req.request_number, req.integrated_atena,
+                                  self.municipality_code, "refused", today, *[None] * 7)
+        key = person.resident_code if person is not None else ""
+        item = self._enqueue(ws, "intermediate", "manual_answer", encode(answer), key, 0, now)
+        ws.decided.add(d.item_id)
+        ws.updates.append(update(inbox).where(inbox.c.id == d.item_id).values(
+            state="acknowledged", acknowledged_at=now, operator_id=d.operator_id,
+            terminal_id=d.terminal_id))
+        response = {"request_id": d.request_id, "status": "accepted", "item_id": d.item_id,
+                    "decision": d.decision, "links": [item.link]}
+        self._remember(ws, d.request_id, d.fingerprint, None, response, now)
+        ws.rows["audit"].append({
+            "at": now, "operator_id": d.operator_id, "terminal_id": d.terminal_id,
+            "request_id": d.request_id, "action": f"manual_answer.{d.decision}",
+            "update_seq": None})
+        return Outcome(d.request_id, response=response, reason=f"manual_{d.decision}",
+                       outbox=[item])
+
+    def _enqueue(self, ws: _WorkingSet, link: str, kind: str, payload: bytes,
+                 resident_key: str, update_seq: int, now: float) -> OutboxItem:
+        """The next message of ``link``'s outbox, written with the batch."""
+        seq = self.next_link_seq[link]
+        self.next_link_seq[link] = seq + 1
+        ws.rows["outbox"].append({
+            "link": link, "seq": seq, "update_seq": update_seq, "resident_key": resident_key,
+            "kind": kind, "payload": payload, "enqueued_at": now, "state": "pending"})
+        return OutboxItem(link, seq, update_seq, resident_key, payload, now)
+
+    @staticmethod
+    def _remember(ws: _WorkingSet, request_id: str, fingerprint: str, update_seq: int | None,
+                  response: dict[str, Any], now: float) -> None:
+        """The first answer to ``request_id``, for a repeat of it."""
+        ws.requests[request_id] = (fingerprint, response)
+        ws.rows["request"].append({
+            "request_id": request_id, "fingerprint": fingerprint, "update_seq": update_seq,
+            "response": json.dumps(response), "created_at": now})
 
     def _check(self, ws: _WorkingSet, change: Change) -> dict[str, Any] | None:
         current = ws.residents[change.resident_code]
@@ -370,20 +452,12 @@ class RegisterWriter:
                                        "previous_update_seq": previous_update_seq})
         items_out: list[OutboxItem] = []
         for msg in route(record, previous_update_seq, state, current, self.enabled_links):
-            seq = self.next_link_seq[msg.link]
-            self.next_link_seq[msg.link] = seq + 1
-            item = OutboxItem(msg.link, seq, update_seq, change.resident_code, msg.payload, now)
-            items_out.append(item)
-            ws.rows["outbox"].append(
-                {"link": item.link, "seq": seq, "update_seq": update_seq,
-                 "resident_key": item.resident_key, "kind": msg.kind, "payload": msg.payload,
-                 "enqueued_at": now, "state": "pending"})
+            items_out.append(self._enqueue(ws, msg.link, msg.kind, msg.payload,
+                                           change.resident_code, update_seq, now))
         response = {"request_id": change.request_id, "status": "accepted",
-                    "update_seq": update_seq, "links": [o.link for o in items_out]}
-        ws.requests[change.request_id] = (change.fingerprint, response)
-        ws.rows["request"].append({
-            "request_id": change.request_id, "fingerprint": change.fingerprint,
-            "update_seq": update_seq, "response": json.dumps(response), "created_at": now})
+                    "update_seq": update_seq,
+                    "links": list(dict.fromkeys(o.link for o in items_out))}
+        self._remember(ws, change.request_id, change.fingerprint, update_seq, response, now)
         ws.rows["audit"].append({
             "at": now, "operator_id": change.operator_id, "terminal_id": change.terminal_id,
             "request_id": change.request_id, "action": f"change.{reason.value}",

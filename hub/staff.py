@@ -25,9 +25,10 @@ from sqlalchemy import select
 from twisted.internet import defer
 from twisted.web import server
 
-from actors.messages import AckInbox, RecordAudit, SendQuery
+from actors.messages import AckInbox, RecordAudit, SendQuery, SubmitChanges
 from actors.router import INBOUND
 from hub import metrics
+from hub.changes import parse_manual_decision
 from hub.errors import HubError, UnavailableError
 from hub.queries import parse_query
 from hub.store import inbox
@@ -52,6 +53,8 @@ ROUTES = (
     Route("POST", re.compile(r"/v1/inbox/(?P<item_id>[0-9]+)/ack"), "inbox_ack",
           "inbox_clients", "_inbox_ack"),
     Route("POST", re.compile(r"/v1/queries/identity"), "query", "staff_clients", "_query"),
+    Route("POST", re.compile(r"/v1/manual-answers/(?P<item_id>[0-9]+)"), "manual_answer",
+          "staff_clients", "_manual_answer"),
 )
 
 
@@ -171,6 +174,22 @@ class StaffRoutes:
                 raise HubError("already_taken", "the item was already acknowledged",
                                status=409)
             return 200, {"id": item_id, "state": "acknowledged"}
+
+        return d.addCallback(answered)
+
+    # ---- manual answers (自動応答不可): only ever on a staff decision ------------------
+
+    def _manual_answer(self, obj: dict[str, Any], params: dict[str, str],
+                       _args: dict[str, str]) -> defer.Deferred[Answer]:
+        decision = parse_manual_decision(obj, int(params["item_id"]))
+        d: defer.Deferred[list[Any]] = defer.Deferred()
+        self.writer.tell(SubmitChanges([decision], reply=self._on_reactor(d)))
+
+        def answered(outcomes: list[Any]) -> Answer:
+            (outcome,) = outcomes
+            if outcome.error is not None:
+                raise outcome.error
+            return 200, outcome.response
 
         return d.addCallback(answered)
 

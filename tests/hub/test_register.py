@@ -198,7 +198,7 @@ def test_foreign_residents_get_a_ministry_notice(tmp_path: Path) -> None:
 
 def test_integrated_atena_is_assigned_with_the_first_individual_number(tmp_path: Path) -> None:
     from hub.synthetic import individual_number
-    from protocols.intermediate import decode_copy_update
+    from protocols.intermediate import CodeRequest, decode_copy_update, decode_to_intermediate
 
     url = f"sqlite:///{tmp_path / 'i.db'}"
     migrate(url)
@@ -209,15 +209,19 @@ def test_integrated_atena_is_assigned_with_the_first_individual_number(tmp_path:
     adult["resident"]["individual_number"] = individual_number(synth.rng)
     baby = synth.arrival(newborn=True)  # no 個人番号 yet
     out = apply(w, adult)
-    assert [o.link for o in out.outbox] == ["prefecture", "intermediate"]
-    first = decode_copy_update(out.outbox[1].payload)
+    # The 符号 request comes first, then the first copy.
+    assert [o.link for o in out.outbox] == ["prefecture", "intermediate", "intermediate"]
+    assert decode_to_intermediate(out.outbox[1].payload) == CodeRequest(
+        "000000000000001", 1, "222038", adult["resident"]["individual_number"])
+    first = decode_copy_update(out.outbox[2].payload)
     assert first.integrated_atena == "000000000000001" and first.previous_update_seq is None
     assert [o.link for o in apply(w, baby).outbox] == ["prefecture"]
     person = synth.people[-1]
     designation = synth._base("correction", person)  # the number arrives later
     designation["resident"] = {"individual_number": individual_number(synth.rng)}
     out = apply(w, designation)
-    copy = decode_copy_update(out.outbox[1].payload)
+    assert isinstance(decode_to_intermediate(out.outbox[1].payload), CodeRequest)
+    copy = decode_copy_update(out.outbox[2].payload)
     assert (copy.integrated_atena, copy.previous_update_seq) == ("000000000000002", None)
     again = synth._base("move_within", person)
     again["resident"] = {"address": synth._address()}

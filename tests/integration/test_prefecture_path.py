@@ -362,12 +362,15 @@ def test_copies_reach_the_intermediate_server_in_order(env_with: Any) -> None:
                 with_copy.add(r["update_seq"])
     e.wait_applied(len(changes))
     assert with_copy
-    _, state = e.other_control("intermediate", "GET", f"/wait?applied_seq={len(with_copy)}")
-    assert state["applied_seq"] == len(with_copy)
-    _, applied = e.other_control("intermediate", "GET", "/applied")
+    sent = e.sent_on("intermediate")  # the copies and a 符号 request per new atena
+    _, state = e.other_control("intermediate", "GET", f"/wait?applied_seq={sent}")
+    assert state["applied_seq"] == sent and state["codes"] == state["copies"]
+    assert sent == len(with_copy) + state["codes"]
+    _, applied = e.other_control("intermediate", "GET", f"/applied?limit={sent}")
     check_order(applied)  # per 団体内統合宛名番号, in 更新順番号 order, none twice
-    assert {r["update_seq"] for r in applied} == with_copy
-    _, copy = e.other_control("intermediate", "GET", f"/copies/{applied[0]['resident_code']}")
+    assert {r["update_seq"] for r in applied} - {None} == with_copy
+    atena = next(r["resident_code"] for r in applied if r["resident_code"])
+    _, copy = e.other_control("intermediate", "GET", f"/copies/{atena}")
     assert copy["municipality_code"] == "222038"
     _, refusals = e.other_control("intermediate", "GET", "/refusals")
     assert refusals == []
@@ -423,8 +426,9 @@ def test_number_generation_round_trip(env_with: Any) -> None:
         assert individual_number_std.is_valid(number)
         _, held = e.control("GET", f"/identities/{code}")
         assert (held["individual_number"], held["reason"]) == (number, "number_designation")
-    _, copies = e.other_control("intermediate", "GET", "/wait?applied_seq=3")
+    _, copies = e.other_control("intermediate", "GET", "/wait?applied_seq=6")
     assert copies["copies"] == 3  # each designated resident now has a copy
+    assert copies["codes"] == 3  # and a 符号 request was made for each
     _, pushes = e.other_control("national", "GET", "/pushes")
     assert [p["state"] for p in pushes] == ["acked"] * 3
     # The same notice again changes nothing; another number for her is refused.

@@ -43,3 +43,40 @@ def test_garbage() -> None:
     with pytest.raises(BodyError) as err:
         decode_copy_update(b"\xc1")
     assert err.value.code == "undecodable"
+
+
+def test_every_document_round_trips_and_each_stream_takes_only_its_own() -> None:
+    from protocols.intermediate import (
+        CodeIssued,
+        CodeRequest,
+        ManualAnswer,
+        ManualAnswerRequest,
+        ProvisionRecord,
+        decode_from_intermediate,
+        decode_to_intermediate,
+        encode,
+    )
+
+    atena, city = "000000000000042", "222038"
+    ours = [copy(), CodeRequest(atena, 7, city, "123456789018"),
+            ManualAnswer("REQ-1", atena, city, "refused", "2026-11-27", *[None] * 7),
+            ManualAnswer("REQ-2", atena, city, "approved", "2026-11-27", "髙橋　花子",
+                         "タカハシ　ハナコ", "1990-04-01", "2", "静岡県沼津市御幸町", "H1", "世帯主")]
+    theirs = [CodeIssued(atena, 7, city, "P0000000001"),
+              ManualAnswerRequest("REQ-1", atena, city, "INST-9", "別表第二 1", "住民票関係情報",
+                                  "2026-11-27T10:00:00"),
+              ProvisionRecord("REC-1", atena, city, "INST-9", "CITY-222038", "別表第二 1",
+                              "住民票関係情報", "2026-11-27T10:00:01", "provided")]
+    for doc in ours:
+        assert decode_to_intermediate(encode(doc)) == doc
+        with pytest.raises(BodyError):
+            decode_from_intermediate(encode(doc))
+    for doc in theirs:
+        assert decode_from_intermediate(encode(doc)) == doc
+        with pytest.raises(BodyError):
+            decode_to_intermediate(encode(doc))
+    obj = msgpack.unpackb(encode(ours[3]))
+    obj["decision"] = "maybe"
+    with pytest.raises(BodyError) as err:
+        decode_to_intermediate(msgpack.packb(obj))
+    assert err.value.code == "schema_invalid"
