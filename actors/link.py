@@ -69,6 +69,7 @@ from hub.config import LinkConfig
 from hub.errors import HubError
 from hub.register import OutboxItem
 from hub.store import dead_letters, link_state, outbox
+from protocols.consistency import ConsistencyResult
 from protocols.errors import BodyError, RemoteProtocolError
 from protocols.national import NumberGenerated
 from protocols.session import (
@@ -395,18 +396,29 @@ class LinkActor(pykka.ThreadingActor):
                 Designated(seq, kind, body,
                            outcomes[0].error.code if outcomes[0].error else None))))
             return
-        self._record_push(frame, kind, code)
+        check = None
+        if isinstance(doc, ConsistencyResult):
+            check = (doc.check_id, doc.compared, doc.held, doc.difference_count)
+            metrics.consistency_differences.labels(self.link).set(doc.difference_count)
+            metrics.consistency_checks.labels(self.link).inc()
+            log.info("consistency result", extra={
+                "event": "consistency.result", "link": self.link, "check_id": doc.check_id,
+                "compared": doc.compared, "held": doc.held,
+                "differences": doc.difference_count})
+        self._record_push(frame, kind, code, check)
 
     def _on_designated(self, msg: Designated) -> None:
         self._record_push(DataFrame(msg.seq, "", msg.body), msg.kind, msg.refused_code)
 
-    def _record_push(self, frame: DataFrame, kind: str, code: str | None) -> None:
+    def _record_push(self, frame: DataFrame, kind: str, code: str | None,
+                     check: tuple[str, int, int, int] | None = None) -> None:
         if code is not None:
             metrics.inbound_refused.labels(self.link, code).inc()
         actor = self.actor_ref
         seq = frame.seq
         self.writer.tell(RecordInbound(self.link, seq, kind, frame.body, code,
-                                       reply=lambda: actor.tell(InboundRecorded(seq, code))))
+                                       reply=lambda: actor.tell(InboundRecorded(seq, code)),
+                                       check=check))
 
     def _on_inbound_recorded(self, msg: InboundRecorded) -> None:
         self.inbound_applied = max(self.inbound_applied, msg.seq)

@@ -55,6 +55,8 @@ class RecordInbound:
     body: bytes
     refused_code: str | None  # set when the document was refused (kept for staff)
     reply: Callable[[], None]
+    # A consistency check's result: (check id, compared, held, differences).
+    check: tuple[str, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,24 @@ class RecordAudit:
     terminal_id: str
     action: str
     reply: Callable[[None], None]  # called with None after the commit
+
+
+@dataclass(frozen=True, slots=True)
+class StartConsistencyCheck:
+    """Begin a consistency check with each of ``links``; ``reply`` gets link -> check id
+    once the checks are recorded; the store writer then builds them slice by slice."""
+
+    links: list[str]
+    operator_id: str
+    terminal_id: str
+    reply: Callable[[dict[str, str]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildCheckSlice:
+    """The store writer to itself: build the next slice of running checks."""
+
+    slice: Any  # hub.consistency.Slice
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from protocols.consistency import ConsistencyResult, decode_result
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
 from protocols.intermediate import (
     CodeIssued,
@@ -47,6 +48,7 @@ from protocols.national import (
 # Inbound: the decoder that checks what each link's peer pushes, and the inbox kind of
 # a push it could not read (refused, kept for staff).
 INBOUND: dict[str, tuple[Callable[[bytes], Any], str]] = {
+    "prefecture": (decode_result, "prefecture.unreadable"),
     "moj": (decode_change_notice, "moj.residence_change"),
     "national": (decode_from_national, "national.unreadable"),
     "intermediate": (decode_from_intermediate, "intermediate.unreadable"),
@@ -59,6 +61,7 @@ INBOX_KINDS: dict[type, str] = {
     CodeIssued: "intermediate.code_issued",
     ManualAnswerRequest: "intermediate.manual_answer_request",
     ProvisionRecord: "intermediate.provision_record",
+    ConsistencyResult: "consistency.result",
 }
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from actors.messages import (
     AckInbox,
+    BuildCheckSlice,
     GetStatus,
     HoldMessages,
     OutboxAppended,
@@ -31,13 +32,14 @@ from actors.messages import (
     RecordAudit,
     RecordDeadLetter,
     RecordInbound,
+    StartConsistencyCheck,
     SubmitChanges,
     Subscribe,
 )
-from hub import metrics
+from hub import consistency, metrics
 from hub.errors import UnavailableError
 from hub.register import OutboxItem, Outcome, RegisterWriter
-from hub.store import audit_log, dead_letters, inbox, link_state, outbox
+from hub.store import audit_log, consistency_checks, dead_letters, inbox, link_state, outbox
 
 log = logging.getLogger("jukihub.store")
 
@@ -46,8 +48,9 @@ class StoreWriter(pykka.ThreadingActor):
     """Single writer; see the module docstring."""
 
     def __init__(self, engine: Engine, register: RegisterWriter, max_batch: int = 500,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time, check_slice: int = 500) -> None:
         super().__init__()
+        self.check_slice = check_slice
         self.engine = engine
         self.register = register
         self.max_batch = max_batch
@@ -64,6 +67,10 @@ class StoreWriter(pykka.ThreadingActor):
         if isinstance(message, GetStatus):  # also a barrier: commits what is pending
             self._flush()
             return {"links": sorted(self.subscribers)}
+        if isinstance(message, StartConsistencyCheck | BuildCheckSlice):
+            self._flush()  # what came before is committed (and numbered) first
+            self._consistency(message)
+            return None
         if isinstance(message, SubmitChanges):
             self._submits.append(message)
             self._pending += len(message.changes)
@@ -80,6 +87,42 @@ class StoreWriter(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self._flush()
+
+    # ---- consistency checks, a slice per message --------------------------------------
+
+    def _consistency(self, msg: StartConsistencyCheck | BuildCheckSlice) -> None:
+        now = self.wall_clock()
+        try:
+            if isinstance(msg, StartConsistencyCheck):
+                checks = consistency.start(self.register, msg.links, msg.operator_id,
+                                           msg.terminal_id, now)
+                msg.reply(checks)
+                nxt: consistency.Slice | None = consistency.Slice(checks, "", 1, 0)
+            else:
+                items, nxt = consistency.build_slice(self.register, msg.slice,
+                                                     self.check_slice, now)
+                by_link: dict[str, list[OutboxItem]] = defaultdict(list)
+                for item in items:
+                    by_link[item.link].append(item)
+                for link, its in by_link.items():
+                    if (actor := self.subscribers.get(link)) is not None:
+                        actor.tell(OutboxAppended(tuple(its)))
+        except Exception as exc:
+            metrics.store_errors.labels("consistency").inc()
+            log.error("consistency check transaction failed", extra={
+                "event": "store.error", "txn": "consistency", "error": type(exc).__name__})
+            if isinstance(msg, StartConsistencyCheck):
+                msg.reply({})
+                return
+            s = msg.slice
+            if s.attempts >= 3:
+                log.error("consistency check abandoned", extra={
+                    "event": "consistency.abandoned", "checks": sorted(s.checks.values())})
+                return
+            # The same slice again, after what is queued (a busy or restarting store).
+            nxt = consistency.Slice(s.checks, s.after, s.chunk_no, s.sent, s.attempts + 1)
+        if nxt is not None:
+            self.actor_ref.tell(BuildCheckSlice(nxt))
 
     # ---- the group commit ------------------------------------------------------------
 
@@ -161,10 +204,17 @@ class StoreWriter(pykka.ThreadingActor):
                     held = conn.scalar(select(inbox.c.id).where(
                         inbox.c.link == op.link, inbox.c.peer_seq == op.seq))
                     if held is None:  # a resend after a reconnect is recorded once
-                        conn.execute(insert(inbox).values(
+                        held = conn.execute(insert(inbox).values(
                             link=op.link, peer_seq=op.seq, kind=op.kind, body=op.body,
                             received_at=now, state="refused" if op.refused_code else "new",
-                            code=op.refused_code))
+                            code=op.refused_code)).inserted_primary_key[0]
+                    if op.check is not None:
+                        check_id, compared, held_n, differences = op.check
+                        conn.execute(update(consistency_checks).where(
+                            consistency_checks.c.check_id == check_id,
+                            consistency_checks.c.link == op.link).values(
+                            state="answered", answered_at=now, compared=compared,
+                            held=held_n, differences=differences, inbox_id=held))
                     conn.execute(update(link_state).where(
                         link_state.c.link == op.link,
                         link_state.c.inbound_applied < op.seq).values(inbound_applied=op.seq))

@@ -85,7 +85,8 @@ class Hub:
         enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
         register = RegisterWriter(self.engine, cfg.municipality_code, enabled,
                                   wall_clock=self.reactor.seconds)
-        self.writer = StoreWriter.start(self.engine, register, cfg.group_commit_max)
+        self.writer = StoreWriter.start(self.engine, register, cfg.group_commit_max,
+                                        check_slice=min(cfg.check_chunk, 1000))
         for name in sorted(enabled):
             link = cfg.links[name]
             # TLS context built once per link and reused for every reconnect.

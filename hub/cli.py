@@ -83,6 +83,44 @@ def cmd_mock(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consistency(args: argparse.Namespace) -> int:
+    """Start a consistency check through the hub's API and wait for the answers."""
+    import time
+
+    from hub.client import HttpsClient
+
+    cfg = _config(args)
+    client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
+                         cfg.certs_dir, args.party)
+    body: dict[str, object] = {"operator_id": args.operator, "terminal_id": args.terminal}
+    if args.link:
+        body["links"] = args.link
+    status, started = client.post("/v1/consistency-checks", body)
+    if status != 202:
+        print(f"jukihub: the hub refused the check ({status}): {started.get('error')}",
+              file=sys.stderr)
+        return 2
+    deadline = time.monotonic() + args.timeout
+    exit_code = 0
+    for check in started["checks"]:
+        while True:
+            status, shown = client.get(f"/v1/consistency-checks/{check['check_id']}")
+            if status == 200 and shown["state"] == "answered":
+                break
+            if time.monotonic() > deadline:
+                print(f"{check['link']}: {check['check_id']} not answered in {args.timeout} s "
+                      f"(sent {shown.get('sent')} records so far)", file=sys.stderr)
+                return 2
+            time.sleep(0.5)  # an operator's command polling a long job
+        n = shown["difference_count"]
+        print(f"{shown['link']}: check {shown['check_id']}: sent {shown['sent']}, peer "
+              f"compared {shown['compared']} and holds {shown['held']}: {n} difference(s)")
+        for d in shown.get("differences", [])[: args.show]:
+            print(f"  {d['resident_code']}  {d['kind']:13} {d.get('items', '')}")
+        exit_code = exit_code or (1 if n else 0)
+    return exit_code
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
@@ -107,11 +145,25 @@ def main(argv: list[str] | None = None) -> int:
     mock = sub.add_parser("mock", help="run a mock endpoint standalone")
     mock.add_argument("name", help="prefecture")
     mock.set_defaults(func=cmd_mock)
+    cons = sub.add_parser("consistency", help="consistency checks (整合性確認) of a running hub")
+    cons_sub = cons.add_subparsers(dest="consistency_command", required=True)
+    crun = cons_sub.add_parser("run", help="check the identity file with the prefectural "
+                               "and national servers; exit 1 if they differ")
+    crun.add_argument("--link", action="append", choices=["prefecture", "national"],
+                      help="only this link (repeatable; default both)")
+    crun.add_argument("--operator", default="ops", help="操作者ID for the 操作ログ")
+    crun.add_argument("--terminal", default="cli", help="操作端末ID for the 操作ログ")
+    crun.add_argument("--party", default="operator", help="client certificate to use")
+    crun.add_argument("--host", default="", help="intake host (default: from config)")
+    crun.add_argument("--port", type=int, default=0, help="intake port (default: config)")
+    crun.add_argument("--timeout", type=float, default=600.0)
+    crun.add_argument("--show", type=int, default=20, help="differences to print per link")
+    crun.set_defaults(func=cmd_consistency)
     demo = sub.add_parser("demo", help="run hub and mocks on loopback and drive changes")
     demo.add_argument("--changes", type=int, default=300)
     demo.set_defaults(func=cmd_demo)
     # Options may come before or after the command.
-    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, demo):
+    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, demo, crun):
         p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
         p.add_argument("--set", action="append", default=argparse.SUPPRESS,
                        metavar="SECTION.KEY=VALUE")

@@ -89,6 +89,7 @@ class Config:
     gaiji_table: Path | None
     inbox_retention: float
     purge_interval: float
+    check_chunk: int = 500
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -197,6 +198,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             switch_interval=float(hub.get("switch_interval", 0.0005)),
             inbox_retention=float(raw.get("inbox", {}).get("retention_days", 30)) * 86400,
             purge_interval=float(raw.get("inbox", {}).get("purge_interval", 600)),
+            check_chunk=int(raw.get("consistency", {}).get("chunk_records", 500)),
             gaiji_table=(p(raw["charconv"]["gaiji_table"])
                          if raw.get("charconv", {}).get("gaiji_table") else None),
             raw=raw,

@@ -62,6 +62,11 @@ inbox_purged = Counter("jukihub_inbox_purged",
                        "Acknowledged inbox items deleted after their retention")
 protocol_errors = Counter("jukihub_link_protocol_errors",
                           "Connections closed for a protocol violation", ["link", "code"])
+consistency_differences = Gauge(
+    "jukihub_consistency_differences",
+    "Differences the peer reported in the latest consistency check (整合性確認)", ["link"])
+consistency_checks = Counter("jukihub_consistency_checks",
+                             "Consistency checks answered by the peer", ["link"])
 queries = Counter("jukihub_link_queries", "Queries (request/response) by outcome",
                   ["link", "outcome"])
 query_seconds = Histogram("jukihub_link_query_seconds", "From a query's request to its answer",

@@ -214,7 +214,7 @@ class RegisterWriter:
                 ws = _WorkingSet(conn, changes)
                 outcomes = [self._apply_one(ws, c) for c in changes]
                 ws.write(conn)
-                self._save_link_seqs(conn, snapshot[1])
+                self.save_link_seqs(conn, snapshot[1])
             return outcomes
         except HubError:
             raise
@@ -232,7 +232,19 @@ class RegisterWriter:
                     "store_error", "the change could not be stored", None), reason="store"))
         return outcomes
 
-    def _save_link_seqs(self, conn: Connection, before: dict[str, int]) -> None:
+    def outbox_row(self, link: str, kind: str, payload: bytes, resident_key: str,
+                   update_seq: int, now: float) -> tuple[dict[str, Any], OutboxItem]:
+        """The next message of ``link``: the outbox row to insert, and its item.  The
+        caller inserts the row and saves the sequences (``save_link_seqs``) in its
+        transaction, or restores ``next_link_seq`` if that transaction fails."""
+        seq = self.next_link_seq[link]
+        self.next_link_seq[link] = seq + 1
+        row = {"link": link, "seq": seq, "update_seq": update_seq,
+               "resident_key": resident_key, "kind": kind, "payload": payload,
+               "enqueued_at": now, "state": "pending"}
+        return row, OutboxItem(link, seq, update_seq, resident_key, payload, now)
+
+    def save_link_seqs(self, conn: Connection, before: dict[str, int]) -> None:
         """Record the next sequence of each link this batch sent something on."""
         for link, nxt in self.next_link_seq.items():
             if before.get(link) != nxt:
@@ -350,12 +362,9 @@ class RegisterWriter:
     def _enqueue(self, ws: _WorkingSet, link: str, kind: str, payload: bytes,
                  resident_key: str, update_seq: int, now: float) -> OutboxItem:
         """The next message of ``link``'s outbox, written with the batch."""
-        seq = self.next_link_seq[link]
-        self.next_link_seq[link] = seq + 1
-        ws.rows["outbox"].append({
-            "link": link, "seq": seq, "update_seq": update_seq, "resident_key": resident_key,
-            "kind": kind, "payload": payload, "enqueued_at": now, "state": "pending"})
-        return OutboxItem(link, seq, update_seq, resident_key, payload, now)
+        row, item = self.outbox_row(link, kind, payload, resident_key, update_seq, now)
+        ws.rows["outbox"].append(row)
+        return item
 
     @staticmethod
     def _remember(ws: _WorkingSet, request_id: str, fingerprint: str, update_seq: int | None,

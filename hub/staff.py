@@ -25,14 +25,22 @@ from sqlalchemy import select
 from twisted.internet import defer
 from twisted.web import server
 
-from actors.messages import AckInbox, RecordAudit, SendQuery, SubmitChanges
+from actors.messages import (
+    AckInbox,
+    RecordAudit,
+    SendQuery,
+    StartConsistencyCheck,
+    SubmitChanges,
+)
 from actors.router import INBOUND
 from hub import metrics
 from hub.changes import parse_manual_decision
+from hub.consistency import CHECK_LINKS
 from hub.errors import HubError, UnavailableError
 from hub.queries import parse_query
-from hub.store import inbox
+from hub.store import consistency_checks, inbox
 from hub.tls import peer_common_name
+from protocols.consistency import decode_result
 from protocols.errors import BodyError
 from protocols.national import decode_query_result, encode_query
 
@@ -55,6 +63,10 @@ ROUTES = (
     Route("POST", re.compile(r"/v1/queries/identity"), "query", "staff_clients", "_query"),
     Route("POST", re.compile(r"/v1/manual-answers/(?P<item_id>[0-9]+)"), "manual_answer",
           "staff_clients", "_manual_answer"),
+    Route("POST", re.compile(r"/v1/consistency-checks"), "consistency", "staff_clients",
+          "_check_start"),
+    Route("GET", re.compile(r"/v1/consistency-checks/(?P<check_id>C[0-9]{10})"),
+          "consistency", "staff_clients", "_check_show"),
 )
 
 
@@ -192,6 +204,45 @@ class StaffRoutes:
             return 200, outcome.response
 
         return d.addCallback(answered)
+
+    # ---- consistency checks (本人確認情報整合) ------------------------------------------
+
+    def _check_start(self, obj: dict[str, Any], _params: dict[str, str],
+                     _args: dict[str, str]) -> defer.Deferred[Answer]:
+        links = list(dict.fromkeys(obj.get("links") or CHECK_LINKS))
+        off = [link for link in links if link not in self.links]
+        if off:
+            raise HubError("link_disabled", f"the {off[0]} link is not enabled", "links",
+                           status=422)
+        d: defer.Deferred[dict[str, str]] = defer.Deferred()
+        self.writer.tell(StartConsistencyCheck(links, obj["operator_id"], obj["terminal_id"],
+                                               reply=self._on_reactor(d)))
+
+        def started(checks: dict[str, str]) -> Answer:
+            if not checks:
+                raise UnavailableError("store_unavailable", "the check could not be "
+                                       "recorded; try again")
+            return 202, {"checks": [{"check_id": c, "link": link}
+                                    for link, c in checks.items()]}
+
+        return d.addCallback(started)
+
+    def _check_show(self, _obj: None, params: dict[str, str], _args: dict[str, str]) -> Answer:
+        with self.engine.connect() as conn:  # reads; the store writer is the only writer
+            row = conn.execute(select(consistency_checks).where(
+                consistency_checks.c.check_id == params["check_id"])).first()
+            body = None
+            if row is not None and row.inbox_id is not None:
+                body = conn.scalar(select(inbox.c.body).where(inbox.c.id == row.inbox_id))
+        if row is None:
+            raise HubError("unknown_check", "no consistency check has this id", status=404)
+        out: dict[str, Any] = {k: v for k, v in row._mapping.items()
+                               if v is not None and k not in ("inbox_id", "differences")}
+        if row.differences is not None:
+            out["difference_count"] = row.differences
+        if body is not None:
+            out["differences"] = [as_json(d) for d in decode_result(bytes(body)).differences]
+        return 200, out
 
     # ---- identity queries (本人確認情報照会) -------------------------------------------
 

@@ -10,6 +10,8 @@ Tables (schema by Alembic, ``hub/migrations``):
 - ``inbox``              what the outside systems pushed, until staff acknowledge it
 - ``dead_letters``       messages a peer refused permanently (or too often)
 - ``request_ids``        依頼管理番号 already answered, with their first answer
+- ``card_events``        card events posted by the register system, numbered
+- ``consistency_checks`` 整合性確認 runs per link: progress and the peer's counts
 - ``audit_log``          操作ログ: who (operator, terminal) did what, when
 
 Only the store writer actor writes (see ``actors/store_writer.py``); anyone may read.
@@ -167,6 +169,23 @@ card_events = Table(
     Column("operator_id", String(40), nullable=False),
     Column("terminal_id", String(40), nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+consistency_checks = Table(
+    "consistency_checks", metadata,
+    Column("check_id", String(11), primary_key=True),               # C + 10 digits
+    Column("link", String(16), nullable=False),                      # prefecture / national
+    Column("state", String(10), nullable=False),                     # building/sent/answered
+    Column("operator_id", String(40), nullable=False),               # 操作者ID
+    Column("terminal_id", String(40), nullable=False),               # 操作端末ID
+    Column("started_at", Float, nullable=False),
+    Column("sent", Integer, nullable=False),                         # records sent so far
+    Column("chunks", Integer, nullable=False),                       # chunks sent so far
+    Column("answered_at", Float),
+    Column("compared", Integer),                                     # the peer's counts
+    Column("held", Integer),
+    Column("differences", Integer),
+    Column("inbox_id", Integer),                                     # the result document
 )
 
 audit_log = Table(

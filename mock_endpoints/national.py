@@ -28,8 +28,10 @@ from typing import Any
 from stdnum.jp import in_ as individual_number_std
 
 from hub.synthetic import OTHER_CITIES, Synth
+from mock_endpoints import checkpeer
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.charconv import seion_kana
+from protocols.consistency import CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
 from protocols.national import (
     MAX_MATCHES,
@@ -51,7 +53,7 @@ PERSON_ITEMS = ("resident_code", "individual_number", "municipality_code", "name
 _REQUIRED = tuple(k for k in PERSON_ITEMS if k not in ("individual_number", "update_seq"))
 
 
-class NationalMock(MockEndpoint):
+class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     link = "national"
     extra_schema = """
     CREATE TABLE IF NOT EXISTS numbers (
@@ -64,10 +66,13 @@ class NationalMock(MockEndpoint):
         municipality_code TEXT NOT NULL, name_kanji TEXT NOT NULL, name_kana TEXT NOT NULL,
         birth_date TEXT NOT NULL, sex TEXT NOT NULL, address TEXT NOT NULL,
         record_status TEXT NOT NULL, update_seq INTEGER, name_key TEXT NOT NULL,
-        kana_key TEXT NOT NULL);
+        kana_key TEXT NOT NULL, held_for TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS persons_kana ON persons (kana_key);
     CREATE INDEX IF NOT EXISTS persons_name ON persons (name_key);
-    """
+    CREATE INDEX IF NOT EXISTS persons_held ON persons (held_for);
+    """ + checkpeer.SCHEMA
+    # The city's file as J-LIS keeps it (機構保存本人確認情報), compared by a check.
+    HELD_CODES = "SELECT resident_code AS code FROM persons WHERE held_for = ?"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -87,24 +92,36 @@ class NationalMock(MockEndpoint):
                          "municipality_code": code, "name_kanji": p.name_kanji,
                          "name_kana": p.name_kana, "birth_date": p.birth.isoformat(),
                          "sex": p.sex, "address": f"{text}{synth.rng.randint(1, 30)}番地",
-                         "record_status": "active", "update_seq": None})
+                         "record_status": "active", "update_seq": None, "held_for": code})
         self.put_persons(rows)
 
     def put_persons(self, rows: list[dict[str, Any]]) -> int:
         """Insert or replace people in one transaction; ``KeyError`` names a missing item
-        (and nothing is stored)."""
+        (and nothing is stored).  ``held_for``: whose file the person is in (default:
+        this city's)."""
         values = []
         for r in rows:
             absent = [k for k in _REQUIRED if not r.get(k)]
             if absent:
                 raise KeyError(f"a person needs {', '.join(absent)}")
             values.append((*(r.get(k) for k in PERSON_ITEMS), _name_key(r["name_kanji"]),
-                           seion_kana(r["name_kana"])))
+                           seion_kana(r["name_kana"]),
+                           r.get("held_for") or self.municipality_code))
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany(f"INSERT OR REPLACE INTO persons VALUES "
-                                f"({', '.join('?' * (len(PERSON_ITEMS) + 2))})", values)
+                                f"({', '.join('?' * (len(PERSON_ITEMS) + 3))})", values)
         return len(values)
+
+    def held_record(self, cur: sqlite3.Cursor, resident_code: str) -> CheckRecord | None:
+        row = cur.execute(f"SELECT {', '.join(PERSON_ITEMS)} FROM persons WHERE "
+                          "resident_code=? AND held_for=?",
+                          (resident_code, self.municipality_code)).fetchone()
+        if row is None:
+            return None
+        p = dict(zip(PERSON_ITEMS, row, strict=True))
+        p["birth_date"] = dt.date.fromisoformat(p["birth_date"])
+        return CheckRecord(**p)
 
     def answer(self, body: bytes) -> bytes:
         try:
@@ -158,6 +175,8 @@ class NationalMock(MockEndpoint):
             return Refusal(True, err.code, err.message), None, None
         if doc.municipality_code != self.municipality_code:
             return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+        if isinstance(doc, ConsistencyChunk):
+            return self.check_chunk(cur, doc), None, None
         if isinstance(doc, TransferInNotice):
             # Forwarded to the former municipality (here: kept for the control API).
             cur.execute("INSERT OR REPLACE INTO transfer_notices VALUES (?, ?, ?, ?)",
@@ -235,12 +254,12 @@ class NationalMock(MockEndpoint):
                     n = self.db.execute("DELETE FROM persons WHERE resident_code=?",
                                         (code,)).rowcount
                 return {"deleted": n}
-            row = self.db.execute(f"SELECT {', '.join(PERSON_ITEMS)} FROM persons "
+            row = self.db.execute(f"SELECT {', '.join(PERSON_ITEMS)}, held_for FROM persons "
                                   "WHERE resident_code=?", (code,)).fetchone()
             if row is None:
                 request.setResponseCode(404)
                 return {"error": "not held"}
-            person = dict(zip(PERSON_ITEMS, row, strict=True))
+            person = dict(zip((*PERSON_ITEMS, "held_for"), row, strict=True))
             if method == "PATCH":  # plant a difference (a test of the consistency check)
                 person.update(json.loads(request.content.read() or b"{}"))
                 self.put_persons([person])

@@ -14,29 +14,43 @@ resident's updates arrive in 更新順番号 order (the update names the residen
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import sqlite3
 from typing import Any
 
+from mock_endpoints import checkpeer
 from mock_endpoints.base import MockEndpoint, Refusal
+from protocols.consistency import CHECK_ITEMS, CHUNK, CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
-from protocols.identity import decode_identity_update
+from protocols.identity import IDENTITY_UPDATE, decode_identity_update
+from protocols.xmlrecord import XmlDispatch
+
+_DECODE = XmlDispatch(IDENTITY_UPDATE, CHUNK)
 
 
-class PrefectureMock(MockEndpoint):
+class PrefectureMock(checkpeer.CheckPeer, MockEndpoint):
     link = "prefecture"
     extra_schema = """
     CREATE TABLE IF NOT EXISTS identities (
         resident_code TEXT PRIMARY KEY, update_seq INTEGER NOT NULL, record TEXT NOT NULL);
-    """
+    CREATE TABLE IF NOT EXISTS held (resident_code TEXT PRIMARY KEY, items TEXT NOT NULL);
+    """ + checkpeer.SCHEMA
+    # The copy compared by a consistency check (都道府県知事保存本人確認情報): ``held``
+    # keeps each resident's check items as JSON, written with the identity record.
+    HELD_CODES = "SELECT resident_code AS code FROM held WHERE ? IS NOT NULL"
 
     def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
                                                                           str | None,
                                                                           int | None]:
         try:
-            msg = decode_identity_update(body)
+            msg = _DECODE.loads(body)
         except BodyError as err:
             return Refusal(True, err.code, err.message), None, None
+        if isinstance(msg, ConsistencyChunk):
+            if msg.municipality_code != self.municipality_code:
+                return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+            return self.check_chunk(cur, msg), None, None
         rec = msg.record
         if rec.municipality_code != self.municipality_code and rec.record_status == "active":
             return Refusal(True, "wrong_municipality", "not this municipality"), None, None
@@ -48,7 +62,15 @@ class PrefectureMock(MockEndpoint):
         # The document as received; the control API decodes it when asked.
         cur.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)",
                     (rec.resident_code, rec.update_seq, body.decode("utf-8")))
+        items = {k: getattr(rec, k) for k in ("resident_code", *CHECK_ITEMS)}
+        cur.execute("INSERT OR REPLACE INTO held VALUES (?, ?)",
+                    (rec.resident_code, json.dumps(items, default=str, ensure_ascii=False)))
         return None, rec.resident_code, rec.update_seq
+
+    def held_record(self, cur: sqlite3.Cursor, resident_code: str) -> CheckRecord | None:
+        row = cur.execute("SELECT items FROM held WHERE resident_code=?",
+                          (resident_code,)).fetchone()
+        return _check_record(json.loads(row[0])) if row else None
 
     def describe(self) -> dict[str, Any]:
         return {"identities": self.db.execute("SELECT count(*) FROM identities").fetchone()[0]}
@@ -61,6 +83,8 @@ class PrefectureMock(MockEndpoint):
                 "SELECT record FROM identities WHERE resident_code > ? ORDER BY "
                 "resident_code LIMIT ?", (args.get("after", ""), int(args.get("limit", 1000))))
             return [_as_json(r[0]) for r in rows]
+        if method in ("PATCH", "DELETE") and path.startswith("/identities/"):
+            return self._plant(method, path.rsplit("/", 1)[1], request)
         if method == "GET" and path.startswith("/identities/"):
             code = path.rsplit("/", 1)[1]
             row = self.db.execute("SELECT record FROM identities WHERE resident_code=?",
@@ -70,6 +94,36 @@ class PrefectureMock(MockEndpoint):
                 return {"error": "not held"}
             return _as_json(row[0])
         return None
+
+    def _plant(self, method: str, code: str, request: Any) -> dict[str, Any]:
+        """A difference in the copy a consistency check compares: ``PATCH`` sets items
+        (``{"address": "..."}``), ``DELETE`` forgets the resident."""
+        row = self.db.execute("SELECT items FROM held WHERE resident_code=?",
+                              (code,)).fetchone()
+        if row is None:
+            request.setResponseCode(404)
+            return {"error": "not held"}
+        with self.db:
+            self.db.execute("BEGIN")
+            if method == "DELETE":
+                self.db.execute("DELETE FROM held WHERE resident_code=?", (code,))
+                self.db.execute("DELETE FROM identities WHERE resident_code=?", (code,))
+                return {"deleted": code}
+            items = json.loads(row[0])
+            patch = json.loads(request.content.read() or b"{}")
+            unknown = set(patch) - set(CHECK_ITEMS)
+            if unknown:
+                raise ValueError(f"not a check item: {sorted(unknown)[0]}")
+            items.update(patch)
+            _check_record(items)  # still a valid record
+            self.db.execute("UPDATE held SET items=? WHERE resident_code=?",
+                            (json.dumps(items, ensure_ascii=False), code))
+        return items
+
+
+def _check_record(items: dict[str, Any]) -> CheckRecord:
+    return CheckRecord(**{**items, "birth_date": dt.date.fromisoformat(items["birth_date"]),
+                          "update_seq": int(items["update_seq"])})
 
 
 def _as_json(record: str) -> dict[str, Any]:

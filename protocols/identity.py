@@ -95,7 +95,23 @@ def encode_identity_update(msg: IdentityUpdate) -> bytes:
 
 def decode_identity_update(data: bytes) -> IdentityUpdate:
     """Parse and validate an identity-update document, or raise ``BodyError``."""
-    root = parse_xml(data)
+    return IDENTITY_UPDATE.load_root(parse_xml(data))
+
+
+class _IdentityUpdateDocument:
+    """The document for ``XmlDispatch`` (a stream that carries other documents too)."""
+
+    root = "IdentityUpdate"
+
+    @staticmethod
+    def load_root(root: etree._Element) -> IdentityUpdate:
+        return _load(root)
+
+
+IDENTITY_UPDATE = _IdentityUpdateDocument()
+
+
+def _load(root: etree._Element) -> IdentityUpdate:
     validate(schema(), root)
     prev = root.find(_NS + "PreviousUpdateSeq")
     rec = root.find(_NS + "Record")

@@ -14,9 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from protocols.errors import BodyError
-from protocols.xmlrecord import XmlDispatch, XmlDocument, XmlRecord
-from protocols.xmlsafe import load_schema, parse_xml, validate
+from protocols.consistency import CHUNK, RESULT, ConsistencyChunk, ConsistencyResult
+from protocols.xmlrecord import XmlDispatch, XmlDocument, XmlListDocument
 
 NAMESPACE = "urn:jukihub:national:number:1"
 QUERY_NAMESPACE = "urn:jukihub:national:query:1"
@@ -102,12 +101,12 @@ class QueryResult:
     matches: tuple[QueryMatch, ...] = ()
 
 
+MAX_MATCHES = 100  # the XSD's maxOccurs
 _QUERY = XmlDocument(IdentityQuery, "IdentityQuery", QUERY_NAMESPACE, "national_query.xsd")
 QUERY_FIELDS = _QUERY.fields
-_MATCH = XmlRecord(QueryMatch)
-_RESULT_HEAD = (f"<?xml version='1.0' encoding='UTF-8'?>\n"
-                f'<IdentityQueryResult xmlns="{QUERY_NAMESPACE}">')
-MAX_MATCHES = 100  # the XSD's maxOccurs
+_RESULT = XmlListDocument(QueryResult, "IdentityQueryResult", QUERY_NAMESPACE,
+                          "national_query_result.xsd", "matches", QueryMatch, "Match",
+                          MAX_MATCHES)
 
 
 def encode_query(q: IdentityQuery) -> bytes:
@@ -120,23 +119,12 @@ def decode_query(data: bytes) -> IdentityQuery:
 
 
 def encode_query_result(r: QueryResult) -> bytes:
-    if len(r.matches) > MAX_MATCHES:
-        raise ValueError(f"at most {MAX_MATCHES} matches in one result")
-    parts = [_RESULT_HEAD, f"<Status>{r.status}</Status><Count>{r.count}</Count>"]
-    parts += [f"<Match>{_MATCH.encode(m)}</Match>" for m in r.matches]
-    parts.append("</IdentityQueryResult>")
-    return "".join(parts).encode()
+    return _RESULT.dumps(r)
 
 
 def decode_query_result(data: bytes) -> QueryResult:
-    root = parse_xml(data)
-    validate(load_schema("national_query_result.xsd"), root)
-    ns = f"{{{QUERY_NAMESPACE}}}"
-    status, count = root.findtext(ns + "Status"), root.findtext(ns + "Count")
-    if status is None or count is None:  # the XSD requires both; keep mypy honest
-        raise BodyError("xsd_invalid", "result without status or count")
-    matches = tuple(_MATCH.decode(m) for m in root.iterfind(ns + "Match"))
-    return QueryResult(status, int(count), matches)
+    r: QueryResult = _RESULT.loads(data)
+    return r
 
 
 # ---- between municipalities: 転出証明書情報 in, 転入通知 out ------------------------
@@ -179,8 +167,8 @@ _MOVING_OUT = XmlDocument(MovingOutCertificate, "MovingOutCertificate", TRANSFER
 _TRANSFER_IN = XmlDocument(TransferInNotice, "TransferInNotice", TRANSFER_NAMESPACE,
                            "national_transfer_in.xsd")
 # What the hub sends on the national stream, and what the national server pushes back.
-_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN)
-_FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT)
+_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN, CHUNK)
+_FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT, RESULT)
 
 
 def encode_moving_out(doc: MovingOutCertificate) -> bytes:
@@ -191,13 +179,14 @@ def encode_transfer_in(doc: TransferInNotice) -> bytes:
     return _TRANSFER_IN.dumps(doc)
 
 
-def decode_to_national(data: bytes) -> NumberRequest | TransferInNotice:
+def decode_to_national(data: bytes) -> NumberRequest | TransferInNotice | ConsistencyChunk:
     """A document of the hub's national stream (the mock's side)."""
-    doc: NumberRequest | TransferInNotice = _TO_NATIONAL.loads(data)
+    doc: NumberRequest | TransferInNotice | ConsistencyChunk = _TO_NATIONAL.loads(data)
     return doc
 
 
-def decode_from_national(data: bytes) -> NumberGenerated | MovingOutCertificate:
+def decode_from_national(data: bytes) -> NumberGenerated | MovingOutCertificate | \
+        ConsistencyResult:
     """A document the national server pushed (the hub's side)."""
-    doc: NumberGenerated | MovingOutCertificate = _FROM_NATIONAL.loads(data)
+    doc: NumberGenerated | MovingOutCertificate | ConsistencyResult = _FROM_NATIONAL.loads(data)
     return doc

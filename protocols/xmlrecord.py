@@ -26,13 +26,13 @@ def element_name(attr: str) -> str:
 
 
 class XmlRecord:
-    """The element mapping of one dataclass."""
+    """The element mapping of one dataclass (but its ``skip`` fields)."""
 
-    def __init__(self, cls: type) -> None:
+    def __init__(self, cls: type, skip: tuple[str, ...] = ()) -> None:
         self.cls = cls
         self.fields: tuple[tuple[str, str], ...] = tuple(
-            (f.name, element_name(f.name)) for f in fields(cls))
-        self._types = {f.name: str(f.type) for f in fields(cls)}
+            (f.name, element_name(f.name)) for f in fields(cls) if f.name not in skip)
+        self._types = {f.name: str(f.type) for f in fields(cls) if f.name not in skip}
         self._by_element = {element: attr for attr, element in self.fields}
         self._tags = tuple((attr, f"<{el}>", f"</{el}>") for attr, el in self.fields)
 
@@ -45,8 +45,8 @@ class XmlRecord:
                 parts += [open_tag, escape(_text(value)), close_tag]
         return "".join(parts)
 
-    def decode(self, parent: etree._Element) -> Any:
-        """An instance from the (schema-valid) children of ``parent``."""
+    def decode(self, parent: etree._Element, **extra: Any) -> Any:
+        """An instance from the (schema-valid) children of ``parent`` (and ``extra``)."""
         values: dict[str, Any] = {attr: None for attr, _ in self.fields}
         for child in parent:
             name = etree.QName(child).localname
@@ -57,7 +57,7 @@ class XmlRecord:
                 values[attr] = _parse(self._types[attr], child.text or "")
             except ValueError:
                 raise BodyError("bad_value", f"{name} is not valid") from None
-        return self.cls(**values)
+        return self.cls(**values, **extra)
 
 
 def _text(value: Any) -> str:
@@ -86,8 +86,9 @@ class XmlDocument(XmlRecord):
     """A whole document: the record's elements directly under a root element, in a
     namespace, checked against an XSD shipped in ``protocols/schemas``."""
 
-    def __init__(self, cls: type, root: str, namespace: str, xsd: str) -> None:
-        super().__init__(cls)
+    def __init__(self, cls: type, root: str, namespace: str, xsd: str,
+                 skip: tuple[str, ...] = ()) -> None:
+        super().__init__(cls, skip)
         self.root = root
         self.xsd = xsd
         self._head = f"<?xml version='1.0' encoding='UTF-8'?>\n<{root} xmlns=\"{namespace}\">"
@@ -106,11 +107,39 @@ class XmlDocument(XmlRecord):
         return self.decode(root)
 
 
+class XmlListDocument(XmlDocument):
+    """A document whose last field is a tuple of records, each written as an ``item``
+    element after the other fields (a query's matches, a consistency-check chunk)."""
+
+    def __init__(self, cls: type, root: str, namespace: str, xsd: str, list_field: str,
+                 item_cls: type, item: str, max_items: int) -> None:
+        super().__init__(cls, root, namespace, xsd, skip=(list_field,))
+        self.list_field, self.item, self.max_items = list_field, item, max_items
+        self.items = XmlRecord(item_cls)
+        self._item_open, self._item_close = f"<{item}>", f"</{item}>"
+
+    def dumps(self, obj: Any) -> bytes:
+        records = getattr(obj, self.list_field)
+        if len(records) > self.max_items:
+            raise ValueError(f"at most {self.max_items} {self.item} elements in one document")
+        parts = [self._head, self.encode(obj)]
+        for r in records:
+            parts += [self._item_open, self.items.encode(r), self._item_close]
+        parts.append(self._tail)
+        return "".join(parts).encode()
+
+    def load_root(self, root: etree._Element) -> Any:
+        validate(load_schema(self.xsd), root)
+        ns = etree.QName(root).namespace
+        records = tuple(self.items.decode(el) for el in root.iterfind(f"{{{ns}}}{self.item}"))
+        return self.decode(root, **{self.list_field: records})
+
+
 class XmlDispatch:
     """Several documents on one stream, told apart by their root element: parse once,
     then validate and decode with that document's schema."""
 
-    def __init__(self, *docs: XmlDocument) -> None:
+    def __init__(self, *docs: Any) -> None:  # XmlDocument, or any with root and load_root
         self.docs = {doc.root: doc for doc in docs}
 
     def loads(self, data: bytes) -> Any:

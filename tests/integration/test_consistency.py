@@ -1,0 +1,85 @@
+"""Consistency checks (本人確認情報整合) with the prefectural and national servers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from hub.harness import CONFIG, ROOT
+from hub.synthetic import Synth
+from tests.integration.test_prefecture_path import post_all
+
+
+def test_planted_differences_are_found_exactly(env_with: Any) -> None:
+    e = env_with("national", hub_extra=["consistency.chunk_records=7"])
+    synth = Synth(seed=221)
+    arrivals = [synth.arrival() for _ in range(40)]
+    post_all(e.client(), arrivals)
+    e.wait_applied(40)
+    assert e.seed_national() == 40  # J-LIS holds what the prefecture holds
+    codes = sorted(a["resident_code"] for a in arrivals)
+    a, b, c, d, f = codes[3], codes[10], codes[17], codes[25], codes[33]
+    # Planted in the prefecture's copy: one address changed, one record lost.
+    e.control("PATCH", f"/identities/{a}", {"address": "静岡県沼津市どこか１番"})
+    e.control("DELETE", f"/identities/{b}")
+    # In J-LIS's copy: a kana changed, a record lost, a stranger filed under this city.
+    e.other_control("national", "PATCH", f"/persons/{c}", {"name_kana": "テスト　タロウ"})
+    e.other_control("national", "DELETE", f"/persons/{d}")
+    stranger = synth.new_person()
+    e.other_control("national", "POST", "/persons", [{
+        "resident_code": stranger.code, "municipality_code": "222038",
+        "name_kanji": stranger.name_kanji, "name_kana": stranger.name_kana,
+        "birth_date": stranger.birth.isoformat(), "sex": stranger.sex,
+        "address": "静岡県沼津市御幸町１番", "record_status": "active", "update_seq": 1}])
+    # A change after J-LIS was seeded: the prefecture has it (it travels on the same
+    # stream, before the check), J-LIS does not — a real difference, found as one.
+    person = next(p for p in synth.people if p.code == f)
+    move = synth._base("move_within", person)
+    move["resident"] = {"address": synth._address()}
+    post_all(e.client(), [move])
+
+    run = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
+         *[arg for o in e.common() for arg in ("--set", o)],
+         "consistency", "run", "--port", str(e.intake_port), "--operator", "op021",
+         "--terminal", "t09", "--timeout", "60"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr  # differences found
+    assert "prefecture: check C0000000001: sent 40, peer compared 40 and holds 39: 2" in (
+        run.stdout)
+    assert "national: check C0000000002: sent 40, peer compared 40 and holds 40: 4" in (
+        run.stdout)
+
+    staff = e.client("operator")
+    _, pref = staff.get("/v1/consistency-checks/C0000000001")
+    assert (pref["state"], pref["chunks"], pref["operator_id"]) == ("answered", 6, "op021")
+    assert {(x["resident_code"], x["kind"], x.get("items")) for x in pref["differences"]} == {
+        (a, "differs", "address"), (b, "only_at_hub", None)}
+    _, nat = staff.get("/v1/consistency-checks/C0000000002")
+    assert {(x["resident_code"], x["kind"], x.get("items")) for x in nat["differences"]} == {
+        (c, "differs", "name_kana"), (d, "only_at_hub", None),
+        (stranger.code, "only_at_peer", None), (f, "differs", "address update_seq")}
+    m = e.metrics()
+    assert m['jukihub_consistency_differences{link="prefecture"}'] == 2
+    assert m['jukihub_consistency_differences{link="national"}'] == 4
+    assert staff.get("/v1/consistency-checks/C0000000009")[0] == 404
+    status, body = staff.post("/v1/consistency-checks", {
+        "operator_id": "op021", "terminal_id": "t09", "links": ["intermediate"]})
+    assert (status, body["error"]["code"]) == (400, "schema_invalid")
+    assert e.client("hub").post("/v1/consistency-checks", {
+        "operator_id": "op021", "terminal_id": "t09"})[0] == 403
+
+    # Set right, checked again: nothing differs (the stranger aside, who is J-LIS's).
+    address = next(x["resident"]["address"]["text"] for x in arrivals
+                   if x["resident_code"] == a)
+    e.control("PATCH", f"/identities/{a}", {"address": address})
+    status, body = staff.post("/v1/consistency-checks", {
+        "operator_id": "op021", "terminal_id": "t09", "links": ["prefecture"]})
+    assert status == 202
+    [check] = body["checks"]
+    e.wait_applied(41 + 2 * 6)  # the first check's chunks and this one's
+    e.control("GET", "/wait?pushes_settled=2")  # its result is recorded at the hub
+    _, again = staff.get(f"/v1/consistency-checks/{check['check_id']}")
+    assert {(x["resident_code"], x["kind"]) for x in again["differences"]} == {
+        (b, "only_at_hub")}
