@@ -80,21 +80,22 @@ class RecordAudit:
 
 
 @dataclass(frozen=True, slots=True)
-class StartConsistencyCheck:
-    """Begin a consistency check with each of ``links``; ``reply`` gets link -> check id
-    once the checks are recorded; the store writer then builds them slice by slice."""
+class StartJob:
+    """Begin a long job (a consistency check, a send-destination batch) in the store
+    writer.  ``start(register, now)`` records it and returns (the reply value, the first
+    slice); ``reply`` gets the value after that commit (or ``None`` if it failed).  A
+    slice is any object with ``build(register, now) -> (outbox items, next slice or
+    None)`` and ``again()`` (the same slice, its attempts counted)."""
 
-    links: list[str]
-    operator_id: str
-    terminal_id: str
-    reply: Callable[[dict[str, str]], None]
+    start: Callable[[Any, float], tuple[Any, Any]]
+    reply: Callable[[Any], None]
 
 
 @dataclass(frozen=True, slots=True)
-class BuildCheckSlice:
-    """The store writer to itself: build the next slice of running checks."""
+class RunJob:
+    """The store writer to itself: the next slice of a job."""
 
-    slice: Any  # hub.consistency.Slice
+    slice: Any
 
 
 @dataclass(frozen=True, slots=True)

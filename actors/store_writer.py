@@ -23,7 +23,6 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from actors.messages import (
     AckInbox,
-    BuildCheckSlice,
     GetStatus,
     HoldMessages,
     OutboxAppended,
@@ -32,11 +31,12 @@ from actors.messages import (
     RecordAudit,
     RecordDeadLetter,
     RecordInbound,
-    StartConsistencyCheck,
+    RunJob,
+    StartJob,
     SubmitChanges,
     Subscribe,
 )
-from hub import consistency, metrics
+from hub import metrics
 from hub.errors import UnavailableError
 from hub.register import OutboxItem, Outcome, RegisterWriter
 from hub.store import audit_log, consistency_checks, dead_letters, inbox, link_state, outbox
@@ -48,9 +48,8 @@ class StoreWriter(pykka.ThreadingActor):
     """Single writer; see the module docstring."""
 
     def __init__(self, engine: Engine, register: RegisterWriter, max_batch: int = 500,
-                 wall_clock: Callable[[], float] = time.time, check_slice: int = 500) -> None:
+                 wall_clock: Callable[[], float] = time.time) -> None:
         super().__init__()
-        self.check_slice = check_slice
         self.engine = engine
         self.register = register
         self.max_batch = max_batch
@@ -67,9 +66,9 @@ class StoreWriter(pykka.ThreadingActor):
         if isinstance(message, GetStatus):  # also a barrier: commits what is pending
             self._flush()
             return {"links": sorted(self.subscribers)}
-        if isinstance(message, StartConsistencyCheck | BuildCheckSlice):
+        if isinstance(message, StartJob | RunJob):
             self._flush()  # what came before is committed (and numbered) first
-            self._consistency(message)
+            self._job(message)
             return None
         if isinstance(message, SubmitChanges):
             self._submits.append(message)
@@ -88,19 +87,19 @@ class StoreWriter(pykka.ThreadingActor):
     def on_stop(self) -> None:
         self._flush()
 
-    # ---- consistency checks, a slice per message --------------------------------------
+    # ---- long jobs, a slice per message ----------------------------------------------
 
-    def _consistency(self, msg: StartConsistencyCheck | BuildCheckSlice) -> None:
+    def _job(self, msg: StartJob | RunJob) -> None:
+        """One transaction of a long job; then the next slice goes to the back of the
+        mailbox, so changes that arrived meanwhile commit between slices."""
         now = self.wall_clock()
+        nxt: Any = None
         try:
-            if isinstance(msg, StartConsistencyCheck):
-                checks = consistency.start(self.register, msg.links, msg.operator_id,
-                                           msg.terminal_id, now)
-                msg.reply(checks)
-                nxt: consistency.Slice | None = consistency.Slice(checks, "", 1, 0)
+            if isinstance(msg, StartJob):
+                value, nxt = msg.start(self.register, now)
+                msg.reply(value)
             else:
-                items, nxt = consistency.build_slice(self.register, msg.slice,
-                                                     self.check_slice, now)
+                items, nxt = msg.slice.build(self.register, now)
                 by_link: dict[str, list[OutboxItem]] = defaultdict(list)
                 for item in items:
                     by_link[item.link].append(item)
@@ -108,21 +107,19 @@ class StoreWriter(pykka.ThreadingActor):
                     if (actor := self.subscribers.get(link)) is not None:
                         actor.tell(OutboxAppended(tuple(its)))
         except Exception as exc:
-            metrics.store_errors.labels("consistency").inc()
-            log.error("consistency check transaction failed", extra={
-                "event": "store.error", "txn": "consistency", "error": type(exc).__name__})
-            if isinstance(msg, StartConsistencyCheck):
-                msg.reply({})
+            metrics.store_errors.labels("job").inc()
+            log.error("job transaction failed", extra={
+                "event": "store.error", "txn": "job", "error": type(exc).__name__})
+            if isinstance(msg, StartJob):
+                msg.reply(None)
                 return
-            s = msg.slice
-            if s.attempts >= 3:
-                log.error("consistency check abandoned", extra={
-                    "event": "consistency.abandoned", "checks": sorted(s.checks.values())})
+            if msg.slice.attempts >= 3:
+                log.error("job abandoned", extra={"event": "store.job_abandoned",
+                                                  "job": type(msg.slice).__name__})
                 return
-            # The same slice again, after what is queued (a busy or restarting store).
-            nxt = consistency.Slice(s.checks, s.after, s.chunk_no, s.sent, s.attempts + 1)
+            nxt = msg.slice.again()  # after what is queued (a busy or restarting store)
         if nxt is not None:
-            self.actor_ref.tell(BuildCheckSlice(nxt))
+            self.actor_ref.tell(RunJob(nxt))
 
     # ---- the group commit ------------------------------------------------------------
 

@@ -85,8 +85,7 @@ class Hub:
         enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
         register = RegisterWriter(self.engine, cfg.municipality_code, enabled,
                                   wall_clock=self.reactor.seconds)
-        self.writer = StoreWriter.start(self.engine, register, cfg.group_commit_max,
-                                        check_slice=min(cfg.check_chunk, 1000))
+        self.writer = StoreWriter.start(self.engine, register, cfg.group_commit_max)
         for name in sorted(enabled):
             link = cfg.links[name]
             # TLS context built once per link and reused for every reconnect.
@@ -101,7 +100,7 @@ class Hub:
             self.writer.tell(Subscribe(name, actor))
         intake_site = server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
                                             engine=self.engine, links=self.links,
-                                            municipality_code=cfg.municipality_code))
+                                            settings=cfg))
         metrics_site = server.Site(_GuardedMetrics(cfg.metrics.allowed_clients))
         for site in (intake_site, metrics_site):
             site.displayTracebacks = False  # a bug answers 500, never a traceback

@@ -91,7 +91,7 @@ def cmd_consistency(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
-                         cfg.certs_dir, args.party)
+                         cfg.certs_dir, args.party, timeout=90.0)
     body: dict[str, object] = {"operator_id": args.operator, "terminal_id": args.terminal}
     if args.link:
         body["links"] = args.link
@@ -103,15 +103,16 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     exit_code = 0
     for check in started["checks"]:
-        while True:
-            status, shown = client.get(f"/v1/consistency-checks/{check['check_id']}")
+        while True:  # the hub holds each GET until the answer (or 60 s) — no polling
+            left = max(0.0, min(60.0, deadline - time.monotonic()))
+            status, shown = client.get(f"/v1/consistency-checks/{check['check_id']}"
+                                       f"?wait={left:.1f}")
             if status == 200 and shown["state"] == "answered":
                 break
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline or status != 200:
                 print(f"{check['link']}: {check['check_id']} not answered in {args.timeout} s "
                       f"(sent {shown.get('sent')} records so far)", file=sys.stderr)
                 return 2
-            time.sleep(0.5)  # an operator's command polling a long job
         n = shown["difference_count"]
         print(f"{shown['link']}: check {shown['check_id']}: sent {shown['sent']}, peer "
               f"compared {shown['compared']} and holds {shown['held']}: {n} difference(s)")

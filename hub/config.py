@@ -43,6 +43,26 @@ class LinkConfig:
     query_timeout: float = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str
+    postal_code: str
+    address: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendConfig:
+    """``[send_destination]``: the city's own items (9–32) of the 送付先情報 file."""
+
+    municipality_name: str
+    city: Place          # 市町村 (the city hall's address and telephone)
+    issue_place: Place   # 交付場所
+    card_place: Place    # カード送付場所
+    chunk_records: int
+    print_class: str
+
+
 @dataclass(frozen=True)
 class ListenerConfig:
     host: str
@@ -90,6 +110,7 @@ class Config:
     inbox_retention: float
     purge_interval: float
     check_chunk: int = 500
+    send: SendConfig | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -107,6 +128,21 @@ def _apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = parsed
+
+
+def _send_config(raw: dict[str, Any] | None) -> SendConfig | None:
+    if not raw:
+        return None
+
+    def place(key: str) -> Place:
+        p = raw[key]
+        return Place(str(p["name"]), str(p["postal_code"]), str(p["address"]), str(p["phone"]))
+
+    chunk = int(raw.get("chunk_records", 200))
+    if not 1 <= chunk <= 300:
+        raise ValueError("send_destination.chunk_records must be 1..300")
+    return SendConfig(str(raw["municipality_name"]), place("city"), place("issue_place"),
+                      place("card_place"), chunk, str(raw.get("print_class", "2")))
 
 
 _MOCK_KEYS = frozenset({"host", "port", "control_port", "db", "hub_name", "cert"})
@@ -199,6 +235,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             inbox_retention=float(raw.get("inbox", {}).get("retention_days", 30)) * 86400,
             purge_interval=float(raw.get("inbox", {}).get("purge_interval", 600)),
             check_chunk=int(raw.get("consistency", {}).get("chunk_records", 500)),
+            send=_send_config(raw.get("send_destination")),
             gaiji_table=(p(raw["charconv"]["gaiji_table"])
                          if raw.get("charconv", {}).get("gaiji_table") else None),
             raw=raw,

@@ -6,7 +6,7 @@ so memory stays bounded whatever the register's size), writes one ``ConsistencyC
 per link into that link's outbox and the progress into ``consistency_checks`` — all in
 one transaction — and says where the next slice starts (``None`` after the final).
 
-The store writer runs a slice, then tells itself to run the next, so changes posted
+The store writer runs a slice (a job), then tells itself to run the next, so changes posted
 meanwhile are committed between slices and never wait for a whole check.  Each chunk
 is compared by the peer with its copy at the same point of the link's stream, so a
 change committed between two slices is seen the same way on both sides.
@@ -30,16 +30,27 @@ CHECK_LINKS = ("prefecture", "national")
 
 @dataclass(frozen=True, slots=True)
 class Slice:
+    """A store-writer job (see ``actors.store_writer``): the next slice of some checks."""
+
     checks: dict[str, str]  # link -> check id
-    after: str              # the last 住民票コード sent ("" to begin)
-    chunk_no: int
-    sent: int               # records sent before this slice
+    size: int               # records per chunk
+    after: str = ""         # the last 住民票コード sent ("" to begin)
+    chunk_no: int = 1
+    sent: int = 0           # records sent before this slice
     attempts: int = 0       # failed transactions of this slice so far
+
+    def build(self, register: RegisterWriter, now: float
+              ) -> tuple[list[OutboxItem], Slice | None]:
+        return build_slice(register, self, now)
+
+    def again(self) -> Slice:
+        return Slice(self.checks, self.size, self.after, self.chunk_no, self.sent,
+                     self.attempts + 1)
 
 
 def start(register: RegisterWriter, links: list[str], operator_id: str, terminal_id: str,
-          now: float) -> dict[str, str]:
-    """Record a new check for each of ``links``; return link -> check id."""
+          size: int, now: float) -> tuple[dict[str, str], Slice]:
+    """Record a new check for each of ``links``: link -> check id, and the first slice."""
     checks: dict[str, str] = {}
     with register.engine.begin() as conn:
         last = conn.scalar(select(func.max(consistency_checks.c.check_id))) or "C0"
@@ -53,7 +64,7 @@ def start(register: RegisterWriter, links: list[str], operator_id: str, terminal
             conn.execute(insert(audit_log).values(
                 at=now, operator_id=operator_id, terminal_id=terminal_id,
                 request_id=checks[link], action=f"consistency.{link}"))
-    return checks
+    return checks, Slice(checks, size)
 
 
 _CURRENT = (select(residents.c.resident_code, identity_records.c.individual_number,
@@ -66,23 +77,23 @@ _CURRENT = (select(residents.c.resident_code, identity_records.c.individual_numb
             .order_by(residents.c.resident_code))
 
 
-def build_slice(register: RegisterWriter, s: Slice, size: int,
+def build_slice(register: RegisterWriter, s: Slice,
                 now: float) -> tuple[list[OutboxItem], Slice | None]:
     """One slice of every check in ``s``: the outbox items written, and the next slice."""
     before = dict(register.next_link_seq)
     try:
         with register.engine.begin() as conn:
-            return _build(conn, register, s, size, now, before)
+            return _build(conn, register, s, now, before)
     except Exception:
         register.next_link_seq = before
         raise
 
 
-def _build(conn: Connection, register: RegisterWriter, s: Slice, size: int, now: float,
+def _build(conn: Connection, register: RegisterWriter, s: Slice, now: float,
            before: dict[str, int]) -> tuple[list[OutboxItem], Slice | None]:
-    rows = conn.execute(_CURRENT.where(residents.c.resident_code > s.after).limit(size)).all()
+    rows = conn.execute(_CURRENT.where(residents.c.resident_code > s.after).limit(s.size)).all()
     records = tuple(CheckRecord(*r) for r in rows)
-    final = len(rows) < size
+    final = len(rows) < s.size
     sent = s.sent + len(records)
     items: list[OutboxItem] = []
     out_rows = []
@@ -98,5 +109,6 @@ def _build(conn: Connection, register: RegisterWriter, s: Slice, size: int, now:
             sent=sent, chunks=s.chunk_no, state="sent" if final else "building"))
     conn.execute(insert(outbox), out_rows)
     register.save_link_seqs(conn, before)
-    nxt = None if final else Slice(s.checks, records[-1].resident_code, s.chunk_no + 1, sent)
+    nxt = None if final else Slice(s.checks, s.size, records[-1].resident_code,
+                                   s.chunk_no + 1, sent)
     return items, nxt

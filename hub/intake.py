@@ -28,7 +28,7 @@ from twisted.web import resource, server
 from actors.messages import SubmitChanges
 from hub import metrics
 from hub.changes import CardEventRequest, Change, parse_card_event, parse_change
-from hub.config import IntakeConfig
+from hub.config import Config, IntakeConfig
 from hub.errors import FormatError, HubError, RequestError
 from hub.register import Outcome
 from hub.staff import StaffRoutes, match_route
@@ -90,11 +90,11 @@ class IntakeAPI(StaffRoutes, resource.Resource):
     def __init__(self, cfg: IntakeConfig, writer: Any, reactor: Any,
                  charset: UnifiedCharset | None = None, today: Any = dt.date.today,
                  engine: Any = None, links: dict[str, Any] | None = None,
-                 municipality_code: str = "") -> None:
+                 settings: Config | None = None) -> None:
         super().__init__()
+        self.settings = settings  # the whole configuration, for the staff operations
         self.engine = engine
         self.links = links or {}
-        self.municipality_code = municipality_code
         self.cfg = cfg
         self.charset = charset
         self.writer = writer

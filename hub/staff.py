@@ -22,25 +22,25 @@ from typing import Any
 
 from openapi_core.datatypes import RequestParameters
 from sqlalchemy import select
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.web import server
 
 from actors.messages import (
     AckInbox,
     RecordAudit,
     SendQuery,
-    StartConsistencyCheck,
+    StartJob,
     SubmitChanges,
 )
 from actors.router import INBOUND
-from hub import metrics
+from hub import checks, consistency, metrics, send_batches
 from hub.changes import parse_manual_decision
 from hub.consistency import CHECK_LINKS
 from hub.errors import HubError, UnavailableError
 from hub.queries import parse_query
 from hub.store import consistency_checks, inbox
 from hub.tls import peer_common_name
-from protocols.consistency import decode_result
+from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.errors import BodyError
 from protocols.national import decode_query_result, encode_query
 
@@ -67,6 +67,10 @@ ROUTES = (
           "_check_start"),
     Route("GET", re.compile(r"/v1/consistency-checks/(?P<check_id>C[0-9]{10})"),
           "consistency", "staff_clients", "_check_show"),
+    Route("POST", re.compile(r"/v1/send-destination-batches"), "send_batch", "staff_clients",
+          "_batch_start"),
+    Route("GET", re.compile(r"/v1/send-destination-batches/(?P<batch_id>S[0-9]{10})"),
+          "send_batch", "staff_clients", "_batch_show"),
 )
 
 
@@ -91,7 +95,7 @@ class StaffRoutes:
     writer: Any
     reactor: Any
     links: dict[str, Any]
-    municipality_code: str
+    settings: Any  # hub.config.Config
     _read_body: Callable[..., tuple[bytes, Any]]
     _validate: Callable[..., None]
     _answer: Callable[..., bytes]
@@ -138,6 +142,24 @@ class StaffRoutes:
         reactor = self.reactor
         return lambda *value: reactor.callFromThread(
             d.callback, value[0] if len(value) == 1 else value)
+
+    def _when(self, read: Callable[[], Answer], done: Callable[[Answer], bool],
+              args: dict[str, str]) -> Answer | defer.Deferred[Answer]:
+        """``read()`` now, or — with ``?wait=SECONDS`` — as soon as ``done`` holds for it
+        (re-read every 50 ms on the reactor's clock), or when the wait is over."""
+        first = read()
+        wait = min(float(args.get("wait", 0)), 120.0)
+        if wait <= 0 or done(first):
+            return first
+        deadline = self.reactor.seconds() + wait
+
+        def again(_: Any = None) -> Answer | defer.Deferred[Answer]:
+            answer = read()
+            if done(answer) or self.reactor.seconds() >= deadline:
+                return answer
+            return task.deferLater(self.reactor, 0.05, lambda: None).addCallback(again)
+
+        return task.deferLater(self.reactor, 0.05, lambda: None).addCallback(again)
 
     def _audited(self, operator_id: str, terminal_id: str, action: str,
                  then: Callable[[], Any]) -> defer.Deferred[Any]:
@@ -214,11 +236,14 @@ class StaffRoutes:
         if off:
             raise HubError("link_disabled", f"the {off[0]} link is not enabled", "links",
                            status=422)
-        d: defer.Deferred[dict[str, str]] = defer.Deferred()
-        self.writer.tell(StartConsistencyCheck(links, obj["operator_id"], obj["terminal_id"],
-                                               reply=self._on_reactor(d)))
+        d: defer.Deferred[dict[str, str] | None] = defer.Deferred()
+        who, size = (obj["operator_id"], obj["terminal_id"]), min(self.settings.check_chunk,
+                                                                    MAX_RECORDS)
+        self.writer.tell(StartJob(
+            lambda register, now: consistency.start(register, links, *who, size, now),
+            reply=self._on_reactor(d)))
 
-        def started(checks: dict[str, str]) -> Answer:
+        def started(checks: dict[str, str] | None) -> Answer:
             if not checks:
                 raise UnavailableError("store_unavailable", "the check could not be "
                                        "recorded; try again")
@@ -227,10 +252,15 @@ class StaffRoutes:
 
         return d.addCallback(started)
 
-    def _check_show(self, _obj: None, params: dict[str, str], _args: dict[str, str]) -> Answer:
+    def _check_show(self, _obj: None, params: dict[str, str],
+                    args: dict[str, str]) -> Answer | defer.Deferred[Answer]:
+        return self._when(lambda: self._check_read(params["check_id"]),
+                          lambda a: a[1]["state"] == "answered", args)
+
+    def _check_read(self, check_id: str) -> Answer:
         with self.engine.connect() as conn:  # reads; the store writer is the only writer
             row = conn.execute(select(consistency_checks).where(
-                consistency_checks.c.check_id == params["check_id"])).first()
+                consistency_checks.c.check_id == check_id)).first()
             body = None
             if row is not None and row.inbox_id is not None:
                 body = conn.scalar(select(inbox.c.body).where(inbox.c.id == row.inbox_id))
@@ -244,11 +274,58 @@ class StaffRoutes:
             out["differences"] = [as_json(d) for d in decode_result(bytes(body)).differences]
         return 200, out
 
+    # ---- send-destination batches (送付先情報) -----------------------------------------
+
+    def _batch_start(self, obj: dict[str, Any], _params: dict[str, str],
+                     _args: dict[str, str]) -> defer.Deferred[Answer]:
+        for item in ("operator_id", "terminal_id"):
+            checks.check_identifier(obj[item], item)
+        codes = obj.get("residents")
+        if (codes is None) == (not obj.get("needing_notice")):
+            raise HubError("ambiguous_selection", "give residents, or needing_notice: true "
+                           "— one of them")
+        for i, code in enumerate(codes or []):
+            checks.check_resident_code(code, f"residents[{i}]")
+        cfg = self.settings.send
+        if cfg is None or "card" not in self.links:
+            raise HubError("link_disabled", "the card link or [send_destination] is not "
+                           "configured", status=422)
+        print_class = obj.get("print_class", cfg.print_class)
+        who = (obj["operator_id"], obj["terminal_id"])
+        d: defer.Deferred[Any] = defer.Deferred()
+        self.writer.tell(StartJob(
+            lambda register, now: send_batches.start(register, cfg, codes, print_class, *who,
+                                                     now),
+            reply=self._on_reactor(d)))
+
+        def started(answer: Any) -> Answer:
+            if answer is None:
+                raise UnavailableError("store_unavailable", "the batch could not be "
+                                       "recorded; try again")
+            if isinstance(answer, HubError):
+                raise answer
+            return 202, answer
+
+        return d.addCallback(started)
+
+    def _batch_show(self, _obj: None, params: dict[str, str],
+                    args: dict[str, str]) -> Answer | defer.Deferred[Answer]:
+        return self._when(lambda: self._batch_read(params["batch_id"]),
+                          lambda a: a[1]["state"] == "delivered", args)
+
+    def _batch_read(self, batch_id: str) -> Answer:
+        with self.engine.connect() as conn:  # reads; the store writer is the only writer
+            shown = send_batches.progress(conn, batch_id)
+        if shown is None:
+            raise HubError("unknown_batch", "no send-destination batch has this id",
+                           status=404)
+        return 200, shown
+
     # ---- identity queries (本人確認情報照会) -------------------------------------------
 
     def _query(self, obj: dict[str, Any], _params: dict[str, str],
                _args: dict[str, str]) -> defer.Deferred[Answer]:
-        req = parse_query(obj, self.municipality_code)
+        req = parse_query(obj, self.settings.municipality_code)
         national = self.links.get("national")
         if national is None:
             raise UnavailableError("link_disabled", "the national link is not enabled")

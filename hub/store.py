@@ -12,6 +12,8 @@ Tables (schema by Alembic, ``hub/migrations``):
 - ``request_ids``        依頼管理番号 already answered, with their first answer
 - ``card_events``        card events posted by the register system, numbered
 - ``consistency_checks`` 整合性確認 runs per link: progress and the peer's counts
+- ``send_batches``       送付先情報 batches for the card system (送付先管理番号), progress
+- ``send_batch_members`` who is in each batch (and so whose number notice is on its way)
 - ``audit_log``          操作ログ: who (operator, terminal) did what, when
 
 Only the store writer actor writes (see ``actors/store_writer.py``); anyone may read.
@@ -186,6 +188,26 @@ consistency_checks = Table(
     Column("held", Integer),
     Column("differences", Integer),
     Column("inbox_id", Integer),                                     # the result document
+)
+
+send_batches = Table(
+    "send_batches", metadata,
+    Column("batch_id", String(11), primary_key=True),               # 送付先管理番号 S+10 digits
+    Column("selection", String(16), nullable=False),                 # list / needing_notice
+    Column("print_class", String(1), nullable=False),                # 印刷区分
+    Column("state", String(10), nullable=False),                     # building / built
+    Column("operator_id", String(40), nullable=False),               # 操作者ID
+    Column("terminal_id", String(40), nullable=False),               # 操作端末ID
+    Column("created_at", Float, nullable=False),
+    Column("total", Integer, nullable=False),                        # destinations in it
+    Column("built", Integer, nullable=False),                        # sent to the outbox
+    Column("chunks", Integer, nullable=False),
+)
+
+send_batch_members = Table(
+    "send_batch_members", metadata,
+    Column("batch_id", String(11), primary_key=True),
+    Column("resident_code", String(11), primary_key=True, index=True),
 )
 
 audit_log = Table(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from protocols.xmlrecord import XmlDocument
+from protocols.senddest import CHUNK as SEND_CHUNK
+from protocols.senddest import SendDestinationChunk
+from protocols.xmlrecord import XmlDispatch, XmlDocument
 
 NAMESPACE = "urn:jukihub:card:card-event:1"
 EVENTS = ("issue", "revoke", "collect", "suspend_lift", "return")
@@ -30,10 +32,17 @@ class CardEvent:
 
 _RECORD = XmlDocument(CardEvent, "CardEvent", NAMESPACE, "card_event.xsd")
 FIELDS = _RECORD.fields
+_TO_CARD = XmlDispatch(_RECORD, SEND_CHUNK)
 
 
 def encode_card_event(event: CardEvent) -> bytes:
     return _RECORD.dumps(event)
+
+
+def decode_to_card(data: bytes) -> CardEvent | SendDestinationChunk:
+    """A document of the hub's card stream: a card event or a send-destination chunk."""
+    doc: CardEvent | SendDestinationChunk = _TO_CARD.loads(data)
+    return doc
 
 
 def decode_card_event(data: bytes) -> CardEvent:

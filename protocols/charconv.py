@@ -94,12 +94,14 @@ _ALL_SCHEMES = int(jntajis.MJShrinkSchemeCombo.JIS_INCORPORATION_UCS_UNIFICATION
                    | jntajis.MJShrinkSchemeCombo.MOJ_FAMILY_REGISTER_ACT_RELATED_NOTICE)
 
 # 代替文字変換結果 and the per-character position flags.
-NOT_NEEDED, SUBSTITUTED, KANA = "0", "1", "2"
+NOT_NEEDED, SUBSTITUTED, KANA, GETA = "0", "1", "2", "3"
+GETA_MARK = "〓"  # 下駄記号: where a character has neither a substitute nor a reading
 
 
 @dataclass(frozen=True, slots=True)
 class Substitution:
-    result: str     # 代替文字変換結果: 0 none needed, 1 standard substitutes, 2 given in kana
+    result: str     # 代替文字変換結果: 0 none needed, 1 standard substitutes, 2 given in
+                    # kana, 3 a character left as 〓 (no substitute, no reading)
     text: str       # 代替文字氏名 / 代替文字住所
     positions: str  # 代替文字位置情報: one flag per character of ``text``
 
@@ -111,9 +113,11 @@ def _standard_substitute(ch: str) -> str | None:
     return None
 
 
-def substitute(text: str, kana: str | None = None) -> Substitution:
+def substitute(text: str, kana: str | None = None, geta: bool = False) -> Substitution:
     """代替文字 of ``text``; ``kana`` (its reading) is used where a character has no
-    standard substitute: the whole item is then given in kana, flagged 2."""
+    standard substitute: the whole item is then given in kana, flagged 2.  Without a
+    reading (an address) and with ``geta``, such a character becomes 〓, flagged 3;
+    without either it is a ``BodyError``."""
     out: list[str] = []
     flags: list[str] = []
     for ch in text:
@@ -122,6 +126,10 @@ def substitute(text: str, kana: str | None = None) -> Substitution:
             flags.append(NOT_NEEDED)
             continue
         sub = _standard_substitute(ch)
+        if sub is None and kana is None and geta:
+            out.append(GETA_MARK)
+            flags.append(GETA)
+            continue
         if sub is None:
             if kana is None:
                 raise BodyError("no_substitute", "a character has no substitute and no "
@@ -131,7 +139,8 @@ def substitute(text: str, kana: str | None = None) -> Substitution:
         out.append(sub)
         flags.append(SUBSTITUTED * len(sub))
     positions = "".join(flags)
-    result = SUBSTITUTED if SUBSTITUTED in positions else NOT_NEEDED
+    result = (GETA if GETA in positions else SUBSTITUTED if SUBSTITUTED in positions
+              else NOT_NEEDED)
     return Substitution(result, "".join(out), positions)
 
 

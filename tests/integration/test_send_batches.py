@@ -1,0 +1,82 @@
+"""Send-destination batches (送付先情報) to the card management system."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.synthetic import Synth, individual_number
+from tests.integration.test_prefecture_path import post_all
+
+WHO = {"operator_id": "op031", "terminal_id": "t02"}
+
+
+def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> None:
+    e = env_with("card", hub_extra=["send_destination.chunk_records=4"])
+    synth = Synth(seed=231)
+    people = [synth.arrival() for _ in range(12)]
+    for p in people:
+        p["resident"]["individual_number"] = individual_number(synth.rng)
+        p["resident"]["resident_type"] = "japanese"
+        p["resident"].pop("foreign", None)
+    rare = people[0]["resident"]  # 髙 and 𠮷 have standard substitutes, 﨑 too
+    rare["name_kanji"], rare["name_kana"] = "髙橋　𠮷男", "タカハシ　ヨシオ"
+    rare["address"]["text"] = "静岡県沼津市大手町﨑１番"
+    babies = [synth.arrival(newborn=True) for _ in range(2)]  # no number: no notice yet
+    post_all(e.client(), people + babies)
+    gone = synth._base("move_out", synth.people[11])  # removed: no notice either
+    gone["resident"] = {}
+    post_all(e.client(), [gone])
+    staff = e.client("operator")
+    codes = [p["resident_code"] for p in people]
+
+    status, body = staff.post("/v1/send-destination-batches", {**WHO, "residents": codes[:3]})
+    assert (status, body) == (202, {"batch_id": "S0000000001", "selection": "list",
+                                    "total": 3})
+    status, shown = staff.get("/v1/send-destination-batches/S0000000001?wait=30")
+    assert (status, shown["state"], shown["chunks"], shown["chunks_delivered"]) == (
+        200, "delivered", 1, 1)
+    _, held = e.other_control("card", "GET", "/send-batches/S0000000001")
+    assert held["complete"] and held["destinations"] == 3
+    item = next(i for i in held["items"] if i["resident_code"] == codes[0])
+    assert (item["name"], item["name_len"], item["name_gaiji"]) == ("髙橋　𠮷男", 5, 2)
+    assert (item["substitute_name"], item["substitute_name_positions"]) == (
+        "高橋　吉男", "10010")
+    assert (item["substitute_address"], item["substitution_result"]) == (
+        "静岡県沼津市大手町崎１番", "1")
+    assert item["substitute_address_positions"] == "000000000100"
+    assert (item["management_number"], item["municipality_name"], item["persons"]) == (
+        "S0000000001", "沼津市", 1)
+    assert item["individual_number"] == rare["individual_number"]
+
+    status, body = staff.post("/v1/send-destination-batches",
+                              {**WHO, "needing_notice": True, "print_class": "1"})
+    # Twelve with a number, three already sent, one moved out, the babies have none.
+    assert (status, body["total"]) == (202, 8)
+    status, shown = staff.get(f"/v1/send-destination-batches/{body['batch_id']}?wait=30")
+    assert (shown["state"], shown["built"], shown["chunks"]) == ("delivered", 8, 2)
+    _, held = e.other_control("card", "GET", f"/send-batches/{body['batch_id']}?limit=20")
+    assert sorted(i["resident_code"] for i in held["items"]) == sorted(codes[3:11])
+    assert {i["print_class"] for i in held["items"]} == {"1"}
+    # Nobody is left needing a notice: an empty batch, delivered as one empty chunk.
+    status, body = staff.post("/v1/send-destination-batches", {**WHO, "needing_notice": True})
+    assert (status, body["total"]) == (202, 0)
+
+    # Refusals name the position in the list, never the code.
+    baby = babies[0]["resident_code"]
+    status, body = staff.post("/v1/send-destination-batches",
+                              {**WHO, "residents": [codes[0], baby]})
+    assert (status, body["error"]["code"], body["error"]["item"]) == (
+        422, "no_individual_number", "residents[1]")
+    assert baby not in str(body)
+    status, body = staff.post("/v1/send-destination-batches",
+                              {**WHO, "residents": [codes[11]]})
+    assert (status, body["error"]["code"]) == (422, "change_to_removed_record")
+    status, body = staff.post("/v1/send-destination-batches",
+                              {**WHO, "residents": ["12345678902"]})
+    assert (status, body["error"]["code"]) == (400, "invalid_check_digit")
+    status, body = staff.post("/v1/send-destination-batches",
+                              {**WHO, "residents": codes[:1], "needing_notice": True})
+    assert (status, body["error"]["code"]) == (400, "ambiguous_selection")
+    assert staff.get("/v1/send-destination-batches/S0000000009")[0] == 404
+    m = e.metrics()
+    assert m['jukihub_link_delivered_total{link="card"}'] == 1 + 2 + 1
