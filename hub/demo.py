@@ -1,10 +1,19 @@
-"""``jukihub demo``: the whole first path on loopback, in one process, with a summary.
+"""``jukihub demo``: every link on loopback, in one process, with a summary.
 
-Makes dev certificates if missing, starts the mock prefectural server and the hub on
-free loopback ports (a fresh store under ``<data_dir>/demo``), posts a few hundred
-synthetic changes through the intake API — singly, in batches, once repeated, and a
-handful that the checks must refuse — waits until the mock has applied every message,
-then prints what happened and where ``/metrics`` is.
+Makes dev certificates if missing, starts the five mock endpoints and the hub on free
+loopback ports (a fresh store under ``<data_dir>/demo``), and then, as the register
+system and staff would:
+
+1. posts a few hundred synthetic changes through the intake API — singly, in batches,
+   once repeated, and a handful that the checks must refuse — and card events; births
+   and arrivals from abroad go to J-LIS for a 個人番号 and come back designated;
+2. when every link is quiet: an identity query at the national server, a
+   send-destination batch for everyone needing a number notice, a ministry notice and
+   a moving-out certificate pushed into the inbox, a manual-answer request of the
+   intermediate server approved by staff, and a consistency check with the prefectural
+   and national servers (one difference planted in J-LIS's copy, to be found);
+3. prints, per link, what was delivered, refused and received, and where ``/metrics``
+   is.  The result line says OK only if every count adds up.
 """
 
 from __future__ import annotations
@@ -19,10 +28,13 @@ from typing import Any
 
 import pykka
 
+from actors.messages import GetStatus
 from certs.devca import init_certs
-from hub.client import HttpsClient
+from hub.client import HttpsClient, control
 from hub.config import load_config
 from hub.synthetic import Synth
+
+STAFF = {"operator_id": "demo01", "terminal_id": "t01"}
 
 
 def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
@@ -31,7 +43,6 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
     synth = Synth()
     changes = list(synth.stream(n))
     accepted = 0
-    per_link: Counter[str] = Counter()
     refused: Counter[str] = Counter()
     started = time.perf_counter()
     singles, batched = changes[: n // 3], changes[n // 3 :]
@@ -39,7 +50,6 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
         status, body = client.post("/v1/changes", change)
         if status == 201:
             accepted += 1
-            per_link.update(body["links"])
         else:
             refused[body["error"]["code"]] += 1
     for i in range(0, len(batched), 50):
@@ -47,18 +57,16 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
         for r in body["results"]:
             if r["status"] == "accepted":
                 accepted += 1
-                per_link.update(r["links"])
             else:
                 refused[r["error"]["code"]] += 1
     elapsed = time.perf_counter() - started
     holders = [p for p in synth.people if p.number and not p.removed][:5]
-    for n, person in enumerate(holders):  # their 個人番号カード is issued
+    cards = 0
+    for k, person in enumerate(holders):  # their 個人番号カード is issued
         status, body = client.post("/v1/card-events", {
-            "request_id": f"CARD-{n}", "operator_id": "op001", "terminal_id": "t01",
-            "resident_code": person.code, "event": "issue",
-            "event_date": synth.today.isoformat()})
-        if status == 201:
-            per_link.update(body["links"])
+            "request_id": f"CARD-{k}", **STAFF, "resident_code": person.code,
+            "event": "issue", "event_date": synth.today.isoformat()})
+        cards += status == 201
     status, first = client.post("/v1/changes", singles[0])
     repeat_same = status == 201 and first["update_seq"] == 1
     expected: Counter[str] = Counter()
@@ -70,13 +78,83 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
         else:
             accepted += 1
     client.close()
-    return {"accepted": accepted, "per_link": per_link, "refused": refused,
-            "expected_refusals": expected,
-            "repeat_same": repeat_same, "elapsed": elapsed, "posted": n}
+    living = next(p for p in synth.people if not p.removed and p.number)
+    return {"accepted": accepted, "refused": refused, "expected_refusals": expected,
+            "cards": cards, "repeat_same": repeat_same, "elapsed": elapsed, "posted": n,
+            "someone": living}
+
+
+def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
+                someone: Any) -> dict[str, Any]:
+    """What staff and the outside systems do next (a worker thread, blocking HTTP)."""
+    staff = HttpsClient(host, port, certs_dir, "operator")
+    out: dict[str, Any] = {}
+
+    def mock(name: str, method: str, path: str, body: Any = None) -> Any:
+        status, answer = control("127.0.0.1", controls[name], method, path, body)
+        if status >= 400:
+            raise RuntimeError(f"mock {name} {method} {path}: {status}")
+        return answer
+
+    # J-LIS holds what the prefectural server holds (plus the rest of the country).
+    people, after = [], ""
+    while page := mock("prefecture", "GET", f"/identities?after={after}&limit=1000"):
+        people += page
+        after = page[-1]["resident_code"]
+    for i in range(0, len(people), 1000):
+        mock("national", "POST", "/persons", people[i : i + 1000])
+    out["seeded"] = len(people)
+    # An identity query by the four items (name in kana + birth date).
+    status, body = staff.post("/v1/queries/identity", {
+        **STAFF, "name_kana": someone.name_kana, "birth_date": someone.birth.isoformat()})
+    out["query"] = (status, body.get("status"), body.get("count"))
+    status, body = staff.post("/v1/queries/identity", {**STAFF, "name_kana": someone.name_kana})
+    out["query_too_broad"] = body.get("error", {}).get("code")
+    # Send-destination data for everyone whose number notice has not gone out.
+    status, batch = staff.post("/v1/send-destination-batches",
+                               {**STAFF, "needing_notice": True})
+    status, shown = staff.get(f"/v1/send-destination-batches/{batch['batch_id']}?wait=30")
+    out["batch"] = shown
+    # The ministry and J-LIS push; the intermediate server asks for a manual answer.
+    mock("moj", "POST", "/push", {"notice": {
+        "notice_number": "N-DEMO-1", "residence_card_number": "AB12345678CD",
+        "change_date": time.strftime("%Y-%m-%d"), "residence_status": "永住者"}})
+    mock("national", "POST", "/push", {"moving_out": {
+        "certificate_number": "T-DEMO-1", "from_municipality_code": "131016",
+        "resident_code": "12345678901", "name_kanji": "転入　予定", "name_kana": "テンニュウ　ヨテイ",
+        "birth_date": "1990-01-01", "sex": "1", "former_address": "東京都千代田区千代田１番",
+        "planned_address": "静岡県沼津市御幸町１番", "moving_out_date": time.strftime("%Y-%m-%d")}})
+    _, inbox = staff.get("/v1/inbox?kind=intermediate.code_issued&limit=1")
+    atena = inbox["items"][0]["document"]["integrated_atena"] if inbox["items"] else None
+    if atena:
+        mock("intermediate", "POST", "/push", {"manual_answer_request": {
+            "request_number": "REQ-DEMO-1", "integrated_atena": atena, "requester": "INST-1",
+            "procedure": "別表第二 16", "item": "住民票関係情報",
+            "requested_at": time.strftime("%Y-%m-%dT%H:%M:%S")}})
+    for name in ("moj", "national", "intermediate"):  # until the hub has recorded them
+        pushed = len(mock(name, "GET", "/pushes"))
+        mock(name, "GET", f"/wait?pushes_settled={pushed}&timeout=30")
+    _, pending = staff.get("/v1/inbox?kind=intermediate.manual_answer_request&state=new")
+    for item in pending["items"]:
+        status, _ = staff.post(f"/v1/manual-answers/{item['id']}",
+                               {"decision": "approve", **STAFF})
+        out["manual_answer"] = status
+    _, inbox = staff.get("/v1/inbox?limit=1000")
+    out["inbox"] = Counter((i["kind"], i["state"]) for i in inbox["items"])
+    # A consistency check, with one difference planted in J-LIS's copy.
+    mock("national", "PATCH", f"/persons/{people[0]['resident_code']}", {"address": "どこか"})
+    status, body = staff.post("/v1/consistency-checks", STAFF)
+    checks = {}
+    for c in body["checks"]:
+        _, shown = staff.get(f"/v1/consistency-checks/{c['check_id']}?wait=30")
+        checks[c["link"]] = shown
+    out["checks"] = checks
+    staff.close()
+    return out
 
 
 def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
-    from twisted.internet import defer, reactor, threads
+    from twisted.internet import reactor, task, threads
 
     from hub.app import Hub
     from hub.logs import setup_logging
@@ -95,12 +173,11 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
     def main() -> Any:
         # Every mock endpoint, on free loopback ports, with its own store.
         mocks = {name: cls(base.municipality_code, demo_dir / f"mock-{name}.db",
-                           base.parties["hub"]) for name, cls in MOCKS.items()}
+                           base.parties["hub"], options={"seed_others": 2000})
+                 for name, cls in MOCKS.items()}
         listeners = {name: m.listen(reactor, base.certs_dir, name, "127.0.0.1", 0, 0)
                      for name, m in mocks.items()}
-        mock, moj, mid, card, nat = (mocks[k] for k in
-                                     ("prefecture", "moj", "intermediate", "card", "national"))
-        tls, control = listeners["prefecture"]
+        controls = {name: pair[1].getHost().port for name, pair in listeners.items()}
         cfg = load_config(config_path, [
             *overrides, f'store.url="sqlite:///{demo_dir / "jukihub.db"}"',
             "intake.port=0", "metrics.port=0",
@@ -108,92 +185,48 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
               for name, (tls_port, _) in listeners.items())])
         hub = Hub(cfg, reactor)
         ports = hub.start()
-        print(f"hub on https://127.0.0.1:{ports.intake} (intake), mock prefecture on "
-              f"{tls.getHost().port} (TLS) and http://127.0.0.1:{control.getHost().port} "
-              f"(control)")
-        d = threads.deferToThread(_drive, "127.0.0.1", ports.intake, cfg.certs_dir, n)
+        print(f"hub on https://127.0.0.1:{ports.intake} (intake); mocks' control APIs on "
+              + ", ".join(f"{k} http://127.0.0.1:{v}" for k, v in controls.items()))
+        state: dict[str, Any] = {}
 
-        def wait_delivery(summary: dict[str, Any]) -> Any:
-            links = summary["per_link"]
+        def quiet() -> Any:
+            """Fires once every link has its whole outbox acknowledged and no peer has a
+            push waiting (checked every 0.2 s: the demo's own pacing, not a test's)."""
+            def check(_: Any = None) -> Any:
+                # The mocks' stores are the reactor thread's; the actors are asked from a
+                # worker thread, never blocking the reactor.
+                pending = sum(1 for m in mocks.values() for _ in m.pushes_after(0))
 
-            def rest(_: Any) -> Any:
-                # Each number designated (a resident may have left before it came, and
-                # then it is refused) is one more identity update for the prefecture and
-                # one more copy for the intermediate server.
-                (designated,) = nat.db.execute(
-                    "SELECT count(*) FROM pushes WHERE state = 'acked'").fetchone()
-                links["prefecture"] += designated
-                links["intermediate"] += designated
-                return defer.gatherResults([
-                    mock.wait_for("applied_seq", links["prefecture"]),
-                    moj.wait_for("applied_seq", links["moj"]),
-                    mid.wait_for("applied_seq", links["intermediate"]),
-                    card.wait_for("applied_seq", links["card"])])
+                def decide(statuses: list[dict[str, Any]]) -> Any:
+                    busy = [s for s in statuses
+                            if s["acked"] < s["known_upto"] or s["state"] != "ready"]
+                    if not busy and not pending:
+                        return None
+                    return task.deferLater(reactor, 0.2, lambda: None).addCallback(check)
+                return threads.deferToThread(_statuses, hub).addCallback(decide)
+            return check().addTimeout(120, reactor)
 
-            waiting = nat.wait_for("pushes_settled", links["national"]).addCallback(rest)
-            waiting.addTimeout(120, reactor)  # never hang: say what did not arrive
-            return waiting.addCallback(lambda _: summary)
+        def tour(summary: dict[str, Any]) -> Any:
+            state["summary"] = summary
+            return quiet().addCallback(lambda _: threads.deferToThread(
+                _staff_tour, "127.0.0.1", ports.intake, cfg.certs_dir, controls,
+                summary["someone"]))
 
-        def scrape(summary: dict[str, Any]) -> Any:
-            def get() -> str:
+        def scrape(staff: dict[str, Any]) -> Any:
+            state["staff"] = staff
+
+            def get() -> tuple[str, dict[str, dict[str, Any]]]:
                 c = HttpsClient("127.0.0.1", ports.metrics, cfg.certs_dir, "operator")
                 try:
-                    return c.get("/metrics")[1]
+                    text = c.get("/metrics")[1]
                 finally:
                     c.close()
-            return threads.deferToThread(get).addCallback(lambda text: (summary, text))
+                return text, {s["link"]: s for s in _statuses(hub)}
+            return quiet().addCallback(lambda _: threads.deferToThread(get))
 
-        def report(pair: tuple[dict[str, Any], str]) -> None:
-            summary, text = pair
-            delivered = _metric(text, 'jukihub_link_delivered_total{link="prefecture"}')
-            latency_n = _metric(text, 'jukihub_delivery_latency_seconds_count{link="prefecture"}')
-            latency_s = _metric(text, 'jukihub_delivery_latency_seconds_sum{link="prefecture"}')
-            held = mock.describe()["identities"]
-            print()
-            print("jukihub demo — register → hub → prefecture, national, ministry, "
-                  "intermediate, card (mocks)")
-            print(f"  changes posted       {summary['posted']} valid + "
-                  f"{sum(summary['expected_refusals'].values())} invalid, "
-                  f"{summary['posted'] / summary['elapsed']:.0f} changes/s over mTLS")
-            print(f"  accepted             {summary['accepted']}")
-            print(f"  refused              {sum(summary['refused'].values())}")
-            for code, count in sorted(summary["refused"].items()):
-                print(f"    {code:<40} {count}")
-            repeat = "first answer returned" if summary["repeat_same"] else "WRONG ANSWER"
-            print(f"  repeated request id  {repeat}")
-            nat_delivered = _metric(text, 'jukihub_link_delivered_total{link="national"}')
-            states = dict(nat.db.execute("SELECT state, count(*) FROM pushes GROUP BY state"))
-            print(f"  number generation    {nat_delivered:.0f} requests to J-LIS for newborns; "
-                  f"{nat.describe()['issued']} 個人番号 generated, {states.get('acked', 0)} "
-                  f"designated and sent on, {states.get('refused', 0)} refused (the resident "
-                  "had left)")
-            print(f"  delivered            {delivered:.0f} identity updates, acknowledged by the "
-                  f"prefecture (applied seq {mock.applied}); it holds {held} residents")
-            moj_delivered = _metric(text, 'jukihub_link_delivered_total{link="moj"}')
-            print(f"  ministry notices     {moj_delivered:.0f} foreign-resident notices "
-                  f"(住基法 30条の50), acknowledged by the ministry (mock)")
-            mid_delivered = _metric(text, 'jukihub_link_delivered_total{link="intermediate"}')
-            print(f"  intermediate copies  {mid_delivered:.0f} copy (副本) updates of residents "
-                  f"with a 個人番号; the intermediate server holds {mid.describe()['copies']}")
-            card_delivered = _metric(text, 'jukihub_link_delivered_total{link="card"}')
-            print(f"  card events          {card_delivered:.0f} card issues (個人番号カード 交付), "
-                  "acknowledged by the card management system (mock)")
-            if latency_n:
-                print(f"  mean delivery time   {1000 * latency_s / latency_n:.1f} ms from commit "
-                      "to acknowledgement")
-            print(f"  metrics              https://127.0.0.1:{ports.metrics}/metrics (client "
-                  f"certificate {cfg.certs_dir}/operator.pem); e.g.")
-            print(f"    curl --cacert {cfg.certs_dir}/ca.pem --cert {cfg.certs_dir}/operator.pem "
-                  f"--key {cfg.certs_dir}/operator.key https://127.0.0.1:{ports.metrics}/metrics")
-            ok = (delivered == summary["per_link"]["prefecture"]
-                  and moj_delivered == summary["per_link"]["moj"]
-                  and mid_delivered == summary["per_link"]["intermediate"]
-                  and card_delivered == summary["per_link"]["card"]
-                  and nat_delivered == summary["per_link"]["national"]
-                  and summary["repeat_same"]
-                  and summary["refused"] == summary["expected_refusals"])
-            print(f"  result               {'OK' if ok else 'UNEXPECTED — see above'}")
-            result["rc"] = 0 if ok else 1
+        def report(scraped: tuple[str, dict[str, dict[str, Any]]]) -> None:
+            result["rc"] = _report(state["summary"], state["staff"], *scraped, mocks, ports,
+                                   cfg.certs_dir)
 
         def failed(f: Any) -> None:
             print(f"demo failed: {f.getErrorMessage()}", file=sys.stderr)
@@ -205,7 +238,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
             d2.addBoth(lambda _: reactor.stop())
             return d2
 
-        d.addCallback(wait_delivery).addCallback(scrape).addCallback(report)
+        d = threads.deferToThread(_drive, "127.0.0.1", ports.intake, cfg.certs_dir, n)
+        d.addCallback(tour).addCallback(scrape).addCallback(report)
         d.addErrback(failed).addBoth(shutdown)
         return d
 
@@ -215,8 +249,70 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
     return int(result["rc"])
 
 
-def _metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+def _statuses(hub: Any) -> list[dict[str, Any]]:
+    """Every link actor's status (a worker thread: ``ask`` blocks)."""
+    return [a.ask(GetStatus()) for a in list(hub.links.values())]
+
+
+def _report(summary: dict[str, Any], staff: dict[str, Any], text: str,
+            statuses: dict[str, dict[str, Any]], mocks: dict[str, Any], ports: Any,
+            certs_dir: Path) -> int:
+    def metric(name: str, **labels: str) -> float:
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                    total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    print()
+    print("jukihub demo — register → hub → prefecture, national, card, intermediate, "
+          "ministry (mocks)")
+    print(f"  changes posted       {summary['posted']} valid + "
+          f"{sum(summary['expected_refusals'].values())} invalid, "
+          f"{summary['posted'] / summary['elapsed']:.0f} changes/s over mTLS; accepted "
+          f"{summary['accepted']}, refused {sum(summary['refused'].values())} "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(summary['refused'].items()))})")
+    repeat = "first answer returned" if summary["repeat_same"] else "WRONG ANSWER"
+    print(f"  repeated request id  {repeat}")
+    nat = mocks["national"]
+    print(f"  number generation    {nat.describe()['issued']} 個人番号 generated by J-LIS for "
+          f"newborns and arrivals from abroad; the register took them (inbox: "
+          f"{staff['inbox'].get(('national.number_generated', 'new'), 0)} designated, "
+          f"{staff['inbox'].get(('national.number_generated', 'refused'), 0)} refused: "
+          "the resident had left)")
+    q = staff["query"]
+    print(f"  identity query       name (kana) + birth date → {q[0]} {q[1]} ({q[2]} match); "
+          f"name alone → {staff['query_too_broad']}")
+    b = staff["batch"]
+    print(f"  send destinations    batch {b['batch_id']}: {b['total']} residents needing a "
+          f"number notice, {b['chunks']} chunk(s), {b['state']}")
+    inbox = staff["inbox"]
+    print("  inbox                " + ", ".join(
+        f"{kind} {st} {n}" for (kind, st), n in sorted(inbox.items())))
+    print(f"  manual answer        approved by staff → {staff.get('manual_answer', 'none')}")
+    for link, c in sorted(staff["checks"].items()):
+        print(f"  consistency check    {link}: sent {c['sent']}, compared {c['compared']}, "
+              f"held {c['held']} → {c['difference_count']} difference(s) "
+              + " ".join(f"[{d['kind']} {d.get('items', '')}]" for d in c.get("differences", [])))
+    print(f"  {'link':<13}{'messages':>10}{'delivered':>11}{'dead':>6}{'received':>10}"
+          f"{'refused':>9}")
+    ok = summary["repeat_same"] and summary["refused"] == summary["expected_refusals"]
+    for name, st in sorted(statuses.items()):
+        delivered = metric("jukihub_link_delivered_total", link=name)
+        dead = metric("jukihub_link_dead_letters_total", link=name)
+        received = metric("jukihub_link_inbound_total", link=name)
+        refused = metric("jukihub_link_inbound_refused_total", link=name)
+        print(f"  {name:<13}{st['known_upto']:>10}{delivered:>11.0f}{dead:>6.0f}"
+              f"{received:>10.0f}{refused:>9.0f}")
+        ok = ok and delivered + dead == st["known_upto"] == mocks[name].applied and dead == 0
+    checks = staff["checks"]
+    ok = ok and (checks["prefecture"]["difference_count"], checks["national"][
+        "difference_count"]) == (0, 1) and staff["query"][1] == "found"
+    ok = ok and b["state"] == "delivered" and staff.get("manual_answer") == 200
+    print(f"  metrics              https://127.0.0.1:{ports.metrics}/metrics (client "
+          f"certificate {certs_dir}/operator.pem); e.g.")
+    print(f"    curl --cacert {certs_dir}/ca.pem --cert {certs_dir}/operator.pem "
+          f"--key {certs_dir}/operator.key https://127.0.0.1:{ports.metrics}/metrics")
+    print(f"  result               {'OK' if ok else 'UNEXPECTED — see above'}")
+    return 0 if ok else 1

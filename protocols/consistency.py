@@ -69,7 +69,8 @@ class ConsistencyResult:
 
 
 CHUNK = XmlListDocument(ConsistencyChunk, "ConsistencyChunk", NAMESPACE,
-                        "consistency_chunk.xsd", "records", CheckRecord, "Record", MAX_RECORDS)
+                        "consistency_chunk.xsd", "records", CheckRecord, "Record", MAX_RECORDS,
+                        max_bytes=1 << 20)
 RESULT = XmlListDocument(ConsistencyResult, "ConsistencyResult", NAMESPACE,
                          "consistency_result.xsd", "differences", Difference, "Difference",
                          MAX_DIFFERENCES)

@@ -28,6 +28,7 @@ from protocols.xmlrecord import XmlDispatch, XmlListDocument
 
 NAMESPACE = "urn:jukihub:card:send-destination:1"
 MAX_RECORDS = 300  # per chunk (the XSD's maxOccurs)
+MAX_CHUNK_BYTES = 1 << 20  # a chunk is one frame: the links' largest frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ class SendDestinationChunk:
 
 CHUNK = XmlListDocument(SendDestinationChunk, "SendDestinationChunk", NAMESPACE,
                         "send_destination.xsd", "destinations", SendDestination,
-                        "Destination", MAX_RECORDS)
+                        "Destination", MAX_RECORDS, max_bytes=MAX_CHUNK_BYTES)
 DECODER = XmlDispatch(CHUNK)
 
 

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from protocols.errors import BodyError
-from protocols.xmlsafe import load_schema, parse_xml, validate
+from protocols.xmlsafe import MAX_XML_BYTES, load_schema, parse_xml, validate
 
 
 def element_name(attr: str) -> str:
@@ -87,9 +87,10 @@ class XmlDocument(XmlRecord):
     namespace, checked against an XSD shipped in ``protocols/schemas``."""
 
     def __init__(self, cls: type, root: str, namespace: str, xsd: str,
-                 skip: tuple[str, ...] = ()) -> None:
+                 skip: tuple[str, ...] = (), max_bytes: int = MAX_XML_BYTES) -> None:
         super().__init__(cls, skip)
         self.root = root
+        self.max_bytes = max_bytes  # what the hardened parser accepts for this document
         self.xsd = xsd
         self._head = f"<?xml version='1.0' encoding='UTF-8'?>\n<{root} xmlns=\"{namespace}\">"
         self._tail = f"</{root}>"
@@ -100,7 +101,7 @@ class XmlDocument(XmlRecord):
 
     def loads(self, data: bytes) -> Any:
         """Parse (hardened), validate, decode; or raise ``BodyError``."""
-        return self.load_root(parse_xml(data))
+        return self.load_root(parse_xml(data, self.max_bytes))
 
     def load_root(self, root: etree._Element) -> Any:
         validate(load_schema(self.xsd), root)
@@ -112,8 +113,9 @@ class XmlListDocument(XmlDocument):
     element after the other fields (a query's matches, a consistency-check chunk)."""
 
     def __init__(self, cls: type, root: str, namespace: str, xsd: str, list_field: str,
-                 item_cls: type, item: str, max_items: int) -> None:
-        super().__init__(cls, root, namespace, xsd, skip=(list_field,))
+                 item_cls: type, item: str, max_items: int,
+                 max_bytes: int = MAX_XML_BYTES) -> None:
+        super().__init__(cls, root, namespace, xsd, skip=(list_field,), max_bytes=max_bytes)
         self.list_field, self.item, self.max_items = list_field, item, max_items
         self.items = XmlRecord(item_cls)
         self._item_open, self._item_close = f"<{item}>", f"</{item}>"
@@ -141,9 +143,10 @@ class XmlDispatch:
 
     def __init__(self, *docs: Any) -> None:  # XmlDocument, or any with root and load_root
         self.docs = {doc.root: doc for doc in docs}
+        self.max_bytes = max(getattr(doc, "max_bytes", MAX_XML_BYTES) for doc in docs)
 
     def loads(self, data: bytes) -> Any:
-        root = parse_xml(data)
+        root = parse_xml(data, self.max_bytes)
         doc = self.docs.get(etree.QName(root).localname)
         if doc is None:
             raise BodyError("unknown_document", "the root element is not a known document")
