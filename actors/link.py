@@ -130,6 +130,7 @@ class LinkActor(pykka.ThreadingActor):
         self.acked = 0  # highest sequence the peer has settled
         self.sent_upto = 0  # highest sequence sent on this connection
         self.items: dict[int, OutboxItem] = {}  # seq -> message, for seq > acked in memory
+        self.items_bytes = 0  # their payloads' size: bounded by ``memory_bytes``
         self.loaded_upto = 0  # highest sequence held in ``items``
         self.known_upto = 0  # highest sequence known to exist in the outbox
         self.held: set[str] = set()  # resident keys held back behind a dead letter
@@ -180,27 +181,44 @@ class LinkActor(pykka.ThreadingActor):
             self.held = set(conn.scalars(select(dead_letters.c.resident_key).where(
                 dead_letters.c.link == self.link)).all())
         self.loaded_upto = self.acked
-        self.items.clear()
+        self._forget_items()
         self._load_more()
         self._publish()
 
+    def _forget_items(self) -> None:
+        self.items.clear()
+        self.items_bytes = 0
+
+    def _has_room(self, size: int) -> bool:
+        """Memory is bounded by count and by bytes (a chunk of a consistency check or a
+        send-destination batch is ~100 KB); one item always fits."""
+        return not self.items or (len(self.items) < self.cfg.memory_queue
+                                  and self.items_bytes + size <= self.cfg.memory_bytes)
+
+    def _keep(self, item: OutboxItem) -> None:
+        self.items[item.seq] = item
+        self.items_bytes += len(item.payload)
+        self.loaded_upto = item.seq
+
     def _load_more(self) -> None:
         """Read the next rows from the outbox while memory has room (bounded memory)."""
-        room = self.cfg.memory_queue - len(self.items)
-        if room <= 0 or self.loaded_upto >= self.known_upto:
-            return
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(outbox.c.seq, outbox.c.update_seq, outbox.c.resident_key,
-                       outbox.c.payload, outbox.c.enqueued_at, outbox.c.state)
-                .where(outbox.c.link == self.link, outbox.c.seq > self.loaded_upto)
-                .order_by(outbox.c.seq).limit(room)).all()
-        for r in rows:
-            self.items[r.seq] = OutboxItem(self.link, r.seq, r.update_seq, r.resident_key,
-                                           bytes(r.payload), r.enqueued_at)
-            if r.state != "pending":
-                self.withdrawn.add(r.seq)
-            self.loaded_upto = r.seq
+        while self.loaded_upto < self.known_upto and self._has_room(0):
+            room = min(self.cfg.memory_queue - len(self.items), 500)
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(outbox.c.seq, outbox.c.update_seq, outbox.c.resident_key,
+                           outbox.c.payload, outbox.c.enqueued_at, outbox.c.state)
+                    .where(outbox.c.link == self.link, outbox.c.seq > self.loaded_upto)
+                    .order_by(outbox.c.seq).limit(room)).all()
+            if not rows:
+                return
+            for r in rows:
+                if not self._has_room(len(r.payload)):
+                    return
+                self._keep(OutboxItem(self.link, r.seq, r.update_seq, r.resident_key,
+                                      bytes(r.payload), r.enqueued_at))
+                if r.state != "pending":
+                    self.withdrawn.add(r.seq)
 
     # ---- messages --------------------------------------------------------------------
 
@@ -215,9 +233,8 @@ class LinkActor(pykka.ThreadingActor):
     def _on_outbox(self, msg: OutboxAppended) -> None:
         for item in msg.items:
             self.known_upto = max(self.known_upto, item.seq)
-            if item.seq == self.loaded_upto + 1 and len(self.items) < self.cfg.memory_queue:
-                self.items[item.seq] = item
-                self.loaded_upto = item.seq
+            if item.seq == self.loaded_upto + 1 and self._has_room(len(item.payload)):
+                self._keep(item)
         if self.loaded_upto < self.known_upto:
             self._load_more()  # rows that did not fit earlier
         self._pump()
@@ -300,7 +317,7 @@ class LinkActor(pykka.ThreadingActor):
                       extra={"event": "link.peer_behind", "link": self.link,
                              "peer_applied": hello.applied, "acked": self.acked})
             self.acked = self.loaded_upto = hello.applied
-            self.items.clear()
+            self._forget_items()
             self._load_more()
         else:
             self._settle(hello.applied)
@@ -319,6 +336,8 @@ class LinkActor(pykka.ThreadingActor):
         delivered = 0
         for seq in range(self.acked + 1, upto + 1):
             item = self.items.pop(seq, None)
+            if item is not None:
+                self.items_bytes -= len(item.payload)
             self.attempts.pop(seq, None)
             if seq in self.withdrawn:
                 self.withdrawn.discard(seq)
@@ -333,7 +352,9 @@ class LinkActor(pykka.ThreadingActor):
         if self.blocked_on is not None and self.blocked_on <= upto:
             self.blocked_on = None
         self.writer.tell(RecordAck(self.link, upto))
-        if self.loaded_upto < self.known_upto and len(self.items) < self.cfg.memory_queue // 2:
+        if self.loaded_upto < self.known_upto and (
+                len(self.items) < self.cfg.memory_queue // 2
+                and self.items_bytes < self.cfg.memory_bytes // 2):
             self._load_more()
 
     def _on_refused(self, refusal: Refused) -> None:
@@ -495,7 +516,8 @@ class LinkActor(pykka.ThreadingActor):
     def _on_status(self, _msg: GetStatus) -> dict[str, Any]:
         return {"link": self.link, "state": self.state, "acked": self.acked,
                 "sent_upto": self.sent_upto, "known_upto": self.known_upto,
-                "in_memory": len(self.items), "held_residents": len(self.held)}
+                "in_memory": len(self.items), "in_memory_bytes": self.items_bytes,
+                "held_residents": len(self.held)}
 
     _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
         OutboxAppended: _on_outbox,
@@ -530,14 +552,24 @@ class LinkActor(pykka.ThreadingActor):
             self.writer.tell(HoldMessages(self.link, newly_held,
                                           reply=lambda: actor.tell(Recorded(newly_held))))
         frames: list[bytes] = []
+        # In flight is bounded by bytes too (big chunks would otherwise pile up in the
+        # transport's buffer); the first frame always goes.
+        inflight = sum(len(self.items[s].payload) for s in range(self.acked + 1,
+                                                                  self.sent_upto + 1)
+                       if s in self.items and s not in self.withdrawn)
         for seq in range(self.sent_upto + 1, limit + 1):
             if seq in self.unrecorded:
                 limit = seq - 1  # not before its record has committed
                 break
             if seq in self.withdrawn:
                 frames.append(self.session.withdraw(seq))
-            else:
-                frames.append(self.session.data(seq, self.items[seq].payload))
+                continue
+            payload = self.items[seq].payload
+            if inflight and inflight + len(payload) > self.cfg.window_bytes:
+                limit = seq - 1
+                break
+            inflight += len(payload)
+            frames.append(self.session.data(seq, payload))
         self.sent_upto = limit
         if frames:
             self._send(b"".join(frames))

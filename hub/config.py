@@ -41,6 +41,8 @@ class LinkConfig:
     max_attempts: int
     memory_queue: int
     query_timeout: float = 10.0
+    memory_bytes: int = 64 << 20
+    window_bytes: int = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 max_attempts=int(section.get("max_attempts", 10)),
                 memory_queue=int(section.get("memory_queue", 20000)),
                 query_timeout=float(section.get("query_timeout", 10.0)),
+                memory_bytes=int(section.get("memory_bytes", 64 << 20)),
+                window_bytes=int(section.get("window_bytes", 8 << 20)),
             )
         mocks = {}
         for name, section in raw.get("mocks", {}).items():

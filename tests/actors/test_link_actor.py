@@ -282,6 +282,33 @@ def test_bounded_memory_reads_the_rest_from_the_store(tmp_path: Path) -> None:
         r.stop()
 
 
+def test_memory_and_frames_in_flight_are_bounded_by_bytes_too(tmp_path: Path) -> None:
+    """Identity updates are ~2 KB; with a budget of three of them in memory and two in
+    flight, the actor holds and sends no more, whatever the count limits allow."""
+    r = Rig(tmp_path, dataclasses.replace(LINK, memory_queue=100, window=50))
+    try:
+        r.commit(list(r.synth.stream(12)))
+        with r.engine.connect() as c:
+            sizes = [len(p) for p in c.scalars(select(outbox.c.payload).order_by(outbox.c.seq))]
+        r.link = dataclasses.replace(r.link, memory_bytes=sum(sizes[:3]),
+                                     window_bytes=sum(sizes[:2]))
+        r.start()
+        status = r.settle()
+        assert status["in_memory"] == 3 and status["in_memory_bytes"] <= sum(sizes[:3])
+        peer = r.connect(applied=0)
+        got = seqs(r.peer_events(peer))
+        assert got == [("DataFrame", 1), ("DataFrame", 2)]  # the window in bytes
+        while got[-1][1] < 12:
+            r.reply(peer.ack(got[-1][1]))
+            more = seqs(r.peer_events(peer))
+            assert 1 <= len(more) <= 2
+            got += more
+            assert r.settle()["in_memory_bytes"] <= max(sizes) * 3
+        assert got == [("DataFrame", s) for s in range(1, 13)]
+    finally:
+        r.stop()
+
+
 def test_inbox_records_once_and_purges_after_retention(tmp_path: Path) -> None:
     from actors.messages import AckInbox, PurgeInbox, RecordInbound
     from hub.store import inbox
