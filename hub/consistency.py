@@ -17,6 +17,7 @@ good, the rest of that check is held back behind it, and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -44,8 +45,7 @@ class Slice:
         return build_slice(register, self, now)
 
     def again(self) -> Slice:
-        return Slice(self.checks, self.size, self.after, self.chunk_no, self.sent,
-                     self.attempts + 1)
+        return dataclasses.replace(self, attempts=self.attempts + 1)
 
 
 def start(register: RegisterWriter, links: list[str], operator_id: str, terminal_id: str,
@@ -80,17 +80,12 @@ _CURRENT = (select(residents.c.resident_code, identity_records.c.individual_numb
 def build_slice(register: RegisterWriter, s: Slice,
                 now: float) -> tuple[list[OutboxItem], Slice | None]:
     """One slice of every check in ``s``: the outbox items written, and the next slice."""
-    before = dict(register.next_link_seq)
-    try:
-        with register.engine.begin() as conn:
-            return _build(conn, register, s, now, before)
-    except Exception:
-        register.next_link_seq = before
-        raise
+    with register.job_transaction() as conn:
+        return _build(conn, register, s, now)
 
 
-def _build(conn: Connection, register: RegisterWriter, s: Slice, now: float,
-           before: dict[str, int]) -> tuple[list[OutboxItem], Slice | None]:
+def _build(conn: Connection, register: RegisterWriter, s: Slice,
+           now: float) -> tuple[list[OutboxItem], Slice | None]:
     rows = conn.execute(_CURRENT.where(residents.c.resident_code > s.after).limit(s.size)).all()
     records = tuple(CheckRecord(*r) for r in rows)
     final = len(rows) < s.size
@@ -108,7 +103,6 @@ def _build(conn: Connection, register: RegisterWriter, s: Slice, now: float,
             consistency_checks.c.check_id == check_id).values(
             sent=sent, chunks=s.chunk_no, state="sent" if final else "building"))
     conn.execute(insert(outbox), out_rows)
-    register.save_link_seqs(conn, before)
-    nxt = None if final else Slice(s.checks, s.size, records[-1].resident_code,
-                                   s.chunk_no + 1, sent)
+    nxt = None if final else dataclasses.replace(
+        s, after=records[-1].resident_code, chunk_no=s.chunk_no + 1, sent=sent, attempts=0)
     return items, nxt

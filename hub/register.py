@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,14 +236,26 @@ class RegisterWriter:
     def outbox_row(self, link: str, kind: str, payload: bytes, resident_key: str,
                    update_seq: int, now: float) -> tuple[dict[str, Any], OutboxItem]:
         """The next message of ``link``: the outbox row to insert, and its item.  The
-        caller inserts the row and saves the sequences (``save_link_seqs``) in its
-        transaction, or restores ``next_link_seq`` if that transaction fails."""
+        caller inserts the row within ``job_transaction`` (or a batch's transaction)."""
         seq = self.next_link_seq[link]
         self.next_link_seq[link] = seq + 1
         row = {"link": link, "seq": seq, "update_seq": update_seq,
                "resident_key": resident_key, "kind": kind, "payload": payload,
                "enqueued_at": now, "state": "pending"}
         return row, OutboxItem(link, seq, update_seq, resident_key, payload, now)
+
+    @contextmanager
+    def job_transaction(self) -> Iterator[Connection]:
+        """A transaction of a long job (a slice of a check or a batch) that takes link
+        sequences with ``outbox_row``: saved with it, given back if it fails."""
+        before = dict(self.next_link_seq)
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+                self.save_link_seqs(conn, before)
+        except Exception:
+            self.next_link_seq = before
+            raise
 
     def save_link_seqs(self, conn: Connection, before: dict[str, int]) -> None:
         """Record the next sequence of each link this batch sent something on."""

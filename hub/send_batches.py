@@ -16,6 +16,7 @@ key: a chunk the card system refuses holds back the rest of its batch only).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -54,18 +55,11 @@ class BatchSlice:
 
     def build(self, register: RegisterWriter, now: float
               ) -> tuple[list[OutboxItem], BatchSlice | None]:
-        before = dict(register.next_link_seq)
-        try:
-            with register.engine.begin() as conn:
-                return _build(conn, register, self, now, before)
-        except Exception:
-            register.next_link_seq = before
-            raise
+        with register.job_transaction() as conn:
+            return _build(conn, register, self, now)
 
     def again(self) -> BatchSlice:
-        return BatchSlice(self.batch_id, self.cfg, self.print_class, self.operator_id,
-                          self.terminal_id, self.total, self.after, self.chunk_no, self.built,
-                          self.attempts + 1)
+        return dataclasses.replace(self, attempts=self.attempts + 1)
 
 
 def start(register: RegisterWriter, cfg: SendConfig, codes: list[str] | None,
@@ -133,8 +127,8 @@ _MEMBERS = (select(residents)
             .order_by(residents.c.resident_code))
 
 
-def _build(conn: Connection, register: RegisterWriter, s: BatchSlice, now: float,
-           before: dict[str, int]) -> tuple[list[OutboxItem], BatchSlice | None]:
+def _build(conn: Connection, register: RegisterWriter, s: BatchSlice,
+           now: float) -> tuple[list[OutboxItem], BatchSlice | None]:
     size = s.cfg.chunk_records
     rows = conn.execute(_MEMBERS.where(send_batch_members.c.batch_id == s.batch_id,
                                        residents.c.resident_code > s.after).limit(size)).all()
@@ -149,10 +143,8 @@ def _build(conn: Connection, register: RegisterWriter, s: BatchSlice, now: float
     conn.execute(insert(outbox), [row])
     conn.execute(update(send_batches).where(send_batches.c.batch_id == s.batch_id).values(
         built=built, chunks=s.chunk_no, state="built" if final else "building"))
-    register.save_link_seqs(conn, before)
-    nxt = None if final else BatchSlice(s.batch_id, s.cfg, s.print_class, s.operator_id,
-                                        s.terminal_id, s.total, dests[-1].resident_code,
-                                        s.chunk_no + 1, built)
+    nxt = None if final else dataclasses.replace(
+        s, after=dests[-1].resident_code, chunk_no=s.chunk_no + 1, built=built, attempts=0)
     return [item], nxt
 
 
