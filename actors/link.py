@@ -319,6 +319,16 @@ class LinkActor(pykka.ThreadingActor):
             self.acked = self.loaded_upto = hello.applied
             self._forget_items()
             self._load_more()
+            if self.acked < self.known_upto and self.acked + 1 not in self.items:
+                # What it lost was delivered long enough ago to be purged: it cannot be
+                # sent again from here.  Stop and let an operator decide.
+                metrics.protocol_errors.labels(self.link, "peer_behind_purged").inc()
+                log.error("peer behind what the outbox still holds", extra={
+                    "event": "link.peer_behind_purged", "link": self.link,
+                    "peer_applied": hello.applied})
+                self.call_in_reactor(self.transport.close, self.conn_id)
+                self._fail("peer_behind_purged")
+                return
         else:
             self._settle(hello.applied)
         self.sent_upto = self.acked

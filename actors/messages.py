@@ -107,6 +107,16 @@ class PurgeInbox:
 
 
 @dataclass(frozen=True, slots=True)
+class PurgeDelivered:
+    """Delete up to ``limit`` outbox rows the peer acknowledged before ``before`` (epoch
+    s) — delivered messages, send-destination data among them, are not kept for ever.
+    Dead-lettered and held rows stay."""
+
+    before: float
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Subscribe:
     link: str
     actor: Any  # pykka.ActorRef of the link actor

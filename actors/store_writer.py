@@ -26,6 +26,7 @@ from actors.messages import (
     GetStatus,
     HoldMessages,
     OutboxAppended,
+    PurgeDelivered,
     PurgeInbox,
     RecordAck,
     RecordAudit,
@@ -74,7 +75,7 @@ class StoreWriter(pykka.ThreadingActor):
             self._submits.append(message)
             self._pending += len(message.changes)
         elif isinstance(message, RecordAck | RecordDeadLetter | HoldMessages | RecordInbound
-                        | AckInbox | PurgeInbox | RecordAudit):
+                        | AckInbox | PurgeInbox | PurgeDelivered | RecordAudit):
             self._ops.append(message)
             self._pending += 1
         else:
@@ -243,6 +244,21 @@ class StoreWriter(pykka.ThreadingActor):
                     if ids:
                         conn.execute(delete(inbox).where(inbox.c.id.in_(ids)))
                         metrics.inbox_purged.inc(len(ids))
+                elif isinstance(op, PurgeDelivered):
+                    acked = {r.link: r.acked_seq for r in conn.execute(select(link_state))}
+                    purged = 0
+                    for link, upto in acked.items():
+                        seqs = conn.scalars(select(outbox.c.seq).where(
+                            outbox.c.link == link, outbox.c.seq <= upto,
+                            outbox.c.state == "pending", outbox.c.enqueued_at < op.before)
+                            .order_by(outbox.c.seq).limit(op.limit - purged)).all()
+                        if seqs:
+                            conn.execute(delete(outbox).where(outbox.c.link == link,
+                                                              outbox.c.seq.in_(seqs)))
+                            purged += len(seqs)
+                        if purged >= op.limit:
+                            break
+                    metrics.outbox_purged.inc(purged)
                 elif isinstance(op, HoldMessages):
                     conn.execute(update(outbox).where(
                         outbox.c.link == op.link, outbox.c.seq.in_(op.seqs),

@@ -22,7 +22,7 @@ from twisted.internet import task
 from twisted.web import resource, server
 
 from actors.link import LinkActor
-from actors.messages import PurgeInbox, Subscribe
+from actors.messages import PurgeDelivered, PurgeInbox, Subscribe
 from actors.store_writer import StoreWriter
 from hub import metrics
 from hub.config import Config
@@ -111,10 +111,16 @@ class Hub:
                                               server_options(cfg.certs_dir, "metrics"),
                                               interface=cfg.metrics.host)
         self.listeners = [intake, metrics_port]
-        # Retention purge of the inbox: a reactor timer that tells the store writer.
+        # Retention purges of the inbox and of delivered messages (send-destination data
+        # among them): a reactor timer that tells the store writer, 500 rows at a time.
         retention, writer, clock = cfg.inbox_retention, self.writer, self.reactor
-        self.purge = task.LoopingCall(lambda: writer.tell(PurgeInbox(
-            before=clock.seconds() - retention, limit=500)))
+        delivered = cfg.delivered_retention
+
+        def purge() -> None:
+            writer.tell(PurgeInbox(before=clock.seconds() - retention, limit=500))
+            writer.tell(PurgeDelivered(before=clock.seconds() - delivered, limit=500))
+
+        self.purge = task.LoopingCall(purge)
         self.purge.clock = self.reactor
         self.purge.start(cfg.purge_interval, now=True)
         self.ports = Ports(intake.getHost().port, metrics_port.getHost().port)

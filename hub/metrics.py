@@ -58,6 +58,8 @@ inbound = Counter("jukihub_link_inbound", "Documents pushed by the peer and reco
 inbound_refused = Counter("jukihub_link_inbound_refused",
                           "Pushed documents refused (kept in the inbox as refused)",
                           ["link", "code"])
+outbox_purged = Counter("jukihub_outbox_purged",
+                        "Delivered outbox messages deleted after their retention")
 inbox_purged = Counter("jukihub_inbox_purged",
                        "Acknowledged inbox items deleted after their retention")
 protocol_errors = Counter("jukihub_link_protocol_errors",

@@ -181,9 +181,11 @@ def progress(conn: Connection, batch_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     acked = conn.scalar(select(link_state.c.acked_seq).where(link_state.c.link == "card")) or 0
-    delivered = conn.scalar(select(func.count()).select_from(outbox).where(
-        outbox.c.link == "card", outbox.c.resident_key == batch_id, outbox.c.seq <= acked,
-        outbox.c.state == "pending")) or 0
+    # Counted from what is not delivered yet: delivered chunks may have been purged.
+    waiting = conn.scalar(select(func.count()).select_from(outbox).where(
+        outbox.c.link == "card", outbox.c.resident_key == batch_id,
+        (outbox.c.seq > acked) | (outbox.c.state != "pending"))) or 0
+    delivered = row.chunks - waiting
     out = dict(row._mapping)
     out["chunks_delivered"] = delivered
     if row.state == "built" and delivered == row.chunks:
