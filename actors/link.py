@@ -41,7 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pykka
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from actors.backoff import Backoff
 from actors.messages import (
@@ -201,20 +201,33 @@ class LinkActor(pykka.ThreadingActor):
         self.loaded_upto = item.seq
 
     def _load_more(self) -> None:
-        """Read the next rows from the outbox while memory has room (bounded memory)."""
+        """Read the next rows from the outbox while memory has room (bounded memory):
+        their sizes first, then the payloads of as many as fit — a page of big chunks is
+        never read whole just to keep one of them."""
         while self.loaded_upto < self.known_upto and self._has_room(0):
             room = min(self.cfg.memory_queue - len(self.items), 500)
+            after = outbox.c.seq > self.loaded_upto
             with self.engine.connect() as conn:
+                sizes = conn.execute(
+                    select(outbox.c.seq, func.length(outbox.c.payload))
+                    .where(outbox.c.link == self.link, after)
+                    .order_by(outbox.c.seq).limit(room)).all()
+                count, total, upto = len(self.items), self.items_bytes, None
+                for seq, size in sizes:
+                    if count and (count >= self.cfg.memory_queue
+                                  or total + size > self.cfg.memory_bytes):
+                        break
+                    count, total, upto = count + 1, total + size, seq
+                if upto is None:
+                    return
                 rows = conn.execute(
                     select(outbox.c.seq, outbox.c.update_seq, outbox.c.resident_key,
                            outbox.c.payload, outbox.c.enqueued_at, outbox.c.state)
-                    .where(outbox.c.link == self.link, outbox.c.seq > self.loaded_upto)
-                    .order_by(outbox.c.seq).limit(room)).all()
+                    .where(outbox.c.link == self.link, after, outbox.c.seq <= upto)
+                    .order_by(outbox.c.seq)).all()
             if not rows:
                 return
             for r in rows:
-                if not self._has_room(len(r.payload)):
-                    return
                 self._keep(OutboxItem(self.link, r.seq, r.update_seq, r.resident_key,
                                       bytes(r.payload), r.enqueued_at))
                 if r.state != "pending":

@@ -39,7 +39,8 @@ class IntermediateMock(MockEndpoint):
     CREATE TABLE IF NOT EXISTS copies (
         integrated_atena TEXT PRIMARY KEY, update_seq INTEGER NOT NULL, body BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS codes (
-        integrated_atena TEXT PRIMARY KEY, processing_number TEXT NOT NULL UNIQUE);
+        integrated_atena TEXT PRIMARY KEY, processing_number TEXT NOT NULL UNIQUE,
+        individual_number TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS manual_requests (
         request_number TEXT PRIMARY KEY, integrated_atena TEXT NOT NULL,
         decision TEXT, answer BLOB);
@@ -77,7 +78,8 @@ class IntermediateMock(MockEndpoint):
         if row is None:
             (n,) = cur.execute("SELECT count(*) FROM codes").fetchone()
             number = f"P{n + 1:010d}"
-            cur.execute("INSERT INTO codes VALUES (?, ?)", (req.integrated_atena, number))
+            cur.execute("INSERT INTO codes VALUES (?, ?, ?)",
+                        (req.integrated_atena, number, req.individual_number))
         else:
             number = row[0]
         self.queue_push(cur, encode(CodeIssued(req.integrated_atena, req.update_seq,
@@ -130,6 +132,14 @@ class IntermediateMock(MockEndpoint):
                 request.setResponseCode(404)
                 return {"error": "not held"}
             return dataclasses.asdict(decode_copy_update(bytes(row[0])))
+        if method == "GET" and path.startswith("/codes/"):
+            # By 団体内統合宛名番号: the 処理通番 issued and the 個人番号 it was linked with.
+            row = self.db.execute("SELECT processing_number, individual_number FROM codes "
+                                  "WHERE integrated_atena=?", (path.rsplit("/", 1)[1],)).fetchone()
+            if row is None:
+                request.setResponseCode(404)
+                return {"error": "no code requested"}
+            return {"processing_number": row[0], "individual_number": row[1]}
         if method == "GET" and path.startswith("/manual-answers/"):
             row = self.db.execute("SELECT decision, answer FROM manual_requests WHERE "
                                   "request_number=?", (path.rsplit("/", 1)[1],)).fetchone()

@@ -429,6 +429,14 @@ def test_number_generation_round_trip(env_with: Any) -> None:
     _, copies = e.other_control("intermediate", "GET", "/wait?applied_seq=6")
     assert copies["copies"] == 3  # each designated resident now has a copy
     assert copies["codes"] == 3  # and a 符号 request was made for each
+    for baby in babies:  # the intermediate server holds the number with the 宛名番号
+        code = baby["resident_code"]
+        number = e.other_control("national", "GET", f"/numbers/{code}")[1]["individual_number"]
+        _, copy = e.other_control("intermediate", "GET", "/copies/"
+                                  + _atena_of(e, code))
+        assert copy["name"] == baby["resident"]["name_kanji"]
+        _, linked = e.other_control("intermediate", "GET", f"/codes/{_atena_of(e, code)}")
+        assert linked["individual_number"] == number
     _, pushes = e.other_control("national", "GET", "/pushes")
     assert [p["state"] for p in pushes] == ["acked"] * 3
     # The same notice again changes nothing; another number for her is refused.
@@ -447,3 +455,14 @@ def test_number_generation_round_trip(env_with: Any) -> None:
     staff = e.client("operator")
     _, inbox = staff.get("/v1/inbox?kind=national.number_generated")
     assert [i["state"] for i in inbox["items"]] == ["new"] * 4 + ["refused"]
+
+
+def _atena_of(e: Env, resident_code: str) -> str:
+    """The 団体内統合宛名番号 the hub assigned (a read of its store)."""
+    db = sqlite3.connect(e.tmp / "jukihub.db")
+    try:
+        (atena,) = db.execute("SELECT integrated_atena FROM residents WHERE resident_code=?",
+                              (resident_code,)).fetchone()
+    finally:
+        db.close()
+    return str(atena)
