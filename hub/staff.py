@@ -119,11 +119,12 @@ class StaffRoutes:
             oa = self._oa_request(path, method.lower(), raw,
                                   RequestParameters(path=params, query=query))
             self._validate(oa)
-            result = getattr(self, route.handler)(obj, params, query)
         except HubError as err:
             return self._answer(request, route.endpoint, started, err.status,
                                 {"error": err.to_json()})
-        d = defer.maybeDeferred(lambda: result)
+        # The handler's refusals (HubError) and its bugs (anything else: a 500 without
+        # a traceback) both arrive as failures, raised at once or later.
+        d = defer.maybeDeferred(getattr(self, route.handler), obj, params, query)
         d.addCallbacks(lambda answer: self._finish(request, route.endpoint, started,
                                                    answer[0], answer[1], oa),
                        lambda f: self._refused_later(f, request, route.endpoint, started, oa))
