@@ -1,6 +1,7 @@
 # The two commands of the README.  Both set everything up from nothing.
 #   make demo   — install, make dev certificates, migrate, run hub + mock, drive changes
-#   make test   — install, then the whole test suite (what .ci/run runs)
+#   make test   — install (PostgreSQL's binaries too, for the tests' private server),
+#                 then the whole test suite (what .ci/run runs)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" || { echo "needs Python 3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet pip==26.3
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,postgresql]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/jukihub demo
 
 test: $(STAMP)
+	scripts/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -93,8 +93,11 @@ class Proc:
 class Env:
     """A hub and a mock prefecture on loopback, in a temporary folder."""
 
-    def __init__(self, tmp: Path, certs_dir: Path, **link: Any) -> None:
+    def __init__(self, tmp: Path, certs_dir: Path, store_url: str | None = None,
+                 **link: Any) -> None:
         self.tmp = tmp
+        # The hub's store: SQLite in ``tmp`` unless a URL (PostgreSQL) is given.
+        self.store_url = store_url or f"sqlite:///{tmp / 'jukihub.db'}"
         self.certs_dir = certs_dir
         self.mock: Proc | None = None
         self.hub: Proc | None = None
@@ -140,17 +143,21 @@ class Env:
                       ) -> tuple[int, Any]:
         return control("127.0.0.1", self.others[name][2], method, path, body)
 
-    def sent_on(self, link: str) -> int:
-        """How many messages the hub has committed to ``link``'s outbox so far (a read of
-        its store; the hub keeps running)."""
-        import sqlite3
+    def read_store(self, sql: str, **params: Any) -> list[Any]:
+        """Rows of a read of the hub's store, SQLite or PostgreSQL (the hub keeps
+        running; only its store writer writes)."""
+        from sqlalchemy import create_engine, text
 
-        db = sqlite3.connect(self.tmp / "jukihub.db")
+        engine = create_engine(self.store_url)
         try:
-            (nxt,) = db.execute("SELECT next_seq FROM link_state WHERE link=?",
-                                (link,)).fetchone()
+            with engine.connect() as conn:
+                return list(conn.execute(text(sql), params).all())
         finally:
-            db.close()
+            engine.dispose()
+
+    def sent_on(self, link: str) -> int:
+        """How many messages the hub has committed to ``link``'s outbox so far."""
+        [(nxt,)] = self.read_store("SELECT next_seq FROM link_state WHERE link = :l", l=link)
         return int(nxt) - 1
 
     def identities(self) -> list[dict[str, Any]]:
@@ -182,6 +189,7 @@ class Env:
             else:
                 links.append(f"links.{name}.enabled=false")
         self.hub = Proc(["run"], self.common() + links + [
+            f'store.url="{self.store_url}"',
             f"links.prefecture.port={self.mock_port}",
             f"intake.port={self.intake_port}", f"metrics.port={self.metrics_port}",
             *self.hub_extra], "hub")

@@ -2,7 +2,8 @@
 
 Fields come from ``extra={...}`` (``event`` names what happened, e.g. ``link.state``).
 Callers pass codes, sequence numbers, link names and counts — never names, numbers
-or addresses of residents; ``_PERSONAL`` is a last guard that drops such keys.
+or addresses of residents; ``_PERSONAL`` is a last guard that drops such keys, and an
+exception is written as its type and frames, never its message.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
                                                                              "asctime"}
@@ -30,8 +32,10 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and key not in _PERSONAL:
                 out[key] = value
         if record.exc_info and record.exc_info[0] is not None:
+            # The frames, never the exception's message: a database error's text can
+            # carry the row it failed on (PostgreSQL's "Failing row contains (…)").
             out["exc_type"] = record.exc_info[0].__name__
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = "".join(traceback.format_tb(record.exc_info[2]))
         return json.dumps(out, ensure_ascii=False, default=str)
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from certs.devca import init_certs
 from hub.config import load_config
+from hub.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,3 +26,20 @@ def rogue_certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("rogue")
     init_certs(d, load_config(ROOT / "config.toml").parties)
     return d
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Any:
+    """A private PostgreSQL server (Debian's binaries, a unix socket in a temp folder)
+    for the whole test session."""
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store of each kind the hub supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    return str(request.getfixturevalue("pg_server").database())

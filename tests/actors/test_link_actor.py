@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import queue
-from pathlib import Path
 from typing import Any
 
 import pykka
@@ -60,8 +59,7 @@ class FakeTransport:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, link: LinkConfig = LINK) -> None:
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    def __init__(self, url: str, link: LinkConfig = LINK) -> None:
         migrate(url)
         self.engine = make_engine(url)
         self.register = RegisterWriter(self.engine, M, frozenset({"prefecture"}), lambda: 1e9)
@@ -122,11 +120,12 @@ class Rig:
 
     def stop(self) -> None:
         pykka.ActorRegistry.stop_all()
+        self.engine.dispose()
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Any:
-    r = Rig(tmp_path)
+def rig(store_url: str) -> Any:
+    r = Rig(store_url)
     yield r
     r.stop()
 
@@ -263,8 +262,8 @@ def test_a_peer_ahead_of_our_outbox_gets_nothing(rig: Rig) -> None:
     assert rig.settle()["state"] == "backoff"
 
 
-def test_bounded_memory_reads_the_rest_from_the_store(tmp_path: Path) -> None:
-    r = Rig(tmp_path, dataclasses.replace(LINK, memory_queue=5, window=3))
+def test_bounded_memory_reads_the_rest_from_the_store(store_url: str) -> None:
+    r = Rig(store_url, dataclasses.replace(LINK, memory_queue=5, window=3))
     try:
         r.commit(list(r.synth.stream(12)))
         r.start()
@@ -282,10 +281,10 @@ def test_bounded_memory_reads_the_rest_from_the_store(tmp_path: Path) -> None:
         r.stop()
 
 
-def test_memory_and_frames_in_flight_are_bounded_by_bytes_too(tmp_path: Path) -> None:
+def test_memory_and_frames_in_flight_are_bounded_by_bytes_too(store_url: str) -> None:
     """Identity updates are ~2 KB; with a budget of three of them in memory and two in
     flight, the actor holds and sends no more, whatever the count limits allow."""
-    r = Rig(tmp_path, dataclasses.replace(LINK, memory_queue=100, window=50))
+    r = Rig(store_url, dataclasses.replace(LINK, memory_queue=100, window=50))
     try:
         r.commit(list(r.synth.stream(12)))
         with r.engine.connect() as c:
@@ -309,12 +308,12 @@ def test_memory_and_frames_in_flight_are_bounded_by_bytes_too(tmp_path: Path) ->
         r.stop()
 
 
-def test_inbox_records_once_and_purges_after_retention(tmp_path: Path) -> None:
+def test_inbox_records_once_and_purges_after_retention(store_url: str) -> None:
     from actors.messages import AckInbox, PurgeInbox, RecordInbound
     from hub.store import inbox
 
     now = [1000.0]
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    url = store_url
     migrate(url)
     engine = make_engine(url)
     register = RegisterWriter(engine, M, frozenset({"moj"}), lambda: now[0])
@@ -340,12 +339,13 @@ def test_inbox_records_once_and_purges_after_retention(tmp_path: Path) -> None:
             assert c.scalars(select(inbox.c.id)).all() == [2]  # the unacknowledged stays
     finally:
         pykka.ActorRegistry.stop_all()
+        engine.dispose()
 
 
-def test_delivered_messages_are_purged_after_retention_and_no_others(tmp_path: Path) -> None:
+def test_delivered_messages_are_purged_after_retention_and_no_others(store_url: str) -> None:
     from actors.messages import HoldMessages, PurgeDelivered, RecordAck
 
-    r = Rig(tmp_path)
+    r = Rig(store_url)
     try:
         r.commit(list(r.synth.stream(10)))  # enqueued at 1e9
         r.writer.tell(RecordAck("prefecture", 6))  # the peer has 1..6
@@ -365,10 +365,10 @@ def test_delivered_messages_are_purged_after_retention_and_no_others(tmp_path: P
         r.stop()
 
 
-def test_a_peer_behind_what_was_purged_gets_nothing(tmp_path: Path) -> None:
+def test_a_peer_behind_what_was_purged_gets_nothing(store_url: str) -> None:
     from actors.messages import PurgeDelivered, RecordAck
 
-    r = Rig(tmp_path)
+    r = Rig(store_url)
     try:
         r.commit(list(r.synth.stream(5)))
         r.writer.tell(RecordAck("prefecture", 5))

@@ -11,14 +11,21 @@ from hub.harness import Env
 
 
 @pytest.fixture
-def env_with(tmp_path: Path, certs_dir: Path) -> Any:
+def hub_store(tmp_path: Path) -> str | None:
+    """The hub's store URL for the integration tests (None: SQLite in the test folder);
+    ``test_postgres.py`` overrides it."""
+    return None
+
+
+@pytest.fixture
+def env_with(tmp_path: Path, certs_dir: Path, hub_store: str | None) -> Any:
     """Start the mock prefecture, the other mocks named (with ``extra`` overrides per
     mock), and the hub; stop them after."""
     started: list[Env] = []
 
     def start(*others: str, extra: dict[str, list[str]] | None = None,
               hub_extra: list[str] | None = None) -> Env:
-        e = Env(tmp_path, certs_dir)
+        e = Env(tmp_path, certs_dir, store_url=hub_store)
         started.append(e)
         e.start_mock()
         for name in others:

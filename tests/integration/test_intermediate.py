@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from hub.synthetic import Synth, individual_number
@@ -79,9 +78,8 @@ def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> No
     assert refused["decision"] == "refused" and refused["name"] is None
     _, body = staff.get("/v1/inbox?kind=intermediate.manual_answer_request&state=new")
     assert [i["document"]["request_number"] for i in body["items"]] == ["REQ-3"]
-    db = sqlite3.connect(e.tmp / "jukihub.db")
-    audit = db.execute("SELECT operator_id, terminal_id, action FROM audit_log WHERE action "
-                       "LIKE 'manual_answer.%' ORDER BY id").fetchall()
-    db.close()
+    audit = [tuple(r) for r in e.read_store(
+        "SELECT operator_id, terminal_id, action FROM audit_log WHERE action "
+        "LIKE 'manual_answer.%' ORDER BY id")]
     assert audit == [("op011", "t05", "manual_answer.approve"),
                      ("op011", "t05", "manual_answer.refuse")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from hub.synthetic import Synth
@@ -91,10 +90,8 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     assert m['jukihub_link_queries_total{link="national",outcome="link_unavailable"}'] == 1
     # Every query sent (and the ones that could not be) is in the 操作ログ; refused
     # ones are not, for nothing was asked.
-    db = sqlite3.connect(e.tmp / "jukihub.db")
-    actions = [a for (a,) in db.execute(
+    actions = [a for (a,) in e.read_store(
         "SELECT action FROM audit_log WHERE action LIKE 'query.%' ORDER BY id")]
-    db.close()
     assert actions == ["query.resident_code", "query.individual_number"] + [
         "query.four_items"] * 3 + ["query.resident_code"] * 4
 

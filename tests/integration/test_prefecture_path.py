@@ -459,10 +459,6 @@ def test_number_generation_round_trip(env_with: Any) -> None:
 
 def _atena_of(e: Env, resident_code: str) -> str:
     """The 団体内統合宛名番号 the hub assigned (a read of its store)."""
-    db = sqlite3.connect(e.tmp / "jukihub.db")
-    try:
-        (atena,) = db.execute("SELECT integrated_atena FROM residents WHERE resident_code=?",
-                              (resident_code,)).fetchone()
-    finally:
-        db.close()
+    [(atena,)] = e.read_store("SELECT integrated_atena FROM residents "
+                              "WHERE resident_code = :c", c=resident_code)
     return str(atena)
