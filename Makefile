@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/jukihub demo
 
 test: $(STAMP)
-	scripts/ensure-postgres
+	scripts/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

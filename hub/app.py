@@ -43,18 +43,27 @@ class _GuardedMetrics(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, allowed: tuple[str, ...]) -> None:
+    def __init__(self, allowed: tuple[str, ...], log_scrapes: bool = False) -> None:
         super().__init__()
         self.allowed = allowed
         self.inner = MetricsResource(registry=REGISTRY)
+        self.log_scrapes = log_scrapes
+        self.scrapes = 0
 
-    def render(self, request: server.Request) -> bytes:
-        if peer_common_name(request.transport) not in self.allowed:
+    def render(self, request: server.Request) -> bytes | int:
+        client = peer_common_name(request.transport)
+        if client not in self.allowed:
             request.setResponseCode(403)
             return b"client certificate not allowed\n"
         if request.path != b"/metrics":
             request.setResponseCode(404)
             return b"see /metrics\n"
+        self.scrapes += 1
+        if self.log_scrapes:  # for an operator wiring up Prometheus (and for the tests)
+            log.info("metrics scraped", extra={"event": "metrics.scraped", "client": client,
+                                               "scrape": self.scrapes})
+        # prometheus_client's resource is WSGI: it renders in Twisted's thread pool and
+        # answers NOT_DONE_YET here.
         return self.inner.render(request)
 
 
@@ -101,7 +110,8 @@ class Hub:
         intake_site = server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
                                             engine=self.engine, links=self.links,
                                             settings=cfg))
-        metrics_site = server.Site(_GuardedMetrics(cfg.metrics.allowed_clients))
+        metrics_site = server.Site(_GuardedMetrics(cfg.metrics.allowed_clients,
+                                                   cfg.log_scrapes))
         for site in (intake_site, metrics_site):
             site.displayTracebacks = False  # a bug answers 500, never a traceback
         intake = self.reactor.listenSSL(cfg.intake.port, intake_site,

@@ -113,6 +113,7 @@ class Config:
     purge_interval: float
     check_chunk: int = 500
     delivered_retention: float = 30 * 86400.0
+    log_scrapes: bool = False
     send: SendConfig | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -241,6 +242,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             purge_interval=float(raw.get("inbox", {}).get("purge_interval", 600)),
             check_chunk=int(raw.get("consistency", {}).get("chunk_records", 500)),
             delivered_retention=float(store.get("delivered_retention_days", 30)) * 86400,
+            log_scrapes=bool(metrics.get("log_scrapes", False)),
             send=_send_config(raw.get("send_destination")),
             gaiji_table=(p(raw["charconv"]["gaiji_table"])
                          if raw.get("charconv", {}).get("gaiji_table") else None),

@@ -5,7 +5,7 @@ a throwaway cluster in a temporary folder, reachable only through a unix socket 
 server accepts connections: no sleeping); ``database()`` creates a fresh database and
 returns its SQLAlchemy URL; ``stop()`` shuts the server down and removes the folder.
 Run as root, the server runs as the ``postgres`` user (PostgreSQL refuses root), which
-Debian's package creates.  ``scripts/ensure-postgres`` installs the package.
+Debian's package creates.  ``scripts/ensure-services`` installs the package.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def bindir() -> Path:
                    key=lambda p: int(p.split("/")[4]), reverse=True)
     if not found:
         raise PgServerError("PostgreSQL's server binaries are not installed: run "
-                            "scripts/ensure-postgres (Debian's postgresql package)")
+                            "scripts/ensure-services (Debian's postgresql package)")
     return Path(found[0]).parent
 
 

@@ -1,0 +1,124 @@
+"""A real Prometheus server scrapes the hub's /metrics over mutual TLS.
+
+Prometheus (Debian's package, ``scripts/ensure-services``) runs with its own config in
+the test folder: the hub's metrics listener as its only target, our dev CA, the
+operator's client certificate and the listener's name.  Readiness is its own log line;
+the scrape is the hub's ``metrics.scraped`` log event (``[metrics] log_scrapes``).  The
+test waits for the *second* scrape: by then the first one's samples are in
+Prometheus's storage, so a single query must see them — no polling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.synthetic import Synth
+from tests.integration.test_prefecture_path import post_all
+
+
+class Prometheus:
+    def __init__(self, folder: Path, target: str, certs: Path) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            pytest.fail("prometheus is not installed: run scripts/ensure-services")
+        # Prometheus cannot report a port it chose itself: take a free one from the OS.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = folder / "prometheus.yml"
+        config.write_text(f"""
+global: {{scrape_interval: 1s, scrape_timeout: 1s}}
+scrape_configs:
+  - job_name: jukihub
+    scheme: https
+    tls_config:
+      ca_file: {certs / 'ca.pem'}
+      cert_file: {certs / 'operator.pem'}
+      key_file: {certs / 'operator.key'}
+      server_name: metrics.jukihub.test
+    static_configs: [{{targets: ["{target}"]}}]
+""")
+        self.lines: list[str] = []
+        self.cond = threading.Condition()
+        self.p = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.p.stderr is not None
+        for line in self.p.stderr:
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        def ready() -> bool:
+            return self.p.poll() is not None or any(
+                "Server is ready to receive web requests" in ln for ln in self.lines)
+
+        with self.cond:
+            self.cond.wait_for(ready, timeout)
+            if self.p.poll() is not None or not ready():
+                raise AssertionError("prometheus did not start:\n" + "".join(self.lines[-20:]))
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        url = (f"http://127.0.0.1:{self.port}/api/v1/query?"
+               + urllib.parse.urlencode({"query": expr}))
+        with urllib.request.urlopen(url, timeout=30) as resp:  # plain HTTP on loopback
+            body = json.load(resp)
+        assert body["status"] == "success", body
+        return list(body["data"]["result"])
+
+    def stop(self) -> None:
+        self.p.terminate()
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Path) -> None:
+    e = env_with(hub_extra=["metrics.log_scrapes=true"])
+    accepted = post_all(e.client(), list(Synth(seed=241).stream(40)))
+    e.wait_applied(len(accepted))
+    assert e.hub is not None
+    mark = e.hub.mark()
+    prom = Prometheus(tmp_path, f"127.0.0.1:{e.metrics_port}", e.certs_dir)
+    try:
+        prom.wait_ready()
+        def scraped(ev: dict[str, Any]) -> bool:
+            return (ev.get("event") == "metrics.scraped"
+                    and ev.get("client") == "operator.jukihub.test")
+
+        first = e.hub.wait_event(scraped, after=mark)
+        # The second scrape begins after the first one's samples are in the storage.
+        e.hub.wait_event(lambda ev: scraped(ev) and ev["scrape"] > first["scrape"],
+                         after=mark)
+        [up] = prom.query('up{job="jukihub"}')
+        assert up["value"][1] == "1"
+        [delivered] = prom.query('jukihub_link_delivered_total{link="prefecture"}')
+        assert float(delivered["value"][1]) == len(accepted)
+        accepted_total = prom.query("sum(jukihub_intake_changes_accepted_total)")
+        assert float(accepted_total[0]["value"][1]) == len(accepted)
+        # Labels are link names, reasons, codes — never a resident's data.
+        series = prom.query('{job="jukihub"}')
+        values = {v for s in series for k, v in s["metric"].items() if k != "__name__"}
+        assert "prefecture" in values
+        assert not any(re.search(r"[0-9]{11}", v) for v in values)  # no code or number
+    finally:
+        prom.stop()
