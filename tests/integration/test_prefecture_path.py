@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sqlite3
 import threading
@@ -455,6 +456,16 @@ def test_number_generation_round_trip(env_with: Any) -> None:
     staff = e.client("operator")
     _, inbox = staff.get("/v1/inbox?kind=national.number_generated")
     assert [i["state"] for i in inbox["items"]] == ["new"] * 4 + ["refused"]
+    # A list shows many people: never their 個人番号.  The register system fetches each.
+    assert all("individual_number" not in i["document"] for i in inbox["items"][:4])
+    assert issued["individual_number"] not in json.dumps(inbox, ensure_ascii=False)
+    register = e.client()
+    status, one = register.get(f"/v1/inbox/{inbox['items'][0]['id']}")
+    assert status == 200 and one["document"]["resident_code"] == first
+    assert one["document"]["individual_number"] == issued["individual_number"]
+    assert register.get("/v1/inbox/99999")[0] == 404
+    assert HttpsClient("127.0.0.1", e.intake_port, e.certs_dir, "hub").get(
+        f"/v1/inbox/{inbox['items'][0]['id']}")[0] == 403
 
 
 def _atena_of(e: Env, resident_code: str) -> str:
