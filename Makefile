@@ -24,6 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-services
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 run: $(STAMP)

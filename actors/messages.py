@@ -8,7 +8,7 @@ for the reactor, ``ActorRef.tell`` for an actor).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from hub.register import OutboxItem, Outcome, Request
 
 @dataclass(frozen=True, slots=True)
 class SubmitChanges:
-    changes: list[Request]
+    changes: Sequence[Request]
     reply: Callable[[list[Outcome]], None]
 
 

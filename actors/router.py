@@ -107,17 +107,17 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
             and record.previous_municipality_code
             and record.previous_municipality_code != record.municipality_code):
         # 転入通知 (住基法 9条1項) to the former municipality, through the national server.
-        notice = TransferInNotice(
+        transfer = TransferInNotice(
             record.update_seq, record.municipality_code, record.previous_municipality_code,
             record.resident_code, record.event_date, record.notified_date, record.address)
-        out.append(Outbound("national", "transfer_in_notice", encode_transfer_in(notice)))
+        out.append(Outbound("national", "transfer_in_notice", encode_transfer_in(transfer)))
     if "intermediate" in enabled_links and resident.get("integrated_atena"):
         had_copy = previous is not None and previous.get("integrated_atena") is not None
         if not had_copy:
             # The 団体内統合宛名番号 was just assigned: ask for the resident's 符号.
-            req = CodeRequest(resident["integrated_atena"], record.update_seq,
-                              record.municipality_code, resident["individual_number"])
-            out.append(Outbound("intermediate", "code_request", encode(req)))
+            code_req = CodeRequest(resident["integrated_atena"], record.update_seq,
+                                   record.municipality_code, resident["individual_number"])
+            out.append(Outbound("intermediate", "code_request", encode(code_req)))
         copy = CopyUpdate(
             integrated_atena=resident["integrated_atena"], update_seq=record.update_seq,
             previous_update_seq=previous_update_seq if had_copy else None,

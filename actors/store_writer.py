@@ -12,6 +12,7 @@ outbox rows goes to the link actors with ``tell``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -202,10 +203,11 @@ class StoreWriter(pykka.ThreadingActor):
                     held = conn.scalar(select(inbox.c.id).where(
                         inbox.c.link == op.link, inbox.c.peer_seq == op.seq))
                     if held is None:  # a resend after a reconnect is recorded once
-                        held = conn.execute(insert(inbox).values(
+                        key = conn.execute(insert(inbox).values(
                             link=op.link, peer_seq=op.seq, kind=op.kind, body=op.body,
                             received_at=now, state="refused" if op.refused_code else "new",
-                            code=op.refused_code)).inserted_primary_key[0]
+                            code=op.refused_code)).inserted_primary_key
+                        held = key[0] if key is not None else None
                     if op.check is not None:
                         check_id, compared, held_n, differences = op.check
                         conn.execute(update(consistency_checks).where(
@@ -230,12 +232,12 @@ class StoreWriter(pykka.ThreadingActor):
                         conn.execute(insert(audit_log).values(
                             at=now, operator_id=op.operator_id, terminal_id=op.terminal_id,
                             action="inbox.acknowledge"))
-                    replies.append(lambda reply=op.reply, v=verdict: reply(v))
+                    replies.append(functools.partial(op.reply, verdict))
                 elif isinstance(op, RecordAudit):
                     conn.execute(insert(audit_log).values(
                         at=now, operator_id=op.operator_id, terminal_id=op.terminal_id,
                         action=op.action[:40]))
-                    replies.append(lambda reply=op.reply: reply(None))
+                    replies.append(functools.partial(op.reply, None))
                 elif isinstance(op, PurgeInbox):
                     # Small batches: a purge never holds the store for long.
                     ids = conn.scalars(select(inbox.c.id).where(

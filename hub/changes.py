@@ -242,11 +242,12 @@ def number_designation(resident_code: str, individual_number: str,
     or reconnect) is answered with the first answer, never applied twice; a different
     number for the same resident is refused as ``request_id_reused``."""
     checks.check_individual_number(individual_number)
-    obj = {"request_id": f"NUMGEN-{resident_code}", "operator_id": "jukihub",
+    request_id = f"NUMGEN-{resident_code}"
+    obj: dict[str, Any] = {"request_id": request_id, "operator_id": "jukihub",
            "terminal_id": "national-link", "reason": Reason.NUMBER_DESIGNATION.value,
            "event_date": event_date.isoformat(), "resident_code": resident_code,
            "resident": {"individual_number": individual_number}}
-    return Change(request_id=obj["request_id"], operator_id="jukihub",
+    return Change(request_id=request_id, operator_id="jukihub",
                   terminal_id="national-link", reason=Reason.NUMBER_DESIGNATION,
                   event_date=event_date, notified_date=None, resident_code=resident_code,
                   items={"individual_number": individual_number}, fingerprint=fingerprint(obj))

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from hub.config import Config, ConfigError, load_config
 from hub.logs import emit, setup_logging
@@ -36,7 +37,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from twisted.internet import reactor
+    from twisted.internet import reactor as _reactor
+
+    reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
 
     from hub.app import Hub
 
@@ -53,16 +56,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             hub.start()
         except Exception:
             logging.getLogger("jukihub").exception("start failed", extra={"event": "hub.failed"})
-            reactor.stop()  # type: ignore[attr-defined]
+            reactor.stop()
 
-    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
-    reactor.addSystemEventTrigger("before", "shutdown", hub.stop)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown", hub.stop)
+    reactor.run()
     return 0
 
 
 def cmd_mock(args: argparse.Namespace) -> int:
-    from twisted.internet import reactor
+    from twisted.internet import reactor as _reactor
+
+    reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
 
     from mock_endpoints import MOCKS
 
@@ -79,7 +84,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
                                mcfg.control_port)
     emit("mock.ready", link=args.name, port=tls.getHost().port,
          control_port=control.getHost().port)
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
     return 0
 
 

@@ -87,7 +87,7 @@ def build_slice(register: RegisterWriter, s: Slice,
 def _build(conn: Connection, register: RegisterWriter, s: Slice,
            now: float) -> tuple[list[OutboxItem], Slice | None]:
     rows = conn.execute(_CURRENT.where(residents.c.resident_code > s.after).limit(s.size)).all()
-    records = tuple(CheckRecord(*r) for r in rows)
+    records = tuple(CheckRecord(**r._mapping) for r in rows)
     final = len(rows) < s.size
     sent = s.sent + len(records)
     items: list[OutboxItem] = []

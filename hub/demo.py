@@ -154,12 +154,14 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
 
 
 def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
-    from twisted.internet import reactor, task, threads
+    from twisted.internet import reactor as _reactor
+    from twisted.internet import task, threads
 
     from hub.app import Hub
     from hub.logs import setup_logging
     from mock_endpoints import MOCKS
 
+    reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
     base = load_config(config_path, overrides)
     demo_dir = base.data_dir / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
@@ -243,8 +245,8 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         d.addErrback(failed).addBoth(shutdown)
         return d
 
-    reactor.callWhenRunning(main)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.callWhenRunning(main)
+    reactor.run()
     pykka.ActorRegistry.stop_all()  # after a signal, too: actor threads must not linger
     return int(result["rc"])
 

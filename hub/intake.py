@@ -11,6 +11,7 @@ Errors carry a status, a code and a message naming the item, never a value.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -60,7 +61,7 @@ class _OAResponse:
     status_code: int
     data: bytes
     content_type: str = "application/json"
-    headers: dict[str, str] | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.headers = {"Content-Type": self.content_type}
@@ -185,13 +186,16 @@ class IntakeAPI(StaffRoutes, resource.Resource):
         ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise RequestError("unsupported_media_type", "send application/json", status=415)
-        request.content.seek(0, 2)
-        size = request.content.tell()
+        content = request.content
+        if content is None:
+            raise RequestError("invalid_json", "the request has no body")
+        content.seek(0, 2)
+        size = content.tell()
         if size > self.cfg.max_body_bytes:
             raise RequestError("body_too_large", f"at most {self.cfg.max_body_bytes} bytes",
                                status=413)
-        request.content.seek(0)
-        body = request.content.read()
+        content.seek(0)
+        body = content.read()
         try:
             return body, json.loads(body)
         except (ValueError, UnicodeDecodeError):

@@ -32,7 +32,8 @@ class _LinkProtocol(Protocol):
 
     def connectionMade(self) -> None:
         # Small frames and cumulative acks: Nagle's algorithm would hold them back.
-        self.transport.setTcpNoDelay(True)
+        transport: Any = self.transport  # a TCP transport under TLS
+        transport.setTcpNoDelay(True)
 
     def handshakeCompleted(self) -> None:
         self.handshake_done = True
@@ -98,7 +99,8 @@ class LinkTransport:
     def send(self, conn_id: int, data: bytes) -> None:
         p = self.protocol
         if p is not None and p.conn_id == conn_id and p.transport is not None:
-            p.transport.write(data)
+            transport: Any = p.transport
+            transport.write(data)
 
     def close(self, conn_id: int) -> None:
         p = self.protocol

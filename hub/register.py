@@ -111,9 +111,9 @@ class _WorkingSet:
             values = list({c.items[item] for c in changes
                            if isinstance(c, Change) and c.items.get(item) is not None})
             for part in _chunks(values):
-                for row in conn.execute(select(residents.c[item], residents.c.atena_number)
-                                        .where(residents.c[item].in_(part))):
-                    self.holders[(item, row[0])] = row.atena_number
+                for holder in conn.execute(select(residents.c[item], residents.c.atena_number)
+                                           .where(residents.c[item].in_(part))):
+                    self.holders[(item, holder[0])] = holder.atena_number
         for state in self.residents.values():
             if state is not None:
                 for item in _UNIQUE_ITEMS:
@@ -451,7 +451,8 @@ class RegisterWriter:
         update_seq = self.next_update_seq
         self.next_update_seq += 1
         reason, items, event = change.reason, change.items, change.event_date
-        state = dict(current) if current else {c: None for c in _RESIDENT_COLUMNS}
+        state: dict[str, Any] = (dict(current) if current
+                                 else dict.fromkeys(_RESIDENT_COLUMNS))
         state.update(items)
         state["resident_code"] = change.resident_code
         state["last_update_seq"] = update_seq

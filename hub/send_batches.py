@@ -111,10 +111,10 @@ def _check_members(conn: Connection, codes: list[str]) -> HubError | None:
                                 .where(residents.c.resident_code.in_(part))):
             found[row.resident_code] = row
     for i, code in enumerate(codes):
-        row = found.get(code)
-        rule = ("unknown_resident" if row is None
-                else "change_to_removed_record" if row.removed
-                else "no_individual_number" if row.individual_number is None else None)
+        member = found.get(code)
+        rule = ("unknown_resident" if member is None
+                else "change_to_removed_record" if member.removed
+                else "no_individual_number" if member.individual_number is None else None)
         if rule is not None:
             return LogicError(rule, f"residents[{i}]: {rule.replace('_', ' ')}",
                               f"residents[{i}]")

@@ -117,7 +117,8 @@ class StaffRoutes:
                 raise HubError("client_not_allowed", "this client certificate may not use "
                                "this operation", status=403)
             raw, obj = self._read_body(request) if method == "POST" else (None, None)
-            query = {k.decode(): v[0].decode() for k, v in request.args.items()}
+            args: dict[bytes, list[bytes]] = request.args or {}
+            query = {k.decode(): v[0].decode() for k, v in args.items()}
             oa = self._oa_request(path, method.lower(), raw,
                                   RequestParameters(path=params, query=query))
             self._validate(oa)

@@ -57,7 +57,7 @@ def client_options(certs_dir: Path, party: str, peer_name: str) -> IOpenSSLClien
     )
 
 
-def peer_common_name(transport: ITransport) -> str | None:
+def peer_common_name(transport: ITransport | None) -> str | None:
     """The common name of the verified peer certificate, or ``None``."""
     get = getattr(transport, "getPeerCertificate", None)
     cert = get() if get else None

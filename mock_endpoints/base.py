@@ -80,7 +80,7 @@ class MockEndpoint:
         self.municipality_code = municipality_code
         self.hub_name = hub_name
         self.max_frame = max_frame
-        self.clock = clock or reactor
+        self.clock: Any = clock or reactor
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(db_path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -268,7 +268,7 @@ class MockEndpoint:
     def drop_connections(self) -> None:
         for p in list(self.connections):
             if p.transport is not None:
-                p.transport.abortConnection()
+                p.tr.abortConnection()
 
 
 @implementer(IHandshakeListener)
@@ -283,11 +283,16 @@ class MockProtocol(Protocol):
         self.ready = False
         self.push_sent = 0  # highest push sent on this connection
 
+    @property
+    def tr(self) -> Any:
+        """The TLS transport (Twisted's interfaces do not declare its methods)."""
+        return self.transport
+
     def connectionMade(self) -> None:
-        self.transport.setTcpNoDelay(True)  # acks are small; do not let Nagle hold them
+        self.tr.setTcpNoDelay(True)  # acks are small; do not let Nagle hold them
         self.ep.connections.append(self)
         if self.ep.faults.get("stall"):
-            self.transport.pauseProducing()
+            self.tr.pauseProducing()
 
     def handshakeCompleted(self) -> None:
         name = peer_common_name(self.transport)
@@ -296,7 +301,7 @@ class MockProtocol(Protocol):
             log.warning("client certificate refused", extra={
                 "event": "mock.client_refused", "link": self.ep.link})
             self.ep._wake()
-            self.transport.abortConnection()
+            self.tr.abortConnection()
             return
         self.verified = True
 
@@ -305,7 +310,7 @@ class MockProtocol(Protocol):
         rows = self.ep.pushes_after(self.push_sent)
         if rows:
             self.push_sent = rows[-1][0]
-            self.transport.write(b"".join(self.session.data(seq, body) for seq, body in rows))
+            self.tr.write(b"".join(self.session.data(seq, body) for seq, body in rows))
 
     def connectionLost(self, reason: Any = None) -> None:
         if self in self.ep.connections:
@@ -320,14 +325,14 @@ class MockProtocol(Protocol):
         except RemoteProtocolError as err:
             log.warning("protocol error", extra={"event": "mock.protocol_error",
                                                  "link": self.ep.link, "code": err.code})
-            self.transport.abortConnection()
+            self.tr.abortConnection()
             return
         out: list[bytes] = []
         work = []
         for ev in events:
             if isinstance(ev, PeerHello):
                 out.append(self.session.hello(applied=self.ep.applied))
-                self.transport.write(b"".join(out))
+                self.tr.write(b"".join(out))
                 out = []
                 self.ready = True
                 self.ep.settle_pushes(ev.applied)  # what the hub already holds
@@ -359,13 +364,19 @@ class MockProtocol(Protocol):
                 out.append(self.session.refuse(seq, refusal.permanent, refusal.code,
                                                refusal.reason))
             if drop:
-                self.transport.write(b"".join(out))
-                self.transport.abortConnection()
+                self.tr.write(b"".join(out))
+                self.tr.abortConnection()
                 return
         if out:
-            self.transport.write(b"".join(out))
+            self.tr.write(b"".join(out))
         if work:
             self.ep.flush_pushes()  # what applying queued, now that it is committed
+
+
+def request_body(request: server.Request, empty: bytes = b"{}") -> bytes:
+    """A control request's body (``empty`` when there is none)."""
+    content = request.content
+    return (content.read() if content is not None else b"") or empty
 
 
 class ControlAPI(resource.Resource):
@@ -380,7 +391,8 @@ class ControlAPI(resource.Resource):
     def render(self, request: server.Request) -> bytes | int:
         path = request.path.decode()
         method = request.method.decode()
-        args = {k.decode(): v[0].decode() for k, v in request.args.items()}
+        raw_args: dict[bytes, list[bytes]] = request.args or {}
+        args = {k.decode(): v[0].decode() for k, v in raw_args.items()}
         try:
             if method == "GET" and path == "/state":
                 return self._json(request, self._state())
@@ -400,7 +412,7 @@ class ControlAPI(resource.Resource):
             if method == "GET" and path == "/wait":
                 return self._wait(request, args)
             if method == "POST" and path == "/faults":
-                spec = json.loads(request.content.read() or b"{}")
+                spec = json.loads(request_body(request))
                 self._set_faults(spec)
                 return self._json(request, {"faults": self.ep.faults})
             if method == "DELETE" and path == "/faults":
@@ -408,12 +420,12 @@ class ControlAPI(resource.Resource):
                 self.ep.faults.clear()
                 return self._json(request, {"faults": {}})
             if method == "POST" and path == "/push":
-                spec = json.loads(request.content.read() or b"{}")
+                spec = json.loads(request_body(request))
                 return self._json(request, {"seq": self.ep.push(self.ep.build_push(spec))})
             if method == "GET" and path == "/pushes":
-                rows = self.ep.db.execute("SELECT seq, state, code FROM pushes ORDER BY seq")
+                pushes = self.ep.db.execute("SELECT seq, state, code FROM pushes ORDER BY seq")
                 return self._json(request, [{"seq": r[0], "state": r[1], "code": r[2]}
-                                            for r in rows])
+                                            for r in pushes])
             if method == "POST" and path == "/drop":
                 self.ep.drop_connections()
                 return self._json(request, {"dropped": True})
@@ -441,7 +453,7 @@ class ControlAPI(resource.Resource):
             stall = bool(spec["stall"])
             self.ep.faults["stall"] = stall
             for p in self.ep.connections:
-                (p.transport.pauseProducing if stall else p.transport.resumeProducing)()
+                (p.tr.pauseProducing if stall else p.tr.resumeProducing)()
             if not stall:
                 self.ep.faults.pop("stall", None)
 
@@ -457,7 +469,12 @@ class ControlAPI(resource.Resource):
         timeout = float(args.pop("timeout", "30"))
         (name, target), = args.items()
         d = self.ep.wait_for(name, int(target))
-        timer = self.ep.clock.callLater(timeout, lambda: d.called or d.errback(TimeoutError()))
+
+        def expire() -> None:
+            if not d.called:
+                d.errback(TimeoutError())
+
+        timer: Any = self.ep.clock.callLater(timeout, expire)
 
         def done(_: Any) -> None:
             if timer.active():

@@ -92,11 +92,11 @@ class CardMock(MockEndpoint):
             if row is None:
                 request.setResponseCode(404)
                 return {"error": "no such batch"}
-            rows = self.db.execute("SELECT items FROM send_destinations WHERE batch_id=? AND "
+            page = self.db.execute("SELECT items FROM send_destinations WHERE batch_id=? AND "
                                    "resident_code > ? ORDER BY resident_code LIMIT ?",
                                    (batch, args.get("after", ""), int(args.get("limit", 100))))
             return {"chunks": row[0], "destinations": row[1], "complete": bool(row[2]),
-                    "items": [json.loads(r[0]) for r in rows]}
+                    "items": [json.loads(r[0]) for r in page]}
         return None
 
 

@@ -53,7 +53,7 @@ class CheckPeer:
         chunks, compared = row if row else (0, 0)
         if chunk.chunk_no != chunks + 1:
             return Refusal(True, "chunk_out_of_order", "a chunk is missing or repeated")
-        diffs = []
+        diffs: list[tuple[str, str, str, str | None]] = []
         for rec in chunk.records:
             theirs = self.held_record(cur, rec.resident_code)
             if theirs is None:

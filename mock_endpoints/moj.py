@@ -57,7 +57,8 @@ class MojMock(MockEndpoint):
         for key in ("change_date", "residence_period_end"):
             if n.get(key):
                 n[key] = dt.date.fromisoformat(n[key])
-        values = {f.name: n.get(f.name) for f in dataclasses.fields(ResidenceChangeNotice)}
+        values: dict[str, Any] = {f.name: n.get(f.name)
+                                  for f in dataclasses.fields(ResidenceChangeNotice)}
         return encode_change_notice(ResidenceChangeNotice(**values))
 
     def describe(self) -> dict[str, Any]:

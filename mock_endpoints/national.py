@@ -29,7 +29,7 @@ from stdnum.jp import in_ as individual_number_std
 
 from hub.synthetic import OTHER_CITIES, Synth
 from mock_endpoints import checkpeer
-from mock_endpoints.base import MockEndpoint, Refusal
+from mock_endpoints.base import MockEndpoint, Refusal, request_body
 from protocols.charconv import seion_kana
 from protocols.consistency import CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
@@ -128,7 +128,8 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
             q = decode_query(body)
         except BodyError:
             return encode_query_result(QueryResult("refused", 0))
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if q.resident_code:
             where.append("resident_code = ?")
             args.append(q.resident_code)
@@ -243,7 +244,7 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
             return [{"update_seq": r[0], "resident_code": r[1],
                      "former_municipality_code": r[2], "move_in_date": r[3]} for r in rows]
         if method == "POST" and path == "/persons":
-            rows = json.loads(request.content.read() or b"[]")
+            rows = json.loads(request_body(request, b"[]"))
             if not isinstance(rows, list):
                 raise ValueError("POST /persons takes a JSON list of people")
             return {"stored": self.put_persons(rows)}
@@ -261,7 +262,7 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
                 return {"error": "not held"}
             person = dict(zip((*PERSON_ITEMS, "held_for"), row, strict=True))
             if method == "PATCH":  # plant a difference (a test of the consistency check)
-                person.update(json.loads(request.content.read() or b"{}"))
+                person.update(json.loads(request_body(request)))
                 self.put_persons([person])
             return person
         return None

@@ -20,7 +20,7 @@ import sqlite3
 from typing import Any
 
 from mock_endpoints import checkpeer
-from mock_endpoints.base import MockEndpoint, Refusal
+from mock_endpoints.base import MockEndpoint, Refusal, request_body
 from protocols.consistency import CHECK_ITEMS, CHUNK, CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
 from protocols.identity import IDENTITY_UPDATE, decode_identity_update
@@ -110,7 +110,7 @@ class PrefectureMock(checkpeer.CheckPeer, MockEndpoint):
                 self.db.execute("DELETE FROM identities WHERE resident_code=?", (code,))
                 return {"deleted": code}
             items = json.loads(row[0])
-            patch = json.loads(request.content.read() or b"{}")
+            patch = json.loads(request_body(request))
             unknown = set(patch) - set(CHECK_ITEMS)
             if unknown:
                 raise ValueError(f"not a check item: {sorted(unknown)[0]}")

@@ -27,7 +27,7 @@ _COLUMNS = [
 def upgrade() -> None:
     with op.batch_alter_table("residents") as batch:
         for name, type_ in _COLUMNS:
-            batch.add_column(sa.Column(name, type_, nullable=True))
+            batch.add_column(sa.Column(name, type_, nullable=True))  # type: ignore[arg-type]
 
 
 def downgrade() -> None:
