@@ -7,7 +7,8 @@
 4. latency at a fixed offered load: per change, from the POST to the mock's commit
    (the mock records when it applied each 更新順番号), as percentiles.
 
-Run: ``make bench`` (or ``python -m bench.run --quick`` for a short run).
+Run: ``make bench`` (or ``python -m bench.run --quick`` for a short run; ``--postgres``
+puts the hub's store on a private PostgreSQL server).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from certs.devca import init_certs
 from hub.config import load_config
 from hub.harness import CONFIG, ROOT, Env
+from hub.pgserver import PgServer
 from hub.synthetic import Synth
 
 
@@ -145,6 +147,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="a hub configuration override, e.g. intake.validate_responses=false")
+    ap.add_argument("--postgres", action="store_true",
+                    help="the hub's store on a private PostgreSQL server (hub/pgserver.py)")
     args = ap.parse_args()
     q = args.quick
     tmp = Path(tempfile.mkdtemp(prefix="jukihub-bench-"))
@@ -154,7 +158,10 @@ def main() -> None:
     raw_n = 20_000 if q else 200_000
     raw = raw_transport(certs, raw_n, 256, 600)
     print(f"raw transport      {raw:>10,.0f} frames/s  ({raw_n:,} frames of 600 B, window 256, mTLS)")
-    env = Env(tmp, certs)
+    pg = PgServer().start() if args.postgres else None
+    env = Env(tmp, certs, store_url=pg.database() if pg else None)
+    if pg:
+        print("store              PostgreSQL (private server, unix socket, default settings)")
     env.link.update(backoff_initial=0.2, backoff_max=5.0, heartbeat_interval=5.0,
                     heartbeat_timeout=30.0)
     try:
@@ -181,6 +188,8 @@ def main() -> None:
               f"{lat['n']:,} changes, {lat['late_sends']} sent late)")
     finally:
         env.stop()
+        if pg:
+            pg.stop()
 
 
 if __name__ == "__main__":
