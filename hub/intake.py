@@ -202,14 +202,12 @@ class IntakeAPI(StaffRoutes, resource.Resource):
             raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
 
     def _validate_request(self, request: server.Request, path: str, body: bytes) -> _OARequest:
-        oa = _OARequest(host_url=_SERVER_URL, path=path, method="post", body=body,
-                        content_type="application/json", parameters=RequestParameters())
+        oa = self._oa_request(path, "post", body, RequestParameters())
         try:
-            self.openapi.validate_request(oa)
-        except OpenAPIError as exc:
-            message, item = _schema_message(exc)
+            self._validate(oa)
+        except RequestError:
             metrics.changes_refused.labels("schema").inc()
-            raise RequestError("schema_invalid", message, item) from None
+            raise
         return oa
 
     def _respond(self, outcomes: list[Outcome], request: server.Request, endpoint: str,
