@@ -13,8 +13,6 @@ actors with ``tell``; replies come back through ``reactor.callFromThread``.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from hub import checks, consistency, metrics, send_batches
 from hub.changes import parse_manual_decision
 from hub.consistency import CHECK_LINKS
 from hub.errors import HubError, UnavailableError
+from hub.jsonable import as_json
 from hub.queries import parse_query
 from hub.store import consistency_checks, inbox
 from hub.tls import peer_common_name
@@ -378,7 +377,3 @@ def _inbox_item(r: Any, listed: bool) -> dict[str, Any]:
     return item
 
 
-def as_json(doc: Any) -> dict[str, Any]:
-    """A decoded document as JSON: dates in ISO 8601, absent items left out."""
-    return {k: (v.isoformat() if isinstance(v, dt.date) else v)
-            for k, v in dataclasses.asdict(doc).items() if v is not None}

@@ -13,11 +13,11 @@ match what arrived (``incomplete_batch``) is refused permanently.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from typing import Any
 
+from hub.jsonable import as_json
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.card import decode_card_event, decode_to_card
 from protocols.errors import BodyError
@@ -65,7 +65,7 @@ class CardMock(MockEndpoint):
             return Refusal(True, "chunk_out_of_order", "a chunk is missing or repeated")
         cur.executemany("INSERT OR REPLACE INTO send_destinations VALUES (?, ?, ?)", [
             (d.management_number, d.resident_code,
-             json.dumps(json_ready(dataclasses.asdict(d)), ensure_ascii=False))
+             json.dumps(as_json(d, keep_none=True), ensure_ascii=False))
             for d in chunk.destinations])
         count += len(chunk.destinations)
         if chunk.final and chunk.total != count:
@@ -84,7 +84,7 @@ class CardMock(MockEndpoint):
         if method == "GET" and path.startswith("/card-events/"):
             rows = self.db.execute("SELECT body FROM card_events WHERE resident_code=? "
                                    "ORDER BY event_seq", (path.rsplit("/", 1)[1],)).fetchall()
-            return [json_ready(dataclasses.asdict(decode_card_event(bytes(r[0])))) for r in rows]
+            return [as_json(decode_card_event(bytes(r[0])), keep_none=True) for r in rows]
         if method == "GET" and path.startswith("/send-batches/"):
             batch = path.rsplit("/", 1)[1]
             row = self.db.execute("SELECT chunks, destinations, complete FROM send_batches "
@@ -99,6 +99,3 @@ class CardMock(MockEndpoint):
                     "items": [json.loads(r[0]) for r in page]}
         return None
 
-
-def json_ready(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}

@@ -14,10 +14,10 @@ a test harness through ``POST /push``.
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from typing import Any
 
+from hub.jsonable import as_json
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.errors import BodyError
 from protocols.intermediate import (
@@ -131,7 +131,7 @@ class IntermediateMock(MockEndpoint):
             if row is None:
                 request.setResponseCode(404)
                 return {"error": "not held"}
-            return dataclasses.asdict(decode_copy_update(bytes(row[0])))
+            return as_json(decode_copy_update(bytes(row[0])), keep_none=True)
         if method == "GET" and path.startswith("/codes/"):
             # By 団体内統合宛名番号: the 処理通番 issued and the 個人番号 it was linked with.
             row = self.db.execute("SELECT processing_number, individual_number FROM codes "
@@ -146,5 +146,5 @@ class IntermediateMock(MockEndpoint):
             if row is None or row[0] is None:
                 request.setResponseCode(404)
                 return {"error": "not answered"}
-            return dataclasses.asdict(decode_to_intermediate(bytes(row[1])))
+            return as_json(decode_to_intermediate(bytes(row[1])), keep_none=True)
         return None

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import sqlite3
 from typing import Any
 
+from hub.jsonable import as_json
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.errors import BodyError
 from protocols.moj import ResidenceChangeNotice, decode_notice, encode_change_notice
@@ -73,6 +73,5 @@ class MojMock(MockEndpoint):
                 request.setResponseCode(404)
                 return {"error": "not held"}
             notice = decode_notice(row[0].encode("utf-8"))
-            return json.loads(json.dumps(dataclasses.asdict(notice), default=str,
-                                         ensure_ascii=False))
+            return as_json(notice, keep_none=True)
         return None

@@ -13,12 +13,12 @@ resident's updates arrive in 更新順番号 order (the update names the residen
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import sqlite3
 from typing import Any
 
+from hub.jsonable import as_json
 from mock_endpoints import checkpeer
 from mock_endpoints.base import MockEndpoint, Refusal, request_body
 from protocols.consistency import CHECK_ITEMS, CHUNK, CheckRecord, ConsistencyChunk
@@ -127,8 +127,6 @@ def _check_record(items: dict[str, Any]) -> CheckRecord:
 
 
 def _as_json(record: str) -> dict[str, Any]:
-    rec = decode_identity_update(record.encode("utf-8")).record
-    return dict(json.loads(json.dumps(dataclasses.asdict(rec), default=str,
-                                      ensure_ascii=False)))
+    return as_json(decode_identity_update(record.encode("utf-8")).record, keep_none=True)
 
 
