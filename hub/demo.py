@@ -32,6 +32,7 @@ from actors.messages import GetStatus
 from certs.devca import init_certs
 from hub.client import HttpsClient, control
 from hub.config import load_config
+from hub.harness import seed_national
 from hub.synthetic import Synth
 
 STAFF = {"operator_id": "demo01", "terminal_id": "t01"}
@@ -97,13 +98,7 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
         return answer
 
     # J-LIS holds what the prefectural server holds (plus the rest of the country).
-    people, after = [], ""
-    while page := mock("prefecture", "GET", f"/identities?after={after}&limit=1000"):
-        people += page
-        after = page[-1]["resident_code"]
-    for i in range(0, len(people), 1000):
-        mock("national", "POST", "/persons", people[i : i + 1000])
-    out["seeded"] = len(people)
+    out["seeded"] = seed_national(controls["prefecture"], controls["national"])
     # An identity query by the four items (name in kana + birth date).
     status, body = staff.post("/v1/queries/identity", {
         **STAFF, "name_kana": someone.name_kana, "birth_date": someone.birth.isoformat()})
@@ -142,7 +137,7 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
     _, inbox = staff.get("/v1/inbox?limit=1000")
     out["inbox"] = Counter((i["kind"], i["state"]) for i in inbox["items"])
     # A consistency check, with one difference planted in J-LIS's copy.
-    mock("national", "PATCH", f"/persons/{people[0]['resident_code']}", {"address": "どこか"})
+    mock("national", "PATCH", f"/persons/{someone.code}", {"address": "どこか"})
     status, body = staff.post("/v1/consistency-checks", STAFF)
     checks = {}
     for c in body["checks"]:

@@ -162,21 +162,11 @@ class Env:
 
     def identities(self) -> list[dict[str, Any]]:
         """The mock prefecture's whole copy of identity information."""
-        rows: list[dict[str, Any]] = []
-        while True:
-            after = rows[-1]["resident_code"] if rows else ""
-            _, page = self.control("GET", f"/identities?after={after}&limit=1000")
-            if not page:
-                return rows
-            rows += page
+        return _pages(self.control_port, "/identities", "resident_code", "")
 
     def seed_national(self) -> int:
-        """Give the national mock the city's residents as the prefecture holds them (the
-        real national server gets them from the prefectural servers)."""
-        people = self.identities()
-        for i in range(0, len(people), 1000):
-            self.other_control("national", "POST", "/persons", people[i : i + 1000])
-        return len(people)
+        """Give the national mock the city's residents as the prefecture holds them."""
+        return seed_national(self.control_port, self.others["national"][2])
 
     def start_hub(self, extra: list[str] | None = None) -> None:
         if extra is not None:
@@ -202,18 +192,20 @@ class Env:
     def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return control("127.0.0.1", self.control_port, method, path, body)
 
-    def wait_applied(self, seq: int, timeout: float = 60) -> dict[str, Any]:
-        status, state = self.control("GET", f"/wait?applied_seq={seq}&timeout={timeout}")
-        assert status == 200, f"mock applied only {state.get('applied_seq')} of {seq}"
+    def _control_port(self, mock: str) -> int:
+        return self.control_port if mock == "prefecture" else self.others[mock][2]
+
+    def wait_applied(self, seq: int, timeout: float = 60,
+                     mock: str = "prefecture") -> dict[str, Any]:
+        """Until ``mock`` has applied link sequence ``seq`` (its long-poll)."""
+        status, state = control("127.0.0.1", self._control_port(mock), "GET",
+                                f"/wait?applied_seq={seq}&timeout={timeout}")
+        assert status == 200, f"{mock} mock applied only {state.get('applied_seq')} of {seq}"
         return state
 
-    def applied(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        while True:
-            _, page = self.control("GET", f"/applied?after={rows[-1]['seq'] if rows else 0}")
-            if not page:
-                return rows
-            rows += page
+    def applied(self, mock: str = "prefecture") -> list[dict[str, Any]]:
+        """``mock``'s whole applied log, in sequence order."""
+        return _pages(self._control_port(mock), "/applied", "seq", 0)
 
     def metrics(self) -> dict[str, float]:
         c = HttpsClient("127.0.0.1", self.metrics_port, self.certs_dir, "operator")
@@ -235,6 +227,27 @@ class Env:
         for p in (self.hub, self.mock, *(o[0] for o in self.others.values())):
             if p is not None:
                 p.stop()
+
+
+def _pages(port: int, path: str, key: str, start: Any) -> list[dict[str, Any]]:
+    """Every row of a mock's paged list (``?after=`` the last row's ``key``)."""
+    rows: list[dict[str, Any]] = []
+    while True:
+        after = rows[-1][key] if rows else start
+        _, page = control("127.0.0.1", port, "GET", f"{path}?after={after}&limit=1000")
+        if not page:
+            return rows
+        rows += page
+
+
+def seed_national(prefecture_port: int, national_port: int) -> int:
+    """Give the national mock the city's residents as the prefecture mock holds them
+    (the real national server gets them from the prefectural servers); both by their
+    control ports.  Returns how many."""
+    people = _pages(prefecture_port, "/identities", "resident_code", "")
+    for i in range(0, len(people), 1000):
+        control("127.0.0.1", national_port, "POST", "/persons", people[i : i + 1000])
+    return len(people)
 
 
 def check_order(applied: list[dict[str, Any]]) -> dict[str, list[int]]:

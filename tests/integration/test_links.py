@@ -83,25 +83,9 @@ def start(env_with: Any) -> Any:
     return lambda link, mock_extra=None: env_with(link, extra={link: mock_extra or []})
 
 
-def wait_other(e: Env, link: str, seq: int) -> dict[str, Any]:
-    status, state = e.other_control(link, "GET", f"/wait?applied_seq={seq}&timeout=60")
-    assert status == 200, f"{link} mock applied only {state.get('applied_seq')} of {seq}"
-    return state
-
-
-def other_applied(e: Env, link: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    while True:
-        after = rows[-1]["seq"] if rows else 0
-        _, page = e.other_control(link, "GET", f"/applied?after={after}")
-        if not page:
-            return rows
-        rows += page
-
-
 def assert_holds_exactly(e: Env, link: str, routed: set[int]) -> list[dict[str, Any]]:
     """The mock applied every routed message once, in order per resident, nothing else."""
-    applied = other_applied(e, link)
+    applied = e.applied(link)
     check_order(applied)
     got = [r["update_seq"] for r in applied
            if not r["withdrawn"] and r["update_seq"] is not None]
@@ -117,7 +101,7 @@ def test_temporary_refusals_are_retried(start: Any, link: str) -> None:
     t = Traffic(e, link, seed=301)
     t.send(8)
     assert len(t.routed) == 8
-    wait_other(e, link, t.messages)
+    e.wait_applied(t.messages, mock=link)
     assert_holds_exactly(e, link, t.routed)
     _, refusals = e.other_control(link, "GET", "/refusals")
     assert [(r["permanent"], r["code"]) for r in refusals] == [(False, "busy")] * 2
@@ -132,13 +116,13 @@ def test_peer_restarted_mid_stream_loses_and_repeats_nothing(start: Any, link: s
     t = Traffic(e, link, seed=302)
     for _ in range(4):
         t.send(15)
-    wait_other(e, link, 5)
+    e.wait_applied(5, mock=link)
     e.kill_other_mock(link)  # SIGKILL while the hub may have frames in flight
     for _ in range(2):
         t.send(15)  # accepted and queued while the peer is down
     mark = e.hub.mark() if e.hub else 0
     e.start_other_mock(link)  # same ports, same database
-    wait_other(e, link, t.messages)
+    e.wait_applied(t.messages, mock=link)
     assert_holds_exactly(e, link, t.routed)
     assert e.hub is not None
     e.hub.wait_event(lambda ev: ev.get("event") == "link.ready" and ev.get("link") == link,
@@ -166,7 +150,7 @@ def test_malformed_body_is_refused_permanently(start: Any, link: str) -> None:
     t.send(5)
     dead = e.hub.wait_event(lambda ev: ev.get("event") == "link.dead_letter"
                             and ev.get("link") == link, after=mark)
-    wait_other(e, link, 1 + t.messages)
+    e.wait_applied(1 + t.messages, mock=link)
     applied = assert_holds_exactly(e, link, t.routed)
     assert [r["seq"] for r in applied if r["withdrawn"]] == [1]
     _, refusals = e.other_control(link, "GET", "/refusals")
