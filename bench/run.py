@@ -1,20 +1,36 @@
 """The benchmark: prints each figure, measured on this machine in one run.
 
-1. raw transport: pipelined mTLS frames, no storage, no XML (the ceiling);
-2. end-to-end durable throughput: changes posted to the intake API (batches, several
-   clients) until the mock prefecture has acknowledged every identity update;
-3. the naive way in the same run: one change per request, one client, as a baseline;
-4. latency at a fixed offered load: per change, from the POST to the mock's commit
-   (the mock records when it applied each 更新順番号), as percentiles.
+Every hub figure is printed beside two baselines measured in the same run:
 
-Run: ``make bench`` (or ``python -m bench.run --quick`` for a short run; ``--postgres``
-puts the hub's store on a private PostgreSQL server).
+- the **raw transport** ceiling: pipelined mTLS frames with the product's framing and
+  session code, no storage, no XML (``bench/raw.py``);
+- an **independent naive forwarder**: a SQLite commit, an HTTPS POST with a client
+  certificate and a commit of the answer, per change, standard library only
+  (``bench/forwarder.py``) — the design without a hub.
+
+Then the hub with all five mock endpoints (every link where the routing sends a
+change, not only the prefecture):
+
+1. one client posting one change per request, sequentially, until every link has
+   acknowledged everything those changes caused;
+2. 64 clients posting single changes concurrently (closed loop);
+3. 4 clients posting batches of 200: the intake's answers, and end to end until every
+   link has acknowledged every message (with the number designations J-LIS's answers
+   cause);
+4. latency at a fixed offered load of single-change requests (open loop,
+   ``bench/load.py`` in its own process): from each change's *scheduled* send time
+   to the prefecture's commit of it, so a backlog counts.
+
+Run: ``make bench``, or ``python -m bench.run [--quick] [--postgres] [--profile DIR]``
+(``--profile`` records the hub with py-spy during the batch run, as collapsed stacks).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -24,8 +40,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.forwarder import forward
 from certs.devca import init_certs
-from hub.config import load_config
+from hub.config import LINK_NAMES, load_config
 from hub.harness import CONFIG, ROOT, Env
 from hub.pgserver import PgServer
 from hub.synthetic import Synth
@@ -53,6 +70,84 @@ def raw_transport(certs: Path, n: int, window: int, size: int) -> float:
         return result["rate"]
     finally:
         server.kill()
+        server.wait()
+
+
+# ---- the hub with every mock ---------------------------------------------------------
+
+OTHERS = tuple(n for n in LINK_NAMES if n != "prefecture")
+
+
+def start(tmp: Path, certs: Path, store_url: str | None, overrides: list[str]) -> Env:
+    env = Env(tmp, certs, store_url=store_url, backoff_initial=0.2, backoff_max=5.0,
+              heartbeat_interval=5.0, heartbeat_timeout=30.0)
+    env.start_mock()
+    for name in OTHERS:
+        env.start_other_mock(name, [f"mocks.{name}.seed_others=100"] if name == "national"
+                             else None)
+    env.start_hub(['logging.level="warning"', "intake.max_batch=1000", *overrides])
+    return env
+
+
+def delivered(env: Env) -> int:
+    """Messages every link has applied so far (the mocks' applied sequences)."""
+    return sum(env.control_of(name, "GET", "/state")[1]["applied_seq"]
+               for name in LINK_NAMES)
+
+
+def settle(env: Env, timeout: float = 600) -> None:
+    """Until every link's peer has applied every message the hub committed to it, and
+    the hub has recorded every push (J-LIS's numbers, whose designations cause more
+    messages): repeated until nothing new appears."""
+    last: dict[str, int] = {}
+    while True:
+        for name in LINK_NAMES:
+            pushed = len(env.control_of(name, "GET", "/pushes")[1])
+            status, _ = env.control_of(name, "GET",
+                                       f"/wait?pushes_settled={pushed}&timeout={timeout}")
+            assert status == 200, f"{name}: pushes not settled"
+        targets = {link: env.sent_on(link) for link in LINK_NAMES}
+        for link, target in targets.items():
+            env.wait_applied(target, timeout=timeout, mock=link)
+        if targets == last:
+            return
+        last = targets
+
+
+def sequential(env: Env, changes: list[dict[str, Any]]) -> float:
+    """One client, one change per request, until every link acknowledged them all."""
+    client = env.client()
+    t0 = time.perf_counter()
+    for c in changes:
+        status, body = client.post("/v1/changes", c)
+        assert status == 201, body
+    settle(env)
+    client.close()
+    return len(changes) / (time.perf_counter() - t0)
+
+
+def load(env: Env, tmp: Path, changes: list[dict[str, Any]], **how: Any,
+         ) -> list[dict[str, Any]]:
+    """Run ``bench/load.py`` in its own process; its per-change results."""
+    spec = tmp / "load.json"
+    spec.write_text(json.dumps({"host": "127.0.0.1", "port": env.intake_port,
+                                "certs": str(env.certs_dir), "changes": changes, **how},
+                               ensure_ascii=False), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "bench.load", str(spec)], cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench.load failed:\n{out.stderr[-3000:]}")
+    results: list[dict[str, Any]] = json.loads(out.stdout)
+    refused = [r for r in results if r["status"] != 201]
+    assert not refused, f"{len(refused)} changes refused, e.g. {refused[0]}"
+    return results
+
+
+def concurrent(env: Env, tmp: Path, changes: list[dict[str, Any]], clients: int) -> float:
+    t0 = time.perf_counter()
+    load(env, tmp, changes, concurrency=clients, warm_conns=clients)
+    settle(env)
+    return len(changes) / (time.perf_counter() - t0)
 
 
 def _post_batches(env: Env, batches: list[list[dict[str, Any]]]) -> None:
@@ -63,18 +158,16 @@ def _post_batches(env: Env, batches: list[list[dict[str, Any]]]) -> None:
     client.close()
 
 
-def end_to_end(env: Env, synth: Synth, n: int, clients: int, batch: int) -> tuple[float, float]:
-    """Changes/s until every answer was received (accepted, durable), and until the mock
-    acknowledged every identity update."""
-    changes = list(synth.stream(n))
-    start_seq = env.control("GET", "/state")[1]["applied_seq"]
-    # Each client gets whole residents' histories?  No: order across clients is the
-    # register's (the hub numbers changes as it commits them); the register system
-    # would not post two changes of one person concurrently, so split by resident.
+def batches(env: Env, changes: list[dict[str, Any]], clients: int, size: int,
+            ) -> tuple[float, float, int]:
+    """Changes/s until every answer (accepted, durable); until every link acknowledged
+    every message; and how many messages that was."""
+    before = delivered(env)
+    # The register system never posts two changes of one person at once: lanes by person.
     lanes: list[list[dict[str, Any]]] = [[] for _ in range(clients)]
     for c in changes:
         lanes[hash(c["resident_code"]) % clients].append(c)
-    work = [[lane[i : i + batch] for i in range(0, len(lane), batch)] for lane in lanes]
+    work = [[lane[i : i + size] for i in range(0, len(lane), size)] for lane in lanes]
     threads = [threading.Thread(target=_post_batches, args=(env, w)) for w in work]
     t0 = time.perf_counter()
     for t in threads:
@@ -82,64 +175,49 @@ def end_to_end(env: Env, synth: Synth, n: int, clients: int, batch: int) -> tupl
     for t in threads:
         t.join()
     answered = time.perf_counter() - t0
-    env.wait_applied(start_seq + n, timeout=600)
-    return n / answered, n / (time.perf_counter() - t0)
+    settle(env)
+    total = time.perf_counter() - t0
+    return len(changes) / answered, len(changes) / total, delivered(env) - before
 
 
-def naive(env: Env, synth: Synth, n: int) -> float:
-    changes = list(synth.stream(n))
-    start_seq = env.control("GET", "/state")[1]["applied_seq"]
-    client = env.client()
-    t0 = time.perf_counter()
-    for c in changes:
-        status, _ = client.post("/v1/changes", c)
-        assert status == 201
-    env.wait_applied(start_seq + n, timeout=600)
-    client.close()
-    return n / (time.perf_counter() - t0)
-
-
-def latency(env: Env, synth: Synth, rate: float, seconds: float) -> dict[str, float]:
-    """Open loop: 4 senders, each posting single changes on a fixed schedule."""
-    senders = 4
-    per = int(rate * seconds / senders)
-    sent: dict[int, float] = {}
-    lock = threading.Lock()
-    # One synthetic population per sender, so no sender posts a change for a person
-    # another sender has not created yet.
-    lanes = [list(Synth(seed=synth.rng.randint(0, 1 << 30)).stream(per)) for _ in range(senders)]
-    start_seq = env.control("GET", "/state")[1]["applied_seq"]
-    t0 = time.time() + 0.2
-    behind = [0]
-
-    def sender(k: int) -> None:
-        client = env.client()
-        for i, c in enumerate(lanes[k]):
-            due = t0 + (i * senders + k) / rate
-            wait = due - time.time()
-            if wait > 0:
-                time.sleep(wait)  # pacing the offered load (a benchmark, not a test)
-            else:
-                behind[0] += 1
-            at = time.time()
-            status, body = client.post("/v1/changes", c)
-            assert status == 201, body
-            with lock:
-                sent[body["update_seq"]] = at
-        client.close()
-
-    threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    env.wait_applied(start_seq + per * senders, timeout=600)
-    applied = env.applied()
-    lat = sorted(r["applied_at"] - sent[r["update_seq"]] for r in applied
-                 if r["update_seq"] in sent)
-    q = statistics.quantiles(lat, n=1000)
+def latency(env: Env, tmp: Path, changes: list[dict[str, Any]], rate: float,
+            ) -> dict[str, float]:
+    """Open loop at ``rate``: from each change's scheduled time to the prefecture's
+    commit of its identity update, and to the intake's answer."""
+    results = load(env, tmp, changes, rate=rate)
+    settle(env)
+    due = {r["update_seq"]: r["due"] for r in results}
+    applied = [r for r in env.applied() if r["update_seq"] in due]
+    lat = sorted(r["applied_at"] - due[r["update_seq"]] for r in applied)
+    answer = sorted(r["answered"] - r["due"] for r in results)
+    q, qa = statistics.quantiles(lat, n=1000), statistics.quantiles(answer, n=1000)
+    late = sum(1 for r in results if r["answered"] - r["due"] > 0.05)
     return {"n": len(lat), "p50": q[499] * 1000, "p90": q[899] * 1000, "p99": q[989] * 1000,
-            "max": lat[-1] * 1000, "late_sends": behind[0]}
+            "max": lat[-1] * 1000, "answer_p50": qa[499] * 1000, "answer_p99": qa[989] * 1000,
+            "late": late}
+
+
+class Profiler:
+    """py-spy on the hub process, collapsed stacks to a file (``--profile``)."""
+
+    def __init__(self, directory: Path | None, env: Env, name: str) -> None:
+        self.p: subprocess.Popen[bytes] | None = None
+        if directory is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        assert env.hub is not None
+        self.out = directory / f"{name}.txt"
+        spy = Path(sys.executable).with_name("py-spy")
+        self.p = subprocess.Popen([str(spy), "record", "--pid", str(env.hub.p.pid), "--format",
+                                   "raw", "--rate", "250", "--threads", "--gil",
+                                   "--nonblocking", "-o", str(self.out)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.p is not None:
+            self.p.send_signal(signal.SIGINT)
+            self.p.wait(timeout=60)
+            print(f"profile            {self.out}")
 
 
 def main() -> None:
@@ -148,44 +226,60 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="a hub configuration override, e.g. intake.validate_responses=false")
     ap.add_argument("--postgres", action="store_true",
-                    help="the hub's store on a private PostgreSQL server (hub/pgserver.py)")
+                    help="the hub's store on a private PostgreSQL server")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="record the hub with py-spy during the batch run")
+    ap.add_argument("--rate", type=float, default=1000.0, help="offered load, requests/s")
     args = ap.parse_args()
     q = args.quick
     tmp = Path(tempfile.mkdtemp(prefix="jukihub-bench-"))
     certs = tmp / "certs"
     init_certs(certs, load_config(CONFIG).parties)
-    print(f"jukihub bench — {time.strftime('%Y-%m-%d %H:%M')}, data in {tmp}")
+    print(f"jukihub bench — {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+          f"data in {tmp}")
     raw_n = 20_000 if q else 200_000
     raw = raw_transport(certs, raw_n, 256, 600)
-    print(f"raw transport      {raw:>10,.0f} frames/s  ({raw_n:,} frames of 600 B, window 256, mTLS)")
+    print(f"raw transport      {raw:>10,.0f} frames/s  ({raw_n:,} frames of 600 B, window "
+          f"256, mTLS; the ceiling)")
+    synth = Synth(seed=2026)
+    fwd_n = 300 if q else 2000
+    fwd = forward(certs, tmp, list(Synth(seed=7).stream(fwd_n)))
+    print(f"naive forwarder    {fwd:>10,.0f} changes/s ({fwd_n:,} changes: SQLite commit, "
+          f"mTLS POST, commit of the answer, each; the baseline)")
+
+    def beside(rate: float, messages: float | None = None) -> str:
+        frames = f", {messages / raw:.3f} of raw" if messages else ""
+        return f"{rate / fwd:.1f}× forwarder{frames}"
+
     pg = PgServer().start() if args.postgres else None
-    env = Env(tmp, certs, store_url=pg.database() if pg else None)
-    if pg:
-        print("store              PostgreSQL (private server, unix socket, default settings)")
-    env.link.update(backoff_initial=0.2, backoff_max=5.0, heartbeat_interval=5.0,
-                    heartbeat_timeout=30.0)
+    env = start(tmp, certs, pg.database() if pg else None, args.set)
     try:
-        env.start_mock()
-        env.start_hub(["logging.level=\"warning\"", "intake.max_batch=1000", *args.set])
-        if args.set:
-            print(f"hub overrides      {' '.join(args.set)}")
-        synth = Synth(seed=2026)
-        naive_n = 300 if q else 2000
-        nv = naive(env, synth, naive_n)
-        print(f"naive (1/request)  {nv:>10,.0f} changes/s ({naive_n:,} single requests, one client)")
-        e2e_n = 5_000 if q else 50_000
-        accepted, e2e = end_to_end(env, synth, e2e_n, clients=4, batch=200)
-        print(f"intake             {accepted:>10,.0f} changes/s ({e2e_n:,} changes, 4 clients × "
+        store = "PostgreSQL (private server, unix socket)" if pg else "SQLite (WAL, FULL)"
+        print(f"hub                store {store}, five links"
+              + (f", overrides {' '.join(args.set)}" if args.set else ""))
+        n = 300 if q else 2000
+        rate = sequential(env, list(synth.stream(n)))
+        print(f"1 client × 1       {rate:>10,.0f} changes/s ({n:,} single requests in "
+              f"turn, until every link acknowledged; {beside(rate)})")
+        n = 1000 if q else 10_000
+        rate = concurrent(env, tmp, list(synth.stream(n)), 64)
+        print(f"64 clients × 1     {rate:>10,.0f} changes/s ({n:,} single requests, 64 at a "
+              f"time; {beside(rate)})")
+        n = 5000 if q else 50_000
+        profiler = Profiler(args.profile, env, "batches-postgres" if pg else "batches")
+        answered, e2e, messages = batches(env, list(synth.stream(n)), 4, 200)
+        profiler.stop()
+        print(f"intake             {answered:>10,.0f} changes/s ({n:,} changes, 4 clients × "
               f"batches of 200, answered after commit)")
-        print(f"end to end         {e2e:>10,.0f} changes/s (the same changes, until the mock "
-              f"acknowledged every identity update)")
-        print(f"ratios             end to end / raw = {e2e / raw:.3f}; "
-              f"end to end / naive = {e2e / nv:.1f}")
-        rate, secs = (100, 3) if q else (100, 20)
-        lat = latency(env, synth, rate, secs)
-        print(f"latency @ {rate}/s     p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, "
-              f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms (POST → mock commit, "
-              f"{lat['n']:,} changes, {lat['late_sends']} sent late)")
+        print(f"end to end         {e2e:>10,.0f} changes/s ({messages:,} messages on five "
+              f"links, {messages * e2e / n:,.0f}/s, all acknowledged; {beside(e2e, messages * e2e / n)})")
+        secs = 2 if q else 20
+        lat = latency(env, tmp, list(synth.stream(int(args.rate * secs))), args.rate)
+        print(f"latency @ {args.rate:,.0f}/s  p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, "
+              f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms (scheduled send → "
+              f"prefecture commit, {lat['n']:,} changes); answered p50 "
+              f"{lat['answer_p50']:.1f} ms, p99 {lat['answer_p99']:.1f} ms; "
+              f"{lat['late']} answered over 50 ms after schedule")
     finally:
         env.stop()
         if pg:

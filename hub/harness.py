@@ -192,6 +192,11 @@ class Env:
     def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return control("127.0.0.1", self.control_port, method, path, body)
 
+    def control_of(self, mock: str, method: str, path: str, body: Any = None,
+                   ) -> tuple[int, Any]:
+        """Call ``mock``'s control API (any of the five)."""
+        return control("127.0.0.1", self._control_port(mock), method, path, body)
+
     def _control_port(self, mock: str) -> int:
         return self.control_port if mock == "prefecture" else self.others[mock][2]
 
