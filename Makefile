@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/jukihub certs init
 	$(BIN)/jukihub migrate
-	$(BIN)/jukihub demo
+	$(BIN)/jukihub-dev demo
 
 test: $(STAMP)
 	scripts/ensure-services

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from certs.devca import init_certs
-from hub.checks import resident_code_check_digit
+from devtools.harness import CONFIG, Env
 from hub.config import load_config
 from hub.db import migrate
-from hub.harness import CONFIG, Env
 from hub.store import identity_records, residents
 from mock_endpoints.prefecture import PrefectureMock
+from protocols.codes import resident_code_check_digit
 from protocols.consistency import CheckRecord, ConsistencyChunk, encode_chunk
 
 LAST = [("佐藤", "サトウ"), ("鈴木", "スズキ"), ("髙橋", "タカハシ"), ("田中", "タナカ"),

@@ -42,10 +42,10 @@ from typing import Any
 
 from bench.forwarder import forward
 from certs.devca import init_certs
+from devtools.harness import CONFIG, ROOT, Env
+from devtools.pgserver import PgServer
+from devtools.synthetic import Synth
 from hub.config import LINK_NAMES, load_config
-from hub.harness import CONFIG, ROOT, Env
-from hub.pgserver import PgServer
-from hub.synthetic import Synth
 
 
 def raw_transport(certs: Path, n: int, window: int, size: int) -> float:

@@ -1,4 +1,5 @@
-"""``jukihub``: run the hub, make dev certificates, run a mock endpoint, run the demo."""
+"""``jukihub``: run the hub, migrate its store, make dev certificates, run a mock
+endpoint, run a consistency check.  (The demo is a dev tool: ``jukihub-dev demo``.)"""
 
 from __future__ import annotations
 
@@ -127,12 +128,6 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return exit_code
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from hub.demo import run_demo
-
-    return run_demo(args.config, args.set or [], args.changes)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jukihub", description=__doc__)
     parser.add_argument("--config", default=DEFAULT_CONFIG, type=Path,
@@ -165,11 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     crun.add_argument("--timeout", type=float, default=600.0)
     crun.add_argument("--show", type=int, default=20, help="differences to print per link")
     crun.set_defaults(func=cmd_consistency)
-    demo = sub.add_parser("demo", help="run hub and mocks on loopback and drive changes")
-    demo.add_argument("--changes", type=int, default=300)
-    demo.set_defaults(func=cmd_demo)
     # Options may come before or after the command.
-    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, demo, crun):
+    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, crun):
         p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
         p.add_argument("--set", action="append", default=argparse.SUPPRESS,
                        metavar="SECTION.KEY=VALUE")

@@ -1,8 +1,6 @@
-"""A small blocking HTTPS client with a client certificate, for the register side.
-
-Used by the demo, the tests and the benchmark to speak to the intake API, and by
-operators to read ``/metrics``.  It builds its ``ssl`` context from our CA only: it
-does not read ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE``.
+"""A small blocking HTTPS client with a client certificate: the CLI's (``jukihub
+consistency run``), and the dev tools' (demo, tests, benchmark) for the intake API and
+``/metrics``.  Its TLS context comes from ``hub.tls``, like every other.
 """
 
 from __future__ import annotations
@@ -13,13 +11,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-
-def ssl_context(certs_dir: Path, party: str) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_verify_locations(cafile=str(Path(certs_dir) / "ca.pem"))
-    ctx.load_cert_chain(str(Path(certs_dir) / f"{party}.pem"), str(Path(certs_dir) / f"{party}.key"))
-    return ctx
+from hub.tls import blocking_client_context
 
 
 class HttpsClient:
@@ -28,7 +20,7 @@ class HttpsClient:
     def __init__(self, host: str, port: int, certs_dir: Path, party: str,
                  timeout: float = 60.0, context: ssl.SSLContext | None = None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
-        self.context = context or ssl_context(certs_dir, party)
+        self.context = context or blocking_client_context(certs_dir, party)
         self.conn: http.client.HTTPSConnection | None = None
 
     def request(self, method: str, path: str, body: Any = None,
@@ -67,17 +59,3 @@ class HttpsClient:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-
-
-def control(host: str, port: int, method: str, path: str, body: Any = None,
-            timeout: float = 60.0) -> tuple[int, Any]:
-    """Call a mock endpoint's loopback control API (plain HTTP, JSON)."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data,
-                     headers={"Content-Type": "application/json"} if data else {})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"null")
-    finally:
-        conn.close()

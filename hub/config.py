@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.checks import check_municipality_code
-from hub.errors import FormatError
+from protocols.codes import is_municipality_code
 
 LINK_NAMES = ("prefecture", "national", "card", "intermediate", "moj")
 
@@ -210,7 +209,9 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 cert=section.get("cert", name),
                 options={k: v for k, v in section.items() if k not in _MOCK_KEYS},
             )
-        check_municipality_code(str(hub["municipality_code"]), "hub.municipality_code")
+        if not is_municipality_code(str(hub["municipality_code"])):
+            raise ConfigError(f"{path}: hub.municipality_code is not a municipality code "
+                              "with its check digit (JIS X 0402)")
         intake, metrics = raw["intake"], raw["metrics"]
         cfg = Config(
             path=path,
@@ -250,9 +251,6 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: missing required option {exc.args[0]!r}") from None
-    except FormatError:
-        raise ConfigError(f"{path}: hub.municipality_code is not a municipality code with "
-                          "its check digit (JIS X 0402)") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return cfg

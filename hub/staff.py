@@ -35,12 +35,12 @@ from hub import checks, consistency, metrics, send_batches
 from hub.changes import parse_manual_decision
 from hub.consistency import CHECK_LINKS
 from hub.errors import HubError, UnavailableError
-from hub.jsonable import as_json
 from hub.queries import parse_query
 from hub.store import consistency_checks, inbox
 from hub.tls import peer_common_name
 from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.errors import BodyError
+from protocols.jsonable import as_json
 from protocols.national import decode_query_result, encode_query
 
 Answer = tuple[int, dict[str, Any]]

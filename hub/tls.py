@@ -1,14 +1,18 @@
-"""The one place that builds TLS contexts, for listeners and for link clients.
+"""The one place that builds TLS contexts: for listeners, for link clients, and for
+the blocking HTTPS client of the CLI (and of the dev tools).
 
-Every context: TLS 1.2 or newer, certificates from the dev (or production) CA, the
+Every context: TLS 1.2 or newer, certificates from the dev (or production) CA only —
+never the environment's bundle (``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``) — and the
 peer's certificate *required* on both sides.  Client contexts pin the peer's name
-(``optionsForClientTLS`` checks it with service_identity), so the hub refuses a
-national-server certificate on the prefecture link.  Contexts are built once at start
-and reused: a new mTLS handshake costs about 30 round trips' worth of time.
+(``optionsForClientTLS`` checks it with service_identity; the blocking client checks
+the host name it connects to), so the hub refuses a national-server certificate on the
+prefecture link.  Contexts are built once at start and reused: a new mTLS handshake
+costs about 30 round trips' worth of time.
 """
 
 from __future__ import annotations
 
+import ssl as stdlib_ssl
 from pathlib import Path
 
 from OpenSSL import crypto
@@ -55,6 +59,17 @@ def client_options(certs_dir: Path, party: str, peer_name: str) -> IOpenSSLClien
         clientCertificate=load_party(certs_dir, party),
         extraCertificateOptions={"raiseMinimumTo": MIN_TLS},
     )
+
+
+def blocking_client_context(certs_dir: Path, party: str) -> stdlib_ssl.SSLContext:
+    """The same rules for a blocking client (``http.client``): the CLI's and the dev
+    tools'.  The host name it connects to is checked against the server certificate."""
+    d = Path(certs_dir)
+    ctx = stdlib_ssl.SSLContext(stdlib_ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = stdlib_ssl.TLSVersion.TLSv1_2
+    ctx.load_verify_locations(cadata=_read(d / "ca.pem").decode("ascii"))
+    ctx.load_cert_chain(str(d / f"{party}.pem"), str(d / f"{party}.key"))
+    return ctx
 
 
 def peer_common_name(transport: ITransport | None) -> str | None:

@@ -17,10 +17,10 @@ import json
 import sqlite3
 from typing import Any
 
-from hub.jsonable import as_json
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.card import decode_card_event, decode_to_card
 from protocols.errors import BodyError
+from protocols.jsonable import as_json
 from protocols.senddest import SendDestinationChunk
 
 

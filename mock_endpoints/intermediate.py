@@ -17,7 +17,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from hub.jsonable import as_json
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.errors import BodyError
 from protocols.intermediate import (
@@ -31,6 +30,7 @@ from protocols.intermediate import (
     decode_to_intermediate,
     encode,
 )
+from protocols.jsonable import as_json
 
 
 class IntermediateMock(MockEndpoint):

@@ -14,9 +14,9 @@ import datetime as dt
 import sqlite3
 from typing import Any
 
-from hub.jsonable import as_json
 from mock_endpoints.base import MockEndpoint, Refusal
 from protocols.errors import BodyError
+from protocols.jsonable import as_json
 from protocols.moj import ResidenceChangeNotice, decode_notice, encode_change_notice
 
 

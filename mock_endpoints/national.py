@@ -25,12 +25,11 @@ import random
 import sqlite3
 from typing import Any
 
-from stdnum.jp import in_ as individual_number_std
-
-from hub.synthetic import OTHER_CITIES, Synth
 from mock_endpoints import checkpeer
 from mock_endpoints.base import MockEndpoint, Refusal, request_body
+from mock_endpoints.population import people_of_other_cities
 from protocols.charconv import seion_kana
+from protocols.codes import individual_number_check_digit
 from protocols.consistency import CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
 from protocols.national import (
@@ -83,17 +82,7 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     # ---- its register of the whole country --------------------------------------------
 
     def _seed_others(self, n: int) -> None:
-        synth = Synth(seed=int(self.options.get("seed", 47)))
-        rows = []
-        for _ in range(n):
-            p = synth.new_person()
-            code, text = synth.rng.choice(OTHER_CITIES)
-            rows.append({"resident_code": p.code, "individual_number": p.number,
-                         "municipality_code": code, "name_kanji": p.name_kanji,
-                         "name_kana": p.name_kana, "birth_date": p.birth.isoformat(),
-                         "sex": p.sex, "address": f"{text}{synth.rng.randint(1, 30)}番地",
-                         "record_status": "active", "update_seq": None, "held_for": code})
-        self.put_persons(rows)
+        self.put_persons(people_of_other_cities(n, seed=int(self.options.get("seed", 47))))
 
     def put_persons(self, rows: list[dict[str, Any]]) -> int:
         """Insert or replace people in one transaction; ``KeyError`` names a missing item
@@ -198,7 +187,7 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
         while True:
             body = str(self.rng.randint(1, 9)) + "".join(
                 str(self.rng.randint(0, 9)) for _ in range(10))
-            number = body + individual_number_std.calc_check_digit(body)
+            number = body + individual_number_check_digit(body)
             try:
                 cur.execute("INSERT INTO numbers VALUES (?, ?)", (number, resident_code))
                 return number

@@ -18,12 +18,12 @@ import json
 import sqlite3
 from typing import Any
 
-from hub.jsonable import as_json
 from mock_endpoints import checkpeer
 from mock_endpoints.base import MockEndpoint, Refusal, request_body
 from protocols.consistency import CHECK_ITEMS, CHUNK, CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
 from protocols.identity import IDENTITY_UPDATE, decode_identity_update
+from protocols.jsonable import as_json
 from protocols.xmlrecord import XmlDispatch
 
 _DECODE = XmlDispatch(IDENTITY_UPDATE, CHUNK)

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from certs.devca import init_certs
+from devtools.pgserver import PgServer
 from hub.config import load_config
-from hub.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

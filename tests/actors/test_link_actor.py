@@ -21,12 +21,12 @@ from twisted.internet.testing import MemoryReactorClock
 from actors.link import LinkActor
 from actors.messages import BytesIn, Connected, ConnectFailed, GetStatus, OutboxAppended, Subscribe
 from actors.store_writer import StoreWriter
+from devtools.synthetic import Synth
 from hub.changes import parse_change
 from hub.config import LinkConfig
 from hub.db import migrate
 from hub.register import RegisterWriter
 from hub.store import dead_letters, link_state, make_engine, outbox
-from hub.synthetic import Synth
 from protocols.session import DataFrame, Role, Session, Withdrawn
 
 TODAY = dt.date(2026, 11, 27)

@@ -4,10 +4,12 @@ import datetime as dt
 
 import pytest
 
+from devtools.synthetic import Synth
 from hub import checks
 from hub.changes import Reason, parse_change
 from hub.errors import FormatError
-from hub.synthetic import Synth, individual_number, resident_code
+from mock_endpoints.population import individual_number, resident_code
+from protocols import codes
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -37,13 +39,13 @@ def test_individual_number_check_digit() -> None:
 def test_resident_code_check_digit_rule() -> None:
     # modulus 11, weights 2..7 from the right: 1234567890 -> 0*2+9*3+8*4+7*5+6*6+5*7
     # +4*2+3*3+2*4+1*5 = 195, 195 % 11 = 8, 11 - 8 = 3
-    assert checks.resident_code_check_digit("1234567890") == "3"
+    assert codes.resident_code_check_digit("1234567890") == "3"
     checks.check_resident_code("12345678903")
     with pytest.raises(FormatError):
         checks.check_resident_code("12345678902")
     # remainders 0 and 1 give 0: 0000000000 -> 0; 1000000000 -> 5*1=5 -> 6
-    assert checks.resident_code_check_digit("0000000000") == "0"
-    assert checks.resident_code_check_digit("1000000000") == "6"
+    assert codes.resident_code_check_digit("0000000000") == "0"
+    assert codes.resident_code_check_digit("1000000000") == "6"
 
 
 def test_generated_codes_are_valid() -> None:

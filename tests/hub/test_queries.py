@@ -73,6 +73,6 @@ def test_malformed_keys_are_refused_by_name(items: dict[str, Any], code: str) ->
 
 
 def _cd(first10: str) -> str:
-    from hub.checks import resident_code_check_digit
+    from protocols.codes import resident_code_check_digit
 
     return resident_code_check_digit(first10)

@@ -11,12 +11,12 @@ from alembic import command
 from alembic.util.exc import CommandError
 from sqlalchemy import func, select
 
+from devtools.synthetic import Synth
 from hub.changes import parse_change
 from hub.db import alembic_config, migrate
 from hub.errors import FormatError
 from hub.register import RegisterWriter
 from hub.store import identity_records, make_engine, outbox, request_ids, residents
-from hub.synthetic import Synth
 from protocols.identity import decode_identity_update
 
 TODAY = dt.date(2026, 11, 27)
@@ -208,7 +208,7 @@ def test_foreign_residents_get_a_ministry_notice(store_url: str) -> None:
 
 
 def test_integrated_atena_is_assigned_with_the_first_individual_number(store_url: str) -> None:
-    from hub.synthetic import individual_number
+    from mock_endpoints.population import individual_number
     from protocols.intermediate import CodeRequest, decode_copy_update, decode_to_intermediate
 
     url = store_url

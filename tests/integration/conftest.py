@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.harness import Env
+from devtools.harness import Env
 
 
 @pytest.fixture

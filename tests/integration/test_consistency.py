@@ -6,8 +6,8 @@ import subprocess
 import sys
 from typing import Any
 
-from hub.harness import CONFIG, ROOT
-from hub.synthetic import Synth
+from devtools.harness import CONFIG, ROOT
+from devtools.synthetic import Synth
 from tests.integration.test_prefecture_path import post_all
 
 

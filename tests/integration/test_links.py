@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from hub.harness import Env, check_order
-from hub.synthetic import Synth, individual_number
+from devtools.harness import Env, check_order
+from devtools.synthetic import Synth, individual_number
 
 LINKS = ("national", "card", "intermediate", "moj")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.synthetic import Synth
+from devtools.synthetic import Synth
 from protocols.charconv import seion_kana
 from tests.integration.test_prefecture_path import post_all
 

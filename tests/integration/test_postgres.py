@@ -2,7 +2,7 @@
 
 The tests below are the SQLite suite's own, collected here a second time with
 ``hub_store`` pointing at a fresh database of the private PostgreSQL server
-(``hub.pgserver``, Debian's binaries): ordering, a hub killed mid-stream with the
+(``devtools.pgserver``, Debian's binaries): ordering, a hub killed mid-stream with the
 poster retrying, number generation (inbound pushes, designations), staff queries and
 manual answers, consistency checks and send-destination batches (the long jobs).
 """

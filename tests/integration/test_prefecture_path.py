@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from devtools.harness import Env, check_order
+from devtools.synthetic import Synth
 from hub.client import HttpsClient
-from hub.harness import Env, check_order
-from hub.synthetic import Synth
 
 
 def post_all(client: HttpsClient, changes: list[dict[str, Any]], batch: int = 20,
@@ -210,7 +210,7 @@ def test_another_links_certificate_is_refused(tmp_path: Path, certs_dir: Path) -
     e = Env(tmp_path, certs_dir)
     try:
         e.mock = None
-        from hub.harness import Proc
+        from devtools.harness import Proc
 
         e.mock = Proc(["mock", "prefecture"], e.common() + [
             "mocks.prefecture.port=0", "mocks.prefecture.control_port=0",
@@ -378,7 +378,7 @@ def test_copies_reach_the_intermediate_server_in_order(env_with: Any) -> None:
 
 
 def test_card_events_reach_the_card_system_in_order(env_with: Any) -> None:
-    from hub.synthetic import individual_number
+    from mock_endpoints.population import individual_number
 
     e = env_with("card")
     synth = Synth(seed=112)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from hub.synthetic import Synth
+from devtools.synthetic import Synth
 from tests.integration.test_prefecture_path import post_all
 
 

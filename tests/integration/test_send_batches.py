@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.synthetic import Synth, individual_number
+from devtools.synthetic import Synth, individual_number
 from tests.integration.test_prefecture_path import post_all
 
 WHO = {"operator_id": "op031", "terminal_id": "t02"}

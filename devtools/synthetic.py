@@ -9,13 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from faker import Faker
-from stdnum.jp import in_ as individual_number_std
 
-from hub.checks import municipality_code_check_digit, resident_code_check_digit
+from mock_endpoints.population import (
+    OTHER_CITIES,
+    Person,
+    individual_number,
+    new_person,
+    resident_code,
+)
+from protocols.codes import municipality_code_check_digit
 
 NUMAZU = "222038"
 NUMAZU_TOWNS = [  # (町名, 郵便番号)
@@ -25,38 +30,12 @@ NUMAZU_TOWNS = [  # (町名, 郵便番号)
     ("香貫", "4100822"), ("下香貫", "4100822"), ("東椎路", "4100306"), ("江浦", "4100222"),
     ("戸田", "4103402"), ("本字千本", "4100848"),
 ]
-OTHER_CITIES = [("131016", "東京都千代田区千代田１番"), ("221309", "静岡県浜松市中区元城町１０３番地"),
-                ("222054", "静岡県三島市北田町４番４７号"), ("011002", "北海道札幌市中央区北一条西２丁目")]
 RELATIONSHIPS = ["世帯主", "妻", "夫", "子", "父", "母"]
 FOREIGN = [("ベトナム", "技能実習"), ("フィリピン", "永住者"), ("ブラジル", "定住者"),
            ("中国", "技術・人文知識・国際業務"), ("ネパール", "留学")]
 
-
-def resident_code(rng: random.Random) -> str:
-    body = "".join(str(rng.randint(0, 9)) for _ in range(10))
-    return body + resident_code_check_digit(body)
-
-
-def individual_number(rng: random.Random) -> str:
-    body = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(10))
-    return body + individual_number_std.calc_check_digit(body)
-
-
 assert municipality_code_check_digit(NUMAZU[:5]) == NUMAZU[5]
-
-
-@dataclass
-class Person:
-    code: str
-    atena: str
-    household: str
-    name_kanji: str
-    name_kana: str
-    birth: dt.date
-    sex: str
-    number: str | None
-    removed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["NUMAZU", "OTHER_CITIES", "Person", "Synth", "individual_number", "resident_code"]
 
 
 class Synth:
@@ -88,17 +67,8 @@ class Synth:
                 "notified_date": self.today.isoformat(), "resident_code": person.code}
 
     def new_person(self, newborn: bool = False) -> Person:
-        sex = self.rng.choice("12")
-        last = self.fake.last_name_pair()
-        first = (self.fake.first_name_male_pair() if sex == "1"
-                 else self.fake.first_name_female_pair())
-        age_days = self.rng.randint(0, 20) if newborn else self.rng.randint(365, 90 * 365)
         self.serial += 1
-        return Person(code=resident_code(self.rng), atena=f"A{self.rng.getrandbits(48):012x}",
-                      household=f"H{self.rng.randint(1, 99999999):08d}",
-                      name_kanji=f"{last[0]}　{first[0]}", name_kana=f"{last[1]}　{first[1]}",
-                      birth=self.today - dt.timedelta(days=age_days), sex=sex,
-                      number=None if newborn else individual_number(self.rng))
+        return new_person(self.rng, self.fake, self.today, newborn)
 
     def arrival(self, newborn: bool = False) -> dict[str, Any]:
         """A 転入 (or 出生) of a new person."""

@@ -30,10 +30,11 @@ import pykka
 
 from actors.messages import GetStatus
 from certs.devca import init_certs
-from hub.client import HttpsClient, control
+from devtools.control import control
+from devtools.harness import seed_national
+from devtools.synthetic import Synth
+from hub.client import HttpsClient
 from hub.config import load_config
-from hub.harness import seed_national
-from hub.synthetic import Synth
 
 STAFF = {"operator_id": "demo01", "terminal_id": "t01"}
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.client import HttpsClient, control
+from devtools.control import control
+from hub.client import HttpsClient
 from hub.config import LINK_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]

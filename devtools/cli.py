@@ -1,0 +1,33 @@
+"""``jukihub-dev``: the development tools' commands (the product's are ``jukihub``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hub.config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jukihub-dev", description=__doc__)
+    parser.add_argument("--config", default="config.toml", type=Path,
+                        help="configuration file (default: config.toml)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override an option (value in TOML syntax); repeatable")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the hub and every mock on loopback and drive "
+                          "changes through them")
+    demo.add_argument("--changes", type=int, default=300)
+    args = parser.parse_args(argv)
+    from devtools.demo import run_demo
+
+    try:
+        return run_demo(args.config, args.set, args.changes)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"jukihub-dev: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
