@@ -62,13 +62,13 @@ from actors.messages import (
     SubmitChanges,
     Timer,
 )
-from actors.router import INBOUND, INBOX_KINDS
 from hub import metrics
-from hub.changes import number_designation
 from hub.config import LinkConfig
-from hub.errors import HubError
-from hub.register import OutboxItem
-from hub.store import dead_letters, link_state, outbox
+from hub.domain.changes import number_designation
+from hub.domain.errors import HubError
+from hub.domain.register import OutboxItem
+from hub.domain.routing import INBOUND, INBOX_KINDS
+from hub.store.tables import dead_letters, link_state, outbox
 from protocols.consistency import ConsistencyResult
 from protocols.errors import BodyError, RemoteProtocolError
 from protocols.national import NumberGenerated

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.register import OutboxItem, Outcome, Request
+from hub.domain.register import OutboxItem, Outcome, Request
 
 # ---- to the store writer -------------------------------------------------------------
 

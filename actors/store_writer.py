@@ -39,9 +39,9 @@ from actors.messages import (
     Subscribe,
 )
 from hub import metrics
-from hub.errors import UnavailableError
-from hub.register import OutboxItem, Outcome, RegisterWriter
-from hub.store import audit_log, consistency_checks, dead_letters, inbox, link_state, outbox
+from hub.domain.errors import UnavailableError
+from hub.domain.register import OutboxItem, Outcome, RegisterWriter
+from hub.store.tables import audit_log, consistency_checks, dead_letters, inbox, link_state, outbox
 
 log = logging.getLogger("jukihub.store")
 

@@ -28,8 +28,8 @@ from typing import Any
 from certs.devca import init_certs
 from devtools.harness import CONFIG, Env
 from hub.config import load_config
-from hub.db import migrate
-from hub.store import identity_records, residents
+from hub.store.engine import migrate
+from hub.store.tables import identity_records, residents
 from mock_endpoints.prefecture import PrefectureMock
 from protocols.codes import resident_code_check_digit
 from protocols.consistency import CheckRecord, ConsistencyChunk, encode_chunk
@@ -113,7 +113,7 @@ def baseline(tmp: Path, n: int, chunk: int) -> float:
     """Read the N current identity rows and encode them as chunks: the floor."""
     from sqlalchemy import create_engine
 
-    from hub.consistency import _CURRENT
+    from hub.domain.consistency import _CURRENT
 
     engine = create_engine(f"sqlite:///{tmp / 'jukihub.db'}")
     started = time.perf_counter()

@@ -25,13 +25,12 @@ from actors.link import LinkActor
 from actors.messages import PurgeDelivered, PurgeInbox, Subscribe
 from actors.store_writer import StoreWriter
 from hub import metrics
+from hub.api.intake import IntakeAPI
 from hub.config import Config
-from hub.db import migrate
-from hub.intake import IntakeAPI
-from hub.link_client import LinkTransport
+from hub.domain.register import RegisterWriter
 from hub.logs import emit
-from hub.register import RegisterWriter
-from hub.store import make_engine
+from hub.net.link_client import LinkTransport
+from hub.store.engine import make_engine, migrate
 from hub.tls import client_options, peer_common_name, server_options
 from protocols.charconv import UnifiedCharset
 

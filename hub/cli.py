@@ -29,7 +29,7 @@ def cmd_certs_init(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from hub.db import migrate
+    from hub.store.engine import migrate
 
     cfg = _config(args)
     migrate(cfg.store_url)

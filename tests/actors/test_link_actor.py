@@ -22,11 +22,11 @@ from actors.link import LinkActor
 from actors.messages import BytesIn, Connected, ConnectFailed, GetStatus, OutboxAppended, Subscribe
 from actors.store_writer import StoreWriter
 from devtools.synthetic import Synth
-from hub.changes import parse_change
 from hub.config import LinkConfig
-from hub.db import migrate
-from hub.register import RegisterWriter
-from hub.store import dead_letters, link_state, make_engine, outbox
+from hub.domain.changes import parse_change
+from hub.domain.register import RegisterWriter
+from hub.store.engine import make_engine, migrate
+from hub.store.tables import dead_letters, link_state, outbox
 from protocols.session import DataFrame, Role, Session, Withdrawn
 
 TODAY = dt.date(2026, 11, 27)
@@ -310,7 +310,7 @@ def test_memory_and_frames_in_flight_are_bounded_by_bytes_too(store_url: str) ->
 
 def test_inbox_records_once_and_purges_after_retention(store_url: str) -> None:
     from actors.messages import AckInbox, PurgeInbox, RecordInbound
-    from hub.store import inbox
+    from hub.store.tables import inbox
 
     now = [1000.0]
     url = store_url

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from devtools.synthetic import Synth
-from hub import checks
-from hub.changes import Reason, parse_change
-from hub.errors import FormatError
+from hub.domain import checks
+from hub.domain.changes import Reason, parse_change
+from hub.domain.errors import FormatError
 from mock_endpoints.population import individual_number, resident_code
 from protocols import codes
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from hub.errors import FormatError
-from hub.queries import parse_query
+from hub.domain.errors import FormatError
+from hub.domain.queries import parse_query
 from protocols.national import IdentityQuery
 
 WHO = {"operator_id": "op001", "terminal_id": "t01"}

@@ -12,11 +12,11 @@ from alembic.util.exc import CommandError
 from sqlalchemy import func, select
 
 from devtools.synthetic import Synth
-from hub.changes import parse_change
-from hub.db import alembic_config, migrate
-from hub.errors import FormatError
-from hub.register import RegisterWriter
-from hub.store import identity_records, make_engine, outbox, request_ids, residents
+from hub.domain.changes import parse_change
+from hub.domain.errors import FormatError
+from hub.domain.register import RegisterWriter
+from hub.store.engine import alembic_config, make_engine, migrate
+from hub.store.tables import identity_records, outbox, request_ids, residents
 from protocols.identity import decode_identity_update
 
 TODAY = dt.date(2026, 11, 27)
@@ -153,7 +153,7 @@ def test_store_errors_never_quote_values(writer: RegisterWriter, store_url: str)
     from sqlalchemy.exc import IntegrityError
 
     from hub.logs import JsonFormatter
-    from hub.store import audit_log
+    from hub.store.tables import audit_log
 
     name = "".join(["髙橋", "一郎"])  # not in the source line a traceback shows
     with pytest.raises(IntegrityError) as err, writer.engine.begin() as conn:

@@ -36,8 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
-from actors.router import route
-from hub.changes import (
+from hub.domain.changes import (
     ADDRESS_ITEMS,
     CREATING,
     FOREIGN_ITEMS,
@@ -47,8 +46,9 @@ from hub.changes import (
     ManualDecision,
     Reason,
 )
-from hub.errors import ConflictError, HubError, LogicError
-from hub.store import (
+from hub.domain.errors import ConflictError, HubError, LogicError
+from hub.domain.routing import route
+from hub.store.tables import (
     audit_log,
     card_events,
     identity_records,

@@ -1,14 +1,15 @@
-"""Alembic environment: runs migrations against the URL set by ``hub.db.migrate``."""
+"""Alembic environment: runs migrations against the URL set by ``hub.store.engine.migrate``."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from hub.store import make_engine, metadata
+from hub.store.engine import make_engine
+from hub.store.tables import metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
-assert url, "hub.db.migrate sets sqlalchemy.url"
+assert url, "hub.store.engine.migrate sets sqlalchemy.url"
 
 if context.is_offline_mode():
     context.configure(url=url, target_metadata=metadata, literal_binds=True)

@@ -24,16 +24,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, literal, select, update
 
 from hub.config import SendConfig
-from hub.errors import HubError, LogicError
-from hub.register import OutboxItem, RegisterWriter
-from hub.store import (
-    audit_log,
-    link_state,
-    outbox,
-    residents,
-    send_batch_members,
-    send_batches,
-)
+from hub.domain.errors import HubError, LogicError
+from hub.domain.register import OutboxItem, RegisterWriter
+from hub.store.tables import audit_log, link_state, outbox, residents, send_batch_members, send_batches
 from protocols.charconv import gaiji_count, substitute
 from protocols.senddest import SendDestination, SendDestinationChunk, encode_chunk
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub import checks
-from hub.errors import FormatError
+from hub.domain import checks
+from hub.domain.errors import FormatError
 from protocols.national import IdentityQuery
 
 

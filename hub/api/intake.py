@@ -28,11 +28,11 @@ from twisted.web import resource, server
 
 from actors.messages import SubmitChanges
 from hub import metrics
-from hub.changes import CardEventRequest, Change, parse_card_event, parse_change
+from hub.api.staff import StaffRoutes, match_route
 from hub.config import Config, IntakeConfig
-from hub.errors import FormatError, HubError, RequestError
-from hub.register import Outcome
-from hub.staff import StaffRoutes, match_route
+from hub.domain.changes import CardEventRequest, Change, parse_card_event, parse_change
+from hub.domain.errors import FormatError, HubError, RequestError
+from hub.domain.register import Outcome
 from hub.tls import peer_common_name
 from protocols.charconv import UnifiedCharset
 

@@ -1,4 +1,4 @@
-"""The register store: SQLAlchemy 2 tables, the engine, and read helpers.
+"""The register store's tables (SQLAlchemy 2 Core).
 
 Tables (schema by Alembic, ``hub/migrations``):
 
@@ -17,8 +17,6 @@ Tables (schema by Alembic, ``hub/migrations``):
 - ``audit_log``          操作ログ: who (operator, terminal) did what, when
 
 Only the store writer actor writes (see ``actors/store_writer.py``); anyone may read.
-SQLite runs in WAL mode with ``synchronous=FULL`` so a committed change survives a
-crash of the process or the machine.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Engine,
     Float,
     ForeignKey,
     Index,
@@ -38,8 +35,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
 )
 
 from protocols.identity import FIELDS, IdentityRecord
@@ -220,22 +215,3 @@ audit_log = Table(
     Column("action", String(40), nullable=False),
     Column("update_seq", Integer),
 )
-
-
-def make_engine(url: str) -> Engine:
-    """Create the engine; for SQLite, WAL, full sync, foreign keys and a busy timeout."""
-    # hide_parameters: an error's text must never carry a resident's values into a log.
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               hide_parameters=True)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 import unicodedata
 
-from hub.errors import FormatError
+from hub.domain.errors import FormatError
 from protocols import codes
 
 _DIGITS = re.compile(r"[0-9]+")

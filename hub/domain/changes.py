@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hub import checks
-from hub.errors import FormatError
+from hub.domain import checks
+from hub.domain.errors import FormatError
 from protocols.charconv import UnifiedCharset
 from protocols.errors import BodyError
 

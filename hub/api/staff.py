@@ -30,13 +30,14 @@ from actors.messages import (
     StartJob,
     SubmitChanges,
 )
-from actors.router import INBOUND
-from hub import checks, consistency, metrics, send_batches
-from hub.changes import parse_manual_decision
-from hub.consistency import CHECK_LINKS
-from hub.errors import HubError, UnavailableError
-from hub.queries import parse_query
-from hub.store import consistency_checks, inbox
+from hub import metrics
+from hub.domain import checks, consistency, send_batches
+from hub.domain.changes import parse_manual_decision
+from hub.domain.consistency import CHECK_LINKS
+from hub.domain.errors import HubError, UnavailableError
+from hub.domain.queries import parse_query
+from hub.domain.routing import INBOUND
+from hub.store.tables import consistency_checks, inbox
 from hub.tls import peer_common_name
 from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.errors import BodyError

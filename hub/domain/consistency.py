@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from hub.register import OutboxItem, RegisterWriter
-from hub.store import audit_log, consistency_checks, identity_records, outbox, residents
+from hub.domain.register import OutboxItem, RegisterWriter
+from hub.store.tables import audit_log, consistency_checks, identity_records, outbox, residents
 from protocols.consistency import CheckRecord, ConsistencyChunk, encode_chunk
 
 CHECK_LINKS = ("prefecture", "national")
