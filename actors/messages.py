@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain.register import OutboxItem, Outcome, Request
+from hub.domain.inbound import CheckAnswer
+from hub.domain.outcomes import OutboxItem, Outcome, Request
 
 # ---- to the store writer -------------------------------------------------------------
 
@@ -55,8 +56,7 @@ class RecordInbound:
     body: bytes
     refused_code: str | None  # set when the document was refused (kept for staff)
     reply: Callable[[], None]
-    # A consistency check's result: (check id, compared, held, differences).
-    check: tuple[str, int, int, int] | None = None
+    check: CheckAnswer | None = None  # a consistency check's result: its counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,10 @@ from actors.store_writer import StoreWriter
 from hub import metrics
 from hub.api.intake import IntakeAPI
 from hub.config import Config
-from hub.domain.register import RegisterWriter
+from hub.domain.register import Register
 from hub.logs import emit
 from hub.net.link_client import LinkTransport
+from hub.store import Store
 from hub.store.engine import make_engine, migrate
 from hub.tls import client_options, peer_common_name, server_options
 from protocols.charconv import UnifiedCharset
@@ -78,7 +79,7 @@ class Hub:
     def __init__(self, config: Config, reactor: Any) -> None:
         self.config = config
         self.reactor = reactor
-        self.engine: Any = None
+        self.store: Store | None = None
         self.writer: Any = None
         self.links: dict[str, Any] = {}
         self.listeners: list[Any] = []
@@ -89,25 +90,25 @@ class Hub:
         cfg = self.config
         charset = UnifiedCharset.load(cfg.gaiji_table) if cfg.gaiji_table else None
         migrate(cfg.store_url)
-        self.engine = make_engine(cfg.store_url)
+        self.store = Store(make_engine(cfg.store_url))
         enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
-        register = RegisterWriter(self.engine, cfg.municipality_code, enabled,
-                                  wall_clock=self.reactor.seconds)
-        self.writer = StoreWriter.start(self.engine, register, cfg.group_commit_max)
+        register = Register(self.store, cfg.municipality_code, enabled,
+                            wall_clock=self.reactor.seconds)
+        self.writer = StoreWriter.start(self.store, register, cfg.group_commit_max)
         for name in sorted(enabled):
             link = cfg.links[name]
             # TLS context built once per link and reused for every reconnect.
             tls = client_options(cfg.certs_dir, "hub", link.peer_name)
             transport = LinkTransport(self.reactor, name, link.host, link.port, tls,
                                       link.connect_timeout)
-            actor = LinkActor.start(link, cfg.municipality_code, self.engine, self.writer,
+            actor = LinkActor.start(link, cfg.municipality_code, self.store, self.writer,
                                     transport, clock=self.reactor,
                                     call_in_reactor=self.reactor.callFromThread,
                                     wall_clock=self.reactor.seconds)
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
         intake_site = server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
-                                            engine=self.engine, links=self.links,
+                                            store=self.store, links=self.links,
                                             settings=cfg))
         metrics_site = server.Site(_GuardedMetrics(cfg.metrics.allowed_clients,
                                                    cfg.log_scrapes))
@@ -151,8 +152,8 @@ class Hub:
         if self.writer is not None:
             self.writer.stop(block=True)
             self.writer = None
-        if self.engine is not None:
-            self.engine.dispose()
+        if self.store is not None:
+            self.store.dispose()
         for name in self.config.links:
             metrics.link_up.labels(name).set(0)
         return defer.gatherResults(ds)

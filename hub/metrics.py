@@ -32,8 +32,13 @@ intake_client_refused = Counter("jukihub_intake_client_refused",
                                 "Connections whose client certificate is not allowed")
 
 store_commit_seconds = Histogram("jukihub_store_commit_seconds",
-                                 "Duration of a store writer transaction", ["txn"],
-                                 buckets=LATENCY_BUCKETS)
+                                 "Duration of a database transaction, from begin to commit "
+                                 "(group: the store writer's group commit; job: a slice of "
+                                 "a long job)", ["txn"], buckets=LATENCY_BUCKETS)
+store_seconds = Histogram("jukihub_store_transaction_seconds",
+                          "Duration of a named store transaction (outbox.append, "
+                          "inbox.record, …), inside its database transaction", ["txn"],
+                          buckets=LATENCY_BUCKETS)
 store_errors = Counter("jukihub_store_errors", "Store transactions that failed", ["txn"])
 store_batch_size = Histogram("jukihub_store_batch_size", "Writes committed per transaction",
                              ["txn"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))

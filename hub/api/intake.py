@@ -90,11 +90,11 @@ class IntakeAPI(StaffRoutes, resource.Resource):
 
     def __init__(self, cfg: IntakeConfig, writer: Any, reactor: Any,
                  charset: UnifiedCharset | None = None, today: Any = dt.date.today,
-                 engine: Any = None, links: dict[str, Any] | None = None,
+                 store: Any = None, links: dict[str, Any] | None = None,
                  settings: Config | None = None) -> None:
         super().__init__()
         self.settings = settings  # the whole configuration, for the staff operations
-        self.engine = engine
+        self.store = store
         self.links = links or {}
         self.cfg = cfg
         self.charset = charset

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from openapi_core.datatypes import RequestParameters
-from sqlalchemy import select
 from twisted.internet import defer, task
 from twisted.web import server
 
@@ -31,13 +30,11 @@ from actors.messages import (
     SubmitChanges,
 )
 from hub import metrics
-from hub.domain import checks, consistency, send_batches
+from hub.domain import checks, consistency, inbound, send_batches
 from hub.domain.changes import parse_manual_decision
 from hub.domain.consistency import CHECK_LINKS
 from hub.domain.errors import HubError, UnavailableError
 from hub.domain.queries import parse_query
-from hub.domain.routing import INBOUND
-from hub.store.tables import consistency_checks, inbox
 from hub.tls import peer_common_name
 from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.errors import BodyError
@@ -93,7 +90,7 @@ class StaffRoutes:
     ``_answer``, ``_finish``, ``_oa_request``) it uses."""
 
     cfg: Any
-    engine: Any
+    store: Any  # hub.store.Store
     writer: Any
     reactor: Any
     links: dict[str, Any]
@@ -179,19 +176,12 @@ class StaffRoutes:
     def _inbox_list(self, _obj: None, _params: dict[str, str], args: dict[str, str]) -> Answer:
         """Items oldest first.  A list that shows many people never shows the 個人番号
         (the assessment's rule): fetch the one item for it."""
-        q = select(inbox).where(inbox.c.id > int(args.get("after", 0)))
-        if "kind" in args:
-            q = q.where(inbox.c.kind == args["kind"])
-        if "state" in args:
-            q = q.where(inbox.c.state == args["state"])
-        q = q.order_by(inbox.c.id).limit(int(args.get("limit", 100)))
-        with self.engine.connect() as conn:  # a read; the store writer is the only writer
-            rows = conn.execute(q).all()
+        rows = self.store.read(self.store.inbox.list, int(args.get("after", 0)),
+                               int(args.get("limit", 100)), args.get("kind"), args.get("state"))
         return 200, {"items": [_inbox_item(r, listed=True) for r in rows]}
 
     def _inbox_fetch(self, _obj: None, params: dict[str, str], _args: dict[str, str]) -> Answer:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(inbox).where(inbox.c.id == int(params["item_id"]))).first()
+        row = self.store.read(self.store.inbox.get, int(params["item_id"]))
         if row is None:
             raise HubError("unknown_item", "no such inbox item", status=404)
         return 200, _inbox_item(row, listed=False)
@@ -260,20 +250,16 @@ class StaffRoutes:
                           lambda a: a[1]["state"] == "answered", args)
 
     def _check_read(self, check_id: str) -> Answer:
-        with self.engine.connect() as conn:  # reads; the store writer is the only writer
-            row = conn.execute(select(consistency_checks).where(
-                consistency_checks.c.check_id == check_id)).first()
-            body = None
-            if row is not None and row.inbox_id is not None:
-                body = conn.scalar(select(inbox.c.body).where(inbox.c.id == row.inbox_id))
-        if row is None:
+        found = self.store.read(self.store.jobs.check, check_id)
+        if found is None:
             raise HubError("unknown_check", "no consistency check has this id", status=404)
-        out: dict[str, Any] = {k: v for k, v in row._mapping.items()
+        row, body = found
+        out: dict[str, Any] = {k: v for k, v in row.items()
                                if v is not None and k not in ("inbox_id", "differences")}
-        if row.differences is not None:
-            out["difference_count"] = row.differences
+        if row["differences"] is not None:
+            out["difference_count"] = row["differences"]
         if body is not None:
-            out["differences"] = [as_json(d) for d in decode_result(bytes(body)).differences]
+            out["differences"] = [as_json(d) for d in decode_result(body).differences]
         return 200, out
 
     # ---- send-destination batches (送付先情報) -----------------------------------------
@@ -316,12 +302,13 @@ class StaffRoutes:
                           lambda a: a[1]["state"] == "delivered", args)
 
     def _batch_read(self, batch_id: str) -> Answer:
-        with self.engine.connect() as conn:  # reads; the store writer is the only writer
-            shown = send_batches.progress(conn, batch_id)
-        if shown is None:
+        with self.store.reading() as conn:
+            batch = self.store.jobs.batch(conn, batch_id)
+            undelivered = self.store.outbox.undelivered(conn, "card", batch_id)
+        if batch is None:
             raise HubError("unknown_batch", "no send-destination batch has this id",
                            status=404)
-        return 200, shown
+        return 200, send_batches.progress(batch, undelivered)
 
     # ---- identity queries (本人確認情報照会) -------------------------------------------
 
@@ -364,14 +351,13 @@ class StaffRoutes:
 _NOT_IN_LISTS = frozenset({"individual_number"})
 
 
-def _inbox_item(r: Any, listed: bool) -> dict[str, Any]:
+def _inbox_item(r: Any, listed: bool) -> dict[str, Any]:  # a hub.store.InboxItem
     item: dict[str, Any] = {"id": r.id, "link": r.link, "kind": r.kind, "peer_seq": r.peer_seq,
                             "received_at": r.received_at, "state": r.state}
     if r.code:
         item["code"] = r.code
-    decode = INBOUND.get(r.link, (None, ""))[0]
-    if r.state != "refused" and decode is not None:
-        doc = as_json(decode(bytes(r.body)))
+    if r.state != "refused" and (decoded := inbound.decode(r.link, r.body)) is not None:
+        doc = as_json(decoded)
         if listed:
             doc = {k: v for k, v in doc.items() if k not in _NOT_IN_LISTS}
         item["document"] = doc

@@ -13,56 +13,18 @@ and staff answers are routed where they are recorded (``hub/register.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocols.consistency import ConsistencyResult, decode_result
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
-from protocols.intermediate import (
-    CodeIssued,
-    CodeRequest,
-    CopyUpdate,
-    ManualAnswerRequest,
-    ProvisionRecord,
-    decode_from_intermediate,
-    encode,
-    encode_copy_update,
-)
-from protocols.moj import (
-    ForeignResidentNotice,
-    ResidenceChangeNotice,
-    decode_change_notice,
-    encode_notice,
-)
+from protocols.intermediate import CodeRequest, CopyUpdate, encode, encode_copy_update
+from protocols.moj import ForeignResidentNotice, encode_notice
 from protocols.national import (
-    MovingOutCertificate,
-    NumberGenerated,
     NumberRequest,
     TransferInNotice,
-    decode_from_national,
     encode_number_request,
     encode_transfer_in,
 )
-
-# Inbound: the decoder that checks what each link's peer pushes, and the inbox kind of
-# a push it could not read (refused, kept for staff).
-INBOUND: dict[str, tuple[Callable[[bytes], Any], str]] = {
-    "prefecture": (decode_result, "prefecture.unreadable"),
-    "moj": (decode_change_notice, "moj.residence_change"),
-    "national": (decode_from_national, "national.unreadable"),
-    "intermediate": (decode_from_intermediate, "intermediate.unreadable"),
-}
-# The inbox kind of each document a peer may push.
-INBOX_KINDS: dict[type, str] = {
-    ResidenceChangeNotice: "moj.residence_change",
-    NumberGenerated: "national.number_generated",
-    MovingOutCertificate: "national.moving_out",
-    CodeIssued: "intermediate.code_issued",
-    ManualAnswerRequest: "intermediate.manual_answer_request",
-    ProvisionRecord: "intermediate.provision_record",
-    ConsistencyResult: "consistency.result",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, literal, select, update
-
 from hub.config import SendConfig
 from hub.domain.errors import HubError, LogicError
-from hub.domain.register import OutboxItem, RegisterWriter
-from hub.store.tables import audit_log, link_state, outbox, residents, send_batch_members, send_batches
+from hub.domain.outcomes import OutboxItem
+from hub.domain.register import Register
+from hub.store import AuditEntry
 from protocols.charconv import gaiji_count, substitute
 from protocols.senddest import SendDestination, SendDestinationChunk, encode_chunk
 
@@ -46,99 +45,78 @@ class BatchSlice:
     built: int = 0
     attempts: int = 0
 
-    def build(self, register: RegisterWriter, now: float
+    def build(self, register: Register, now: float
               ) -> tuple[list[OutboxItem], BatchSlice | None]:
+        """The next chunk of the batch: its outbox item, and the next slice."""
+        size = self.cfg.chunk_records
         with register.job_transaction() as conn:
-            return _build(conn, register, self, now)
+            store = register.store
+            members = store.jobs.members(conn, self.batch_id, self.after, size)
+            today = dt.date.fromtimestamp(now)
+            dests = tuple(destination(r, self, register.municipality_code, today)
+                          for r in members)
+            built = self.built + len(dests)
+            final = len(members) < size or built >= self.total
+            chunk = SendDestinationChunk(self.batch_id, register.municipality_code,
+                                         self.chunk_no, final, built if final else None, dests)
+            rows: list[tuple[object, ...]] = []
+            item = register.enqueue(rows, "card", "send_destination", encode_chunk(chunk),
+                                    self.batch_id, 0, now)
+            store.outbox.append(conn, rows)
+            store.jobs.batch_progress(conn, self.batch_id, built, self.chunk_no, final)
+        nxt = None if final else dataclasses.replace(
+            self, after=dests[-1].resident_code, chunk_no=self.chunk_no + 1, built=built,
+            attempts=0)
+        return [item], nxt
 
     def again(self) -> BatchSlice:
         return dataclasses.replace(self, attempts=self.attempts + 1)
 
 
-def start(register: RegisterWriter, cfg: SendConfig, codes: list[str] | None,
+class _Refused(Exception):
+    def __init__(self, error: HubError) -> None:
+        self.error = error
+
+
+def start(register: Register, cfg: SendConfig, codes: list[str] | None,
           print_class: str, operator_id: str, terminal_id: str,
           now: float) -> tuple[dict[str, Any] | HubError, BatchSlice | None]:
     """Record a batch; (its answer, the first slice) or (the refusal, None)."""
-    with register.engine.begin() as conn:
-        last = conn.scalar(select(func.max(send_batches.c.batch_id))) or "S0"
-        batch_id = f"S{int(last[1:]) + 1:010d}"
-        if codes is not None:
-            refusal = _check_members(conn, codes)
-            if refusal is not None:
-                conn.rollback()
-                return refusal, None
-            conn.execute(insert(send_batch_members), [
-                {"batch_id": batch_id, "resident_code": c} for c in dict.fromkeys(codes)])
-        else:
-            # Everyone living with a 個人番号 not yet in any batch, chosen in the database.
-            already = select(send_batch_members.c.resident_code)
-            conn.execute(insert(send_batch_members).from_select(
-                ["batch_id", "resident_code"],
-                select(literal(batch_id), residents.c.resident_code).where(
-                    residents.c.individual_number.is_not(None),
-                    residents.c.removed.is_(False),
-                    residents.c.resident_code.not_in(already))))
-        total = conn.scalar(select(func.count()).select_from(send_batch_members).where(
-            send_batch_members.c.batch_id == batch_id)) or 0
-        selection = "list" if codes is not None else "needing_notice"
-        conn.execute(insert(send_batches).values(
-            batch_id=batch_id, selection=selection, print_class=print_class, state="building",
-            operator_id=operator_id, terminal_id=terminal_id, created_at=now, total=total,
-            built=0, chunks=0))
-        conn.execute(insert(audit_log).values(
-            at=now, operator_id=operator_id, terminal_id=terminal_id, request_id=batch_id,
-            action=f"send_destination.{selection}"))
+    store = register.store
+    selection = "list" if codes is not None else "needing_notice"
+    try:
+        with store.transaction("job") as conn:
+            batch_id = f"S{store.jobs.last_batch(conn) + 1:010d}"
+            if codes is not None:
+                refusal = _member_refusal(store.jobs.member_states(conn, list(set(codes))),
+                                          codes)
+                if refusal is not None:
+                    raise _Refused(refusal)  # rolls the transaction back: nothing written
+            total = store.jobs.add_members(conn, batch_id, codes)
+            store.jobs.start_batch(conn, {
+                "batch_id": batch_id, "selection": selection, "print_class": print_class,
+                "state": "building", "operator_id": operator_id, "terminal_id": terminal_id,
+                "created_at": now, "total": total, "built": 0, "chunks": 0})
+            store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
+                                                 f"send_destination.{selection}", batch_id)])
+    except _Refused as refused:
+        return refused.error, None
     answer = {"batch_id": batch_id, "selection": selection, "total": total}
     return answer, BatchSlice(batch_id, cfg, print_class, operator_id, terminal_id, total)
 
 
-def _check_members(conn: Connection, codes: list[str]) -> HubError | None:
+def _member_refusal(states: dict[str, tuple[bool, bool]], codes: list[str]) -> HubError | None:
     """Every listed resident must be on the register, living, with a 個人番号; the
     refusal names the position in the list, never the code."""
-    found: dict[str, Any] = {}
-    unique = list(dict.fromkeys(codes))
-    for i in range(0, len(unique), 500):
-        part = unique[i : i + 500]
-        for row in conn.execute(select(residents.c.resident_code, residents.c.removed,
-                                       residents.c.individual_number)
-                                .where(residents.c.resident_code.in_(part))):
-            found[row.resident_code] = row
     for i, code in enumerate(codes):
-        member = found.get(code)
-        rule = ("unknown_resident" if member is None
-                else "change_to_removed_record" if member.removed
-                else "no_individual_number" if member.individual_number is None else None)
+        state = states.get(code)
+        rule = ("unknown_resident" if state is None
+                else "change_to_removed_record" if state[0]
+                else "no_individual_number" if not state[1] else None)
         if rule is not None:
             return LogicError(rule, f"residents[{i}]: {rule.replace('_', ' ')}",
                               f"residents[{i}]")
     return None
-
-
-_MEMBERS = (select(residents)
-            .join(send_batch_members, and_(
-                send_batch_members.c.resident_code == residents.c.resident_code))
-            .order_by(residents.c.resident_code))
-
-
-def _build(conn: Connection, register: RegisterWriter, s: BatchSlice,
-           now: float) -> tuple[list[OutboxItem], BatchSlice | None]:
-    size = s.cfg.chunk_records
-    rows = conn.execute(_MEMBERS.where(send_batch_members.c.batch_id == s.batch_id,
-                                       residents.c.resident_code > s.after).limit(size)).all()
-    today = dt.date.fromtimestamp(now)
-    dests = tuple(destination(r._mapping, s, register.municipality_code, today) for r in rows)
-    built = s.built + len(dests)
-    final = len(rows) < size or built >= s.total
-    chunk = SendDestinationChunk(s.batch_id, register.municipality_code, s.chunk_no, final,
-                                 built if final else None, dests)
-    row, item = register.outbox_row("card", "send_destination", encode_chunk(chunk),
-                                    s.batch_id, 0, now)
-    conn.execute(insert(outbox), [row])
-    conn.execute(update(send_batches).where(send_batches.c.batch_id == s.batch_id).values(
-        built=built, chunks=s.chunk_no, state="built" if final else "building"))
-    nxt = None if final else dataclasses.replace(
-        s, after=dests[-1].resident_code, chunk_no=s.chunk_no + 1, built=built, attempts=0)
-    return [item], nxt
 
 
 def destination(r: Any, s: BatchSlice, municipality_code: str,
@@ -168,19 +146,12 @@ def destination(r: Any, s: BatchSlice, municipality_code: str,
         None, None, None, None, None, None)
 
 
-def progress(conn: Connection, batch_id: str) -> dict[str, Any] | None:
-    """The batch as the API shows it, with how many chunks the card system acknowledged."""
-    row = conn.execute(select(send_batches).where(send_batches.c.batch_id == batch_id)).first()
-    if row is None:
-        return None
-    acked = conn.scalar(select(link_state.c.acked_seq).where(link_state.c.link == "card")) or 0
-    # Counted from what is not delivered yet: delivered chunks may have been purged.
-    waiting = conn.scalar(select(func.count()).select_from(outbox).where(
-        outbox.c.link == "card", outbox.c.resident_key == batch_id,
-        (outbox.c.seq > acked) | (outbox.c.state != "pending"))) or 0
-    delivered = row.chunks - waiting
-    out = dict(row._mapping)
-    out["chunks_delivered"] = delivered
-    if row.state == "built" and delivered == row.chunks:
+def progress(batch: dict[str, Any], undelivered: int) -> dict[str, Any]:
+    """The batch as the API shows it: with how many chunks the card system has
+    acknowledged (counted from what is not delivered yet: delivered chunks may have
+    been purged), and ``delivered`` once they all are."""
+    out = dict(batch)
+    out["chunks_delivered"] = batch["chunks"] - undelivered
+    if batch["state"] == "built" and out["chunks_delivered"] == batch["chunks"]:
         out["state"] = "delivered"
     return out

@@ -1,3 +1,93 @@
 """The store: tables, Alembic migrations, and the store classes whose methods are the
 named transactions (``outbox.append``, ``inbox.record``, …).  Every SQL statement of
-the hub lives in this package."""
+the hub lives in this package.
+
+``Store`` holds one store class per table group — ``register``, ``outbox``,
+``link_state``, ``inbox``, ``audit``, ``jobs`` — over one engine, and the database
+transactions they run in:
+
+- ``transaction(name)``: a read-write transaction; only the store writer actor opens
+  one (it is the only writer).  ``durable=False`` lets the commit return before the
+  disk has it (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``):
+  for writes a power failure may take back without harm — acknowledgements, which the
+  peer states again in its next hello, and purges, which run again.  Order is kept: a
+  later durable commit makes everything before it durable too.
+- ``reading()``: a connection for reads, from any thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from hub import metrics
+from hub.store.audit import AuditEntry, AuditStore
+from hub.store.base import Sql
+from hub.store.inbox import InboxItem, InboxStore
+from hub.store.jobs import JobStore
+from hub.store.link_state import LinkState, LinkStateStore
+from hub.store.outbox import OutboxRow, OutboxStore
+from hub.store.register import RegisterStore, RegisterWrites
+
+# The connection a named transaction runs in, for the layers above (which never use
+# SQLAlchemy themselves).
+Conn = Connection
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = ["AuditEntry", "Conn", "InboxItem", "LinkState", "OutboxRow", "RegisterWrites",
+           "Store"]
+
+
+class Store:
+    """Every store class over one engine; see the module docstring."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        sql = Sql(self.dialect)
+        self.register = RegisterStore(sql)
+        self.outbox = OutboxStore(sql)
+        self.link_state = LinkStateStore(sql)
+        self.inbox = InboxStore(sql)
+        self.audit = AuditStore(sql)
+        self.jobs = JobStore(sql, self.register)
+
+    @contextmanager
+    def transaction(self, name: str, durable: bool = True) -> Iterator[Connection]:
+        """A read-write database transaction, timed as ``name``; commits on leaving."""
+        started = time.perf_counter()
+        with self.engine.connect() as conn:
+            relaxed = not durable and self.dialect == "sqlite"
+            if relaxed:  # outside the transaction: SQLite applies it to the next commit
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                conn.commit()  # ends SQLAlchemy's autobegun transaction (SQLite has none)
+            try:
+                with conn.begin():
+                    if not durable and self.dialect == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    yield conn
+            finally:
+                if relaxed:
+                    conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                    conn.commit()
+        metrics.store_commit_seconds.labels(name).observe(time.perf_counter() - started)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads (any thread; the store writer is the only writer)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def read(self, method: Callable[Concatenate[Connection, P], R], *args: P.args,
+             **kwargs: P.kwargs) -> R:
+        """Run one named read (``store.read(store.inbox.get, 7)``) on its own connection."""
+        with self.reading() as conn:
+            return method(conn, *args, **kwargs)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

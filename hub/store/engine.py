@@ -7,6 +7,8 @@ crash of the process or the machine.
 
 from __future__ import annotations
 
+import datetime as dt
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -14,6 +16,12 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Dates and times written to SQLite by the store's driver-level SQL, as the text
+# SQLAlchemy's Date and DateTime types store and read (explicit: Python 3.12 deprecates
+# the sqlite3 module's default adapters).
+sqlite3.register_adapter(dt.date, dt.date.isoformat)
+sqlite3.register_adapter(dt.datetime, lambda v: v.isoformat(" "))
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -24,7 +24,8 @@ from actors.store_writer import StoreWriter
 from devtools.synthetic import Synth
 from hub.config import LinkConfig
 from hub.domain.changes import parse_change
-from hub.domain.register import RegisterWriter
+from hub.domain.register import Register
+from hub.store import Store
 from hub.store.engine import make_engine, migrate
 from hub.store.tables import dead_letters, link_state, outbox
 from protocols.session import DataFrame, Role, Session, Withdrawn
@@ -61,9 +62,10 @@ class FakeTransport:
 class Rig:
     def __init__(self, url: str, link: LinkConfig = LINK) -> None:
         migrate(url)
-        self.engine = make_engine(url)
-        self.register = RegisterWriter(self.engine, M, frozenset({"prefecture"}), lambda: 1e9)
-        self.writer = StoreWriter.start(self.engine, self.register)
+        self.store = Store(make_engine(url))
+        self.engine = self.store.engine
+        self.register = Register(self.store, M, frozenset({"prefecture"}), lambda: 1e9)
+        self.writer = StoreWriter.start(self.store, self.register)
         self.calls: queue.Queue[tuple[Any, tuple[Any, ...]]] = queue.Queue()
         self.clock = MemoryReactorClock()
         self.transport = FakeTransport()
@@ -72,7 +74,7 @@ class Rig:
         self.actor: Any = None
 
     def start(self) -> None:
-        self.actor = LinkActor.start(self.link, M, self.engine, self.writer, self.transport,
+        self.actor = LinkActor.start(self.link, M, self.store, self.writer, self.transport,
                                      clock=self.clock,
                                      call_in_reactor=lambda f, *a: self.calls.put((f, a)),
                                      wall_clock=lambda: 1e9)
@@ -315,9 +317,10 @@ def test_inbox_records_once_and_purges_after_retention(store_url: str) -> None:
     now = [1000.0]
     url = store_url
     migrate(url)
-    engine = make_engine(url)
-    register = RegisterWriter(engine, M, frozenset({"moj"}), lambda: now[0])
-    writer = StoreWriter.start(engine, register, wall_clock=lambda: now[0])
+    store = Store(make_engine(url))
+    engine = store.engine
+    register = Register(store, M, frozenset({"moj"}), lambda: now[0])
+    writer = StoreWriter.start(store, register, wall_clock=lambda: now[0])
     try:
         for seq in (1, 1, 2):  # a resend of 1 after a reconnect is recorded once
             writer.tell(RecordInbound("moj", seq, "moj.residence_change", b"<x/>", None,

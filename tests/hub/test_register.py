@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from devtools.synthetic import Synth
 from hub.domain.changes import parse_change
 from hub.domain.errors import FormatError
-from hub.domain.register import RegisterWriter
+from hub.domain.register import Register
+from hub.store import Store
 from hub.store.engine import alembic_config, make_engine, migrate
 from hub.store.tables import identity_records, outbox, request_ids, residents
 from protocols.identity import decode_identity_update
@@ -26,17 +27,17 @@ TODAY = dt.date(2026, 11, 27)
 def writer(store_url: str) -> Any:
     migrate(store_url)
     engine = make_engine(store_url)
-    yield RegisterWriter(engine, "222038", frozenset({"prefecture"}), lambda: 1e9)
+    yield Register(Store(engine), "222038", frozenset({"prefecture"}), lambda: 1e9)
     engine.dispose()
 
 
-def counts(w: RegisterWriter) -> tuple[int, ...]:
-    with w.engine.connect() as c:
+def counts(w: Register) -> tuple[int, ...]:
+    with w.store.engine.connect() as c:
         return tuple(c.scalar(select(func.count()).select_from(t))
                      for t in (residents, identity_records, outbox, request_ids))
 
 
-def apply(w: RegisterWriter, obj: dict[str, Any]) -> Any:
+def apply(w: Register, obj: dict[str, Any]) -> Any:
     [outcome] = w.apply_batch([parse_change(obj, TODAY)])
     return outcome
 
@@ -49,7 +50,7 @@ def test_migration_matches_the_models(store_url: str) -> None:
         pytest.fail(str(exc))
 
 
-def test_move_in_writes_resident_identity_outbox_and_request(writer: RegisterWriter) -> None:
+def test_move_in_writes_resident_identity_outbox_and_request(writer: Register) -> None:
     synth = Synth(seed=1, today=TODAY)
     out = apply(writer, synth.arrival())
     assert out.error is None and out.response["update_seq"] == 1
@@ -62,7 +63,7 @@ def test_move_in_writes_resident_identity_outbox_and_request(writer: RegisterWri
 
 @pytest.mark.parametrize("rule", ["move_in_existing_resident", "move_within_changes_more_than_address",
                                   "unknown_resident", "change_to_removed_record"])
-def test_logic_refusals_write_nothing(writer: RegisterWriter, rule: str) -> None:
+def test_logic_refusals_write_nothing(writer: Register, rule: str) -> None:
     synth = Synth(seed=2, today=TODAY)
     for change in synth.stream(40):
         assert apply(writer, change).error is None
@@ -73,7 +74,7 @@ def test_logic_refusals_write_nothing(writer: RegisterWriter, rule: str) -> None
     assert counts(writer) == before
 
 
-def test_birth_for_existing_code_and_outside_city(writer: RegisterWriter) -> None:
+def test_birth_for_existing_code_and_outside_city(writer: Register) -> None:
     synth = Synth(seed=3, today=TODAY)
     first = synth.arrival()
     apply(writer, first)
@@ -85,7 +86,7 @@ def test_birth_for_existing_code_and_outside_city(writer: RegisterWriter) -> Non
     assert apply(writer, other).error.code == "address_outside_city"
 
 
-def test_individual_number_in_use(writer: RegisterWriter) -> None:
+def test_individual_number_in_use(writer: Register) -> None:
     synth = Synth(seed=4, today=TODAY)
     a, b = synth.arrival(), synth.arrival()
     b["resident"]["individual_number"] = a["resident"]["individual_number"]
@@ -95,7 +96,7 @@ def test_individual_number_in_use(writer: RegisterWriter) -> None:
     assert counts(writer) == before
 
 
-def test_repeated_request_id_returns_first_answer(writer: RegisterWriter) -> None:
+def test_repeated_request_id_returns_first_answer(writer: Register) -> None:
     synth = Synth(seed=5, today=TODAY)
     change = synth.arrival()
     first = apply(writer, change)
@@ -109,7 +110,7 @@ def test_repeated_request_id_returns_first_answer(writer: RegisterWriter) -> Non
     assert counts(writer) == before
 
 
-def test_batch_sees_its_own_earlier_changes(writer: RegisterWriter) -> None:
+def test_batch_sees_its_own_earlier_changes(writer: Register) -> None:
     synth = Synth(seed=6, today=TODAY)
     arrival = synth.arrival()
     person = synth.people[-1]
@@ -124,16 +125,16 @@ def test_batch_sees_its_own_earlier_changes(writer: RegisterWriter) -> None:
     assert counts(writer) == (1, 2, 2, 2)
 
 
-def test_counters_survive_restart(writer: RegisterWriter) -> None:
+def test_counters_survive_restart(writer: Register) -> None:
     synth = Synth(seed=7, today=TODAY)
     for change in synth.stream(10):
         apply(writer, change)
-    again = RegisterWriter(writer.engine, "222038", frozenset({"prefecture"}), lambda: 1e9)
+    again = Register(writer.store, "222038", frozenset({"prefecture"}), lambda: 1e9)
     out = apply(again, synth.arrival())
     assert out.response["update_seq"] == 11 and out.outbox[0].seq == 11
 
 
-def test_removed_record_then_move_in_again(writer: RegisterWriter) -> None:
+def test_removed_record_then_move_in_again(writer: Register) -> None:
     synth = Synth(seed=8, today=TODAY)
     arrival = synth.arrival()
     apply(writer, arrival)
@@ -146,7 +147,7 @@ def test_removed_record_then_move_in_again(writer: RegisterWriter) -> None:
     assert upd.record.record_status == "active" and upd.previous_update_seq == 2
 
 
-def test_store_errors_never_quote_values(writer: RegisterWriter, store_url: str) -> None:
+def test_store_errors_never_quote_values(writer: Register, store_url: str) -> None:
     import logging
 
     from sqlalchemy import insert
@@ -156,7 +157,7 @@ def test_store_errors_never_quote_values(writer: RegisterWriter, store_url: str)
     from hub.store.tables import audit_log
 
     name = "".join(["髙橋", "一郎"])  # not in the source line a traceback shows
-    with pytest.raises(IntegrityError) as err, writer.engine.begin() as conn:
+    with pytest.raises(IntegrityError) as err, writer.store.engine.begin() as conn:
         conn.execute(insert(audit_log).values(at=1.0, operator_id=None, terminal_id=name,
                                               action="x"))
     if store_url.startswith("sqlite"):  # SQLAlchemy's own text: parameters hidden
@@ -169,7 +170,7 @@ def test_store_errors_never_quote_values(writer: RegisterWriter, store_url: str)
     assert "髙橋一郎" not in line and '"exc_type": "IntegrityError"' in line
 
 
-def test_identity_record_carries_seion_kana_and_gaiji_counts(writer: RegisterWriter) -> None:
+def test_identity_record_carries_seion_kana_and_gaiji_counts(writer: Register) -> None:
     synth = Synth(seed=9, today=TODAY)
     change = synth.arrival()
     change["resident"].update(name_kanji="髙橋　𠮷男", name_kana="タカハシ　ヨシオ")
@@ -185,7 +186,7 @@ def test_foreign_residents_get_a_ministry_notice(store_url: str) -> None:
 
     url = store_url
     migrate(url)
-    w = RegisterWriter(make_engine(url), "222038", frozenset({"prefecture", "moj"}),
+    w = Register(Store(make_engine(url)), "222038", frozenset({"prefecture", "moj"}),
                        lambda: 1e9)
     synth = Synth(seed=12, today=TODAY)
     japanese, foreign = synth.arrival(), synth.arrival()
@@ -213,7 +214,7 @@ def test_integrated_atena_is_assigned_with_the_first_individual_number(store_url
 
     url = store_url
     migrate(url)
-    w = RegisterWriter(make_engine(url), "222038", frozenset({"prefecture", "intermediate"}),
+    w = Register(Store(make_engine(url)), "222038", frozenset({"prefecture", "intermediate"}),
                        lambda: 1e9)
     synth = Synth(seed=13, today=TODAY)
     adult = synth.arrival()

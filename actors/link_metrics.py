@@ -1,0 +1,83 @@
+"""What a link reports: its Prometheus series — label children resolved once, as the
+hot path counts every message — and the log events that go with them.  Label values
+are link names, states, stages and codes; never personal data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from actors.outbound_window import OutboundWindow
+from hub import metrics
+from hub.domain.inbound import CheckAnswer
+from hub.domain.outcomes import OutboxItem
+
+log = logging.getLogger("jukihub.link")
+
+
+class LinkMetrics:
+    def __init__(self, link: str) -> None:
+        self.link = link
+        self._up = metrics.link_up.labels(link)
+        self._depth = metrics.outbox_depth.labels(link)
+        self._inflight = metrics.link_inflight.labels(link)
+        self._held = metrics.link_held.labels(link)
+        self._delivered = metrics.delivered.labels(link)
+        self._latency = metrics.delivery_latency.labels(link)
+        self._inbound = metrics.inbound.labels(link)
+
+    def started(self, states: Iterable[str]) -> None:
+        for state in states:
+            metrics.link_state.labels(self.link, state).set(0)
+
+    def state(self, old: str, new: str) -> None:
+        metrics.link_state.labels(self.link, old).set(0)
+        metrics.link_state.labels(self.link, new).set(1)
+        self._up.set(1 if new == "ready" else 0)
+
+    def publish(self, window: OutboundWindow) -> None:
+        """The window's figures; the oldest message's age is computed at scrape time."""
+        self._depth.set(window.depth)
+        self._inflight.set(window.inflight)
+        self._held.set(len(window.held))
+        metrics.oldest_age.oldest_enqueued[self.link] = window.oldest_enqueued()
+
+    def delivered(self, items: list[OutboxItem], now: float) -> None:
+        self._delivered.inc(len(items))
+        for item in items:
+            self._latency.observe(max(0.0, now - item.enqueued_at))
+
+    def retried(self, cause: str) -> None:
+        metrics.retries.labels(self.link, cause).inc()
+
+    def connect_failed(self, stage: str) -> None:
+        metrics.connect_failures.labels(self.link, stage).inc()
+        log.warning("link connect failed", extra={"event": "link.connect_failed",
+                                                  "link": self.link, "stage": stage})
+
+    def protocol_error(self, code: str) -> None:
+        metrics.protocol_errors.labels(self.link, code).inc()
+        log.warning("link protocol error", extra={"event": "link.protocol_error",
+                                                  "link": self.link, "code": code})
+
+    def dead_letter(self, code: str) -> None:
+        metrics.dead_letters.labels(self.link, code[:40] or "unknown").inc()
+
+    def inbound(self) -> None:
+        self._inbound.inc()
+
+    def inbound_refused(self, code: str | None) -> None:
+        if code is not None:
+            metrics.inbound_refused.labels(self.link, code).inc()
+
+    def query(self, outcome: str, seconds: float | None = None) -> None:
+        metrics.queries.labels(self.link, outcome).inc()
+        if seconds is not None:
+            metrics.query_seconds.labels(self.link).observe(seconds)
+
+    def consistency_answered(self, check: CheckAnswer) -> None:
+        metrics.consistency_differences.labels(self.link).set(check.differences)
+        metrics.consistency_checks.labels(self.link).inc()
+        log.info("consistency result", extra={
+            "event": "consistency.result", "link": self.link, "check_id": check.check_id,
+            "compared": check.compared, "held": check.held, "differences": check.differences})

@@ -1,0 +1,118 @@
+"""The outbound half of a link, on its actor's thread: the ``OutboundWindow`` fed from
+the outbox (read through the store when it has room), settled by the peer's answers,
+and what must be recorded before the window may act — acknowledgements, dead letters,
+holds — told to the store writer.  Frames are built with the actor's session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from actors.link_metrics import LinkMetrics
+from actors.messages import HoldMessages, RecordAck, RecordDeadLetter, Recorded
+from actors.outbound_window import (
+    DeadLetter,
+    HelloVerdict,
+    OutboundWindow,
+    Retry,
+    Send,
+    WindowLimits,
+)
+from hub.config import LinkConfig
+from hub.domain.outcomes import OutboxItem
+from hub.store import Store
+from protocols.session import Refused, Session
+
+log = logging.getLogger("jukihub.link")
+
+
+class LinkOutbound:
+    def __init__(self, cfg: LinkConfig, store: Store, writer: Any, metrics: LinkMetrics,
+                 later: Callable[[Any], Callable[[], None]],
+                 wall_clock: Callable[[], float]) -> None:
+        self.link, self.memory_queue = cfg.name, cfg.memory_queue
+        self.store, self.writer, self.metrics = store, writer, metrics
+        self.later = later  # a reply that tells the actor a message after the commit
+        self.wall_clock = wall_clock
+        self.window = OutboundWindow(WindowLimits(cfg.window, cfg.window_bytes,
+                                                  cfg.memory_queue, cfg.memory_bytes,
+                                                  cfg.max_attempts))
+
+    def restore(self, acked: int, known_upto: int) -> None:
+        with self.store.reading() as conn:
+            held = self.store.outbox.held_residents(conn, self.link)
+        self.window.restore(acked, known_upto, held)
+        self.refill()
+
+    def appended(self, items: tuple[OutboxItem, ...]) -> None:
+        self.window.appended(items)
+        self.refill()
+
+    def refill(self) -> None:
+        """Read the next messages from the outbox while the window has room for them:
+        their sizes first, then only the payloads that fit."""
+        window = self.window
+        while window.wants_rows():
+            after = window.loaded_upto
+            room = min(self.memory_queue - len(window.items), 500)
+            with self.store.reading() as conn:
+                upto = window.fit(self.store.outbox.sizes_after(conn, self.link, after, room))
+                rows = self.store.outbox.read(conn, self.link, after, upto) if upto else []
+            if not rows:
+                return
+            window.loaded((OutboxItem(self.link, r.seq, r.update_seq, r.resident_key,
+                                      r.payload, r.enqueued_at), r.state) for r in rows)
+
+    def hello(self, applied: int) -> str | None:
+        """A new connection's hello; why the link must stop, or ``None`` to go on."""
+        verdict = self.window.hello(applied)
+        if verdict is HelloVerdict.PEER_AHEAD:
+            return "peer_ahead"
+        if verdict is HelloVerdict.PEER_BEHIND:
+            log.error("peer behind our acknowledged sequence", extra={
+                "event": "link.peer_behind", "link": self.link, "peer_applied": applied})
+            self.refill()
+            if self.window.lost_purged():
+                return "peer_behind_purged"
+        self.settle(applied)
+        self.window.resume()
+        return None
+
+    def settle(self, upto: int) -> None:
+        """The peer settled everything up to ``upto``."""
+        before = self.window.acked
+        delivered = self.window.acked_upto(upto)
+        if self.window.acked > before:
+            self.metrics.delivered(delivered, self.wall_clock())
+            self.writer.tell(RecordAck(self.link, upto))
+        if self.window.wants_refill():
+            self.refill()
+
+    def refused(self, refusal: Refused) -> bool:
+        """The peer refused a message; ``True`` when it is to be retried after a backoff."""
+        verdict = self.window.refused(refusal.seq, refusal.permanent, refusal.code,
+                                      refusal.reason)
+        if isinstance(verdict, Retry):
+            self.metrics.retried("refused")
+            return True
+        if isinstance(verdict, DeadLetter):
+            item = verdict.item
+            self.metrics.dead_letter(verdict.code)
+            log.warning("dead letter", extra={"event": "link.dead_letter", "link": self.link,
+                                              "seq": item.seq, "update_seq": item.update_seq,
+                                              "code": verdict.code})
+            self.writer.tell(RecordDeadLetter(self.link, item.seq, verdict.code,
+                                              verdict.reason,
+                                              reply=self.later(Recorded((item.seq,)))))
+        return False
+
+    def frames(self, session: Session) -> bytes:
+        """The frames the window allows now (a hold is recorded first, and its
+        sequences withdrawn once that has committed)."""
+        hold, frames = self.window.next_frames()
+        if hold is not None:
+            self.writer.tell(HoldMessages(self.link, hold.seqs,
+                                          reply=self.later(Recorded(hold.seqs))))
+        return b"".join(session.data(f.seq, f.payload) if type(f) is Send
+                        else session.withdraw(f.seq) for f in frames)

@@ -1,0 +1,52 @@
+"""The numbers the register hands out: 更新順番号, each link's transmission sequence,
+card event numbers, 団体内統合宛名番号.
+
+Kept in memory by the single writer (the store writer actor) and saved with the
+transaction that uses them; ``snapshot``/``restore`` give them back when that
+transaction fails, so a number is never used twice nor skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from hub.domain.outcomes import OutboxItem
+
+
+@dataclass
+class Numbering:
+    update_seq: int                 # the next 更新順番号
+    card_event: int                 # the next card event number
+    integrated_atena: int           # the next 団体内統合宛名番号
+    link_seq: dict[str, int] = field(default_factory=dict)  # link -> its next sequence
+
+    def snapshot(self) -> Numbering:
+        return replace(self, link_seq=dict(self.link_seq))
+
+    def restore(self, snapshot: Numbering) -> None:
+        self.update_seq, self.card_event = snapshot.update_seq, snapshot.card_event
+        self.integrated_atena = snapshot.integrated_atena
+        self.link_seq = dict(snapshot.link_seq)
+
+    def next_update_seq(self) -> int:
+        self.update_seq += 1
+        return self.update_seq - 1
+
+    def next_card_event(self) -> int:
+        self.card_event += 1
+        return self.card_event - 1
+
+    def next_integrated_atena(self) -> str:
+        self.integrated_atena += 1
+        return f"{self.integrated_atena - 1:015d}"
+
+    def message(self, link: str, payload: bytes, resident_key: str, update_seq: int,
+                now: float) -> OutboxItem:
+        """The next message of ``link``'s outbox (its row is written by the caller)."""
+        seq = self.link_seq[link]
+        self.link_seq[link] = seq + 1
+        return OutboxItem(link, seq, update_seq, resident_key, payload, now)
+
+    def moved(self, since: Numbering) -> dict[str, int]:
+        """The links whose next sequence moved since ``since``: link -> next sequence."""
+        return {link: n for link, n in self.link_seq.items() if since.link_seq.get(link) != n}

@@ -1,0 +1,91 @@
+"""What every store class shares: named transactions, and SQL written for the driver.
+
+A store class holds the SQL of one group of tables; each of its public methods is a
+*named transaction* (``outbox.append``, ``inbox.record``, …) whose time labels
+``jukihub_store_transaction_seconds{txn}``.  Methods take the connection of the
+database transaction they run in: the store writer calls several inside its group
+commit (``Store.transaction``), readers inside ``Store.reading``.
+
+The rows of every change go to the driver as one ``executemany`` per table and batch,
+with SQL written for the driver's parameter style (``Sql``): no per-parameter
+processing on the way.  SQLite receives dates and times as ISO text (adapters
+registered by ``hub.store.engine``) in the format SQLAlchemy's own types read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection
+
+from hub import metrics
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+def named(name: str) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Concatenate[S, P], R]]:
+    """Make a store method a named transaction: its time is observed as ``name``."""
+    histogram = metrics.store_seconds.labels(name)
+
+    def wrap(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+        @functools.wraps(method)
+        def timed(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            started = time.perf_counter()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - started)
+
+        return timed
+
+    return wrap
+
+
+class Sql:
+    """SQL text in the driver's parameter style, for ``exec_driver_sql``."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.mark = "?" if dialect == "sqlite" else "%s"
+
+    def insert(self, table: str, columns: Sequence[str]) -> str:
+        marks = ", ".join(self.mark for _ in columns)
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+    def update(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        sets = ", ".join(f"{c} = {self.mark}" for c in columns)
+        where = " AND ".join(f"{k} = {self.mark}" for k in key)
+        return f"UPDATE {table} SET {sets} WHERE {where}"
+
+    def marks(self, n: int) -> str:
+        """``?, ?, ?`` for an ``IN (…)`` of ``n`` values."""
+        return ", ".join(self.mark for _ in range(n))
+
+    def text(self, sql: str) -> str:
+        """``sql`` written with ``?`` marks, in this driver's style."""
+        return sql if self.mark == "?" else sql.replace("?", self.mark)
+
+
+def chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    """``values`` in parts of at most ``size`` (bound parameters per ``IN (…)``)."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One driver-level ``executemany`` (psycopg pipelines it: one round trip)."""
+    if rows:
+        conn.exec_driver_sql(sql, list(rows))
+
+
+def to_date(value: Any) -> dt.date | None:
+    """A date column as read by the driver (SQLite: ISO text; PostgreSQL: a date)."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)

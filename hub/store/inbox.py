@@ -1,0 +1,94 @@
+"""``inbox``: what the outside systems pushed, kept until staff (or the register
+system) take it; refused documents are kept too, with the code they were refused by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from hub.store.base import Sql, named
+
+_COLUMNS = "id, link, peer_seq, kind, body, received_at, state, code"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    link: str
+    peer_seq: int
+    kind: str
+    body: bytes
+    received_at: float
+    state: str          # new | acknowledged | refused
+    code: str | None    # why it was refused
+
+
+class InboxStore:
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+
+    @named("inbox.record")
+    def record(self, conn: Connection, link: str, peer_seq: int, kind: str, body: bytes,
+               refused_code: str | None, now: float) -> int:
+        """Keep a push (once: a resend after a reconnect finds the first); its id."""
+        held = conn.exec_driver_sql(self.sql.text(
+            "SELECT id FROM inbox WHERE link = ? AND peer_seq = ?"), (link, peer_seq)).scalar()
+        if held is not None:
+            return int(held)
+        return int(conn.exec_driver_sql(self.sql.text(
+            "INSERT INTO inbox (link, peer_seq, kind, body, received_at, state, code) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+            (link, peer_seq, kind, body, now, "refused" if refused_code else "new",
+             refused_code)).scalar_one())
+
+    @named("inbox.acknowledge")
+    def acknowledge(self, conn: Connection, item_id: int, operator_id: str, terminal_id: str,
+                    now: float, states: tuple[str, ...] = ("new", "refused")) -> str:
+        """Take an item in one of ``states``: ``acknowledged``, or ``already`` (taken
+        before), or ``unknown``."""
+        state = conn.exec_driver_sql(self.sql.text("SELECT state FROM inbox WHERE id = ?"),
+                                     (item_id,)).scalar()
+        if state is None:
+            return "unknown"
+        if state not in states:
+            return "already"
+        conn.exec_driver_sql(self.sql.text(
+            "UPDATE inbox SET state = 'acknowledged', acknowledged_at = ?, operator_id = ?, "
+            "terminal_id = ? WHERE id = ?"), (now, operator_id, terminal_id, item_id))
+        return "acknowledged"
+
+    @named("inbox.get")
+    def get(self, conn: Connection, item_id: int) -> InboxItem | None:
+        row = conn.exec_driver_sql(self.sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE id = ?"),
+                                   (item_id,)).first()
+        return _item(row) if row is not None else None
+
+    @named("inbox.list")
+    def list(self, conn: Connection, after: int, limit: int, kind: str | None = None,
+             state: str | None = None) -> list[InboxItem]:
+        """Items after ``after``, oldest first, of a kind and state if given."""
+        where, args = ["id > ?"], [after]
+        for column, value in (("kind", kind), ("state", state)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = self.sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE {' AND '.join(where)} "
+                            "ORDER BY id LIMIT ?")
+        return [_item(r) for r in conn.exec_driver_sql(sql, (*args, limit))]
+
+    @named("inbox.purge")
+    def purge(self, conn: Connection, before: float, limit: int) -> int:
+        """Delete up to ``limit`` items acknowledged before ``before``; how many went."""
+        ids = [r[0] for r in conn.exec_driver_sql(self.sql.text(
+            "SELECT id FROM inbox WHERE state = 'acknowledged' AND acknowledged_at < ? "
+            "ORDER BY id LIMIT ?"), (before, limit))]
+        if ids:
+            conn.exec_driver_sql(f"DELETE FROM inbox WHERE id IN ({self.sql.marks(len(ids))})",
+                                 tuple(ids))
+        return len(ids)
+
+
+def _item(r: Any) -> InboxItem:
+    return InboxItem(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6], r[7])

@@ -1,0 +1,134 @@
+"""The register's tables: ``residents`` (住民基本台帳ファイル), ``identity_records``
+(本人確認情報ファイル, one row per 更新順番号), ``request_ids`` (依頼管理番号 and their
+first answers) and ``card_events``.
+
+A batch of changes reads what it needs in a few queries up front (``requests``,
+``residents``, ``holders``) and writes each table with one ``executemany`` at the end
+(``write``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
+from typing import Any
+
+from sqlalchemy import Connection
+
+from hub.store.base import Sql, chunks, executemany, named, to_date
+from hub.store.tables import residents
+from protocols.identity import FIELDS, IdentityRecord
+
+RESIDENT_COLUMNS = tuple(c.name for c in residents.columns)
+_RESIDENT_DATES = tuple(c.name for c in residents.columns
+                        if c.type.python_type.__name__ == "date")
+_IDENTITY_COLUMNS = (*(attr for attr, _ in FIELDS), "previous_update_seq")
+_IDENTITY_VALUES = attrgetter(*(attr for attr, _ in FIELDS))
+_RESIDENT_VALUES = itemgetter(*RESIDENT_COLUMNS)
+_CARD_COLUMNS = ("id", "request_id", "resident_code", "event", "event_date", "operator_id",
+                 "terminal_id", "created_at")
+_CARD_VALUES = itemgetter(*_CARD_COLUMNS)
+_REQUEST_COLUMNS = ("request_id", "fingerprint", "update_seq", "response", "created_at")
+
+
+@dataclass
+class RegisterWrites:
+    """The register rows one batch writes (each list one ``executemany``)."""
+
+    new_residents: list[dict[str, Any]] = field(default_factory=list)
+    # (the row after the change, the 宛名番号 it was stored under)
+    changed_residents: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    identities: list[tuple[IdentityRecord, int | None]] = field(default_factory=list)
+    # (request id, fingerprint, 更新順番号 or None, first answer, when)
+    requests: list[tuple[str, str, int | None, dict[str, Any], float]] = field(
+        default_factory=list)
+    card_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RegisterStore:
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+        self._insert_resident = sql.insert("residents", RESIDENT_COLUMNS)
+        self._update_resident = sql.update("residents", RESIDENT_COLUMNS, ("atena_number",))
+        self._insert_identity = sql.insert("identity_records", _IDENTITY_COLUMNS)
+        self._insert_request = sql.insert("request_ids", _REQUEST_COLUMNS)
+        self._insert_card = sql.insert("card_events", _CARD_COLUMNS)
+        self._select_residents = f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM residents WHERE "
+
+    # ---- reads of a batch ------------------------------------------------------------
+
+    @named("register.requests")
+    def requests(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        """Request ids already answered: id -> (fingerprint, first answer)."""
+        found: dict[str, tuple[str, Any]] = {}
+        for part in chunks(ids):
+            for rid, fingerprint, response in conn.exec_driver_sql(
+                    "SELECT request_id, fingerprint, response FROM request_ids WHERE "
+                    f"request_id IN ({self.sql.marks(len(part))})", tuple(part)):
+                found[rid] = (fingerprint, json.loads(response))
+        return found
+
+    @named("register.residents")
+    def residents(self, conn: Connection, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The residents with these 住民票コード: code -> row."""
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(codes):
+            rows = conn.exec_driver_sql(
+                self._select_residents + f"resident_code IN ({self.sql.marks(len(part))})",
+                tuple(part))
+            for row in rows:
+                resident = self.row(row)
+                found[resident["resident_code"]] = resident
+        return found
+
+    @named("register.resident_by_integrated_atena")
+    def resident_by_integrated_atena(self, conn: Connection, atena: str) -> dict[str, Any] | None:
+        row = conn.exec_driver_sql(
+            self._select_residents + f"integrated_atena = {self.sql.mark}", (atena,)).first()
+        return self.row(row) if row is not None else None
+
+    @named("register.holders")
+    def holders(self, conn: Connection, item: str, values: Sequence[str]) -> dict[str, str]:
+        """Who holds each value of a unique item (``individual_number``,
+        ``atena_number``): value -> 宛名番号."""
+        assert item in ("individual_number", "atena_number")
+        found: dict[str, str] = {}
+        for part in chunks(values):
+            for value, atena in conn.exec_driver_sql(
+                    f"SELECT {item}, atena_number FROM residents WHERE {item} IN "
+                    f"({self.sql.marks(len(part))})", tuple(part)):
+                found[value] = atena
+        return found
+
+    @named("register.counters")
+    def counters(self, conn: Connection) -> tuple[int, int, int]:
+        """The highest 更新順番号, card event number and 団体内統合宛名番号 so far."""
+        update_seq = conn.exec_driver_sql("SELECT max(update_seq) FROM identity_records").scalar()
+        card = conn.exec_driver_sql("SELECT max(id) FROM card_events").scalar()
+        atena = conn.exec_driver_sql("SELECT max(integrated_atena) FROM residents").scalar()
+        return int(update_seq or 0), int(card or 0), int(atena or 0)
+
+    def row(self, row: Any) -> dict[str, Any]:
+        """A residents row (every column, in order) as the domain reads it."""
+        resident = dict(zip(RESIDENT_COLUMNS, row, strict=True))
+        for name in _RESIDENT_DATES:
+            resident[name] = to_date(resident[name])
+        resident["removed"] = bool(resident["removed"])
+        return resident
+
+    # ---- the writes of a batch -------------------------------------------------------
+
+    @named("register.write")
+    def write(self, conn: Connection, w: RegisterWrites) -> None:
+        """Every register row of a batch, one ``executemany`` per table."""
+        executemany(conn, self._update_resident,
+                    [(*_RESIDENT_VALUES(row), atena) for row, atena in w.changed_residents])
+        executemany(conn, self._insert_resident, [_RESIDENT_VALUES(r) for r in w.new_residents])
+        executemany(conn, self._insert_identity,
+                    [(*_IDENTITY_VALUES(rec), prev) for rec, prev in w.identities])
+        executemany(conn, self._insert_request,
+                    [(rid, fp, seq, json.dumps(answer), at)
+                     for rid, fp, seq, answer, at in w.requests])
+        executemany(conn, self._insert_card, [_CARD_VALUES(r) for r in w.card_events])
