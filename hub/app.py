@@ -12,59 +12,33 @@ reactor reaches actors only with ``tell``.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import REGISTRY
-from prometheus_client.twisted import MetricsResource
 from twisted.internet import task
-from twisted.web import resource, server
+from twisted.python.threadpool import ThreadPool
+from twisted.web import server
 
 from actors.link import LinkActor
 from actors.messages import PurgeDelivered, PurgeInbox, Subscribe
 from actors.store_writer import StoreWriter
 from hub import metrics
-from hub.api.intake import IntakeAPI
+from hub.api.context import Api, Reads
+from hub.api.metrics_page import MetricsPage
+from hub.api.openapi import Contract
+from hub.api.server import ApiResource
 from hub.config import Config
 from hub.domain.register import Register
 from hub.logs import emit
 from hub.net.link_client import LinkTransport
 from hub.store import Store
 from hub.store.engine import make_engine, migrate
-from hub.tls import client_options, peer_common_name, server_options
+from hub.tls import client_options, server_options
 from protocols.charconv import UnifiedCharset
 
 log = logging.getLogger("jukihub.app")
-
-
-class _GuardedMetrics(resource.Resource):
-    """``/metrics`` for the operator's certificate only."""
-
-    isLeaf = True
-
-    def __init__(self, allowed: tuple[str, ...], log_scrapes: bool = False) -> None:
-        super().__init__()
-        self.allowed = allowed
-        self.inner = MetricsResource(registry=REGISTRY)
-        self.log_scrapes = log_scrapes
-        self.scrapes = 0
-
-    def render(self, request: server.Request) -> bytes | int:
-        client = peer_common_name(request.transport)
-        if client not in self.allowed:
-            request.setResponseCode(403)
-            return b"client certificate not allowed\n"
-        if request.path != b"/metrics":
-            request.setResponseCode(404)
-            return b"see /metrics\n"
-        self.scrapes += 1
-        if self.log_scrapes:  # for an operator wiring up Prometheus (and for the tests)
-            log.info("metrics scraped", extra={"event": "metrics.scraped", "client": client,
-                                               "scrape": self.scrapes})
-        # prometheus_client's resource is WSGI: it renders in Twisted's thread pool and
-        # answers NOT_DONE_YET here.
-        return self.inner.render(request)
 
 
 @dataclass
@@ -85,6 +59,8 @@ class Hub:
         self.listeners: list[Any] = []
         self.ports: Ports | None = None
         self.purge: Any = None
+        self.workers: ThreadPool | None = None
+        self.reads: Reads | None = None
 
     def start(self) -> Ports:
         cfg = self.config
@@ -107,11 +83,17 @@ class Hub:
                                     wall_clock=self.reactor.seconds)
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
-        intake_site = server.Site(IntakeAPI(cfg.intake, self.writer, self.reactor, charset,
-                                            store=self.store, links=self.links,
-                                            settings=cfg))
-        metrics_site = server.Site(_GuardedMetrics(cfg.metrics.allowed_clients,
-                                                   cfg.log_scrapes))
+        # The intake workers check and prepare requests, the read pool reads the store:
+        # both off the reactor thread, each bounded.
+        self.workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
+        self.reads = Reads(self.reactor, self.store, cfg.intake.read_threads,
+                           cfg.intake.read_queue)
+        self.workers.start()
+        self.reads.start()
+        api = Api(cfg, self.writer, self.links, self.reactor, self.reads, charset,
+                  today=dt.date.today)
+        intake_site = server.Site(ApiResource(api, Contract(), self.workers))
+        metrics_site = server.Site(MetricsPage(cfg.metrics.allowed_clients, cfg.log_scrapes))
         for site in (intake_site, metrics_site):
             site.displayTracebacks = False  # a bug answers 500, never a traceback
         intake = self.reactor.listenSSL(cfg.intake.port, intake_site,
@@ -152,6 +134,10 @@ class Hub:
         if self.writer is not None:
             self.writer.stop(block=True)
             self.writer = None
+        for pool in (self.workers, self.reads):
+            if pool is not None:
+                pool.stop()
+        self.workers = self.reads = None
         if self.store is not None:
             self.store.dispose()
         for name in self.config.links:

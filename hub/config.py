@@ -78,6 +78,9 @@ class IntakeConfig(ListenerConfig):
     validate_responses: bool = True
     inbox_clients: tuple[str, ...] = ()
     staff_clients: tuple[str, ...] = ()
+    workers: int = 2
+    read_threads: int = 4
+    read_queue: int = 64
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,9 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 inbox_clients=tuple(intake.get("inbox_clients", intake["allowed_clients"])),
                 staff_clients=tuple(intake.get("staff_clients", intake.get(
                     "inbox_clients", intake["allowed_clients"]))),
+                workers=int(intake.get("workers", 2)),
+                read_threads=int(intake.get("read_threads", 4)),
+                read_queue=int(intake.get("read_queue", 64)),
             ),
             metrics=ListenerConfig(
                 host=metrics.get("host", "127.0.0.1"), port=int(metrics.get("port", 0)),

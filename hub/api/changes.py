@@ -1,0 +1,107 @@
+"""The register system's changes: ``POST /v1/changes``, ``/v1/changes/batch`` and
+``/v1/card-events``.  Their format checks (``prepare``) run in the intake workers;
+the store writer answers after the commit, and only then is the answer written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from actors.messages import SubmitChanges
+from hub import metrics
+from hub.api.context import Answer, Api, Call
+from hub.domain.changes import parse_card_event, parse_change
+from hub.domain.errors import FormatError, RequestError
+from hub.domain.outcomes import Outcome, Request
+
+Parsed = list[Request | FormatError]
+
+
+def batch_size(api: Api, body: Any) -> None:
+    """Before the schema check, whose cost grows with the batch: at most ``max_batch``."""
+    if isinstance(body, dict) and isinstance(body.get("changes"), list) and (
+            len(body["changes"]) > api.intake.max_batch):
+        raise RequestError("batch_too_large", f"at most {api.intake.max_batch} changes",
+                           status=413)
+
+
+def _parse(items: list[dict[str, Any]], parse: Any) -> Parsed:
+    parsed: Parsed = []
+    for item in items:
+        try:
+            parsed.append(parse(item))
+        except FormatError as err:
+            metrics.changes_refused.labels(f"{err.code}:{err.item}").inc()
+            parsed.append(err)
+    return parsed
+
+
+def prepare_change(api: Api, body: Any, _params: dict[str, Any]) -> Parsed:
+    today = api.today()
+    return _parse([body], lambda item: parse_change(item, today, api.charset))
+
+
+def prepare_batch(api: Api, body: Any, _params: dict[str, Any]) -> Parsed:
+    today = api.today()
+    return _parse(body["changes"], lambda item: parse_change(item, today, api.charset))
+
+
+def prepare_card_event(api: Api, body: Any, _params: dict[str, Any]) -> Parsed:
+    today = api.today()
+    return _parse([body], lambda item: parse_card_event(item, today))
+
+
+def _submit(api: Api, parsed: Parsed) -> defer.Deferred[list[Outcome]]:
+    """The parsed changes to the store writer; its outcomes after the commit."""
+    d: defer.Deferred[list[Outcome]] = defer.Deferred()
+    changes = [p for p in parsed if not isinstance(p, FormatError)]
+    if changes:
+        # Crossing to the store writer's thread is a tell; its reply crosses back to
+        # the reactor thread with callFromThread.
+        api.writer.tell(SubmitChanges(changes, reply=api.on_reactor(d)))
+    else:
+        d.callback([])
+    return d
+
+
+def _results(parsed: Parsed, outcomes: list[Outcome]) -> list[tuple[int, dict[str, Any]]]:
+    it = iter(outcomes)
+    results: list[tuple[int, dict[str, Any]]] = []
+    for p in parsed:
+        if isinstance(p, FormatError):
+            results.append((p.status, {"error": p.to_json()}))
+            continue
+        o = next(it)
+        if o.error is not None:
+            results.append((o.error.status, {"request_id": o.request_id,
+                                             "error": o.error.to_json()}))
+        else:
+            assert o.response is not None
+            results.append((201, o.response))
+    return results
+
+
+def post_one(api: Api, call: Call) -> defer.Deferred[Answer]:
+    """One change (or card event): 201 with its answer, or its refusal."""
+    def answer(outcomes: list[Outcome]) -> Answer:
+        status, body = _results(call.prepared, outcomes)[0]
+        return status, ({"error": body["error"]} if "error" in body else body)
+
+    return _submit(api, call.prepared).addCallback(answer)
+
+
+def post_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
+    """Many changes, each accepted or refused on its own, in order."""
+    def answer(outcomes: list[Outcome]) -> Answer:
+        out = []
+        for (_, body), item in zip(_results(call.prepared, outcomes), call.body["changes"],
+                                   strict=True):
+            if "error" in body:
+                out.append({"request_id": str(item.get("request_id", "")), "status": "refused",
+                            "error": body["error"]})
+            else:
+                out.append(body)
+        return 200, {"results": out}
+
+    return _submit(api, call.prepared).addCallback(answer)

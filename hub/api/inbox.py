@@ -1,0 +1,68 @@
+"""The inbox: what the outside systems pushed, for the register system and staff.
+A list that shows many people never shows the 個人番号 (the assessment's rule): fetch
+the one item for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from actors.messages import AckInbox
+from hub.api.context import Answer, Api, Call
+from hub.domain import inbound
+from hub.domain.errors import HubError
+from hub.store import InboxItem
+from protocols.jsonable import as_json
+
+_NOT_IN_LISTS = frozenset({"individual_number"})
+
+
+def list_items(api: Api, call: Call) -> defer.Deferred[Answer]:
+    """Items oldest first, by kind and state."""
+    store, p = api.reads.store, call.params
+    d = api.reads.run(store.read, store.inbox.list, p.get("after", 0), p.get("limit", 100),
+                      p.get("kind"), p.get("state"))
+    return d.addCallback(lambda rows: (200, {"items": [shown(r, listed=True) for r in rows]}))
+
+
+def fetch(api: Api, call: Call) -> defer.Deferred[Answer]:
+    store = api.reads.store
+
+    def answer(item: InboxItem | None) -> Answer:
+        if item is None:
+            raise HubError("unknown_item", "no such inbox item", status=404)
+        return 200, shown(item, listed=False)
+
+    return api.reads.run(store.read, store.inbox.get, call.params["item_id"]).addCallback(answer)
+
+
+def acknowledge(api: Api, call: Call) -> defer.Deferred[Answer]:
+    item_id = call.params["item_id"]
+    d: defer.Deferred[str] = defer.Deferred()
+    api.writer.tell(AckInbox(item_id, call.body["operator_id"], call.body["terminal_id"],
+                             reply=api.on_reactor(d)))
+
+    def answered(verdict: str) -> Answer:
+        if verdict == "unknown":
+            raise HubError("unknown_item", "no such inbox item", status=404)
+        if verdict == "already":
+            raise HubError("already_taken", "the item was already acknowledged", status=409)
+        return 200, {"id": item_id, "state": "acknowledged"}
+
+    return d.addCallback(answered)
+
+
+def shown(item: InboxItem, listed: bool) -> dict[str, Any]:
+    """An item as the API shows it, its document decoded (lists without the 個人番号)."""
+    out: dict[str, Any] = {"id": item.id, "link": item.link, "kind": item.kind,
+                           "peer_seq": item.peer_seq, "received_at": item.received_at,
+                           "state": item.state}
+    if item.code:
+        out["code"] = item.code
+    if item.state != "refused" and (doc := inbound.decode(item.link, item.body)) is not None:
+        document = as_json(doc)
+        if listed:
+            document = {k: v for k, v in document.items() if k not in _NOT_IN_LISTS}
+        out["document"] = document
+    return out

@@ -1,0 +1,114 @@
+"""Long jobs staff start and follow: consistency checks (本人確認情報整合,
+``/v1/consistency-checks``) and send-destination batches (送付先情報,
+``/v1/send-destination-batches``).  Each is recorded by the store writer and built there
+slice by slice; ``GET …/{id}?wait=S`` holds the answer until the job is done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer
+
+from actors.messages import StartJob
+from hub.api.context import Answer, Api, Call
+from hub.domain import checks, consistency, send_batches
+from hub.domain.errors import HubError, UnavailableError
+from protocols.consistency import MAX_RECORDS, decode_result
+from protocols.jsonable import as_json
+
+
+def _start(api: Api, start: Callable[[Any, float], tuple[Any, Any]],
+           what: str) -> defer.Deferred[Any]:
+    d: defer.Deferred[Any] = defer.Deferred()
+    api.writer.tell(StartJob(start, reply=api.on_reactor(d)))
+
+    def started(value: Any) -> Any:
+        if value is None:
+            raise UnavailableError("store_unavailable", f"the {what} could not be recorded; "
+                                   "try again")
+        if isinstance(value, HubError):
+            raise value
+        return value
+
+    return d.addCallback(started)
+
+
+# ---- consistency checks -----------------------------------------------------------------
+
+
+def start_check(api: Api, call: Call) -> defer.Deferred[Answer]:
+    body = call.body
+    links = list(dict.fromkeys(body.get("links") or consistency.CHECK_LINKS))
+    off = [link for link in links if link not in api.links]
+    if off:
+        raise HubError("link_disabled", f"the {off[0]} link is not enabled", "links", status=422)
+    who, size = (body["operator_id"], body["terminal_id"]), min(api.settings.check_chunk,
+                                                                MAX_RECORDS)
+    d = _start(api, lambda register, now: consistency.start(register, links, *who, size, now),
+               "check")
+    return d.addCallback(lambda ids: (202, {"checks": [{"check_id": c, "link": link}
+                                                       for link, c in ids.items()]}))
+
+
+def show_check(api: Api, call: Call) -> defer.Deferred[Answer]:
+    store, check_id = api.reads.store, call.params["check_id"]
+
+    def read() -> Answer:
+        found = store.read(store.jobs.check, check_id)
+        if found is None:
+            raise HubError("unknown_check", "no consistency check has this id", status=404)
+        row, body = found
+        out: dict[str, Any] = {k: v for k, v in row.items()
+                               if v is not None and k not in ("inbox_id", "differences")}
+        if row["differences"] is not None:
+            out["difference_count"] = row["differences"]
+        if body is not None:
+            out["differences"] = [as_json(d) for d in decode_result(body).differences]
+        return 200, out
+
+    return api.reads.until(read, lambda a: a[1]["state"] == "answered",
+                           call.params.get("wait", 0.0))
+
+
+# ---- send-destination batches -------------------------------------------------------------
+
+
+def prepare_batch(api: Api, body: Any, _params: dict[str, Any]) -> Any:
+    for item in ("operator_id", "terminal_id"):
+        checks.check_identifier(body[item], item)
+    codes = body.get("residents")
+    if (codes is None) == (not body.get("needing_notice")):
+        raise HubError("ambiguous_selection", "give residents, or needing_notice: true — one "
+                       "of them")
+    for i, code in enumerate(codes or []):
+        checks.check_resident_code(code, f"residents[{i}]")
+    return codes
+
+
+def start_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
+    cfg, codes = api.settings.send, call.prepared
+    if cfg is None or "card" not in api.links:
+        raise HubError("link_disabled", "the card link or [send_destination] is not "
+                       "configured", status=422)
+    print_class = call.body.get("print_class", cfg.print_class)
+    who = (call.body["operator_id"], call.body["terminal_id"])
+    d = _start(api, lambda register, now: send_batches.start(register, cfg, codes, print_class,
+                                                             *who, now), "batch")
+    return d.addCallback(lambda answer: (202, answer))
+
+
+def show_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
+    store, batch_id = api.reads.store, call.params["batch_id"]
+
+    def read() -> Answer:
+        with store.reading() as conn:
+            batch = store.jobs.batch(conn, batch_id)
+            undelivered = store.outbox.undelivered(conn, "card", batch_id)
+        if batch is None:
+            raise HubError("unknown_batch", "no send-destination batch has this id",
+                           status=404)
+        return 200, send_batches.progress(batch, undelivered)
+
+    return api.reads.until(read, lambda a: a[1]["state"] == "delivered",
+                           call.params.get("wait", 0.0))

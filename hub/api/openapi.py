@@ -1,0 +1,163 @@
+"""The OpenAPI document (``openapi.yaml``) as the API's contract, compiled once.
+
+At start every operation's request body, its parameters and each of its responses
+(by status) are turned into Python functions by fastjsonschema — ``$ref``s resolved in
+place first — so checking a request costs a function call, not a schema walk (the
+tests check these verdicts against openapi-core's on the same document).  Query and
+path parameters arrive as text and are converted to their schema's type first.
+
+A refusal names the place and the rule, never the value: ``body/changes/3/reason fails
+the schema rule 'enum'``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import yaml
+
+from hub.domain.errors import RequestError
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+Validator = Callable[[Any], Any]
+
+
+class ResponseMismatch(Exception):
+    """An answer of ours does not match the document: a bug, logged by place and rule."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+@dataclass
+class Operation:
+    """One method of one path of the document, its checks compiled."""
+
+    method: str
+    path: str
+    body: Validator | None = None
+    body_required: bool = False
+    # name -> (in: path | query, JSON type, compiled check of the converted value)
+    parameters: dict[str, tuple[str, str, Validator]] = field(default_factory=dict)
+    responses: dict[int, Validator] = field(default_factory=dict)
+
+    def check_body(self, obj: Any) -> None:
+        if self.body is None:
+            return
+        try:
+            self.body(obj)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise RequestError("schema_invalid", *_describe(exc, "body")) from None
+
+    def check_parameters(self, path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
+        """The parameters given, each converted to its type and checked; an unknown
+        query parameter is refused."""
+        unknown = next((k for k in query if self.parameters.get(k, ("",))[0] != "query"), None)
+        if unknown is not None:
+            raise RequestError("schema_invalid", "a query parameter is not one of this "
+                               "operation's", None)
+        out: dict[str, Any] = {}
+        for name, text in (*path.items(), *query.items()):
+            _, kind, check = self.parameters[name]
+            try:
+                value = _convert(kind, text)
+                check(value)
+            except (ValueError, fastjsonschema.JsonSchemaValueException):
+                raise RequestError("schema_invalid", f"parameter {name} fails its schema",
+                                   name) from None
+            out[name] = value
+        return out
+
+    def check_response(self, status: int, obj: Any) -> None:
+        check = self.responses.get(status)
+        if check is None:
+            raise ResponseMismatch(f"status {status} is not documented")
+        try:
+            check(obj)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise ResponseMismatch(_describe(exc, "response")[0]) from None
+
+
+class Contract:
+    """Every operation of the document, by (method, path template)."""
+
+    def __init__(self, path: Path = OPENAPI_PATH) -> None:
+        self.document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.operations: dict[tuple[str, str], Operation] = {}
+        for template, item in self.document["paths"].items():
+            for method, spec in item.items():
+                self.operations[(method.upper(), template)] = self._compile(
+                    method.upper(), template, spec)
+
+    def operation(self, method: str, template: str) -> Operation:
+        return self.operations[(method, template)]
+
+    def _compile(self, method: str, template: str, spec: dict[str, Any]) -> Operation:
+        op = Operation(method, template)
+        body = spec.get("requestBody")
+        if body is not None:
+            op.body = self._validator(body["content"]["application/json"]["schema"])
+            op.body_required = bool(body.get("required"))
+        for param in spec.get("parameters", []):
+            schema = self._resolve(param["schema"])
+            op.parameters[param["name"]] = (param["in"], schema.get("type", "string"),
+                                            self._validator(schema))
+        for status, response in spec.get("responses", {}).items():
+            response = self._resolve(response)
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            op.responses[int(status)] = (self._validator(schema) if schema is not None
+                                         else _anything)
+        return op
+
+    def _validator(self, schema: dict[str, Any]) -> Validator:
+        compiled: Validator = fastjsonschema.compile(self._resolve(schema),
+                                                     use_default=False)
+        return compiled
+
+    def _resolve(self, node: Any) -> Any:
+        """``node`` with every ``$ref`` into this document replaced by what it names."""
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/"):
+                target: Any = self.document
+                for part in ref[2:].split("/"):
+                    target = target[part]
+                return self._resolve(copy.deepcopy(target))
+            return {k: self._resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self._resolve(v) for v in node]
+        return node
+
+
+def _anything(_obj: Any) -> None:
+    return None
+
+
+def _convert(kind: str, text: str) -> Any:
+    if kind == "integer":
+        return int(text)
+    if kind == "number":
+        return float(text)
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise ValueError(text)
+        return text == "true"
+    return text
+
+
+def _describe(exc: fastjsonschema.JsonSchemaValueException, root: str) -> tuple[str, str | None]:
+    """Where a check failed and by which rule; the item's name, never its value."""
+    path = [str(p) for p in (exc.path or [])[1:]]  # [0] is fastjsonschema's "data"
+    where = "/".join([root, *path])
+    item = next((p for p in reversed(path) if not p.isdigit()), None)
+    if exc.rule == "required" and isinstance(exc.value, dict) and isinstance(exc.definition, dict):
+        missing = [p for p in exc.definition.get("required", []) if p not in exc.value]
+        if missing:
+            return f"{where}/{missing[0]} is required", missing[0]
+    return f"{where} fails the schema rule '{exc.rule}'", item

@@ -1,0 +1,76 @@
+"""The route table: every operation of the HTTP API, one line each — method, path (the
+OpenAPI document's template), the name that labels its metrics, the ``[intake]`` list of
+client certificates that may call it, its handler, and the optional steps the intake
+workers run before it (``precheck`` on the raw JSON, ``prepare`` after the schema).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.api import changes, inbox, jobs, manual_answers, queries
+from hub.api.context import Api, Call
+
+Handler = Callable[[Api, Call], Any]  # an Answer, or a Deferred of one
+Prepare = Callable[[Api, Any, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str                  # as in openapi.yaml: /v1/inbox/{item_id}
+    name: str                  # the label of the intake metrics
+    clients: str               # the [intake] option listing who may call it
+    handler: Handler
+    prepare: Prepare | None = None
+    precheck: Callable[[Api, Any], None] | None = None
+    counts_changes: bool = False  # its refusals count in jukihub_intake_changes_refused
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+        object.__setattr__(self, "pattern", re.compile(regex))
+
+
+def _health(_api: Api, _call: Call) -> tuple[int, dict[str, Any]]:
+    return 200, {"status": "ok"}
+
+
+ROUTES = (
+    Route("POST", "/v1/changes", "change", "allowed_clients", changes.post_one,
+          prepare=changes.prepare_change, counts_changes=True),
+    Route("POST", "/v1/changes/batch", "batch", "allowed_clients", changes.post_batch,
+          prepare=changes.prepare_batch, precheck=changes.batch_size, counts_changes=True),
+    Route("POST", "/v1/card-events", "card", "allowed_clients", changes.post_one,
+          prepare=changes.prepare_card_event, counts_changes=True),
+    Route("GET", "/healthz", "health", "allowed_clients", _health),
+    Route("GET", "/v1/inbox", "inbox", "inbox_clients", inbox.list_items),
+    Route("GET", "/v1/inbox/{item_id}", "inbox", "inbox_clients", inbox.fetch),
+    Route("POST", "/v1/inbox/{item_id}/ack", "inbox_ack", "inbox_clients", inbox.acknowledge),
+    Route("POST", "/v1/queries/identity", "query", "staff_clients", queries.post,
+          prepare=queries.prepare),
+    Route("POST", "/v1/manual-answers/{item_id}", "manual_answer", "staff_clients",
+          manual_answers.post, prepare=manual_answers.prepare),
+    Route("POST", "/v1/consistency-checks", "consistency", "staff_clients", jobs.start_check),
+    Route("GET", "/v1/consistency-checks/{check_id}", "consistency", "staff_clients",
+          jobs.show_check),
+    Route("POST", "/v1/send-destination-batches", "send_batch", "staff_clients",
+          jobs.start_batch, prepare=jobs.prepare_batch),
+    Route("GET", "/v1/send-destination-batches/{batch_id}", "send_batch", "staff_clients",
+          jobs.show_batch),
+)
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``path`` (of any method, so a wrong one answers 405), or ``None``."""
+    found = None
+    for route in ROUTES:
+        m = route.pattern.fullmatch(path)
+        if m is not None:
+            if route.method == method:
+                return route, m.groupdict()
+            found = found or (route, m.groupdict())
+    return found

@@ -1,0 +1,186 @@
+"""The compiled contract (fastjsonschema) gives the same verdicts as openapi-core, the
+reference implementation, on the same document: valid requests and mutations of them,
+parameters, and answers."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import json
+import random
+from typing import Any
+
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.exceptions import OpenAPIError
+
+from devtools.synthetic import Synth
+from hub.api.openapi import OPENAPI_PATH, Contract, ResponseMismatch
+from hub.domain.errors import RequestError
+
+REFERENCE = OpenAPI.from_file_path(str(OPENAPI_PATH))
+CONTRACT = Contract()
+SERVER = "https://127.0.0.1:8443"
+
+
+@dataclasses.dataclass
+class _Request:  # openapi-core's Request protocol
+    host_url: str
+    path: str
+    method: str
+    body: bytes | None
+    content_type: str
+    parameters: RequestParameters
+
+
+@dataclasses.dataclass
+class _Response:
+    status_code: int
+    data: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = dataclasses.field(
+        default_factory=lambda: {"Content-Type": "application/json"})
+
+
+def reference_ok(path: str, template: str, method: str, body: Any,
+                 path_params: dict[str, str] | None = None,
+                 query: dict[str, str] | None = None) -> bool:
+    raw = json.dumps(body).encode() if body is not None else None
+    req = _Request(SERVER, path, method.lower(), raw, "application/json",
+                   RequestParameters(path=path_params or {}, query=query or {}))
+    try:
+        REFERENCE.validate_request(req)
+        return True
+    except OpenAPIError:
+        return False
+
+
+def ours_ok(method: str, template: str, body: Any, path_params: dict[str, str] | None = None,
+            query: dict[str, str] | None = None) -> bool:
+    op = CONTRACT.operation(method, template)
+    try:
+        op.check_parameters(path_params or {}, query or {})
+        if body is not None:
+            op.check_body(body)
+        return True
+    except RequestError:
+        return False
+
+
+_VALUES = [None, True, 0, -1, 3.5, "", "x", "2026-13-45", "move_in", [], {}, ["a"], {"a": 1},
+           "1" * 200]
+
+
+def _mutants(obj: Any, rng: random.Random, n: int) -> list[Any]:
+    """``n`` copies of ``obj``, each with one place changed: a key removed, a value
+    replaced by one of another type or form, a key added."""
+    out = []
+    for _ in range(n):
+        m = copy.deepcopy(obj)
+        node, parents = m, []
+        while isinstance(node, dict) and node and rng.random() < 0.6:
+            key = rng.choice(sorted(node))
+            if not isinstance(node[key], dict):
+                break
+            parents.append(node)
+            node = node[key]
+        if not isinstance(node, dict) or not node:
+            out.append(m)
+            continue
+        action = rng.choice(["drop", "replace", "add"])
+        key = rng.choice(sorted(node))
+        if action == "drop":
+            del node[key]
+        elif action == "replace":
+            node[key] = rng.choice(_VALUES)
+        else:
+            node[f"extra_{rng.randint(0, 9)}"] = rng.choice(_VALUES)
+        out.append(m)
+    return out
+
+
+def test_changes_and_their_mutants_get_the_same_verdict() -> None:
+    rng = random.Random(5)
+    synth = Synth(seed=31, today=dt.date(2026, 11, 27))
+    changes = list(synth.stream(60))
+    samples = changes + [m for c in changes for m in _mutants(c, rng, 8)]
+    verdicts = [ours_ok("POST", "/v1/changes", s) for s in samples]
+    assert verdicts == [reference_ok("/v1/changes", "/v1/changes", "POST", s) for s in samples]
+    assert any(verdicts) and not all(verdicts)  # both kinds were tried
+
+
+def test_batches_card_events_and_staff_bodies_get_the_same_verdict() -> None:
+    rng = random.Random(6)
+    synth = Synth(seed=32, today=dt.date(2026, 11, 27))
+    cases: list[tuple[str, Any]] = [
+        ("/v1/changes/batch", {"changes": list(synth.stream(5))}),
+        ("/v1/changes/batch", {"changes": []}),
+        ("/v1/card-events", {"request_id": "C-1", "operator_id": "op", "terminal_id": "t",
+                             "resident_code": "12345678903", "event": "issue",
+                             "event_date": "2026-11-27"}),
+        ("/v1/queries/identity", {"operator_id": "op", "terminal_id": "t",
+                                  "name_kana": "ヤマダ", "birth_date": "1990-01-01"}),
+        ("/v1/send-destination-batches", {"operator_id": "op", "terminal_id": "t",
+                                          "residents": ["12345678903"]}),
+        ("/v1/consistency-checks", {"operator_id": "op", "terminal_id": "t",
+                                    "links": ["prefecture"]}),
+    ]
+    for path, body in cases:
+        for sample in [body, *_mutants(body, rng, 10)]:
+            assert ours_ok("POST", path, sample) == reference_ok(path, path, "POST", sample), (
+                path, sample)
+
+
+@pytest.mark.parametrize("query", [{}, {"limit": "10"}, {"limit": "0"}, {"limit": "x"},
+                                   {"state": "new"}, {"state": "gone"}, {"after": "-1"},
+                                   {"after": "5", "kind": "moj.residence_change"}])
+def test_query_parameters_get_the_same_verdict(query: dict[str, str]) -> None:
+    assert ours_ok("GET", "/v1/inbox", None, query=query) == reference_ok(
+        "/v1/inbox", "/v1/inbox", "GET", None, query=query)
+
+
+@pytest.mark.parametrize("item_id", ["1", "0", "x", "999999"])
+def test_path_parameters_get_the_same_verdict(item_id: str) -> None:
+    path = f"/v1/inbox/{item_id}"
+    assert ours_ok("GET", "/v1/inbox/{item_id}", None, {"item_id": item_id}) == reference_ok(
+        path, "/v1/inbox/{item_id}", "GET", None, {"item_id": item_id})
+
+
+@pytest.mark.parametrize("status,body", [
+    (201, {"request_id": "R1", "status": "accepted", "update_seq": 3, "links": ["moj"]}),
+    (201, {"request_id": "R1", "status": "accepted", "update_seq": 0, "links": []}),
+    (201, {"request_id": "R1", "status": "accepted", "links": []}),
+    (400, {"error": {"code": "invalid_kana", "message": "m", "item": "name_kana"}}),
+    (400, {"error": {"code": "invalid_kana"}}),
+    (418, {"error": {"code": "x", "message": "m"}}),
+])
+def test_answers_get_the_same_verdict(status: int, body: dict[str, Any]) -> None:
+    req = _Request(SERVER, "/v1/changes", "post", b"{}", "application/json",
+                   RequestParameters())
+    try:
+        REFERENCE.validate_response(req, _Response(status, json.dumps(body).encode()))
+        reference = True
+    except OpenAPIError:
+        reference = False
+    try:
+        CONTRACT.operation("POST", "/v1/changes").check_response(status, body)
+        ours = True
+    except ResponseMismatch:
+        ours = False
+    assert ours == reference
+
+
+def test_a_refusal_names_the_place_and_rule_never_the_value() -> None:
+    secret = "山田　太郎の住所"
+    bad = {"request_id": "R1", "operator_id": "op", "terminal_id": "t", "reason": secret,
+           "event_date": "2026-11-27", "resident_code": "12345678903"}
+    with pytest.raises(RequestError) as err:
+        CONTRACT.operation("POST", "/v1/changes").check_body(bad)
+    assert (err.value.code, err.value.item) == ("schema_invalid", "reason")
+    assert err.value.message == "body/reason fails the schema rule 'enum'"
+    del bad["resident_code"]
+    with pytest.raises(RequestError) as err:
+        CONTRACT.operation("POST", "/v1/changes").check_body(bad)
+    assert err.value.item == "resident_code" and secret not in err.value.message
