@@ -2,11 +2,16 @@
 TLS, durable applied-sequence bookkeeping in its own SQLite file, fault injection, and
 a loopback HTTP control API for test harnesses.
 
-A subclass supplies ``apply(cur, seq, body)``: check the body, update its own state
-inside the given transaction, and return ``None`` or a ``Refusal``.
+A subclass supplies ``decode(body)`` (its documents, checked against their schema)
+and ``apply_document(cur, doc, body)``: update its own state inside the given
+transaction and say what it applied, or refuse.  What every peer checks first — that
+the body decodes, and that it names this municipality — is done here, once.
 
 Frames arriving in one read are applied in one SQLite transaction, then acknowledged
-cumulatively, so acknowledgements follow durability.  A refused sequence makes the
+cumulatively, so acknowledgements follow the commit.  The mocks commit with
+``synchronous=NORMAL`` (WAL): what they acknowledged survives a crash of their process
+— the fault the tests inject — though not a power failure; the real systems are
+other machines, and the hub's own store stays ``FULL``.  A refused sequence makes the
 mock discard later frames until the hub resends or withdraws it, as the session
 protocol says.  Everything runs on the reactor thread: the mock is a test double and
 keeps its code simple; its SQLite writes are small and local.
@@ -29,7 +34,7 @@ from twisted.web import resource, server
 from zope.interface import implementer
 
 from hub.tls import peer_common_name, server_options
-from protocols.errors import RemoteProtocolError
+from protocols.errors import BodyError, RemoteProtocolError
 from protocols.session import (
     Acked,
     DataFrame,
@@ -52,6 +57,10 @@ class Refusal:
     reason: str = ""
 
 
+# What applying a document gives: (refusal or None, its resident code, its 更新順番号)
+Applied = tuple[Refusal | None, str | None, int | None]
+
+
 _BASE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (link TEXT PRIMARY KEY, applied_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS applied_log (
@@ -59,6 +68,7 @@ CREATE TABLE IF NOT EXISTS applied_log (
     withdrawn INTEGER NOT NULL, applied_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS pushes (
     seq INTEGER PRIMARY KEY, body BLOB NOT NULL, state TEXT NOT NULL, code TEXT);
+CREATE INDEX IF NOT EXISTS pushes_state ON pushes (state, seq);
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, permanent INTEGER NOT NULL,
     code TEXT NOT NULL, at REAL NOT NULL);
@@ -84,7 +94,7 @@ class MockEndpoint:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(db_path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_BASE_SCHEMA + self.extra_schema)
         row = self.db.execute("SELECT applied_seq FROM meta WHERE link=?", (self.link,)).fetchone()
         self.applied = row[0] if row else 0
@@ -98,11 +108,31 @@ class MockEndpoint:
 
     # ---- to implement ------------------------------------------------------------------
 
-    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
-                                                                          str | None,
-                                                                          int | None]:
-        """Apply one body; return (refusal or None, resident code, update seq)."""
+    def decode(self, body: bytes) -> Any:
+        """A document of the hub's stream to this peer, checked (``BodyError``)."""
         raise NotImplementedError
+
+    def apply_document(self, cur: sqlite3.Cursor, doc: Any, body: bytes) -> Applied:
+        """Apply one checked document of this municipality."""
+        raise NotImplementedError
+
+    def municipality_of(self, doc: Any) -> str | None:
+        """The municipality a document is from (``None``: any may send it)."""
+        code: str | None = doc.municipality_code
+        return code
+
+    # ---- what every peer checks first --------------------------------------------------
+
+    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> Applied:
+        """Apply one body: refused for good if it does not decode or is another
+        municipality's; else what ``apply_document`` says."""
+        try:
+            doc = self.decode(body)
+        except BodyError as err:
+            return Refusal(True, err.code, err.message), None, None
+        if self.municipality_of(doc) not in (None, self.municipality_code):
+            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+        return self.apply_document(cur, doc, body)
 
     def describe(self) -> dict[str, Any]:
         """Extra state for ``GET /state``."""

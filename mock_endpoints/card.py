@@ -17,9 +17,8 @@ import json
 import sqlite3
 from typing import Any
 
-from mock_endpoints.base import MockEndpoint, Refusal
+from mock_endpoints.base import Applied, MockEndpoint, Refusal
 from protocols.card import decode_card_event, decode_to_card
-from protocols.errors import BodyError
 from protocols.jsonable import as_json
 from protocols.senddest import SendDestinationChunk
 
@@ -38,15 +37,10 @@ class CardMock(MockEndpoint):
         PRIMARY KEY (batch_id, resident_code));
     """
 
-    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
-                                                                          str | None,
-                                                                          int | None]:
-        try:
-            ev = decode_to_card(body)
-        except BodyError as err:
-            return Refusal(True, err.code, err.message), None, None
-        if ev.municipality_code != self.municipality_code:
-            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+    def decode(self, body: bytes) -> Any:
+        return decode_to_card(body)
+
+    def apply_document(self, cur: sqlite3.Cursor, ev: Any, body: bytes) -> Applied:
         if isinstance(ev, SendDestinationChunk):
             return self._chunk(cur, ev), None, None
         (last,) = cur.execute("SELECT max(event_seq) FROM card_events WHERE resident_code=?",

@@ -17,8 +17,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from mock_endpoints.base import MockEndpoint, Refusal
-from protocols.errors import BodyError
+from mock_endpoints.base import Applied, MockEndpoint, Refusal
 from protocols.intermediate import (
     CodeIssued,
     CodeRequest,
@@ -46,15 +45,10 @@ class IntermediateMock(MockEndpoint):
         decision TEXT, answer BLOB);
     """
 
-    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
-                                                                          str | None,
-                                                                          int | None]:
-        try:
-            doc = decode_to_intermediate(body)
-        except BodyError as err:
-            return Refusal(True, err.code, err.message), None, None
-        if doc.municipality_code != self.municipality_code:
-            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+    def decode(self, body: bytes) -> Any:
+        return decode_to_intermediate(body)
+
+    def apply_document(self, cur: sqlite3.Cursor, doc: Any, body: bytes) -> Applied:
         if isinstance(doc, CopyUpdate):
             return self._copy(cur, doc, body)
         if isinstance(doc, CodeRequest):
@@ -76,7 +70,7 @@ class IntermediateMock(MockEndpoint):
         row = cur.execute("SELECT processing_number FROM codes WHERE integrated_atena=?",
                           (req.integrated_atena,)).fetchone()
         if row is None:
-            (n,) = cur.execute("SELECT count(*) FROM codes").fetchone()
+            (n,) = cur.execute("SELECT coalesce(max(rowid), 0) FROM codes").fetchone()
             number = f"P{n + 1:010d}"
             cur.execute("INSERT INTO codes VALUES (?, ?, ?)",
                         (req.integrated_atena, number, req.individual_number))

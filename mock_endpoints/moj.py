@@ -14,8 +14,7 @@ import datetime as dt
 import sqlite3
 from typing import Any
 
-from mock_endpoints.base import MockEndpoint, Refusal
-from protocols.errors import BodyError
+from mock_endpoints.base import Applied, MockEndpoint, Refusal
 from protocols.jsonable import as_json
 from protocols.moj import ResidenceChangeNotice, decode_notice, encode_change_notice
 
@@ -27,15 +26,10 @@ class MojMock(MockEndpoint):
         resident_code TEXT PRIMARY KEY, update_seq INTEGER NOT NULL, notice TEXT NOT NULL);
     """
 
-    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
-                                                                          str | None,
-                                                                          int | None]:
-        try:
-            notice = decode_notice(body)
-        except BodyError as err:
-            return Refusal(True, err.code, err.message), None, None
-        if notice.municipality_code != self.municipality_code:
-            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+    def decode(self, body: bytes) -> Any:
+        return decode_notice(body)
+
+    def apply_document(self, cur: sqlite3.Cursor, notice: Any, body: bytes) -> Applied:
         row = cur.execute("SELECT update_seq FROM notices WHERE resident_code=?",
                           (notice.resident_code,)).fetchone()
         held = row[0] if row else None

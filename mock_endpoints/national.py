@@ -26,7 +26,7 @@ import sqlite3
 from typing import Any
 
 from mock_endpoints import checkpeer
-from mock_endpoints.base import MockEndpoint, Refusal, request_body
+from mock_endpoints.base import Applied, MockEndpoint, request_body
 from mock_endpoints.population import people_of_other_cities
 from protocols.charconv import seion_kana
 from protocols.codes import individual_number_check_digit
@@ -156,15 +156,10 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
                                    r[6], r[7]) for r in rows)
         return encode_query_result(QueryResult("found", len(matches), matches))
 
-    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
-                                                                          str | None,
-                                                                          int | None]:
-        try:
-            doc = decode_to_national(body)
-        except BodyError as err:
-            return Refusal(True, err.code, err.message), None, None
-        if doc.municipality_code != self.municipality_code:
-            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
+    def decode(self, body: bytes) -> Any:
+        return decode_to_national(body)
+
+    def apply_document(self, cur: sqlite3.Cursor, doc: Any, body: bytes) -> Applied:
         if isinstance(doc, ConsistencyChunk):
             return self.check_chunk(cur, doc), None, None
         if isinstance(doc, TransferInNotice):

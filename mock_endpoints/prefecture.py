@@ -19,9 +19,8 @@ import sqlite3
 from typing import Any
 
 from mock_endpoints import checkpeer
-from mock_endpoints.base import MockEndpoint, Refusal, request_body
+from mock_endpoints.base import Applied, MockEndpoint, Refusal, request_body
 from protocols.consistency import CHECK_ITEMS, CHUNK, CheckRecord, ConsistencyChunk
-from protocols.errors import BodyError
 from protocols.identity import IDENTITY_UPDATE, decode_identity_update
 from protocols.jsonable import as_json
 from protocols.xmlrecord import XmlDispatch
@@ -40,20 +39,19 @@ class PrefectureMock(checkpeer.CheckPeer, MockEndpoint):
     # keeps each resident's check items as JSON, written with the identity record.
     HELD_CODES = "SELECT resident_code AS code FROM held WHERE ? IS NOT NULL"
 
-    def apply(self, cur: sqlite3.Cursor, seq: int, body: bytes) -> tuple[Refusal | None,
-                                                                          str | None,
-                                                                          int | None]:
-        try:
-            msg = _DECODE.loads(body)
-        except BodyError as err:
-            return Refusal(True, err.code, err.message), None, None
+    def decode(self, body: bytes) -> Any:
+        return _DECODE.loads(body)
+
+    def municipality_of(self, doc: Any) -> str | None:
+        if isinstance(doc, ConsistencyChunk):
+            return doc.municipality_code
+        rec = doc.record  # a removed (消除) record may carry the address it moved to
+        return rec.municipality_code if rec.record_status == "active" else None
+
+    def apply_document(self, cur: sqlite3.Cursor, msg: Any, body: bytes) -> Applied:
         if isinstance(msg, ConsistencyChunk):
-            if msg.municipality_code != self.municipality_code:
-                return Refusal(True, "wrong_municipality", "not this municipality"), None, None
             return self.check_chunk(cur, msg), None, None
         rec = msg.record
-        if rec.municipality_code != self.municipality_code and rec.record_status == "active":
-            return Refusal(True, "wrong_municipality", "not this municipality"), None, None
         row = cur.execute("SELECT update_seq FROM identities WHERE resident_code=?",
                           (rec.resident_code,)).fetchone()
         held = row[0] if row else None

@@ -22,6 +22,7 @@ written here are the rules' own short lists.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,8 +40,10 @@ _BEFORE_MARKS = (("ヴァ", "バ"), ("ヴィ", "ビ"), ("ヴェ", "ベ"), ("ヴ�
 _SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
 _O_ROW = frozenset("オコソトノホモヨロ")  # after the folds above: ゴ→コ, ョ→ヨ, ヲ→オ, …
 _MARKS = {"\u3099", "\u309a"}  # combining voiced and semi-voiced sound marks
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # where the register system's 外字 live
 
 
+@lru_cache(maxsize=65536)  # a resident's name comes back with each of their changes
 def seion_kana(kana: str) -> str:
     """清音化かな of a kana name (see the module docstring for the rules)."""
     text = jaconv.h2z(kana, kana=True, ascii=True, digit=True)
@@ -83,6 +86,7 @@ def in_jisx0212(ch: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=65536)  # names and addresses come back with each change of a resident
 def gaiji_count(text: str | None) -> int:
     """外字数: characters of ``text`` outside JIS X 0208."""
     return sum(1 for ch in text or "" if not in_jisx0208(ch))
@@ -179,6 +183,8 @@ class UnifiedCharset:
 
     def to_unified(self, text: str) -> str:
         """Register text to unified characters; an unmapped 外字 is an error."""
+        if _PRIVATE_USE.search(text) is None:
+            return text  # nearly always: no 外字 in it
         out = []
         for ch in text:
             if 0xE000 <= ord(ch) <= 0xF8FF:

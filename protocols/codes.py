@@ -6,6 +6,7 @@ configuration and the mocks all ask here.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TypeGuard
 
 from stdnum.jp import in_ as individual_number_std
@@ -49,5 +50,6 @@ def is_individual_number(value: object) -> bool:
     return _digits(value, 12) and individual_number_check_digit(value[:11]) == value[11]
 
 
+@lru_cache(maxsize=4096)  # a few thousand municipalities in all
 def is_municipality_code(value: object) -> bool:
     return _digits(value, 6) and municipality_code_check_digit(value[:5]) == value[5]

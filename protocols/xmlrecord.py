@@ -11,6 +11,7 @@ the XSD first (``protocols.xmlsafe``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 from xml.sax.saxutils import escape
@@ -32,9 +33,12 @@ class XmlRecord:
         self.cls = cls
         self.fields: tuple[tuple[str, str], ...] = tuple(
             (f.name, element_name(f.name)) for f in fields(cls) if f.name not in skip)
-        self._types = {f.name: str(f.type) for f in fields(cls) if f.name not in skip}
-        self._by_element = {element: attr for attr, element in self.fields}
+        parsers = {f.name: _parser(str(f.type)) for f in fields(cls) if f.name not in skip}
+        self._by_element = {element: (attr, parsers[attr]) for attr, element in self.fields}
+        # Full tags ({namespace}Name) as they are met, to their field: one dict lookup.
+        self._by_tag: dict[str, tuple[str, Callable[[str], Any]] | None] = {}
         self._tags = tuple((attr, f"<{el}>", f"</{el}>") for attr, el in self.fields)
+        self._attrs = tuple(attr for attr, _ in self.fields)
 
     def encode(self, obj: Any) -> str:
         """The elements of ``obj`` as XML text (no enclosing element)."""
@@ -47,16 +51,22 @@ class XmlRecord:
 
     def decode(self, parent: etree._Element, **extra: Any) -> Any:
         """An instance from the (schema-valid) children of ``parent`` (and ``extra``)."""
-        values: dict[str, Any] = {attr: None for attr, _ in self.fields}
+        values: dict[str, Any] = dict.fromkeys(self._attrs)
+        by_tag = self._by_tag
         for child in parent:
-            name = etree.QName(child).localname
-            attr = self._by_element.get(name)
-            if attr is None:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue  # a comment or processing instruction (the parser drops them)
+            field = by_tag.get(tag, _UNSEEN)
+            if field is _UNSEEN:
+                field = by_tag[tag] = self._by_element.get(tag.rpartition("}")[2])
+            if field is None:
                 continue  # not a field (e.g. a wrapper's own element)
+            attr, parse = field
             try:
-                values[attr] = _parse(self._types[attr], child.text or "")
+                values[attr] = parse(child.text or "")
             except ValueError:
-                raise BodyError("bad_value", f"{name} is not valid") from None
+                raise BodyError("bad_value", f"{element_name(attr)} is not valid") from None
         return self.cls(**values, **extra)
 
 
@@ -70,16 +80,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _parse(kind: str, text: str) -> Any:
+_UNSEEN: Any = object()
+
+
+def _parser(kind: str) -> Callable[[str], Any]:
+    """How the text of a field of annotation ``kind`` is read."""
     if "bool" in kind:
-        return text == "true"
+        return _true
     if "int" in kind:
-        return int(text)
+        return int
     if "datetime" in kind:
-        return dt.datetime.fromisoformat(text)
+        return dt.datetime.fromisoformat
     if "date" in kind:
-        return dt.date.fromisoformat(text)
-    return text
+        return dt.date.fromisoformat
+    return str
+
+
+def _true(text: str) -> bool:
+    return text == "true"
 
 
 class XmlDocument(XmlRecord):

@@ -1,14 +1,13 @@
 """The register system's changes: ``POST /v1/changes``, ``/v1/changes/batch`` and
-``/v1/card-events``.  Their format checks (``prepare``) run in the intake workers;
-the store writer answers after the commit, and only then is the answer written."""
+``/v1/card-events``.  Their format checks (``prepare``) run in the intake workers,
+which hand the changes to the store writer (``submit``); the writer answers after the
+commit, and only then is the answer written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer
-
-from actors.messages import SubmitChanges
 from hub import metrics
 from hub.api.context import Answer, Api, Call
 from hub.domain.changes import parse_card_event, parse_change
@@ -16,6 +15,7 @@ from hub.domain.errors import FormatError, RequestError
 from hub.domain.outcomes import Outcome, Request
 
 Parsed = list[Request | FormatError]
+Answering = Callable[[list[Outcome]], Answer]
 
 
 def batch_size(api: Api, body: Any) -> None:
@@ -52,19 +52,6 @@ def prepare_card_event(api: Api, body: Any, _params: dict[str, Any]) -> Parsed:
     return _parse([body], lambda item: parse_card_event(item, today))
 
 
-def _submit(api: Api, parsed: Parsed) -> defer.Deferred[list[Outcome]]:
-    """The parsed changes to the store writer; its outcomes after the commit."""
-    d: defer.Deferred[list[Outcome]] = defer.Deferred()
-    changes = [p for p in parsed if not isinstance(p, FormatError)]
-    if changes:
-        # Crossing to the store writer's thread is a tell; its reply crosses back to
-        # the reactor thread with callFromThread.
-        api.writer.tell(SubmitChanges(changes, reply=api.on_reactor(d)))
-    else:
-        d.callback([])
-    return d
-
-
 def _results(parsed: Parsed, outcomes: list[Outcome]) -> list[tuple[int, dict[str, Any]]]:
     it = iter(outcomes)
     results: list[tuple[int, dict[str, Any]]] = []
@@ -82,16 +69,20 @@ def _results(parsed: Parsed, outcomes: list[Outcome]) -> list[tuple[int, dict[st
     return results
 
 
-def post_one(api: Api, call: Call) -> defer.Deferred[Answer]:
+def _requests(parsed: Parsed) -> list[Request]:
+    return [p for p in parsed if not isinstance(p, FormatError)]
+
+
+def submit_one(_api: Api, call: Call) -> tuple[list[Request], Answering]:
     """One change (or card event): 201 with its answer, or its refusal."""
     def answer(outcomes: list[Outcome]) -> Answer:
         status, body = _results(call.prepared, outcomes)[0]
         return status, ({"error": body["error"]} if "error" in body else body)
 
-    return _submit(api, call.prepared).addCallback(answer)
+    return _requests(call.prepared), answer
 
 
-def post_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
+def submit_batch(_api: Api, call: Call) -> tuple[list[Request], Answering]:
     """Many changes, each accepted or refused on its own, in order."""
     def answer(outcomes: list[Outcome]) -> Answer:
         out = []
@@ -104,4 +95,4 @@ def post_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
                 out.append(body)
         return 200, {"results": out}
 
-    return _submit(api, call.prepared).addCallback(answer)
+    return _requests(call.prepared), answer

@@ -3,11 +3,9 @@ refuse a request of the intermediate server; nothing else ever answers one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer
-
-from actors.messages import SubmitChanges
 from hub.api.context import Answer, Api, Call
 from hub.domain.changes import ManualDecision, parse_manual_decision
 from hub.domain.outcomes import Outcome
@@ -17,10 +15,8 @@ def prepare(_api: Api, body: Any, params: dict[str, Any]) -> ManualDecision:
     return parse_manual_decision(body, params["item_id"])
 
 
-def post(api: Api, call: Call) -> defer.Deferred[Answer]:
-    d: defer.Deferred[list[Outcome]] = defer.Deferred()
-    api.writer.tell(SubmitChanges([call.prepared], reply=api.on_reactor(d)))
-
+def submit(_api: Api, call: Call) -> tuple[list[Any], Callable[[list[Outcome]], Answer]]:
+    """The decision to the store writer; its answer after the commit."""
     def answered(outcomes: list[Outcome]) -> Answer:
         (outcome,) = outcomes
         if outcome.error is not None:
@@ -28,4 +24,4 @@ def post(api: Api, call: Call) -> defer.Deferred[Answer]:
         assert outcome.response is not None
         return 200, outcome.response
 
-    return d.addCallback(answered)
+    return [call.prepared], answered

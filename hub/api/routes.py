@@ -16,6 +16,8 @@ from hub.api.context import Api, Call
 
 Handler = Callable[[Api, Call], Any]  # an Answer, or a Deferred of one
 Prepare = Callable[[Api, Any, dict[str, Any]], Any]
+# Requests for the store writer, and how its outcomes make the answer (in a worker).
+Submit = Callable[[Api, Call], tuple[list[Any], Callable[[list[Any]], Any]]]
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,15 @@ class Route:
     path: str                  # as in openapi.yaml: /v1/inbox/{item_id}
     name: str                  # the label of the intake metrics
     clients: str               # the [intake] option listing who may call it
-    handler: Handler
+    handler: Handler | None = None  # on the reactor thread ...
+    submit: Submit | None = None    # ... or, for the store writer, from a worker
     prepare: Prepare | None = None
     precheck: Callable[[Api, Any], None] | None = None
     counts_changes: bool = False  # its refusals count in jukihub_intake_changes_refused
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        assert (self.handler is None) != (self.submit is None), "a handler or a submit"
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
         object.__setattr__(self, "pattern", re.compile(regex))
 
@@ -40,11 +44,11 @@ def _health(_api: Api, _call: Call) -> tuple[int, dict[str, Any]]:
 
 
 ROUTES = (
-    Route("POST", "/v1/changes", "change", "allowed_clients", changes.post_one,
+    Route("POST", "/v1/changes", "change", "allowed_clients", submit=changes.submit_one,
           prepare=changes.prepare_change, counts_changes=True),
-    Route("POST", "/v1/changes/batch", "batch", "allowed_clients", changes.post_batch,
+    Route("POST", "/v1/changes/batch", "batch", "allowed_clients", submit=changes.submit_batch,
           prepare=changes.prepare_batch, precheck=changes.batch_size, counts_changes=True),
-    Route("POST", "/v1/card-events", "card", "allowed_clients", changes.post_one,
+    Route("POST", "/v1/card-events", "card", "allowed_clients", submit=changes.submit_one,
           prepare=changes.prepare_card_event, counts_changes=True),
     Route("GET", "/healthz", "health", "allowed_clients", _health),
     Route("GET", "/v1/inbox", "inbox", "inbox_clients", inbox.list_items),
@@ -53,7 +57,7 @@ ROUTES = (
     Route("POST", "/v1/queries/identity", "query", "staff_clients", queries.post,
           prepare=queries.prepare),
     Route("POST", "/v1/manual-answers/{item_id}", "manual_answer", "staff_clients",
-          manual_answers.post, prepare=manual_answers.prepare),
+          submit=manual_answers.submit, prepare=manual_answers.prepare),
     Route("POST", "/v1/consistency-checks", "consistency", "staff_clients", jobs.start_check),
     Route("GET", "/v1/consistency-checks/{check_id}", "consistency", "staff_clients",
           jobs.show_check),

@@ -2,19 +2,24 @@
 way.
 
 On the reactor thread: the route (404, 405), the client certificate's name against
-the route's ``[intake]`` client list (403), the body's type and size (415, 413).  Then
-in the *intake workers* (a small thread pool), so the reactor only moves bytes: the JSON,
-the route's ``precheck``, the OpenAPI document's checks (400 ``schema_invalid``) and
-the route's ``prepare`` (the domain's format checks).  The route's handler runs on the
-reactor with the checked ``Call``; it answers ``(status, body)`` or a Deferred of it,
-or raises ``HubError``.  The answer is checked against the document and encoded in the
-workers too, then written with its length.  A handler's bug answers 500 with no
-traceback.
+the route's ``[intake]`` client list (403), the body's type and size (415, 413).  The
+rest happens in the *intake workers* (a small thread pool), so the reactor only moves
+bytes: the JSON, the route's ``precheck``, the OpenAPI document's checks (400
+``schema_invalid``), the route's ``prepare`` (the domain's format checks), and at the
+end the answer's check against the document and its encoding.  In between:
 
-Threads: handlers reach the store writer and the link actors with ``tell``; replies
-come back through ``reactor.callFromThread`` (``Api.on_reactor``).  Reads of the store
-run in ``Reads``, a bounded pool of their own, so a slow read never holds the reactor
-nor the intake workers.
+- a route with ``submit`` (the register's changes) hands its requests to the store
+  writer from the worker, and the writer's reply comes back to a worker: reactor →
+  worker → store writer → worker → reactor, nothing else on the way;
+- any other route's ``handler`` runs on the reactor thread with the checked ``Call``
+  and answers ``(status, body)`` or a Deferred of it, or raises ``HubError``.
+
+A handler's bug answers 500 with no traceback.  Answers carry their length.
+
+Threads: the reactor thread owns the request (its transport, its Deferreds); workers
+reach it only with ``reactor.callFromThread``, actors reach workers with the pool's
+``callInThread``.  Reads of the store run in ``Reads``, a bounded pool of their own, so
+a slow read never holds the reactor nor the intake workers.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import logging
 import time
 from typing import Any
 
-from twisted.internet import threads
+from twisted.internet import defer
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
+from actors.messages import SubmitChanges
 from hub import metrics
 from hub.api.context import Answer, Api, Call
 from hub.api.openapi import Contract, ResponseMismatch
@@ -37,6 +43,7 @@ from hub.domain.errors import HubError, RequestError
 from hub.tls import peer_common_name
 
 log = logging.getLogger("jukihub.intake")
+
 
 class ApiResource(resource.Resource):
     """See the module docstring."""
@@ -53,12 +60,7 @@ class ApiResource(resource.Resource):
         found = match(method, path)
         endpoint = found[0].name if found else "other"
         try:
-            if found is None:
-                raise HubError("not_found", "no such endpoint", status=404)
-            route, path_params = found
-            if route.method != method:
-                request.setHeader("allow", route.method)
-                raise HubError("method_not_allowed", f"use {route.method}", status=405)
+            route, path_params = self._route(request, method, found)
             client = peer_common_name(request.transport)
             if client is None or client not in getattr(self.api.intake, route.clients):
                 metrics.intake_client_refused.inc()
@@ -70,15 +72,19 @@ class ApiResource(resource.Resource):
             return server.NOT_DONE_YET
         args: dict[bytes, list[bytes]] = request.args or {}
         query = {k.decode(): v[0].decode() for k, v in args.items()}
-        d = threads.deferToThreadPool(self.api.reactor, self.workers, self._check, route,
-                                      client, body, path_params, query)
-        d.addCallback(lambda call: route.handler(self.api, call))
-        d.addErrback(self._refusal)
-        d.addCallback(lambda answer: threads.deferToThreadPool(
-            self.api.reactor, self.workers, self._encode_answer, route, *answer))
-        d.addCallbacks(lambda out: self._write(request, endpoint, started, *out),
-                       lambda f: self._internal_error(f, request, endpoint, started))
+        reply = _Reply(self, request, route, endpoint, started)
+        self.workers.callInThread(self._in_worker, reply, client, body, path_params, query)
         return server.NOT_DONE_YET
+
+    @staticmethod
+    def _route(request: server.Request, method: str,
+               found: tuple[Route, dict[str, str]] | None) -> tuple[Route, dict[str, str]]:
+        if found is None:
+            raise HubError("not_found", "no such endpoint", status=404)
+        if found[0].method != method:
+            request.setHeader("allow", found[0].method)
+            raise HubError("method_not_allowed", f"use {found[0].method}", status=405)
+        return found
 
     def _body(self, request: server.Request) -> bytes:
         ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
@@ -95,6 +101,26 @@ class ApiResource(resource.Resource):
         return content.read()
 
     # ---- in the intake workers ---------------------------------------------------------
+
+    def _in_worker(self, reply: _Reply, client: str, raw: bytes | None,
+                   path_params: dict[str, str], query: dict[str, str]) -> None:
+        route = reply.route
+        try:
+            call = self._check(route, client, raw, path_params, query)
+            if route.submit is None:
+                self.api.reactor.callFromThread(reply.on_reactor, call)
+                return
+            requests, answer = route.submit(self.api, call)
+            if not requests:
+                reply.finish(answer([]))
+                return
+            # To the store writer with a tell; its reply comes back to a worker.
+            self.api.writer.tell(SubmitChanges(requests, reply=lambda outcomes: (
+                self.workers.callInThread(reply.finish_with, answer, outcomes))))
+        except HubError as err:
+            reply.finish((err.status, {"error": err.to_json()}))
+        except Exception as exc:  # a bug: 500, logged by type only
+            reply.internal_error(type(exc).__name__)
 
     def _check(self, route: Route, client: str, raw: bytes | None, path_params: dict[str, str],
                query: dict[str, str]) -> Call:
@@ -117,7 +143,8 @@ class ApiResource(resource.Resource):
         prepared = route.prepare(self.api, body, params) if route.prepare else None
         return Call(client, params, body, prepared)
 
-    def _encode_answer(self, route: Route, status: int, body: dict[str, Any]) -> tuple[int, bytes]:
+    def encode(self, route: Route, status: int, body: dict[str, Any]) -> tuple[int, bytes]:
+        """The answer checked against the document (unless switched off) and encoded."""
         if self.api.intake.validate_responses:
             try:
                 self.contract.operation(route.method, route.path).check_response(status, body)
@@ -127,21 +154,7 @@ class ApiResource(resource.Resource):
                 return 500, _encode(_internal())
         return status, _encode(body)
 
-    # ---- back on the reactor -------------------------------------------------------------
-
-    @staticmethod
-    def _refusal(failure: Failure) -> Answer:
-        """A ``HubError`` raised by a check or a handler, as its answer."""
-        failure.trap(HubError)
-        err: HubError = failure.value  # type: ignore[assignment]
-        return err.status, {"error": err.to_json()}
-
-    def _internal_error(self, failure: Failure, request: server.Request, endpoint: str,
-                        started: float) -> None:
-        log.error("intake failure", extra={"event": "intake.error",
-                                           "error": failure.type.__name__ if failure.type
-                                           else "unknown"})
-        self._write(request, endpoint, started, 500, _encode(_internal()))
+    # ---- on the reactor ------------------------------------------------------------------
 
     @staticmethod
     def _write(request: server.Request, endpoint: str, started: float, status: int,
@@ -155,6 +168,58 @@ class ApiResource(resource.Resource):
         request.setHeader("content-length", str(len(data)))
         request.write(data)
         request.finish()
+
+
+class _Reply:
+    """One request's way back: its answer, encoded in a worker, written on the reactor."""
+
+    def __init__(self, resource_: ApiResource, request: server.Request, route: Route,
+                 endpoint: str, started: float) -> None:
+        self.resource, self.request, self.route = resource_, request, route
+        self.endpoint, self.started = endpoint, started
+        self.reactor = resource_.api.reactor
+
+    def finish(self, answer: Answer) -> None:
+        """In a worker: check and encode ``answer``, then write it on the reactor."""
+        try:
+            status, data = self.resource.encode(self.route, *answer)
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot be encoded is a bug
+            self.internal_error(type(exc).__name__)
+            return
+        self.reactor.callFromThread(ApiResource._write, self.request, self.endpoint,
+                                    self.started, status, data)
+
+    def finish_with(self, answer: Any, outcomes: Any) -> None:
+        """In a worker: the store writer's outcomes made into the answer, then written."""
+        try:
+            result = answer(outcomes)
+        except HubError as err:
+            result = (err.status, {"error": err.to_json()})
+        except Exception as exc:  # noqa: BLE001 - a bug: 500, logged by type only
+            self.internal_error(type(exc).__name__)
+            return
+        self.finish(result)
+
+    def on_reactor(self, call: Call) -> None:
+        """On the reactor: the route's handler, then its answer back to a worker."""
+        d = defer.maybeDeferred(self.route.handler, self.resource.api, call)
+        d.addCallbacks(self._answered, self._failed)
+
+    def _answered(self, answer: Answer) -> None:
+        self.resource.workers.callInThread(self.finish, answer)
+
+    def _failed(self, failure: Failure) -> None:
+        if failure.check(HubError):
+            err: HubError = failure.value  # type: ignore[assignment]
+            self._answered((err.status, {"error": err.to_json()}))
+        else:
+            self.internal_error(failure.type.__name__ if failure.type else "unknown")
+
+    def internal_error(self, error: str) -> None:
+        """A bug: 500 without a traceback, logged by its type only (any thread)."""
+        log.error("intake failure", extra={"event": "intake.error", "error": error})
+        self.reactor.callFromThread(ApiResource._write, self.request, self.endpoint,
+                                    self.started, 500, _encode(_internal()))
 
 
 def _encode(body: dict[str, Any]) -> bytes:

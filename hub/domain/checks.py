@@ -72,13 +72,18 @@ def check_length(value: str, item: str, max_len: int, min_len: int = 1) -> None:
 def check_text(value: str, item: str, max_len: int) -> None:
     """Register text: bounded length, no control or unassigned characters."""
     check_length(value, item, max_len)
+    if value.replace("\u3000", " ").isprintable():
+        return  # none of Cc, Cf, Cn, Cs, Zl, Zp (nor anything else unusual): the common case
     for ch in value:
         cat = unicodedata.category(ch)
         if cat in ("Cc", "Cf", "Cn", "Cs", "Zl", "Zp"):
             raise FormatError("invalid_character", f"{item} has a character not allowed", item)
 
 
+_IDENTIFIER = re.compile(r"[0-9A-Za-z_.\-]{1,40}")
+
+
 def check_identifier(value: str, item: str) -> None:
-    if not re.fullmatch(r"[0-9A-Za-z_.\-]{1,40}", value or ""):
+    if not _IDENTIFIER.fullmatch(value or ""):
         raise FormatError("invalid_identifier",
                           f"{item} must be 1–40 letters, digits or . _ -", item)

@@ -17,16 +17,17 @@ transactions they run in:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from hub import metrics
 from hub.store.audit import AuditEntry, AuditStore
-from hub.store.base import Sql
+from hub.store.base import Db, Sql
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
 from hub.store.link_state import LinkState, LinkStateStore
@@ -34,8 +35,8 @@ from hub.store.outbox import OutboxRow, OutboxStore
 from hub.store.register import RegisterStore, RegisterWrites
 
 # The connection a named transaction runs in, for the layers above (which never use
-# SQLAlchemy themselves).
-Conn = Connection
+# SQLAlchemy or a driver themselves).
+Conn = Db
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -49,6 +50,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._writer: Connection | None = None  # the single writer's own connection
         sql = Sql(self.dialect)
         self.register = RegisterStore(sql)
         self.outbox = OutboxStore(sql)
@@ -58,36 +60,57 @@ class Store:
         self.jobs = JobStore(sql, self.register)
 
     @contextmanager
-    def transaction(self, name: str, durable: bool = True) -> Iterator[Connection]:
-        """A read-write database transaction, timed as ``name``; commits on leaving."""
+    def transaction(self, name: str, durable: bool = True) -> Iterator[Db]:
+        """A read-write database transaction, timed as ``name``; commits on leaving.
+        It runs on the writer's own connection, kept open (one writer, one thread at a
+        time: the store writer actor, or whoever starts the hub before it runs)."""
         started = time.perf_counter()
-        with self.engine.connect() as conn:
-            relaxed = not durable and self.dialect == "sqlite"
-            if relaxed:  # outside the transaction: SQLite applies it to the next commit
-                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-                conn.commit()  # ends SQLAlchemy's autobegun transaction (SQLite has none)
+        if self._writer is None or self._writer.invalidated or self._writer.closed:
+            self._writer = self.engine.connect()
+        conn = self._writer
+        db = Db(conn)
+        relaxed = not durable and self.dialect == "sqlite"
+        if relaxed:  # outside the transaction: SQLite applies it to the next commit
+            db.run("PRAGMA synchronous=NORMAL")
+        try:
+            with conn.begin():
+                if not durable and self.dialect == "postgresql":
+                    db.run("SET LOCAL synchronous_commit = off")
+                yield db
+        except Exception:
+            if conn.invalidated:
+                self._reset_writer()  # a broken connection is not reused
+            raise
+        finally:
+            if relaxed and self._writer is not None:
+                db.run("PRAGMA synchronous=FULL")
+        self._commit_seconds(name).observe(time.perf_counter() - started)
+
+    def _reset_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
             try:
-                with conn.begin():
-                    if not durable and self.dialect == "postgresql":
-                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                    yield conn
-            finally:
-                if relaxed:
-                    conn.exec_driver_sql("PRAGMA synchronous=FULL")
-                    conn.commit()
-        metrics.store_commit_seconds.labels(name).observe(time.perf_counter() - started)
+                writer.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                pass
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Db]:
         """A connection for reads (any thread; the store writer is the only writer)."""
         with self.engine.connect() as conn:
-            yield conn
+            yield Db(conn)
 
-    def read(self, method: Callable[Concatenate[Connection, P], R], *args: P.args,
+    def read(self, method: Callable[Concatenate[Db, P], R], *args: P.args,
              **kwargs: P.kwargs) -> R:
         """Run one named read (``store.read(store.inbox.get, 7)``) on its own connection."""
         with self.reading() as conn:
             return method(conn, *args, **kwargs)
 
+    @staticmethod
+    @functools.cache
+    def _commit_seconds(name: str) -> Any:
+        return metrics.store_commit_seconds.labels(name)
+
     def dispose(self) -> None:
+        self._reset_writer()
         self.engine.dispose()

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
-from hub.store.base import Sql, executemany, named
+from hub.store.base import Db, Sql, named
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +24,6 @@ class AuditStore:
                                                 "request_id", "update_seq"))
 
     @named("audit.record")
-    def record(self, conn: Connection, entries: Sequence[AuditEntry]) -> None:
-        executemany(conn, self._insert, [(e.at, e.operator_id, e.terminal_id, e.action[:40],
-                                          e.request_id, e.update_seq) for e in entries])
+    def record(self, db: Db, entries: Sequence[AuditEntry]) -> None:
+        db.many(self._insert, [(e.at, e.operator_id, e.terminal_id, e.action[:40],
+                                e.request_id, e.update_seq) for e in entries])

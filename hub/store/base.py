@@ -6,9 +6,12 @@ A store class holds the SQL of one group of tables; each of its public methods i
 database transaction they run in: the store writer calls several inside its group
 commit (``Store.transaction``), readers inside ``Store.reading``.
 
-The rows of every change go to the driver as one ``executemany`` per table and batch,
-with SQL written for the driver's parameter style (``Sql``): no per-parameter
-processing on the way.  SQLite receives dates and times as ISO text (adapters
+Statements go straight to the driver's cursor (``Db``), in the driver's parameter style
+(``Sql``), and the rows of every change as one ``executemany`` per table and batch (which
+psycopg pipelines: one round trip): no per-statement or per-parameter processing on the
+way — a change is about ten statements, and SQLAlchemy's own execution path cost more
+than they did.  SQLAlchemy still owns the engine, the pool and the transactions, and the
+tables and migrations are its.  SQLite receives dates and times as ISO text (adapters
 registered by ``hub.store.engine``) in the format SQLAlchemy's own types read back.
 """
 
@@ -47,8 +50,36 @@ def named(name: str) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Conc
     return wrap
 
 
+class Db:
+    """A database transaction's connection as the store classes use it: the driver's
+    own cursor.  (``conn`` is the SQLAlchemy connection it belongs to.)"""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.cursor.execute(sql, params)
+        return list(self.cursor.fetchall())
+
+    def row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.cursor.execute(sql, params)
+        return self.cursor.fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.row(sql, params)
+        return row[0] if row is not None else None
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(sql, params)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(sql, rows)
+
+
 class Sql:
-    """SQL text in the driver's parameter style, for ``exec_driver_sql``."""
+    """SQL text in the driver's parameter style."""
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
@@ -76,12 +107,6 @@ def chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     """``values`` in parts of at most ``size`` (bound parameters per ``IN (…)``)."""
     for i in range(0, len(values), size):
         yield values[i : i + size]
-
-
-def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """One driver-level ``executemany`` (psycopg pipelines it: one round trip)."""
-    if rows:
-        conn.exec_driver_sql(sql, list(rows))
 
 
 def to_date(value: Any) -> dt.date | None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
-
-from hub.store.base import Sql, named
+from hub.store.base import Db, Sql, named
 
 _COLUMNS = "id, link, peer_seq, kind, body, received_at, state, code"
 
@@ -28,45 +26,47 @@ class InboxItem:
 class InboxStore:
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
+        self._id = sql.text("SELECT id FROM inbox WHERE link = ? AND peer_seq = ?")
+        self._insert = sql.text("INSERT INTO inbox (link, peer_seq, kind, body, received_at, "
+                                "state, code) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+        self._state = sql.text("SELECT state FROM inbox WHERE id = ?")
+        self._take = sql.text("UPDATE inbox SET state = 'acknowledged', acknowledged_at = ?, "
+                              "operator_id = ?, terminal_id = ? WHERE id = ?")
+        self._get = sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE id = ?")
+        self._purgeable = sql.text("SELECT id FROM inbox WHERE state = 'acknowledged' AND "
+                                   "acknowledged_at < ? ORDER BY id LIMIT ?")
 
     @named("inbox.record")
-    def record(self, conn: Connection, link: str, peer_seq: int, kind: str, body: bytes,
+    def record(self, db: Db, link: str, peer_seq: int, kind: str, body: bytes,
                refused_code: str | None, now: float) -> int:
         """Keep a push (once: a resend after a reconnect finds the first); its id."""
-        held = conn.exec_driver_sql(self.sql.text(
-            "SELECT id FROM inbox WHERE link = ? AND peer_seq = ?"), (link, peer_seq)).scalar()
+        held = db.scalar(self._id, (link, peer_seq))
         if held is not None:
             return int(held)
-        return int(conn.exec_driver_sql(self.sql.text(
-            "INSERT INTO inbox (link, peer_seq, kind, body, received_at, state, code) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"),
-            (link, peer_seq, kind, body, now, "refused" if refused_code else "new",
-             refused_code)).scalar_one())
+        return int(db.scalar(self._insert, (link, peer_seq, kind, body, now,
+                                            "refused" if refused_code else "new",
+                                            refused_code)))
 
     @named("inbox.acknowledge")
-    def acknowledge(self, conn: Connection, item_id: int, operator_id: str, terminal_id: str,
+    def acknowledge(self, db: Db, item_id: int, operator_id: str, terminal_id: str,
                     now: float, states: tuple[str, ...] = ("new", "refused")) -> str:
         """Take an item in one of ``states``: ``acknowledged``, or ``already`` (taken
         before), or ``unknown``."""
-        state = conn.exec_driver_sql(self.sql.text("SELECT state FROM inbox WHERE id = ?"),
-                                     (item_id,)).scalar()
+        state = db.scalar(self._state, (item_id,))
         if state is None:
             return "unknown"
         if state not in states:
             return "already"
-        conn.exec_driver_sql(self.sql.text(
-            "UPDATE inbox SET state = 'acknowledged', acknowledged_at = ?, operator_id = ?, "
-            "terminal_id = ? WHERE id = ?"), (now, operator_id, terminal_id, item_id))
+        db.run(self._take, (now, operator_id, terminal_id, item_id))
         return "acknowledged"
 
     @named("inbox.get")
-    def get(self, conn: Connection, item_id: int) -> InboxItem | None:
-        row = conn.exec_driver_sql(self.sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE id = ?"),
-                                   (item_id,)).first()
+    def get(self, db: Db, item_id: int) -> InboxItem | None:
+        row = db.row(self._get, (item_id,))
         return _item(row) if row is not None else None
 
     @named("inbox.list")
-    def list(self, conn: Connection, after: int, limit: int, kind: str | None = None,
+    def list(self, db: Db, after: int, limit: int, kind: str | None = None,
              state: str | None = None) -> list[InboxItem]:
         """Items after ``after``, oldest first, of a kind and state if given."""
         where, args = ["id > ?"], [after]
@@ -76,17 +76,14 @@ class InboxStore:
                 args.append(value)
         sql = self.sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE {' AND '.join(where)} "
                             "ORDER BY id LIMIT ?")
-        return [_item(r) for r in conn.exec_driver_sql(sql, (*args, limit))]
+        return [_item(r) for r in db.rows(sql, (*args, limit))]
 
     @named("inbox.purge")
-    def purge(self, conn: Connection, before: float, limit: int) -> int:
+    def purge(self, db: Db, before: float, limit: int) -> int:
         """Delete up to ``limit`` items acknowledged before ``before``; how many went."""
-        ids = [r[0] for r in conn.exec_driver_sql(self.sql.text(
-            "SELECT id FROM inbox WHERE state = 'acknowledged' AND acknowledged_at < ? "
-            "ORDER BY id LIMIT ?"), (before, limit))]
+        ids = [r[0] for r in db.rows(self._purgeable, (before, limit))]
         if ids:
-            conn.exec_driver_sql(f"DELETE FROM inbox WHERE id IN ({self.sql.marks(len(ids))})",
-                                 tuple(ids))
+            db.run(f"DELETE FROM inbox WHERE id IN ({self.sql.marks(len(ids))})", ids)
         return len(ids)
 
 

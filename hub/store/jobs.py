@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
-
-from hub.store.base import Sql, chunks, executemany, named, to_date
+from hub.store.base import Db, Sql, chunks, named, to_date
 from hub.store.register import RESIDENT_COLUMNS, RegisterStore
 from protocols.consistency import CHECK_ITEMS, CheckRecord
 
@@ -37,117 +35,115 @@ class JobStore:
     # ---- consistency checks -------------------------------------------------------------
 
     @named("jobs.last_check")
-    def last_check(self, conn: Connection) -> int:
+    def last_check(self, db: Db) -> int:
         """The number of the newest check id (``C`` + 10 digits), 0 before any."""
-        last = conn.exec_driver_sql("SELECT max(check_id) FROM consistency_checks").scalar()
+        last = db.scalar("SELECT max(check_id) FROM consistency_checks")
         return int(last[1:]) if last else 0
 
     @named("jobs.start_checks")
-    def start_checks(self, conn: Connection, checks: dict[str, str], operator_id: str,
+    def start_checks(self, db: Db, checks: dict[str, str], operator_id: str,
                      terminal_id: str, now: float) -> None:
         """Record a check per link (link -> check id), building, nothing sent."""
-        executemany(conn, self.sql.text(
+        db.many(self.sql.text(
             "INSERT INTO consistency_checks (check_id, link, state, operator_id, terminal_id, "
             "started_at, sent, chunks) VALUES (?, ?, 'building', ?, ?, ?, 0, 0)"),
             [(c, link, operator_id, terminal_id, now) for link, c in checks.items()])
 
     @named("jobs.current_identities")
-    def current_identities(self, conn: Connection, after: str,
+    def current_identities(self, db: Db, after: str,
                            limit: int) -> list[CheckRecord]:
         """The next ``limit`` residents' current identity items after 住民票コード ``after``."""
-        return [_check_record(r) for r in conn.exec_driver_sql(self._current, (after, limit))]
+        return [_check_record(r) for r in db.rows(self._current, (after, limit))]
 
     @named("jobs.check_progress")
-    def check_progress(self, conn: Connection, check_ids: Sequence[str], sent: int,
+    def check_progress(self, db: Db, check_ids: Sequence[str], sent: int,
                        chunks_sent: int, final: bool) -> None:
-        executemany(conn, self.sql.text(
+        db.many(self.sql.text(
             "UPDATE consistency_checks SET sent = ?, chunks = ?, state = ? WHERE check_id = ?"),
             [(sent, chunks_sent, "sent" if final else "building", c) for c in check_ids])
 
     @named("jobs.check_answered")
-    def check_answered(self, conn: Connection, link: str, check_id: str, compared: int,
+    def check_answered(self, db: Db, link: str, check_id: str, compared: int,
                        held: int, differences: int, inbox_id: int, now: float) -> None:
-        conn.exec_driver_sql(self.sql.text(
+        db.run(self.sql.text(
             "UPDATE consistency_checks SET state = 'answered', answered_at = ?, compared = ?, "
             "held = ?, differences = ?, inbox_id = ? WHERE check_id = ? AND link = ?"),
             (now, compared, held, differences, inbox_id, check_id, link))
 
     @named("jobs.check")
-    def check(self, conn: Connection, check_id: str) -> tuple[dict[str, Any], bytes | None] | None:
+    def check(self, db: Db, check_id: str) -> tuple[dict[str, Any], bytes | None] | None:
         """A check's row, and the peer's result document once answered."""
-        row = conn.exec_driver_sql(self.sql.text(
+        row = db.row(self.sql.text(
             f"SELECT {', '.join(CHECK_COLUMNS)} FROM consistency_checks WHERE check_id = ?"),
-            (check_id,)).first()
+            (check_id,))
         if row is None:
             return None
         check = dict(zip(CHECK_COLUMNS, row, strict=True))
         body = None
         if check["inbox_id"] is not None:
-            body = conn.exec_driver_sql(self.sql.text("SELECT body FROM inbox WHERE id = ?"),
-                                        (check["inbox_id"],)).scalar()
+            body = db.scalar(self.sql.text("SELECT body FROM inbox WHERE id = ?"),
+                             (check["inbox_id"],))
         return check, bytes(body) if body is not None else None
 
     # ---- send-destination batches -------------------------------------------------------
 
     @named("jobs.last_batch")
-    def last_batch(self, conn: Connection) -> int:
-        last = conn.exec_driver_sql("SELECT max(batch_id) FROM send_batches").scalar()
+    def last_batch(self, db: Db) -> int:
+        last = db.scalar("SELECT max(batch_id) FROM send_batches")
         return int(last[1:]) if last else 0
 
     @named("jobs.member_states")
-    def member_states(self, conn: Connection,
+    def member_states(self, db: Db,
                       codes: Sequence[str]) -> dict[str, tuple[bool, bool]]:
         """住民票コード -> (removed, has a 個人番号), for those on the register."""
         found: dict[str, tuple[bool, bool]] = {}
         for part in chunks(codes):
-            for code, removed, number in conn.exec_driver_sql(
+            for code, removed, number in db.rows(
                     "SELECT resident_code, removed, individual_number FROM residents WHERE "
-                    f"resident_code IN ({self.sql.marks(len(part))})", tuple(part)):
+                    f"resident_code IN ({self.sql.marks(len(part))})", part):
                 found[code] = (bool(removed), number is not None)
         return found
 
     @named("jobs.add_members")
-    def add_members(self, conn: Connection, batch_id: str, codes: Sequence[str] | None) -> int:
+    def add_members(self, db: Db, batch_id: str, codes: Sequence[str] | None) -> int:
         """Put the listed residents in the batch — or, with ``None``, everyone living
         with a 個人番号 who was never in a batch, chosen inside the database.  How many."""
         if codes is not None:
-            executemany(conn, self.sql.text(
+            db.many(self.sql.text(
                 "INSERT INTO send_batch_members (batch_id, resident_code) VALUES (?, ?)"),
                 [(batch_id, c) for c in dict.fromkeys(codes)])
         else:
-            conn.exec_driver_sql(self.sql.text(
+            db.run(self.sql.text(
                 "INSERT INTO send_batch_members (batch_id, resident_code) SELECT ?, "
                 "resident_code FROM residents WHERE individual_number IS NOT NULL AND "
                 "removed = ? AND resident_code NOT IN (SELECT resident_code FROM "
                 "send_batch_members)"), (batch_id, False))
-        return int(conn.exec_driver_sql(self.sql.text(
-            "SELECT count(*) FROM send_batch_members WHERE batch_id = ?"), (batch_id,)).scalar()
-            or 0)
+        return int(db.scalar(self.sql.text(
+            "SELECT count(*) FROM send_batch_members WHERE batch_id = ?"), (batch_id,)) or 0)
 
     @named("jobs.start_batch")
-    def start_batch(self, conn: Connection, batch: dict[str, Any]) -> None:
-        conn.exec_driver_sql(self.sql.insert("send_batches", BATCH_COLUMNS),
-                             tuple(batch[c] for c in BATCH_COLUMNS))
+    def start_batch(self, db: Db, batch: dict[str, Any]) -> None:
+        db.run(self.sql.insert("send_batches", BATCH_COLUMNS),
+               tuple(batch[c] for c in BATCH_COLUMNS))
 
     @named("jobs.members")
-    def members(self, conn: Connection, batch_id: str, after: str,
+    def members(self, db: Db, batch_id: str, after: str,
                 limit: int) -> list[dict[str, Any]]:
         """The batch's next residents (whole rows) after 住民票コード ``after``."""
-        return [self.register.row(r) for r in conn.exec_driver_sql(self._members,
-                                                                   (batch_id, after, limit))]
+        return [self.register.row(r) for r in db.rows(self._members, (batch_id, after, limit))]
 
     @named("jobs.batch_progress")
-    def batch_progress(self, conn: Connection, batch_id: str, built: int, chunks_sent: int,
+    def batch_progress(self, db: Db, batch_id: str, built: int, chunks_sent: int,
                        final: bool) -> None:
-        conn.exec_driver_sql(self.sql.text(
+        db.run(self.sql.text(
             "UPDATE send_batches SET built = ?, chunks = ?, state = ? WHERE batch_id = ?"),
             (built, chunks_sent, "built" if final else "building", batch_id))
 
     @named("jobs.batch")
-    def batch(self, conn: Connection, batch_id: str) -> dict[str, Any] | None:
-        row = conn.exec_driver_sql(self.sql.text(
+    def batch(self, db: Db, batch_id: str) -> dict[str, Any] | None:
+        row = db.row(self.sql.text(
             f"SELECT {', '.join(BATCH_COLUMNS)} FROM send_batches WHERE batch_id = ?"),
-            (batch_id,)).first()
+            (batch_id,))
         return dict(zip(BATCH_COLUMNS, row, strict=True)) if row is not None else None
 
 

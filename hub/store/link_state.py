@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
-from hub.store.base import Sql, executemany, named
+from hub.store.base import Db, Sql, named
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,34 +18,33 @@ class LinkState:
 
 class LinkStateStore:
     def __init__(self, sql: Sql) -> None:
-        self.sql = sql
+        self._create = sql.text("INSERT INTO link_state (link, acked_seq, next_seq, "
+                                "inbound_applied) VALUES (?, 0, 1, 0)")
+        self._next = sql.text("UPDATE link_state SET next_seq = ? WHERE link = ?")
+        self._acked = sql.text("UPDATE link_state SET acked_seq = ? WHERE link = ? AND "
+                               "acked_seq < ?")
+        self._inbound = sql.text("UPDATE link_state SET inbound_applied = ? WHERE link = ? "
+                                 "AND inbound_applied < ?")
 
     @named("link_state.all")
-    def all(self, conn: Connection) -> dict[str, LinkState]:
-        return {link: LinkState(a, n, i) for link, a, n, i in conn.exec_driver_sql(
+    def all(self, db: Db) -> dict[str, LinkState]:
+        return {link: LinkState(a, n, i) for link, a, n, i in db.rows(
             "SELECT link, acked_seq, next_seq, inbound_applied FROM link_state")}
 
     @named("link_state.create")
-    def create(self, conn: Connection, links: Iterable[str]) -> None:
+    def create(self, db: Db, links: Iterable[str]) -> None:
         """A row for each of ``links`` (that has none), from sequence 1."""
-        executemany(conn, self.sql.text(
-            "INSERT INTO link_state (link, acked_seq, next_seq, inbound_applied) "
-            "VALUES (?, 0, 1, 0)"), [(link,) for link in links])
+        db.many(self._create, [(link,) for link in links])
 
     @named("link_state.save_next")
-    def save_next(self, conn: Connection, next_seqs: Mapping[str, int]) -> None:
-        executemany(conn, self.sql.text("UPDATE link_state SET next_seq = ? WHERE link = ?"),
-                    [(n, link) for link, n in next_seqs.items()])
+    def save_next(self, db: Db, next_seqs: Mapping[str, int]) -> None:
+        db.many(self._next, [(n, link) for link, n in next_seqs.items()])
 
     @named("link_state.advance")
-    def advance(self, conn: Connection, acked: Mapping[str, int]) -> None:
+    def advance(self, db: Db, acked: Mapping[str, int]) -> None:
         """The peers' acknowledgements: only ever forward."""
-        executemany(conn, self.sql.text(
-            "UPDATE link_state SET acked_seq = ? WHERE link = ? AND acked_seq < ?"),
-            [(seq, link, seq) for link, seq in acked.items()])
+        db.many(self._acked, [(seq, link, seq) for link, seq in acked.items()])
 
     @named("link_state.advance_inbound")
-    def advance_inbound(self, conn: Connection, link: str, seq: int) -> None:
-        conn.exec_driver_sql(self.sql.text(
-            "UPDATE link_state SET inbound_applied = ? WHERE link = ? AND inbound_applied < ?"),
-            (seq, link, seq))
+    def advance_inbound(self, db: Db, link: str, seq: int) -> None:
+        db.run(self._inbound, (seq, link, seq))

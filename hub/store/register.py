@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import Connection
-
-from hub.store.base import Sql, chunks, executemany, named, to_date
+from hub.store.base import Db, Sql, chunks, named, to_date
 from hub.store.tables import residents
 from protocols.identity import FIELDS, IdentityRecord
 
@@ -56,58 +54,55 @@ class RegisterStore:
         self._insert_request = sql.insert("request_ids", _REQUEST_COLUMNS)
         self._insert_card = sql.insert("card_events", _CARD_COLUMNS)
         self._select_residents = f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM residents WHERE "
+        self._by_atena = self._select_residents + sql.text("integrated_atena = ?")
 
     # ---- reads of a batch ------------------------------------------------------------
 
     @named("register.requests")
-    def requests(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
+    def requests(self, db: Db, ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
         """Request ids already answered: id -> (fingerprint, first answer)."""
         found: dict[str, tuple[str, Any]] = {}
         for part in chunks(ids):
-            for rid, fingerprint, response in conn.exec_driver_sql(
+            for rid, fingerprint, response in db.rows(
                     "SELECT request_id, fingerprint, response FROM request_ids WHERE "
-                    f"request_id IN ({self.sql.marks(len(part))})", tuple(part)):
+                    f"request_id IN ({self.sql.marks(len(part))})", part):
                 found[rid] = (fingerprint, json.loads(response))
         return found
 
     @named("register.residents")
-    def residents(self, conn: Connection, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def residents(self, db: Db, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The residents with these 住民票コード: code -> row."""
         found: dict[str, dict[str, Any]] = {}
         for part in chunks(codes):
-            rows = conn.exec_driver_sql(
-                self._select_residents + f"resident_code IN ({self.sql.marks(len(part))})",
-                tuple(part))
-            for row in rows:
+            for row in db.rows(self._select_residents
+                               + f"resident_code IN ({self.sql.marks(len(part))})", part):
                 resident = self.row(row)
                 found[resident["resident_code"]] = resident
         return found
 
     @named("register.resident_by_integrated_atena")
-    def resident_by_integrated_atena(self, conn: Connection, atena: str) -> dict[str, Any] | None:
-        row = conn.exec_driver_sql(
-            self._select_residents + f"integrated_atena = {self.sql.mark}", (atena,)).first()
+    def resident_by_integrated_atena(self, db: Db, atena: str) -> dict[str, Any] | None:
+        row = db.row(self._by_atena, (atena,))
         return self.row(row) if row is not None else None
 
     @named("register.holders")
-    def holders(self, conn: Connection, item: str, values: Sequence[str]) -> dict[str, str]:
+    def holders(self, db: Db, item: str, values: Sequence[str]) -> dict[str, str]:
         """Who holds each value of a unique item (``individual_number``,
         ``atena_number``): value -> 宛名番号."""
         assert item in ("individual_number", "atena_number")
         found: dict[str, str] = {}
         for part in chunks(values):
-            for value, atena in conn.exec_driver_sql(
-                    f"SELECT {item}, atena_number FROM residents WHERE {item} IN "
-                    f"({self.sql.marks(len(part))})", tuple(part)):
+            for value, atena in db.rows(f"SELECT {item}, atena_number FROM residents WHERE "
+                                        f"{item} IN ({self.sql.marks(len(part))})", part):
                 found[value] = atena
         return found
 
     @named("register.counters")
-    def counters(self, conn: Connection) -> tuple[int, int, int]:
+    def counters(self, db: Db) -> tuple[int, int, int]:
         """The highest 更新順番号, card event number and 団体内統合宛名番号 so far."""
-        update_seq = conn.exec_driver_sql("SELECT max(update_seq) FROM identity_records").scalar()
-        card = conn.exec_driver_sql("SELECT max(id) FROM card_events").scalar()
-        atena = conn.exec_driver_sql("SELECT max(integrated_atena) FROM residents").scalar()
+        update_seq = db.scalar("SELECT max(update_seq) FROM identity_records")
+        card = db.scalar("SELECT max(id) FROM card_events")
+        atena = db.scalar("SELECT max(integrated_atena) FROM residents")
         return int(update_seq or 0), int(card or 0), int(atena or 0)
 
     def row(self, row: Any) -> dict[str, Any]:
@@ -121,14 +116,13 @@ class RegisterStore:
     # ---- the writes of a batch -------------------------------------------------------
 
     @named("register.write")
-    def write(self, conn: Connection, w: RegisterWrites) -> None:
+    def write(self, db: Db, w: RegisterWrites) -> None:
         """Every register row of a batch, one ``executemany`` per table."""
-        executemany(conn, self._update_resident,
-                    [(*_RESIDENT_VALUES(row), atena) for row, atena in w.changed_residents])
-        executemany(conn, self._insert_resident, [_RESIDENT_VALUES(r) for r in w.new_residents])
-        executemany(conn, self._insert_identity,
-                    [(*_IDENTITY_VALUES(rec), prev) for rec, prev in w.identities])
-        executemany(conn, self._insert_request,
-                    [(rid, fp, seq, json.dumps(answer), at)
-                     for rid, fp, seq, answer, at in w.requests])
-        executemany(conn, self._insert_card, [_CARD_VALUES(r) for r in w.card_events])
+        db.many(self._update_resident,
+                [(*_RESIDENT_VALUES(row), atena) for row, atena in w.changed_residents])
+        db.many(self._insert_resident, [_RESIDENT_VALUES(r) for r in w.new_residents])
+        db.many(self._insert_identity,
+                [(*_IDENTITY_VALUES(rec), prev) for rec, prev in w.identities])
+        db.many(self._insert_request, [(rid, fp, seq, json.dumps(answer), at)
+                                       for rid, fp, seq, answer, at in w.requests])
+        db.many(self._insert_card, [_CARD_VALUES(r) for r in w.card_events])
