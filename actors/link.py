@@ -43,6 +43,8 @@ from protocols.errors import RemoteProtocolError
 log = logging.getLogger("jukihub.link")
 
 STATES = ("idle", "connecting", "handshaking", "ready", "backoff", "stopped")
+# Seconds between records of the peer's acknowledgement in the store (see LinkOutbound).
+ACK_RECORD_INTERVAL = 0.2
 _TRANSITIONS: dict[str, frozenset[str]] = {
     "idle": frozenset({"connecting", "stopped"}),
     "connecting": frozenset({"handshaking", "backoff", "stopped"}),
@@ -75,6 +77,7 @@ class LinkActor(pykka.ThreadingActor):
         self.epoch = 0  # bumps on every connection change; older timers are ignored
         self.session: s.Session | None = None
         self.last_rx = self.last_tx = 0.0
+        self.ack_timer = False  # a record of the acknowledgement is due
 
     def on_start(self) -> None:
         state = self.store.read(self.store.link_state.all).get(self.link)
@@ -87,6 +90,7 @@ class LinkActor(pykka.ThreadingActor):
         self._connect()
 
     def on_stop(self) -> None:
+        self.outbound.record_ack()
         self.queries.fail_all("link_lost")
         self._set_state("stopped")
         if self.session is not None:
@@ -101,6 +105,9 @@ class LinkActor(pykka.ThreadingActor):
         result = handler(self, message)
         if self.state == "ready" and self.session is not None:
             self._send(self.outbound.frames(self.session))
+        if self.outbound.ack_unrecorded and not self.ack_timer:
+            self.ack_timer = True
+            self._timer("record_ack", ACK_RECORD_INTERVAL)
         self.metrics.publish(self.outbound.window)
         return result
 
@@ -217,6 +224,10 @@ class LinkActor(pykka.ThreadingActor):
         self._timer("heartbeat", self.cfg.heartbeat_interval)
 
     def _on_timer(self, msg: m.Timer) -> None:
+        if msg.name == "record_ack":  # whatever the connection since
+            self.ack_timer = False
+            self.outbound.record_ack()
+            return
         if msg.epoch != self.epoch:
             return
         if msg.name.startswith("query:"):

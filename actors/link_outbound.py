@@ -1,7 +1,12 @@
 """The outbound half of a link, on its actor's thread: the ``OutboundWindow`` fed from
 the outbox (read through the store when it has room), settled by the peer's answers,
-and what must be recorded before the window may act — acknowledgements, dead letters,
-holds — told to the store writer.  Frames are built with the actor's session."""
+and what must be recorded before the window may act — dead letters, holds — told to
+the store writer.  Frames are built with the actor's session.
+
+The peer's acknowledgements are recorded lazily (``record_ack``, on the actor's timer
+and when it stops): the peer restates what it applied in every hello, so a record that
+lags costs a few resends after a crash, never a message; writing each one would cost
+the store a transaction per acknowledgement."""
 
 from __future__ import annotations
 
@@ -38,11 +43,13 @@ class LinkOutbound:
         self.window = OutboundWindow(WindowLimits(cfg.window, cfg.window_bytes,
                                                   cfg.memory_queue, cfg.memory_bytes,
                                                   cfg.max_attempts))
+        self.recorded_ack = 0  # the acknowledgement the store has (or has been told)
 
     def restore(self, acked: int, known_upto: int) -> None:
         with self.store.reading() as conn:
             held = self.store.outbox.held_residents(conn, self.link)
         self.window.restore(acked, known_upto, held)
+        self.recorded_ack = acked
         self.refill()
 
     def appended(self, items: tuple[OutboxItem, ...]) -> None:
@@ -85,9 +92,18 @@ class LinkOutbound:
         delivered = self.window.acked_upto(upto)
         if self.window.acked > before:
             self.metrics.delivered(delivered, self.wall_clock())
-            self.writer.tell(RecordAck(self.link, upto))
         if self.window.wants_refill():
             self.refill()
+
+    @property
+    def ack_unrecorded(self) -> bool:
+        return self.window.acked > self.recorded_ack
+
+    def record_ack(self) -> None:
+        """Tell the store writer the peer's acknowledgement (it keeps the highest)."""
+        if self.ack_unrecorded:
+            self.recorded_ack = self.window.acked
+            self.writer.tell(RecordAck(self.link, self.recorded_ack))
 
     def refused(self, refusal: Refused) -> bool:
         """The peer refused a message; ``True`` when it is to be retried after a backoff."""

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from twisted.internet.testing import MemoryReactorClock
 
-from actors.link import LinkActor
+from actors.link import ACK_RECORD_INTERVAL, LinkActor
 from actors.messages import BytesIn, Connected, ConnectFailed, GetStatus, OutboxAppended, Subscribe
 from actors.store_writer import StoreWriter
 from devtools.synthetic import Synth
@@ -116,6 +116,24 @@ class Rig:
         self.transport.sent.clear()
         return [e for e in peer.receive_data(data) if isinstance(e, DataFrame | Withdrawn)]
 
+    def timer(self, name: str) -> Any:
+        """The pending reactor call of the actor's timer ``name``."""
+        [call] = [c for c in self.clock.getDelayedCalls() if c.args[0].name == name]
+        return call
+
+    def fire(self, name: str) -> float:
+        """Advance the clock to the timer ``name`` and let it fire; its delay."""
+        delay: float = self.timer(name).getTime() - self.clock.seconds()
+        self.clock.advance(delay)
+        self.settle()
+        return delay
+
+    def record_acks(self) -> None:
+        """Let the timer that records the peer's acknowledgement in the store fire."""
+        self.clock.advance(ACK_RECORD_INTERVAL)
+        self.settle()
+        self.writer.ask(GetStatus(), timeout=10)
+
     def reply(self, data: bytes) -> None:
         self.actor.tell(BytesIn(self.transport.connects[-1], data))
         self.settle()
@@ -142,11 +160,8 @@ def test_reconnects_with_growing_jittered_backoff(rig: Rig) -> None:
     for attempt, nominal in enumerate([1.0, 2.0, 4.0, 8.0, 8.0], start=1):
         rig.actor.tell(ConnectFailed(attempt, "connect"))
         rig.settle()
-        [call] = rig.clock.getDelayedCalls()
-        delay = call.getTime() - rig.clock.seconds()
+        delay = rig.fire("reconnect")
         assert nominal / 2 <= delay <= nominal
-        rig.clock.advance(delay)
-        rig.settle()
         assert rig.transport.connects[-1] == attempt + 1
 
 
@@ -172,6 +187,7 @@ def test_resume_after_reconnect_from_peer_applied(rig: Rig) -> None:
     rig.settle()
     peer = rig.connect(applied=2)  # the peer applied 1 and 2 before the break
     assert seqs(rig.peer_events(peer)) == [("DataFrame", s) for s in (3, 4, 5, 6)]
+    rig.record_acks()
     with rig.engine.connect() as c:
         assert c.scalar(select(link_state.c.acked_seq)) == 2
 
@@ -183,9 +199,7 @@ def test_temporary_refusal_goes_back_after_backoff(rig: Rig) -> None:
     rig.peer_events(peer)
     rig.reply(peer.ack(1) + peer.refuse(2, permanent=False, code="busy"))
     assert rig.peer_events(peer) == []  # nothing until the retry timer
-    [call] = [c for c in rig.clock.getDelayedCalls() if c.getTime() - rig.clock.seconds() < 2]
-    rig.clock.advance(call.getTime() - rig.clock.seconds())
-    rig.settle()
+    rig.fire("retry")
     assert seqs(rig.peer_events(peer)) == [("DataFrame", s) for s in (2, 3, 4, 5)]
 
 
@@ -208,6 +222,7 @@ def test_permanent_refusal_dead_letters_and_holds_only_that_resident(rig: Rig) -
     assert seqs(events) == [("Withdrawn", 1), ("DataFrame", 2), ("Withdrawn", 3),
                             ("DataFrame", 4)]
     rig.reply(peer.ack(4))
+    rig.record_acks()
     with rig.engine.connect() as conn:
         [dl] = conn.execute(select(dead_letters)).all()
         assert (dl.seq, dl.code, dl.resident_key) == (1, "xsd_invalid", person_a.code)
@@ -223,10 +238,7 @@ def test_too_many_temporary_refusals_become_a_dead_letter(rig: Rig) -> None:
     rig.peer_events(peer)
     for _ in range(LINK.max_attempts - 1):
         rig.reply(peer.refuse(1, permanent=False, code="busy"))
-        # The retry timer is the earliest one (the heartbeat comes every 5 s).
-        first = min(c.getTime() for c in rig.clock.getDelayedCalls())
-        rig.clock.advance(first - rig.clock.seconds())
-        rig.settle()
+        rig.fire("retry")
         assert seqs(rig.peer_events(peer))[0] == ("DataFrame", 1)
     rig.reply(peer.refuse(1, permanent=False, code="busy"))
     rig.settle()
