@@ -59,6 +59,7 @@ class Hub:
         self.listeners: list[Any] = []
         self.ports: Ports | None = None
         self.purge: Any = None
+        self.checkpoint: Any = None
         self.workers: ThreadPool | None = None
         self.reads: Reads | None = None
 
@@ -92,7 +93,9 @@ class Hub:
         self.reads.start()
         api = Api(cfg, self.writer, self.links, self.reactor, self.reads, charset,
                   today=dt.date.today)
-        intake_site = server.Site(ApiResource(api, Contract(), self.workers))
+        # JSON only: Twisted need not look for form submissions in every POST.
+        intake_site = server.Site(ApiResource(api, Contract(), self.workers),
+                                  parsePOSTFormSubmission=False)
         metrics_site = server.Site(MetricsPage(cfg.metrics.allowed_clients, cfg.log_scrapes))
         for site in (intake_site, metrics_site):
             site.displayTracebacks = False  # a bug answers 500, never a traceback
@@ -115,6 +118,13 @@ class Hub:
         self.purge = task.LoopingCall(purge)
         self.purge.clock = self.reactor
         self.purge.start(cfg.purge_interval, now=True)
+        # SQLite's WAL checkpoint, in the read pool every second (not in a commit).
+        store, reads = self.store, self.reads
+        self.checkpoint = task.LoopingCall(lambda: reads.run(store.checkpoint).addErrback(
+            lambda f: log.warning("checkpoint failed", extra={
+                "event": "store.checkpoint_failed", "error": f.type.__name__})))
+        self.checkpoint.clock = self.reactor
+        self.checkpoint.start(1.0, now=False)
         self.ports = Ports(intake.getHost().port, metrics_port.getHost().port)
         emit("hub.ready", intake_port=self.ports.intake, metrics_port=self.ports.metrics,
              links=sorted(enabled))
@@ -124,8 +134,9 @@ class Hub:
         """Stop listeners, then links, then the writer (which commits what it holds)."""
         from twisted.internet import defer
 
-        if self.purge is not None and self.purge.running:
-            self.purge.stop()
+        for loop in (self.purge, self.checkpoint):
+            if loop is not None and loop.running:
+                loop.stop()
         ds = [defer.maybeDeferred(p.stopListening) for p in self.listeners]
         self.listeners = []
         for actor in self.links.values():

@@ -13,8 +13,10 @@ costs about 30 round trips' worth of time.
 from __future__ import annotations
 
 import ssl as stdlib_ssl
+import weakref
 from pathlib import Path
 
+from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, ITransport
@@ -72,12 +74,25 @@ def blocking_client_context(certs_dir: Path, party: str) -> stdlib_ssl.SSLContex
     return ctx
 
 
+# A connection's peer certificate cannot change while it lasts: its name is read once
+# (reading it costs more than the rest of a small request's handling).
+_NAMES: weakref.WeakKeyDictionary[ITransport, str | None] = weakref.WeakKeyDictionary()
+
+
 def peer_common_name(transport: ITransport | None) -> str | None:
-    """The common name of the verified peer certificate, or ``None``."""
+    """The common name of the verified peer certificate, or ``None`` (reactor thread)."""
+    if transport is None:
+        return None
+    try:
+        return _NAMES[transport]
+    except KeyError:
+        pass
     get = getattr(transport, "getPeerCertificate", None)
     cert = get() if get else None
-    if cert is None:
-        return None
-    if not isinstance(cert, crypto.X509):
-        return None
-    return cert.get_subject().commonName
+    name = None
+    if isinstance(cert, crypto.X509):
+        names = cert.to_cryptography().subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        name = str(names[0].value) if names else None
+    if cert is not None:  # before the handshake there is none yet: ask again later
+        _NAMES[transport] = name
+    return name

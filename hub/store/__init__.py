@@ -100,6 +100,14 @@ class Store:
         with self.engine.connect() as conn:
             yield Db(conn)
 
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file (SQLite; a passive checkpoint:
+        it never waits for the writer nor holds it up).  Run on a timer, off the
+        writer's thread."""
+        if self.dialect == "sqlite":
+            with self.reading() as db:
+                db.run("PRAGMA wal_checkpoint(PASSIVE)")
+
     def read(self, method: Callable[Concatenate[Db, P], R], *args: P.args,
              **kwargs: P.kwargs) -> R:
         """Run one named read (``store.read(store.inbox.get, 7)``) on its own connection."""
