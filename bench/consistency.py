@@ -28,11 +28,12 @@ from typing import Any
 from certs.devca import init_certs
 from devtools.harness import CONFIG, Env
 from hub.config import load_config
-from hub.store.engine import migrate
+from hub.store import Store
+from hub.store.engine import make_engine, migrate
 from hub.store.tables import identity_records, residents
 from mock_endpoints.prefecture import PrefectureMock
 from protocols.codes import resident_code_check_digit
-from protocols.consistency import CheckRecord, ConsistencyChunk, encode_chunk
+from protocols.consistency import ConsistencyChunk, encode_chunk
 
 LAST = [("佐藤", "サトウ"), ("鈴木", "スズキ"), ("髙橋", "タカハシ"), ("田中", "タナカ"),
         ("渡邉", "ワタナベ"), ("山﨑", "ヤマザキ"), ("𠮷田", "ヨシダ"), ("伊藤", "イトウ")]
@@ -111,23 +112,14 @@ def fill(tmp: Path, n: int, plant: int) -> list[tuple[str, str]]:
 
 def baseline(tmp: Path, n: int, chunk: int) -> float:
     """Read the N current identity rows and encode them as chunks: the floor."""
-    from sqlalchemy import create_engine
-
-    from hub.domain.consistency import _CURRENT
-
-    engine = create_engine(f"sqlite:///{tmp / 'jukihub.db'}")
+    store = Store(make_engine(f"sqlite:///{tmp / 'jukihub.db'}"))
     started = time.perf_counter()
     after, no = "", 1
-    with engine.connect() as conn:
-        while True:
-            rows = conn.execute(_CURRENT.where(residents.c.resident_code > after)
-                                .limit(chunk)).all()
-            if not rows:
-                break
-            recs = tuple(CheckRecord(*r) for r in rows)
+    with store.reading() as db:  # the same named read the check's slices make
+        while recs := tuple(store.jobs.current_identities(db, after, chunk)):
             encode_chunk(ConsistencyChunk("C0000000001", "222038", no, False, None, recs))
             after, no = recs[-1].resident_code, no + 1
-    engine.dispose()
+    store.dispose()
     return time.perf_counter() - started
 
 

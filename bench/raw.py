@@ -26,8 +26,13 @@ M, LINK = "222038", "prefecture"
 
 
 class _Receiver(Protocol):
+    @property
+    def tr(self) -> Any:
+        """The TLS transport (Twisted's interfaces do not declare its methods)."""
+        return self.transport
+
     def connectionMade(self) -> None:
-        self.transport.setTcpNoDelay(True)
+        self.tr.setTcpNoDelay(True)
         self.session = Session(Role.RECEIVER, M, LINK)
         self.applied = 0
 
@@ -40,19 +45,24 @@ class _Receiver(Protocol):
                 self.applied = ev.seq
         if self.session.state.value == "ready" and self.applied:
             out.append(self.session.ack(self.applied))
-        self.transport.write(b"".join(out))
+        self.tr.write(b"".join(out))
 
 
 def serve(certs: Path) -> None:
-    from twisted.internet import reactor
+    from twisted.internet import reactor as _reactor
 
-    port = reactor.listenSSL(0, Factory.forProtocol(_Receiver),  # type: ignore[attr-defined]
+    reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
+    port = reactor.listenSSL(0, Factory.forProtocol(_Receiver),
                              server_options(certs, "prefecture"), interface="127.0.0.1")
     print(json.dumps({"event": "raw.ready", "port": port.getHost().port}), flush=True)
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
 
 
 class _Sender(Protocol):
+    @property
+    def tr(self) -> Any:
+        return self.transport
+
     def __init__(self, n: int, window: int, payload: bytes, done: defer.Deferred[float]) -> None:
         self.n, self.window, self.payload, self.done = n, window, payload, done
         self.session = Session(Role.SENDER, M, LINK)
@@ -60,8 +70,8 @@ class _Sender(Protocol):
         self.started = 0.0
 
     def connectionMade(self) -> None:
-        self.transport.setTcpNoDelay(True)
-        self.transport.write(self.session.hello())
+        self.tr.setTcpNoDelay(True)
+        self.tr.write(self.session.hello())
 
     def dataReceived(self, data: bytes) -> None:
         for ev in self.session.receive_data(data):
@@ -71,7 +81,7 @@ class _Sender(Protocol):
                 self.acked = max(self.acked, ev.seq)
         if self.acked >= self.n:
             elapsed = time.perf_counter() - self.started
-            self.transport.loseConnection()
+            self.tr.loseConnection()
             if not self.done.called:
                 self.done.callback(self.n / elapsed)
             return
@@ -79,7 +89,7 @@ class _Sender(Protocol):
         if self.sent < limit:
             frames = [self.session.data(s, self.payload) for s in range(self.sent + 1, limit + 1)]
             self.sent = limit
-            self.transport.write(b"".join(frames))
+            self.tr.write(b"".join(frames))
 
 
 def send(reactor: Any, certs: Path, port: int, n: int, window: int,

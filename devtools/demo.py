@@ -151,11 +151,8 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
 
 def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
     from twisted.internet import reactor as _reactor
-    from twisted.internet import task, threads
 
-    from hub.app import Hub
     from hub.logs import setup_logging
-    from mock_endpoints import MOCKS
 
     reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
     base = load_config(config_path, overrides)
@@ -166,85 +163,107 @@ def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
         print(f"made dev certificates in {base.certs_dir}: {', '.join(made)}")
     setup_logging("warning", stream=sys.stderr)
     logging.getLogger("jukihub.lifecycle").setLevel(logging.WARNING)  # the demo prints its own
-    result: dict[str, Any] = {"rc": 1}
-
-    def main() -> Any:
-        # Every mock endpoint, on free loopback ports, with its own store.
-        mocks = {name: cls(base.municipality_code, demo_dir / f"mock-{name}.db",
-                           base.parties["hub"], options={"seed_others": 2000})
-                 for name, cls in MOCKS.items()}
-        listeners = {name: m.listen(reactor, base.certs_dir, name, "127.0.0.1", 0, 0)
-                     for name, m in mocks.items()}
-        controls = {name: pair[1].getHost().port for name, pair in listeners.items()}
-        cfg = load_config(config_path, [
-            *overrides, f'store.url="sqlite:///{demo_dir / "jukihub.db"}"',
-            "intake.port=0", "metrics.port=0",
-            *(f"links.{name}.port={tls_port.getHost().port}"
-              for name, (tls_port, _) in listeners.items())])
-        hub = Hub(cfg, reactor)
-        ports = hub.start()
-        print(f"hub on https://127.0.0.1:{ports.intake} (intake); mocks' control APIs on "
-              + ", ".join(f"{k} http://127.0.0.1:{v}" for k, v in controls.items()))
-        state: dict[str, Any] = {}
-
-        def quiet() -> Any:
-            """Fires once every link has its whole outbox acknowledged and no peer has a
-            push waiting (checked every 0.2 s: the demo's own pacing, not a test's)."""
-            def check(_: Any = None) -> Any:
-                # The mocks' stores are the reactor thread's; the actors are asked from a
-                # worker thread, never blocking the reactor.
-                pending = sum(1 for m in mocks.values() for _ in m.pushes_after(0))
-
-                def decide(statuses: list[dict[str, Any]]) -> Any:
-                    busy = [s for s in statuses
-                            if s["acked"] < s["known_upto"] or s["state"] != "ready"]
-                    if not busy and not pending:
-                        return None
-                    return task.deferLater(reactor, 0.2, lambda: None).addCallback(check)
-                return threads.deferToThread(_statuses, hub).addCallback(decide)
-            return check().addTimeout(120, reactor)
-
-        def tour(summary: dict[str, Any]) -> Any:
-            state["summary"] = summary
-            return quiet().addCallback(lambda _: threads.deferToThread(
-                _staff_tour, "127.0.0.1", ports.intake, cfg.certs_dir, controls,
-                summary["someone"]))
-
-        def scrape(staff: dict[str, Any]) -> Any:
-            state["staff"] = staff
-
-            def get() -> tuple[str, dict[str, dict[str, Any]]]:
-                c = HttpsClient("127.0.0.1", ports.metrics, cfg.certs_dir, "operator")
-                try:
-                    text = c.get("/metrics")[1]
-                finally:
-                    c.close()
-                return text, {s["link"]: s for s in _statuses(hub)}
-            return quiet().addCallback(lambda _: threads.deferToThread(get))
-
-        def report(scraped: tuple[str, dict[str, dict[str, Any]]]) -> None:
-            result["rc"] = _report(state["summary"], state["staff"], *scraped, mocks, ports,
-                                   cfg.certs_dir)
-
-        def failed(f: Any) -> None:
-            print(f"demo failed: {f.getErrorMessage()}", file=sys.stderr)
-
-        def shutdown(_: Any) -> Any:
-            d2 = hub.stop()
-            for port in (p for pair in listeners.values() for p in pair):
-                d2.addBoth(lambda _, port=port: port.stopListening())
-            d2.addBoth(lambda _: reactor.stop())
-            return d2
-
-        d = threads.deferToThread(_drive, "127.0.0.1", ports.intake, cfg.certs_dir, n)
-        d.addCallback(tour).addCallback(scrape).addCallback(report)
-        d.addErrback(failed).addBoth(shutdown)
-        return d
-
-    reactor.callWhenRunning(main)
+    demo = _Demo(reactor, config_path, overrides, demo_dir, n)
+    reactor.callWhenRunning(demo.main)
     reactor.run()
     pykka.ActorRegistry.stop_all()  # after a signal, too: actor threads must not linger
-    return int(result["rc"])
+    return demo.rc
+
+
+class _Demo:
+    """The demo's steps, one after the other on the reactor (blocking HTTP in threads)."""
+
+    def __init__(self, reactor: Any, config_path: Path, overrides: list[str], demo_dir: Path,
+                 n: int) -> None:
+        self.reactor, self.config_path, self.overrides = reactor, config_path, overrides
+        self.demo_dir, self.n = demo_dir, n
+        self.rc = 1
+        self.state: dict[str, Any] = {}
+
+    def main(self) -> Any:
+        from twisted.internet import threads
+
+        from hub.app import Hub
+        from mock_endpoints import MOCKS
+
+        base = load_config(self.config_path, self.overrides)
+        # Every mock endpoint, on free loopback ports, with its own store.
+        self.mocks = {name: cls(base.municipality_code, self.demo_dir / f"mock-{name}.db",
+                                base.parties["hub"], options={"seed_others": 2000})
+                      for name, cls in MOCKS.items()}
+        self.listeners = {name: m.listen(self.reactor, base.certs_dir, name, "127.0.0.1", 0, 0)
+                          for name, m in self.mocks.items()}
+        self.controls = {name: pair[1].getHost().port for name, pair in self.listeners.items()}
+        self.cfg = load_config(self.config_path, [
+            *self.overrides, f'store.url="sqlite:///{self.demo_dir / "jukihub.db"}"',
+            "intake.port=0", "metrics.port=0",
+            *(f"links.{name}.port={tls_port.getHost().port}"
+              for name, (tls_port, _) in self.listeners.items())])
+        self.hub = Hub(self.cfg, self.reactor)
+        self.ports = self.hub.start()
+        print(f"hub on https://127.0.0.1:{self.ports.intake} (intake); mocks' control APIs on "
+              + ", ".join(f"{k} http://127.0.0.1:{v}" for k, v in self.controls.items()))
+        d = threads.deferToThread(_drive, "127.0.0.1", self.ports.intake, self.cfg.certs_dir,
+                                  self.n)
+        d.addCallback(self.tour).addCallback(self.scrape).addCallback(self.report)
+        d.addErrback(self.failed).addBoth(self.shutdown)
+        return d
+
+    def quiet(self) -> Any:
+        """Fires once every link has its whole outbox acknowledged and no peer has a
+        push waiting (checked every 0.2 s: the demo's own pacing, not a test's)."""
+        from twisted.internet import task, threads
+
+        def check(_: Any = None) -> Any:
+            # The mocks' stores are the reactor thread's; the actors are asked from a
+            # worker thread, never blocking the reactor.
+            pending = sum(1 for m in self.mocks.values() for _ in m.pushes_after(0))
+
+            def decide(statuses: list[dict[str, Any]]) -> Any:
+                busy = [s for s in statuses
+                        if s["acked"] < s["known_upto"] or s["state"] != "ready"]
+                if not busy and not pending:
+                    return None
+                return task.deferLater(self.reactor, 0.2, lambda: None).addCallback(check)
+            return threads.deferToThread(_statuses, self.hub).addCallback(decide)
+        return check().addTimeout(120, self.reactor)
+
+    def tour(self, summary: dict[str, Any]) -> Any:
+        from twisted.internet import threads
+
+        self.state["summary"] = summary
+        return self.quiet().addCallback(lambda _: threads.deferToThread(
+            _staff_tour, "127.0.0.1", self.ports.intake, self.cfg.certs_dir, self.controls,
+            summary["someone"]))
+
+    def scrape(self, staff: dict[str, Any]) -> Any:
+        from twisted.internet import threads
+
+        self.state["staff"] = staff
+
+        def get() -> tuple[str, dict[str, dict[str, Any]]]:
+            c = HttpsClient("127.0.0.1", self.ports.metrics, self.cfg.certs_dir, "operator")
+            try:
+                text = c.get("/metrics")[1]
+            finally:
+                c.close()
+            return text, {s["link"]: s for s in _statuses(self.hub)}
+        return self.quiet().addCallback(lambda _: threads.deferToThread(get))
+
+    def report(self, scraped: tuple[str, dict[str, dict[str, Any]]]) -> None:
+        self.rc = _report(self.state["summary"], self.state["staff"], *scraped, self.mocks,
+                          self.ports, self.cfg.certs_dir)
+
+    @staticmethod
+    def failed(f: Any) -> None:
+        print(f"demo failed: {f.getErrorMessage()}", file=sys.stderr)
+
+    def shutdown(self, _: Any) -> Any:
+        d2 = self.hub.stop()
+        for port in (p for pair in self.listeners.values() for p in pair):
+            d2.addBoth(lambda _, port=port: port.stopListening())
+        d2.addBoth(lambda _: self.reactor.stop())
+        return d2
 
 
 def _statuses(hub: Any) -> list[dict[str, Any]]:

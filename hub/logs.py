@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 import traceback
+from typing import TextIO
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
                                                                              "asctime"}
@@ -39,8 +40,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def setup_logging(level: str = "info", stream: object = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stdout)  # type: ignore[arg-type]
+def setup_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

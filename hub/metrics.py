@@ -8,6 +8,7 @@ codes, states, stages) and never carry personal data.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
@@ -93,7 +94,7 @@ class _OldestAge:
         self.oldest_enqueued: dict[str, float | None] = {}
         self.clock = time.time
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("jukihub_outbox_oldest_age_seconds",
                                    "Age of the oldest message not yet acknowledged",
                                    labels=["link"])

@@ -26,7 +26,8 @@ import sqlite3
 from typing import Any
 
 from mock_endpoints import checkpeer
-from mock_endpoints.base import Applied, MockEndpoint, request_body
+from mock_endpoints.base import Applied, MockEndpoint
+from mock_endpoints.control import request_body
 from mock_endpoints.population import people_of_other_cities
 from protocols.charconv import seion_kana
 from protocols.codes import individual_number_check_digit

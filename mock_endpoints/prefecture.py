@@ -19,7 +19,8 @@ import sqlite3
 from typing import Any
 
 from mock_endpoints import checkpeer
-from mock_endpoints.base import Applied, MockEndpoint, Refusal, request_body
+from mock_endpoints.base import Applied, MockEndpoint, Refusal
+from mock_endpoints.control import request_body
 from protocols.consistency import CHECK_ITEMS, CHUNK, CheckRecord, ConsistencyChunk
 from protocols.identity import IDENTITY_UPDATE, decode_identity_update
 from protocols.jsonable import as_json

@@ -205,7 +205,8 @@ def _decode(data: bytes, docs: dict[str, MsgpackDoc], max_bytes: int) -> Any:
         raise BodyError("undecodable", type(exc).__name__) from None
     if not isinstance(obj, dict):
         raise BodyError("schema_invalid", "the body is not a map")
-    doc = docs.get(obj.get("kind"))  # type: ignore[arg-type]
+    kind = obj.get("kind")
+    doc = docs.get(kind) if isinstance(kind, str) else None
     if doc is None:
         raise BodyError("schema_invalid", "kind is not a known document")
     return doc.check(obj)

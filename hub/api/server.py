@@ -183,7 +183,7 @@ class _Reply:
         """In a worker: check and encode ``answer``, then write it on the reactor."""
         try:
             status, data = self.resource.encode(self.route, *answer)
-        except Exception as exc:  # noqa: BLE001 - an answer that cannot be encoded is a bug
+        except Exception as exc:  # an answer that cannot be encoded is a bug
             self.internal_error(type(exc).__name__)
             return
         self.reactor.callFromThread(ApiResource._write, self.request, self.endpoint,
@@ -195,22 +195,24 @@ class _Reply:
             result = answer(outcomes)
         except HubError as err:
             result = (err.status, {"error": err.to_json()})
-        except Exception as exc:  # noqa: BLE001 - a bug: 500, logged by type only
+        except Exception as exc:  # a bug: 500, logged by type only
             self.internal_error(type(exc).__name__)
             return
         self.finish(result)
 
     def on_reactor(self, call: Call) -> None:
         """On the reactor: the route's handler, then its answer back to a worker."""
-        d = defer.maybeDeferred(self.route.handler, self.resource.api, call)
+        handler = self.route.handler
+        assert handler is not None  # a route has a handler or a submit (routes.Route)
+        d = defer.maybeDeferred(handler, self.resource.api, call)
         d.addCallbacks(self._answered, self._failed)
 
     def _answered(self, answer: Answer) -> None:
         self.resource.workers.callInThread(self.finish, answer)
 
     def _failed(self, failure: Failure) -> None:
-        if failure.check(HubError):
-            err: HubError = failure.value  # type: ignore[assignment]
+        err = failure.value
+        if isinstance(err, HubError):
             self._answered((err.status, {"error": err.to_json()}))
         else:
             self.internal_error(failure.type.__name__ if failure.type else "unknown")

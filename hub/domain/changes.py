@@ -13,6 +13,7 @@ import enum
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,39 +97,53 @@ def _flatten(resident: dict[str, Any]) -> dict[str, Any]:
     return items
 
 
+def _aza_code(value: str, name: str) -> None:
+    if not (isinstance(value, str) and value.isascii() and value.isdigit()
+            and 1 <= len(value) <= 12):
+        raise FormatError("invalid_digits", "aza_code must be 1–12 digits", name)
+
+
+_RESIDENCE_CARD = re.compile(r"[A-Z]{2}[0-9]{8}[A-Z]{2}")
+
+
+def _residence_card_number(value: str, name: str) -> None:
+    if not isinstance(value, str) or not _RESIDENCE_CARD.fullmatch(value):
+        raise FormatError("invalid_residence_card_number", "residence_card_number must be "
+                          "two letters, eight digits and two letters", name)
+
+
+def _text(max_len: int) -> Callable[[str, str], None]:
+    return lambda value, name: checks.check_text(value, name, max_len)
+
+
+# The format check of each resident item (the dates are parsed separately).
+_ITEM_CHECKS: dict[str, Callable[[Any, str], None]] = {
+    "atena_number": checks.check_identifier,
+    "household_number": checks.check_identifier,
+    "individual_number": checks.check_individual_number,
+    "municipality_code": checks.check_municipality_code,
+    "previous_municipality_code": checks.check_municipality_code,
+    "postal_code": checks.check_postal_code,
+    "aza_code": _aza_code,
+    "name_kanji": _text(50),
+    "name_kana": lambda value, name: checks.check_kana(value, name, 100),
+    "address": _text(150),
+    "previous_address": _text(150),
+    "relationship": _text(40),
+    "nationality": _text(40),
+    "residence_status": _text(40),
+    "common_name": _text(50),
+    "residence_card_number": _residence_card_number,
+}
+_DATE_ITEMS = frozenset({"birth_date", "residence_period_end"})
+
+
 def _check_items(items: dict[str, Any]) -> None:
     for name, value in items.items():
-        if name == "atena_number" or name == "household_number":
-            checks.check_identifier(value, name)
-        elif name == "individual_number":
-            checks.check_individual_number(value)
-        elif name in ("municipality_code", "previous_municipality_code"):
-            checks.check_municipality_code(value, name)
-        elif name == "postal_code":
-            checks.check_postal_code(value)
-        elif name == "aza_code":
-            if not (isinstance(value, str) and value.isascii() and value.isdigit()
-                    and 1 <= len(value) <= 12):
-                raise FormatError("invalid_digits", "aza_code must be 1–12 digits", name)
-        elif name == "name_kanji":
-            checks.check_text(value, name, 50)
-        elif name == "name_kana":
-            checks.check_kana(value, name, 100)
-        elif name in ("address", "previous_address"):
-            checks.check_text(value, name, 150)
-        elif name == "relationship":
-            checks.check_text(value, name, 40)
-        elif name in ("birth_date", "residence_period_end"):
+        if name in _DATE_ITEMS:
             items[name] = checks.parse_date(value, name)
-        elif name in ("nationality", "residence_status"):
-            checks.check_text(value, name, 40)
-        elif name == "common_name":
-            checks.check_text(value, name, 50)
-        elif name == "residence_card_number":
-            if not re.fullmatch(r"[A-Z]{2}[0-9]{8}[A-Z]{2}", value):
-                raise FormatError("invalid_residence_card_number",
-                                  "residence_card_number must be two letters, eight digits "
-                                  "and two letters", name)
+        elif (check := _ITEM_CHECKS.get(name)) is not None:
+            check(value, name)
 
 
 _TEXT_ITEMS = ("name_kanji", "address", "previous_address", "relationship")
@@ -143,6 +158,30 @@ def _to_unified(items: dict[str, Any], charset: UnifiedCharset) -> None:
             except BodyError:
                 raise FormatError("unmapped_gaiji", f"{name} has a 外字 missing from the "
                                   "city's 外字 table", name) from None
+
+
+def _check_reason_items(reason: Reason, items: dict[str, Any]) -> None:
+    """The items a change of ``reason`` must, may and must not carry."""
+    missing = sorted(REQUIRED_ITEMS[reason] - {k for k, v in items.items() if v is not None})
+    if missing:
+        raise FormatError("missing_item", f"{reason.value} requires {missing[0]}", missing[0])
+    if reason is Reason.CORRECTION and not items:
+        raise FormatError("missing_item", "correction must set at least one item", "resident")
+    if reason in REMOVING and items:
+        raise FormatError("unexpected_item", f"{reason.value} carries no resident items",
+                          "resident")
+    if reason in CREATING:
+        foreign = items["resident_type"] == "foreign"
+        if not foreign and FOREIGN_ITEMS & items.keys():
+            raise FormatError("unexpected_item", "foreign-resident items are only for "
+                              "resident_type foreign", "foreign")
+        for needed in ("nationality", "article_30_45"):
+            if foreign and items.get(needed) is None:
+                raise FormatError("missing_item", f"a foreign resident requires {needed}",
+                                  needed)
+    if "previous_municipality_code" in items and reason is not Reason.MOVE_IN:
+        raise FormatError("unexpected_item", "only move_in has a previous address",
+                          "previous_address")
 
 
 def parse_change(obj: dict[str, Any], today: dt.date,
@@ -164,27 +203,7 @@ def parse_change(obj: dict[str, Any], today: dt.date,
         raise FormatError("date_in_future", "notified_date is after today", "notified_date")
     checks.check_resident_code(obj["resident_code"])
     items = _flatten(obj.get("resident") or {})
-    missing = sorted(REQUIRED_ITEMS[reason] - {k for k, v in items.items() if v is not None})
-    if missing:
-        raise FormatError("missing_item", f"{reason.value} requires {missing[0]}", missing[0])
-    if reason is Reason.CORRECTION and not items:
-        raise FormatError("missing_item", "correction must set at least one item", "resident")
-    if reason in REMOVING and items:
-        raise FormatError("unexpected_item", f"{reason.value} carries no resident items",
-                          "resident")
-    if reason in CREATING:
-        foreign = items["resident_type"] == "foreign"
-        given = FOREIGN_ITEMS & items.keys()
-        if not foreign and given:
-            raise FormatError("unexpected_item", "foreign-resident items are only for "
-                              "resident_type foreign", "foreign")
-        for needed in ("nationality", "article_30_45"):
-            if foreign and items.get(needed) is None:
-                raise FormatError("missing_item", f"a foreign resident requires {needed}",
-                                  needed)
-    if "previous_municipality_code" in items and reason is not Reason.MOVE_IN:
-        raise FormatError("unexpected_item", "only move_in has a previous address",
-                          "previous_address")
+    _check_reason_items(reason, items)
     if charset is not None:
         _to_unified(items, charset)
     _check_items(items)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 
 from hub.domain.errors import FormatError
 from protocols import codes
@@ -20,23 +21,25 @@ def _digits(item: str, value: str, length: int) -> None:
         raise FormatError("invalid_digits", f"{item} must be {length} digits", item)
 
 
-def check_resident_code(value: str, item: str = "resident_code") -> None:
-    _digits(item, value, 11)
-    if not codes.is_resident_code(value):
+def _code(item: str, value: str, length: int, valid: Callable[[object], bool]) -> None:
+    """``length`` digits whose last is the check digit ``valid`` knows."""
+    _digits(item, value, length)
+    if not valid(value):
         raise FormatError("invalid_check_digit", f"{item} has a wrong check digit", item)
+
+
+def check_resident_code(value: str, item: str = "resident_code") -> None:
+    _code(item, value, 11, codes.is_resident_code)
 
 
 def check_individual_number(value: str, item: str = "individual_number") -> None:
     """個人番号: 12 digits, check digit per 総務省令第85号 第5条."""
-    _digits(item, value, 12)
-    if not codes.is_individual_number(value):
-        raise FormatError("invalid_check_digit", f"{item} has a wrong check digit", item)
+    _code(item, value, 12, codes.is_individual_number)
 
 
 def check_municipality_code(value: str, item: str = "municipality_code") -> None:
-    _digits(item, value, 6)
-    if not codes.is_municipality_code(value):
-        raise FormatError("invalid_check_digit", f"{item} has a wrong check digit", item)
+    """市町村コード: 6 digits, check digit per JIS X 0402."""
+    _code(item, value, 6, codes.is_municipality_code)
 
 
 def check_postal_code(value: str, item: str = "postal_code") -> None:

@@ -91,7 +91,7 @@ class Store:
         if writer is not None:
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            except Exception:  # closing a broken connection may fail too
                 pass
 
     @contextmanager

@@ -56,7 +56,8 @@ class Db:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver: Any = conn.connection.driver_connection  # sqlite3's or psycopg's connection
+        self.cursor: Any = driver.cursor()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cursor.execute(sql, params)

@@ -69,7 +69,8 @@ class InboxStore:
     def list(self, db: Db, after: int, limit: int, kind: str | None = None,
              state: str | None = None) -> list[InboxItem]:
         """Items after ``after``, oldest first, of a kind and state if given."""
-        where, args = ["id > ?"], [after]
+        where: list[str] = ["id > ?"]
+        args: list[object] = [after]
         for column, value in (("kind", kind), ("state", state)):
             if value is not None:
                 where.append(f"{column} = ?")

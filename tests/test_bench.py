@@ -1,0 +1,25 @@
+"""The benchmark's short mode runs in CI: every figure is measured and printed (in the
+test's output with ``-s``, and on failure), none is asserted — speed is read from
+``make bench``, not from tests on a shared machine."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ("raw transport", "naive forwarder", "1 client × 1", "64 clients × 1", "intake",
+           "end to end", "latency @")
+
+
+def test_the_short_bench_prints_every_figure() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.run", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    for figure in FIGURES:
+        line = next((x for x in lines if x.startswith(figure)), None)
+        assert line is not None and re.search(r"\d", line), f"no figure for {figure!r}"
