@@ -259,9 +259,11 @@ class _Demo:
         print(f"demo failed: {f.getErrorMessage()}", file=sys.stderr)
 
     def shutdown(self, _: Any) -> Any:
+        from twisted.internet import defer
+
         d2 = self.hub.stop()
-        for port in (p for pair in self.listeners.values() for p in pair):
-            d2.addBoth(lambda _, port=port: port.stopListening())
+        ports = [p for pair in self.listeners.values() for p in pair]
+        d2.addBoth(lambda _: defer.gatherResults([p.stopListening() for p in ports]))
         d2.addBoth(lambda _: self.reactor.stop())
         return d2
 

@@ -2,7 +2,13 @@
 
 ``Hub(config, reactor).start()`` migrates the store, starts the store writer and one
 link actor per enabled link, and opens the intake and metrics listeners; ``stop()``
-undoes it in reverse order.  Call both on the reactor thread.
+undoes it in reverse order.  Call both on the reactor thread.  ``ready`` fires (and
+the ``hub.ready`` event is logged) once the intake serves.
+
+The intake is served by ``[intake] processes`` worker processes sharing its listening
+socket (``hub.net.intake_processes``): they do the TLS, HTTP, JSON and checks, the hub
+process the store writer, the links and the routes' handlers — so the hub works on more
+than one core.  With 0, the hub process serves the intake itself.
 
 Threads: the reactor (one thread) owns every socket and timer; each pykka actor owns
 its own state on its own thread; the store writer is the only writer to the
@@ -17,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
@@ -25,13 +31,16 @@ from actors.link import LinkActor
 from actors.messages import PurgeDelivered, PurgeInbox, Subscribe
 from actors.store_writer import StoreWriter
 from hub import metrics
-from hub.api.context import Api, Reads
+from hub.api.backend import LocalBackend
+from hub.api.context import Api, Intake, IntakeMeters, Reads
 from hub.api.metrics_page import MetricsPage
 from hub.api.openapi import Contract
+from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource
 from hub.config import Config
 from hub.domain.register import Register
 from hub.logs import emit
+from hub.net.intake_processes import IntakeProcesses
 from hub.net.link_client import LinkTransport
 from hub.store import Store
 from hub.store.engine import make_engine, migrate
@@ -58,87 +67,132 @@ class Hub:
         self.links: dict[str, Any] = {}
         self.listeners: list[Any] = []
         self.ports: Ports | None = None
-        self.purge: Any = None
-        self.checkpoint: Any = None
+        self.loops: list[task.LoopingCall] = []
         self.workers: ThreadPool | None = None
         self.reads: Reads | None = None
+        self.intake_processes: IntakeProcesses | None = None
+        self.ready: defer.Deferred[Ports] = defer.Deferred()
 
     def start(self) -> Ports:
         cfg = self.config
-        charset = UnifiedCharset.load(cfg.gaiji_table) if cfg.gaiji_table else None
+        enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
+        self._start_store(enabled)
+        self._start_links(enabled)
+        self.reads = Reads(self.reactor, self._store, cfg.intake.read_threads,
+                           cfg.intake.read_queue)
+        self.reads.start()
+        intake_port, serving = self._start_intake()
+        processes = self.intake_processes
+        metrics_site = server.Site(MetricsPage(
+            cfg.metrics.allowed_clients, cfg.log_scrapes,
+            before=processes.flush_meters if processes is not None else None))
+        metrics_site.displayTracebacks = False  # a bug answers 500, never a traceback
+        metrics_port = self.reactor.listenSSL(cfg.metrics.port, metrics_site,
+                                              server_options(cfg.certs_dir, "metrics"),
+                                              interface=cfg.metrics.host)
+        self.listeners.append(metrics_port)
+        self._start_timers()
+        ports = self.ports = Ports(intake_port, metrics_port.getHost().port)
+
+        def serving_now(_: Any) -> Ports:
+            emit("hub.ready", intake_port=ports.intake, metrics_port=ports.metrics,
+                 links=sorted(enabled), intake_processes=cfg.intake.processes)
+            return ports
+
+        serving.addCallback(serving_now).chainDeferred(self.ready)
+        return ports
+
+    @property
+    def _store(self) -> Store:
+        assert self.store is not None, "started"
+        return self.store
+
+    def _start_store(self, enabled: frozenset[str]) -> None:
+        cfg = self.config
         migrate(cfg.store_url)
         self.store = Store(make_engine(cfg.store_url))
-        enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
         register = Register(self.store, cfg.municipality_code, enabled,
                             wall_clock=self.reactor.seconds)
         self.writer = StoreWriter.start(self.store, register, cfg.group_commit_max)
+
+    def _start_links(self, enabled: frozenset[str]) -> None:
+        cfg = self.config
         for name in sorted(enabled):
             link = cfg.links[name]
             # TLS context built once per link and reused for every reconnect.
             tls = client_options(cfg.certs_dir, "hub", link.peer_name)
             transport = LinkTransport(self.reactor, name, link.host, link.port, tls,
                                       link.connect_timeout)
-            actor = LinkActor.start(link, cfg.municipality_code, self.store, self.writer,
+            actor = LinkActor.start(link, cfg.municipality_code, self._store, self.writer,
                                     transport, clock=self.reactor,
                                     call_in_reactor=self.reactor.callFromThread,
                                     wall_clock=self.reactor.seconds)
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
-        # The intake workers check and prepare requests, the read pool reads the store:
-        # both off the reactor thread, each bounded.
+
+    def _start_intake(self) -> tuple[int, defer.Deferred[Any]]:
+        """The intake: in worker processes, or here.  Its port, and when it serves."""
+        cfg = self.config
+        charset = UnifiedCharset.load(cfg.gaiji_table) if cfg.gaiji_table else None
+        intake = Intake(cfg, charset, dt.date.today, IntakeMeters())
+        assert self.reads is not None
+        backend = LocalBackend(Api(intake, self.writer, self.links, self.reactor, self.reads))
+        if cfg.intake.processes > 0:
+            dispatcher = Dispatcher(backend, intake.meters, self.reactor)
+            self.intake_processes = IntakeProcesses(
+                self.reactor, cfg.intake.processes, {"path": str(cfg.path), "raw": cfg.raw},
+                dispatcher.received)
+            port = self.intake_processes.start(cfg.intake.host, cfg.intake.port)
+            return port, self.intake_processes.ready
+        # The intake workers check and prepare requests off the reactor thread.
         self.workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
-        self.reads = Reads(self.reactor, self.store, cfg.intake.read_threads,
-                           cfg.intake.read_queue)
         self.workers.start()
-        self.reads.start()
-        api = Api(cfg, self.writer, self.links, self.reactor, self.reads, charset,
-                  today=dt.date.today)
         # JSON only: Twisted need not look for form submissions in every POST.
-        intake_site = server.Site(ApiResource(api, Contract(), self.workers),
-                                  parsePOSTFormSubmission=False)
-        metrics_site = server.Site(MetricsPage(cfg.metrics.allowed_clients, cfg.log_scrapes))
-        for site in (intake_site, metrics_site):
-            site.displayTracebacks = False  # a bug answers 500, never a traceback
-        intake = self.reactor.listenSSL(cfg.intake.port, intake_site,
-                                        server_options(cfg.certs_dir, "intake"),
-                                        interface=cfg.intake.host)
-        metrics_port = self.reactor.listenSSL(cfg.metrics.port, metrics_site,
-                                              server_options(cfg.certs_dir, "metrics"),
-                                              interface=cfg.metrics.host)
-        self.listeners = [intake, metrics_port]
-        # Retention purges of the inbox and of delivered messages (send-destination data
-        # among them): a reactor timer that tells the store writer, 500 rows at a time.
-        retention, writer, clock = cfg.inbox_retention, self.writer, self.reactor
-        delivered = cfg.delivered_retention
+        site = server.Site(ApiResource(intake, backend, Contract(), self.workers, self.reactor),
+                           parsePOSTFormSubmission=False)
+        site.displayTracebacks = False  # a bug answers 500, never a traceback
+        listener = self.reactor.listenSSL(cfg.intake.port, site,
+                                          server_options(cfg.certs_dir, "intake"),
+                                          interface=cfg.intake.host)
+        self.listeners.append(listener)
+        return listener.getHost().port, defer.succeed(None)
+
+    def _start_timers(self) -> None:
+        cfg, writer, clock, store = self.config, self.writer, self.reactor, self._store
+        reads = self.reads
+        assert reads is not None
 
         def purge() -> None:
-            writer.tell(PurgeInbox(before=clock.seconds() - retention, limit=500))
-            writer.tell(PurgeDelivered(before=clock.seconds() - delivered, limit=500))
+            # Retention of the inbox and of delivered messages (send-destination data
+            # among them): the store writer deletes 500 rows at a time.
+            writer.tell(PurgeInbox(before=clock.seconds() - cfg.inbox_retention, limit=500))
+            writer.tell(PurgeDelivered(before=clock.seconds() - cfg.delivered_retention,
+                                       limit=500))
 
-        self.purge = task.LoopingCall(purge)
-        self.purge.clock = self.reactor
-        self.purge.start(cfg.purge_interval, now=True)
-        # SQLite's WAL checkpoint, in the read pool every second (not in a commit).
-        store, reads = self.store, self.reads
-        self.checkpoint = task.LoopingCall(lambda: reads.run(store.checkpoint).addErrback(
-            lambda f: log.warning("checkpoint failed", extra={
-                "event": "store.checkpoint_failed", "error": f.type.__name__})))
-        self.checkpoint.clock = self.reactor
-        self.checkpoint.start(1.0, now=False)
-        self.ports = Ports(intake.getHost().port, metrics_port.getHost().port)
-        emit("hub.ready", intake_port=self.ports.intake, metrics_port=self.ports.metrics,
-             links=sorted(enabled))
-        return self.ports
+        def checkpoint() -> None:
+            # SQLite's WAL checkpoint, in the read pool every second (not in a commit).
+            reads.run(store.checkpoint).addErrback(lambda f: log.warning(
+                "checkpoint failed", extra={"event": "store.checkpoint_failed",
+                                            "error": f.type.__name__}))
 
-    def stop(self) -> Any:
-        """Stop listeners, then links, then the writer (which commits what it holds)."""
-        from twisted.internet import defer
+        for work, interval, now in ((purge, cfg.purge_interval, True), (checkpoint, 1.0, False)):
+            loop = task.LoopingCall(work)
+            loop.clock = self.reactor
+            loop.start(interval, now=now)
+            self.loops.append(loop)
 
-        for loop in (self.purge, self.checkpoint):
-            if loop is not None and loop.running:
+    def stop(self) -> defer.Deferred[Any]:
+        """Stop the intake and listeners, then links, then the writer (which commits
+        what it holds)."""
+        for loop in self.loops:
+            if loop.running:
                 loop.stop()
+        self.loops = []
         ds = [defer.maybeDeferred(p.stopListening) for p in self.listeners]
         self.listeners = []
+        if self.intake_processes is not None:
+            ds.append(self.intake_processes.stop())
+            self.intake_processes = None
         for actor in self.links.values():
             actor.stop(block=True)
         self.links = {}

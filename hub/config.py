@@ -79,6 +79,7 @@ class IntakeConfig(ListenerConfig):
     inbox_clients: tuple[str, ...] = ()
     staff_clients: tuple[str, ...] = ()
     workers: int = 2
+    processes: int = 1
     read_threads: int = 4
     read_queue: int = 64
 
@@ -164,6 +165,12 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     _apply_overrides(raw, overrides)
+    return config_from_raw(raw, path)
+
+
+def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
+    """The checked configuration from the file's contents (with any overrides applied);
+    relative paths are resolved against ``path``'s folder."""
     base = path.parent
 
     def p(value: str) -> Path:
@@ -234,6 +241,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
                 staff_clients=tuple(intake.get("staff_clients", intake.get(
                     "inbox_clients", intake["allowed_clients"]))),
                 workers=int(intake.get("workers", 2)),
+                processes=int(intake.get("processes", 1)),
                 read_threads=int(intake.get("read_threads", 4)),
                 read_queue=int(intake.get("read_queue", 64)),
             ),

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hub import metrics
-from hub.api.context import Answer, Api, Call
+from hub.api.context import Answer, Call, Intake
 from hub.domain.changes import parse_card_event, parse_change
 from hub.domain.errors import FormatError, RequestError
 from hub.domain.outcomes import Outcome, Request
@@ -18,38 +17,39 @@ Parsed = list[Request | FormatError]
 Answering = Callable[[list[Outcome]], Answer]
 
 
-def batch_size(api: Api, body: Any) -> None:
+def batch_size(intake: Intake, body: Any) -> None:
     """Before the schema check, whose cost grows with the batch: at most ``max_batch``."""
     if isinstance(body, dict) and isinstance(body.get("changes"), list) and (
-            len(body["changes"]) > api.intake.max_batch):
-        raise RequestError("batch_too_large", f"at most {api.intake.max_batch} changes",
+            len(body["changes"]) > intake.config.max_batch):
+        raise RequestError("batch_too_large", f"at most {intake.config.max_batch} changes",
                            status=413)
 
 
-def _parse(items: list[dict[str, Any]], parse: Any) -> Parsed:
+def _parse(intake: Intake, items: list[dict[str, Any]], parse: Any) -> Parsed:
     parsed: Parsed = []
     for item in items:
         try:
             parsed.append(parse(item))
         except FormatError as err:
-            metrics.changes_refused.labels(f"{err.code}:{err.item}").inc()
+            intake.meters.change_refused(f"{err.code}:{err.item}")
             parsed.append(err)
     return parsed
 
 
-def prepare_change(api: Api, body: Any, _params: dict[str, Any]) -> Parsed:
-    today = api.today()
-    return _parse([body], lambda item: parse_change(item, today, api.charset))
+def prepare_change(intake: Intake, body: Any, _params: dict[str, Any]) -> Parsed:
+    today = intake.today()
+    return _parse(intake, [body], lambda item: parse_change(item, today, intake.charset))
 
 
-def prepare_batch(api: Api, body: Any, _params: dict[str, Any]) -> Parsed:
-    today = api.today()
-    return _parse(body["changes"], lambda item: parse_change(item, today, api.charset))
+def prepare_batch(intake: Intake, body: Any, _params: dict[str, Any]) -> Parsed:
+    today = intake.today()
+    return _parse(intake, body["changes"],
+                  lambda item: parse_change(item, today, intake.charset))
 
 
-def prepare_card_event(api: Api, body: Any, _params: dict[str, Any]) -> Parsed:
-    today = api.today()
-    return _parse([body], lambda item: parse_card_event(item, today))
+def prepare_card_event(intake: Intake, body: Any, _params: dict[str, Any]) -> Parsed:
+    today = intake.today()
+    return _parse(intake, [body], lambda item: parse_card_event(item, today))
 
 
 def _results(parsed: Parsed, outcomes: list[Outcome]) -> list[tuple[int, dict[str, Any]]]:
@@ -73,7 +73,7 @@ def _requests(parsed: Parsed) -> list[Request]:
     return [p for p in parsed if not isinstance(p, FormatError)]
 
 
-def submit_one(_api: Api, call: Call) -> tuple[list[Request], Answering]:
+def submit_one(_intake: Intake, call: Call) -> tuple[list[Request], Answering]:
     """One change (or card event): 201 with its answer, or its refusal."""
     def answer(outcomes: list[Outcome]) -> Answer:
         status, body = _results(call.prepared, outcomes)[0]
@@ -82,7 +82,7 @@ def submit_one(_api: Api, call: Call) -> tuple[list[Request], Answering]:
     return _requests(call.prepared), answer
 
 
-def submit_batch(_api: Api, call: Call) -> tuple[list[Request], Answering]:
+def submit_batch(_intake: Intake, call: Call) -> tuple[list[Request], Answering]:
     """Many changes, each accepted or refused on its own, in order."""
     def answer(outcomes: list[Outcome]) -> Answer:
         out = []

@@ -1,9 +1,18 @@
-"""What a handler of the HTTP API works with: the checked ``Call``, its ``Answer``, and
-``Api`` — the configuration, the actors, and ``Reads``, the bounded pool where reads of
-the store run (never on the reactor thread)."""
+"""What the HTTP API works with.
+
+- ``Intake``: what checking a request needs — the configuration, the city's 外字
+  table, today's date, the intake's meters.  Every intake process has one.
+- ``Api``: what a route's handler needs besides — the store writer, the link actors,
+  the reactor, and ``Reads``, the bounded pool where reads of the store run (never on
+  the reactor thread).  Only the hub process has one.
+- ``Call``, a request that passed its checks, and ``Answer``, ``(status, body)``.
+- ``IntakeMeters``: the intake's Prometheus series, behind methods, so an intake worker
+  process can relay them to the hub (``RelayedMeters``), whose ``/metrics`` shows them.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,7 +20,8 @@ from typing import Any, TypeVar
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
-from hub.config import Config
+from hub import metrics
+from hub.config import Config, IntakeConfig
 from hub.domain.errors import UnavailableError
 from hub.store import Store
 from protocols.charconv import UnifiedCharset
@@ -82,15 +92,73 @@ def task_later(reactor: Any, delay: float) -> defer.Deferred[None]:
     return d
 
 
+class IntakeMeters:
+    """The intake's series, counted here (the hub process)."""
+
+    def request(self, endpoint: str, status: int, seconds: float) -> None:
+        metrics.intake_requests.labels(endpoint, str(status)).inc()
+        metrics.intake_seconds.labels(endpoint).observe(seconds)
+
+    def client_refused(self) -> None:
+        metrics.intake_client_refused.inc()
+
+    def change_refused(self, rule: str) -> None:
+        metrics.changes_refused.labels(rule).inc()
+
+    def apply(self, events: list[tuple[Any, ...]]) -> None:
+        """Events an intake worker process counted (``RelayedMeters.take``)."""
+        for name, *args in events:
+            getattr(self, name)(*args)
+
+
+class RelayedMeters(IntakeMeters):
+    """In an intake worker process: events kept until they are taken and sent to the
+    hub (any thread counts; the sender takes them on the reactor)."""
+
+    def __init__(self) -> None:
+        self._events: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+
+    def _add(self, event: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    def request(self, endpoint: str, status: int, seconds: float) -> None:
+        self._add(("request", endpoint, status, seconds))
+
+    def client_refused(self) -> None:
+        self._add(("client_refused",))
+
+    def change_refused(self, rule: str) -> None:
+        self._add(("change_refused", rule))
+
+    def take(self) -> list[tuple[Any, ...]]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+
+@dataclass
+class Intake:
+    """What checking requests needs (every intake process has one)."""
+
+    settings: Config
+    charset: UnifiedCharset | None
+    today: Callable[[], Any]
+    meters: IntakeMeters
+
+    @property
+    def config(self) -> IntakeConfig:
+        return self.settings.intake
+
+
 class Api:
     """What handlers work with: the configuration, the actors, the store's reads."""
 
-    def __init__(self, settings: Config, writer: Any, links: dict[str, Any], reactor: Any,
-                 reads: Reads, charset: UnifiedCharset | None,
-                 today: Callable[[], Any]) -> None:
-        self.settings, self.intake = settings, settings.intake
-        self.writer, self.links, self.reactor = writer, links, reactor
-        self.reads, self.charset, self.today = reads, charset, today
+    def __init__(self, intake: Intake, writer: Any, links: dict[str, Any], reactor: Any,
+                 reads: Reads) -> None:
+        self.intake, self.settings = intake, intake.settings
+        self.writer, self.links, self.reactor, self.reads = writer, links, reactor, reads
 
     def on_reactor(self, d: defer.Deferred[Any]) -> Callable[..., None]:
         """A reply callable for another thread: fires ``d`` on the reactor thread."""

@@ -11,7 +11,7 @@ from typing import Any
 from twisted.internet import defer
 
 from actors.messages import StartJob
-from hub.api.context import Answer, Api, Call
+from hub.api.context import Answer, Api, Call, Intake
 from hub.domain import checks, consistency, send_batches
 from hub.domain.errors import HubError, UnavailableError
 from protocols.consistency import MAX_RECORDS, decode_result
@@ -74,7 +74,7 @@ def show_check(api: Api, call: Call) -> defer.Deferred[Answer]:
 # ---- send-destination batches -------------------------------------------------------------
 
 
-def prepare_batch(api: Api, body: Any, _params: dict[str, Any]) -> Any:
+def prepare_batch(_intake: Intake, body: Any, _params: dict[str, Any]) -> Any:
     for item in ("operator_id", "terminal_id"):
         checks.check_identifier(body[item], item)
     codes = body.get("residents")

@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hub.api.context import Answer, Api, Call
+from hub.api.context import Answer, Call, Intake
 from hub.domain.changes import ManualDecision, parse_manual_decision
 from hub.domain.outcomes import Outcome
 
 
-def prepare(_api: Api, body: Any, params: dict[str, Any]) -> ManualDecision:
+def prepare(_intake: Intake, body: Any, params: dict[str, Any]) -> ManualDecision:
     return parse_manual_decision(body, params["item_id"])
 
 
-def submit(_api: Api, call: Call) -> tuple[list[Any], Callable[[list[Outcome]], Answer]]:
+def submit(_intake: Intake, call: Call) -> tuple[list[Any], Callable[[list[Outcome]], Answer]]:
     """The decision to the store writer; its answer after the commit."""
     def answered(outcomes: list[Outcome]) -> Answer:
         (outcome,) = outcomes

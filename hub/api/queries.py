@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet import defer
 
 from actors.messages import RecordAudit, SendQuery
-from hub.api.context import Answer, Api, Call
+from hub.api.context import Answer, Api, Call, Intake
 from hub.domain.errors import HubError, UnavailableError
 from hub.domain.queries import QueryRequest, parse_query
 from protocols.errors import BodyError
@@ -17,8 +17,8 @@ from protocols.jsonable import as_json
 from protocols.national import decode_query_result, encode_query
 
 
-def prepare(api: Api, body: Any, _params: dict[str, Any]) -> QueryRequest:
-    return parse_query(body, api.settings.municipality_code)
+def prepare(intake: Intake, body: Any, _params: dict[str, Any]) -> QueryRequest:
+    return parse_query(body, intake.settings.municipality_code)
 
 
 def post(api: Api, call: Call) -> defer.Deferred[Answer]:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.api import changes, inbox, jobs, manual_answers, queries
-from hub.api.context import Api, Call
+from hub.api.context import Api, Call, Intake
 
-Handler = Callable[[Api, Call], Any]  # an Answer, or a Deferred of one
-Prepare = Callable[[Api, Any, dict[str, Any]], Any]
+Handler = Callable[[Api, Call], Any]  # an Answer, or a Deferred of one (hub process)
+Prepare = Callable[[Intake, Any, dict[str, Any]], Any]
 # Requests for the store writer, and how its outcomes make the answer (in a worker).
-Submit = Callable[[Api, Call], tuple[list[Any], Callable[[list[Any]], Any]]]
+Submit = Callable[[Intake, Call], tuple[list[Any], Callable[[list[Any]], Any]]]
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Route:
     handler: Handler | None = None  # on the reactor thread ...
     submit: Submit | None = None    # ... or, for the store writer, from a worker
     prepare: Prepare | None = None
-    precheck: Callable[[Api, Any], None] | None = None
+    precheck: Callable[[Intake, Any], None] | None = None
     counts_changes: bool = False  # its refusals count in jukihub_intake_changes_refused
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 

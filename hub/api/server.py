@@ -11,8 +11,11 @@ end the answer's check against the document and its encoding.  In between:
 - a route with ``submit`` (the register's changes) hands its requests to the store
   writer from the worker, and the writer's reply comes back to a worker: reactor →
   worker → store writer → worker → reactor, nothing else on the way;
-- any other route's ``handler`` runs on the reactor thread with the checked ``Call``
-  and answers ``(status, body)`` or a Deferred of it, or raises ``HubError``.
+- any other route's ``handler`` runs on the hub's reactor thread with the checked
+  ``Call`` and answers ``(status, body)`` or a Deferred of it, or raises ``HubError``.
+
+Both go through a ``Backend``: ``LocalBackend`` in the hub process, ``RemoteBackend``
+in an intake worker process (``hub.api.remote``), where this same dispatch runs.
 
 A handler's bug answers 500 with no traceback.  Answers carry their length.
 
@@ -29,14 +32,11 @@ import logging
 import time
 from typing import Any
 
-from twisted.internet import defer
-from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
-from actors.messages import SubmitChanges
-from hub import metrics
-from hub.api.context import Answer, Api, Call
+from hub.api.backend import Backend
+from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch
 from hub.api.routes import Route, match
 from hub.domain.errors import HubError, RequestError
@@ -50,9 +50,12 @@ class ApiResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, api: Api, contract: Contract, workers: ThreadPool) -> None:
+    def __init__(self, intake: Intake, backend: Backend, contract: Contract,
+                 workers: ThreadPool, reactor: Any) -> None:
         super().__init__()
-        self.api, self.contract, self.workers = api, contract, workers
+        self.intake, self.cfg, self.meters = intake, intake.config, intake.meters
+        self.backend, self.contract, self.workers = backend, contract, workers
+        self.reactor = reactor
 
     def render(self, request: server.Request) -> bytes | int:
         started = time.perf_counter()
@@ -62,13 +65,13 @@ class ApiResource(resource.Resource):
         try:
             route, path_params = self._route(request, method, found)
             client = peer_common_name(request.transport)
-            if client is None or client not in getattr(self.api.intake, route.clients):
-                metrics.intake_client_refused.inc()
+            if client is None or client not in getattr(self.cfg, route.clients):
+                self.meters.client_refused()
                 raise HubError("client_not_allowed", "this client certificate may not use "
                                "this operation", status=403)
             body = self._body(request) if method == "POST" else None
         except HubError as err:
-            self._write(request, endpoint, started, err.status, _encode({"error": err.to_json()}))
+            self.write(request, endpoint, started, err.status, _encode({"error": err.to_json()}))
             return server.NOT_DONE_YET
         args: dict[bytes, list[bytes]] = request.args or {}
         query = {k.decode(): v[0].decode() for k, v in args.items()}
@@ -94,9 +97,9 @@ class ApiResource(resource.Resource):
         if content is None:
             raise RequestError("invalid_json", "the request has no body")
         content.seek(0, 2)
-        if content.tell() > self.api.intake.max_body_bytes:
-            raise RequestError("body_too_large", f"at most {self.api.intake.max_body_bytes} "
-                               "bytes", status=413)
+        if content.tell() > self.cfg.max_body_bytes:
+            raise RequestError("body_too_large", f"at most {self.cfg.max_body_bytes} bytes",
+                               status=413)
         content.seek(0)
         return content.read()
 
@@ -108,15 +111,16 @@ class ApiResource(resource.Resource):
         try:
             call = self._check(route, client, raw, path_params, query)
             if route.submit is None:
-                self.api.reactor.callFromThread(reply.on_reactor, call)
+                self.backend.call(route, call, lambda answer: self.workers.callInThread(
+                    reply.finish_or_fail, answer))
                 return
-            requests, answer = route.submit(self.api, call)
+            requests, answer = route.submit(self.intake, call)
             if not requests:
                 reply.finish(answer([]))
                 return
-            # To the store writer with a tell; its reply comes back to a worker.
-            self.api.writer.tell(SubmitChanges(requests, reply=lambda outcomes: (
-                self.workers.callInThread(reply.finish_with, answer, outcomes))))
+            # To the store writer; its outcomes come back to a worker.
+            self.backend.submit(requests, lambda outcomes: self.workers.callInThread(
+                reply.finish_with, answer, outcomes))
         except HubError as err:
             reply.finish((err.status, {"error": err.to_json()}))
         except Exception as exc:  # a bug: 500, logged by type only
@@ -133,19 +137,19 @@ class ApiResource(resource.Resource):
             except (ValueError, UnicodeDecodeError):
                 raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
             if route.precheck is not None:
-                route.precheck(self.api, body)
+                route.precheck(self.intake, body)
             try:
                 op.check_body(body)
             except RequestError:
                 if route.counts_changes:
-                    metrics.changes_refused.labels("schema").inc()
+                    self.meters.change_refused("schema")
                 raise
-        prepared = route.prepare(self.api, body, params) if route.prepare else None
+        prepared = route.prepare(self.intake, body, params) if route.prepare else None
         return Call(client, params, body, prepared)
 
     def encode(self, route: Route, status: int, body: dict[str, Any]) -> tuple[int, bytes]:
         """The answer checked against the document (unless switched off) and encoded."""
-        if self.api.intake.validate_responses:
+        if self.cfg.validate_responses:
             try:
                 self.contract.operation(route.method, route.path).check_response(status, body)
             except ResponseMismatch as exc:
@@ -156,11 +160,9 @@ class ApiResource(resource.Resource):
 
     # ---- on the reactor ------------------------------------------------------------------
 
-    @staticmethod
-    def _write(request: server.Request, endpoint: str, started: float, status: int,
-               data: bytes) -> None:
-        metrics.intake_requests.labels(endpoint, str(status)).inc()
-        metrics.intake_seconds.labels(endpoint).observe(time.perf_counter() - started)
+    def write(self, request: server.Request, endpoint: str, started: float, status: int,
+              data: bytes) -> None:
+        self.meters.request(endpoint, status, time.perf_counter() - started)
         if request._disconnected or request.finished:  # the client went away; a commit stands
             return
         request.setResponseCode(status)
@@ -177,7 +179,6 @@ class _Reply:
                  endpoint: str, started: float) -> None:
         self.resource, self.request, self.route = resource_, request, route
         self.endpoint, self.started = endpoint, started
-        self.reactor = resource_.api.reactor
 
     def finish(self, answer: Answer) -> None:
         """In a worker: check and encode ``answer``, then write it on the reactor."""
@@ -186,11 +187,21 @@ class _Reply:
         except Exception as exc:  # an answer that cannot be encoded is a bug
             self.internal_error(type(exc).__name__)
             return
-        self.reactor.callFromThread(ApiResource._write, self.request, self.endpoint,
-                                    self.started, status, data)
+        self.resource.reactor.callFromThread(self.resource.write, self.request, self.endpoint,
+                                             self.started, status, data)
 
-    def finish_with(self, answer: Any, outcomes: Any) -> None:
+    def finish_or_fail(self, answer: Answer | None) -> None:
+        """In a worker: a handler's answer, or a 500 if it failed (logged where)."""
+        if answer is None:
+            self.internal_error(None)
+        else:
+            self.finish(answer)
+
+    def finish_with(self, answer: Any, outcomes: list[Any] | None) -> None:
         """In a worker: the store writer's outcomes made into the answer, then written."""
+        if outcomes is None:  # the hub could not be asked (an intake worker process)
+            self.internal_error(None)
+            return
         try:
             result = answer(outcomes)
         except HubError as err:
@@ -200,28 +211,12 @@ class _Reply:
             return
         self.finish(result)
 
-    def on_reactor(self, call: Call) -> None:
-        """On the reactor: the route's handler, then its answer back to a worker."""
-        handler = self.route.handler
-        assert handler is not None  # a route has a handler or a submit (routes.Route)
-        d = defer.maybeDeferred(handler, self.resource.api, call)
-        d.addCallbacks(self._answered, self._failed)
-
-    def _answered(self, answer: Answer) -> None:
-        self.resource.workers.callInThread(self.finish, answer)
-
-    def _failed(self, failure: Failure) -> None:
-        err = failure.value
-        if isinstance(err, HubError):
-            self._answered((err.status, {"error": err.to_json()}))
-        else:
-            self.internal_error(failure.type.__name__ if failure.type else "unknown")
-
-    def internal_error(self, error: str) -> None:
+    def internal_error(self, error: str | None) -> None:
         """A bug: 500 without a traceback, logged by its type only (any thread)."""
-        log.error("intake failure", extra={"event": "intake.error", "error": error})
-        self.reactor.callFromThread(ApiResource._write, self.request, self.endpoint,
-                                    self.started, 500, _encode(_internal()))
+        if error is not None:
+            log.error("intake failure", extra={"event": "intake.error", "error": error})
+        self.resource.reactor.callFromThread(self.resource.write, self.request, self.endpoint,
+                                             self.started, 500, _encode(_internal()))
 
 
 def _encode(body: dict[str, Any]) -> bytes:

@@ -21,6 +21,10 @@ class HubError(Exception):
         if status is not None:
             self.status = status
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Whole across processes (the intake's worker processes get refusals)."""
+        return type(self), (self.code, self.message, self.item, self.status)
+
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.item:

@@ -1,0 +1,73 @@
+"""Where a checked request goes next: ``LocalBackend`` in the hub process — the store
+writer for the register's changes, the route's handler on the reactor for the rest;
+``hub.api.remote.RemoteBackend`` in an intake worker process, which sends both to the
+hub.  ``done`` callables may be called on any thread; the dispatch (``hub.api.server``)
+takes it from there."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from twisted.internet import defer
+from twisted.python.failure import Failure
+
+from actors.messages import SubmitChanges
+from hub.api.context import Answer, Api, Call
+from hub.api.routes import Route
+from hub.domain.errors import HubError
+from hub.domain.outcomes import Outcome, Request
+
+log = logging.getLogger("jukihub.intake")
+
+Outcomes = Callable[[list[Outcome]], None]
+Answered = Callable[[Answer | None], None]  # None: the handler failed (a bug)
+
+
+class Backend(Protocol):
+    def submit(self, requests: list[Request], done: Outcomes) -> None:
+        """Requests to the store writer; ``done`` gets their outcomes after the commit."""
+
+    def call(self, route: Route, call: Call, done: Answered) -> None:
+        """The route's handler with ``call``; ``done`` gets its answer."""
+
+
+class LocalBackend:
+    """In the hub process."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def submit(self, requests: list[Request], done: Outcomes) -> None:
+        # To the store writer's thread with a tell; it calls ``done`` after the commit.
+        self.api.writer.tell(SubmitChanges(requests, reply=done))
+
+    def call(self, route: Route, call: Call, done: Answered) -> None:
+        self.api.reactor.callFromThread(self._call, route, call, done)
+
+    def _call(self, route: Route, call: Call, done: Answered) -> None:
+        """On the reactor thread: the handler, its answer or refusal to ``done``."""
+        assert route.handler is not None  # a route has a handler or a submit
+        d = defer.maybeDeferred(route.handler, self.api, call)
+        d.addCallbacks(done, lambda failure: done(_refusal(failure)))
+
+
+def _refusal(failure: Failure) -> Answer | None:
+    """A ``HubError`` as its answer; anything else is a bug, logged by type only."""
+    err = failure.value
+    if isinstance(err, HubError):
+        return err.status, {"error": err.to_json()}
+    log.error("intake failure", extra={"event": "intake.error",
+                                       "error": failure.type.__name__ if failure.type
+                                       else "unknown"})
+    return None
+
+
+def outcomes_for_a_worker(outcomes: list[Outcome]) -> list[Outcome]:
+    """What an intake worker needs of outcomes: not the messages they queued."""
+    return [Outcome(o.request_id, o.response, o.error, o.duplicate, o.reason)
+            for o in outcomes]
+
+
+__all__ = ["Answered", "Backend", "LocalBackend", "Outcomes", "outcomes_for_a_worker"]

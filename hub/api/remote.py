@@ -1,0 +1,95 @@
+"""The intake in worker processes: the two ends of the conversation between an intake
+worker process and the hub, over a private socketpair (``hub.net.ipc`` carries the
+messages).
+
+A worker checks and prepares requests itself (TLS, HTTP, JSON, the OpenAPI document,
+the format checks), then asks the hub — ``("submit", n, requests)`` for the store
+writer, ``("call", n, method, path, client, params, body, prepared)`` for any other
+route's handler — and the hub answers ``("outcomes", n, outcomes)`` or ``("answer", n,
+answer)``.  The worker's meters go along as ``("meters", events)``.
+
+The messages are Python objects (pickled by ``hub.net.ipc``): the socketpair is the
+hub's own, inherited by the processes it spawned, never reachable from outside.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hub.api.backend import Answered, LocalBackend, Outcomes, outcomes_for_a_worker
+from hub.api.context import Answer, Call, IntakeMeters
+from hub.api.routes import ROUTES, Route
+from hub.domain.outcomes import Outcome, Request
+
+Send = Callable[[Any], None]  # sends one message (on the reactor thread)
+
+
+class RemoteBackend:
+    """In an intake worker process: asks the hub."""
+
+    def __init__(self, reactor: Any, send: Send) -> None:
+        self.reactor, self.send = reactor, send
+        self._pending: dict[int, Callable[[Any], None]] = {}
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _ask(self, done: Callable[[Any], None], *message: Any) -> None:
+        with self._lock:
+            n = next(self._numbers)
+            self._pending[n] = done
+        self.reactor.callFromThread(self.send, (message[0], n, *message[1:]))
+
+    def submit(self, requests: list[Request], done: Outcomes) -> None:
+        self._ask(done, "submit", requests)
+
+    def call(self, route: Route, call: Call, done: Answered) -> None:
+        self._ask(done, "call", route.method, route.path, call.client, call.params,
+                  call.body, call.prepared)
+
+    def received(self, message: tuple[Any, ...]) -> None:
+        """The hub's answer to question ``n`` (reactor thread)."""
+        _kind, n, value = message
+        with self._lock:
+            done = self._pending.pop(n, None)
+        if done is not None:
+            done(value)
+
+    def lost(self) -> None:
+        """The hub is gone: every question waiting gets no answer (a 500)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for done in pending.values():
+            done(None)
+
+
+class Dispatcher:
+    """In the hub process: a worker's questions to the ``LocalBackend``, and their
+    answers back on ``reply`` (which must be called on the reactor thread)."""
+
+    _ROUTES = {(r.method, r.path): r for r in ROUTES}
+
+    def __init__(self, backend: LocalBackend, meters: IntakeMeters, reactor: Any) -> None:
+        self.backend, self.meters, self.reactor = backend, meters, reactor
+
+    def received(self, message: tuple[Any, ...], reply: Send) -> None:
+        kind = message[0]
+        if kind == "meters":
+            self.meters.apply(message[1])
+            return
+        n = message[1]
+
+        def outcomes(result: list[Outcome]) -> None:
+            self.reactor.callFromThread(reply, ("outcomes", n, outcomes_for_a_worker(result)))
+
+        def answer(result: Answer | None) -> None:
+            self.reactor.callFromThread(reply, ("answer", n, result))
+
+        if kind == "submit":
+            self.backend.submit(message[2], outcomes)
+        elif kind == "call":
+            _, _, method, path, client, params, body, prepared = message
+            route = self._ROUTES[(method, path)]
+            self.backend.call(route, Call(client, params, body, prepared), answer)

@@ -1,0 +1,180 @@
+"""The intake worker processes: the hub binds the intake's listening socket, spawns
+``[intake] processes`` workers (``python -m hub.worker``) that all accept on it, and
+talks with each over a socketpair (``hub.net.ipc``).  Before ``/metrics`` is rendered,
+the workers are asked for the meters they hold (``flush_meters``).  A worker that dies is spawned
+again (after a backoff); the workers stop with the hub, and stop by themselves if the
+hub is gone (their end of the socketpair closes).
+
+Each worker reads its configuration as JSON on its standard input and logs to the hub's
+standard output.  Its first message is ``("ready", pid)``; the others go to
+``on_message`` with a ``send`` for the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer, protocol
+from twisted.python.failure import Failure
+
+from hub.net.ipc import MessageProtocol
+
+log = logging.getLogger("jukihub.intake")
+
+OnMessage = Callable[[Any, Callable[[Any], None]], None]
+
+
+class _Worker(protocol.ProcessProtocol):
+    def __init__(self, owner: IntakeProcesses, number: int) -> None:
+        self.owner, self.number = owner, number
+        self.ipc: MessageProtocol | None = None
+        self.ended: defer.Deferred[None] = defer.Deferred()
+        self.pid = 0
+
+    def start(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        reactor = self.owner.reactor
+        ipc = self.ipc = MessageProtocol(self._message, lambda: None)
+        reactor.adoptStreamConnection(parent.fileno(), socket.AF_UNIX,
+                                      protocol.Factory.forProtocol(lambda: ipc))
+        parent.close()  # adopted: the reactor has its own descriptor
+        transport = reactor.spawnProcess(
+            self, sys.executable, [sys.executable, "-m", "hub.worker", str(self.number)],
+            env=os.environ.copy(), childFDs={0: "w", 1: 1, 2: 2, 3: child.fileno(),
+                                             4: self.owner.listener.fileno()})
+        child.close()
+        self.pid = transport.pid
+        transport.write(json.dumps(self.owner.config).encode())
+        transport.closeStdin()
+
+    def _message(self, message: Any) -> None:
+        if message[0] == "flushed":
+            self.owner.flushed(self)
+        elif message[0] == "ready":
+            log.info("intake worker ready", extra={"event": "intake.worker_ready",
+                                                   "worker": self.number, "pid": message[1]})
+            self.owner.worker_ready(self)
+        else:
+            assert self.ipc is not None
+            self.owner.on_message(message, self.ipc.send)
+
+    def processEnded(self, reason: Failure) -> None:
+        self.ended.callback(None)
+        self.owner.worker_ended(self, reason)
+
+
+class IntakeProcesses:
+    """See the module docstring."""
+
+    def __init__(self, reactor: Any, count: int, config: dict[str, Any],
+                 on_message: OnMessage) -> None:
+        self.reactor, self.count, self.config = reactor, count, config
+        self.on_message = on_message
+        self.workers: dict[int, _Worker] = {}
+        self.listener: socket.socket = socket.socket()
+        self.ready: defer.Deferred[None] = defer.Deferred()
+        self._ready: set[int] = set()
+        self._stopping = False
+        self._restarts: dict[int, int] = {}
+        self._flushes: list[tuple[set[int], defer.Deferred[None]]] = []
+
+    def start(self, host: str, port: int) -> int:
+        """Bind the listening socket, spawn the workers; the port bound."""
+        self.listener = socket.create_server((host, port), backlog=512, reuse_port=False)
+        self.listener.setblocking(False)
+        for number in range(1, self.count + 1):
+            self._spawn(number)
+        return int(self.listener.getsockname()[1])
+
+    def _spawn(self, number: int) -> None:
+        worker = _Worker(self, number)
+        self.workers[number] = worker
+        worker.start()
+
+    def worker_ready(self, worker: _Worker) -> None:
+        self._ready.add(worker.number)
+        self._restarts.pop(worker.number, None)
+        if len(self._ready) == self.count and not self.ready.called:
+            self.ready.callback(None)
+
+    def worker_ended(self, worker: _Worker, reason: Failure) -> None:
+        if self._stopping or self.workers.get(worker.number) is not worker:
+            return
+        self._ready.discard(worker.number)
+        n = self._restarts[worker.number] = self._restarts.get(worker.number, 0) + 1
+        delay = min(30.0, 0.5 * 2 ** (n - 1))
+        log.error("intake worker ended; starting it again", extra={
+            "event": "intake.worker_ended", "worker": worker.number, "pid": worker.pid,
+            "error": reason.type.__name__ if reason.type else "unknown",
+            "delay": delay})
+        self.reactor.callLater(delay, self._respawn, worker.number)
+
+    def _respawn(self, number: int) -> None:
+        if not self._stopping:
+            self._spawn(number)
+
+    def flush_meters(self, timeout: float = 1.0) -> defer.Deferred[None]:
+        """Fires once every serving worker has sent the meters it holds (a scrape of
+        ``/metrics`` then shows all counted before it), or after ``timeout``."""
+        done: defer.Deferred[None] = defer.Deferred()
+        waiting = {w.number for w in self.workers.values()
+                   if w.number in self._ready and w.ipc is not None}
+        if not waiting:
+            done.callback(None)
+            return done
+        self._flushes.append((waiting, done))
+        for number in waiting:
+            ipc = self.workers[number].ipc
+            assert ipc is not None
+            ipc.send(("flush",))
+        def give_up() -> None:
+            if not done.called:
+                done.callback(None)
+
+        return done.addBoth(_cancelling(self.reactor.callLater(timeout, give_up)))
+
+    def flushed(self, worker: _Worker) -> None:
+        for waiting, done in list(self._flushes):
+            waiting.discard(worker.number)
+            if not waiting:
+                self._flushes.remove((waiting, done))
+                if not done.called:
+                    done.callback(None)
+
+    def stop(self) -> defer.Deferred[Any]:
+        """Ask every worker to stop (its socketpair closes); kill one that lingers."""
+        self._stopping = True
+        ended = []
+        for worker in self.workers.values():
+            if worker.ended.called:
+                continue
+            transport: Any = worker.ipc.transport if worker.ipc is not None else None
+            if transport is not None:
+                transport.loseConnection()
+            worker.ended.addBoth(_cancelling(self.reactor.callLater(10, self._kill, worker)))
+            ended.append(worker.ended)
+        self.listener.close()
+        return defer.gatherResults(ended)
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        try:
+            os.kill(worker.pid, signal.SIGKILL)
+        except OSError:
+            pass  # gone already
+
+
+def _cancelling(timer: Any) -> Callable[[Any], Any]:
+    """A callback that cancels ``timer`` (if still pending) and passes its result on."""
+    def cancel(result: Any) -> Any:
+        if timer.active():
+            timer.cancel()
+        return result
+    return cancel
