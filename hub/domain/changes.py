@@ -1,6 +1,6 @@
 """A change posted by the register system, after its format checks.
 
-The intake API validates the JSON against ``hub/openapi.yaml`` (structure, types,
+The intake API validates the JSON against ``hub/api/openapi.yaml`` (structure, types,
 enumerations) and then calls ``parse_change``, which applies the format checks
 (形式チェック) that a schema cannot express — check digits, calendar dates, kana — and
 the per-reason rules about which items a change must carry.

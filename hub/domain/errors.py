@@ -41,7 +41,7 @@ class FormatError(HubError):
 class LogicError(HubError):
     """The change contradicts the register (転入 of an existing resident, …).
 
-    ``code`` names the rule; the rules are listed in ``hub/register.py``.
+    ``code`` names the rule; the rules are listed in ``hub/domain/rules.py``.
     """
 
     status = 422

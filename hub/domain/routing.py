@@ -8,7 +8,7 @@ resident, 住基法 30条の50); to the national server, number-generation reque
 resident without a 個人番号, 番号法 8条) and 転入通知 (a 転入 from another city, 住基法 9条);
 to the intermediate server, a 符号 request when a 団体内統合宛名番号 is assigned and copy
 (副本) updates for every change of a resident who has one (番号法 19条8号).  Card events
-and staff answers are routed where they are recorded (``hub/register.py``).
+and staff answers are routed where they are recorded (``hub/domain/register.py``).
 """
 
 from __future__ import annotations

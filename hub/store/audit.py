@@ -25,5 +25,5 @@ class AuditStore:
 
     @named("audit.record")
     def record(self, db: Db, entries: Sequence[AuditEntry]) -> None:
-        db.many(self._insert, [(e.at, e.operator_id, e.terminal_id, e.action[:40],
+        db.insert(self._insert, [(e.at, e.operator_id, e.terminal_id, e.action[:40],
                                 e.request_id, e.update_seq) for e in entries])

@@ -7,12 +7,13 @@ database transaction they run in: the store writer calls several inside its grou
 commit (``Store.transaction``), readers inside ``Store.reading``.
 
 Statements go straight to the driver's cursor (``Db``), in the driver's parameter style
-(``Sql``), and the rows of every change as one ``executemany`` per table and batch (which
-psycopg pipelines: one round trip): no per-statement or per-parameter processing on the
-way — a change is about ten statements, and SQLAlchemy's own execution path cost more
-than they did.  SQLAlchemy still owns the engine, the pool and the transactions, and the
-tables and migrations are its.  SQLite receives dates and times as ISO text (adapters
-registered by ``hub.store.engine``) in the format SQLAlchemy's own types read back.
+(``Sql``), and the rows of every change as one insert per table and batch — SQLite's
+``executemany``, PostgreSQL's ``COPY`` (one round trip): no per-statement or
+per-parameter processing on the way.  A change is about ten statements, and
+SQLAlchemy's own execution path cost more than they did.  SQLAlchemy still owns the
+engine, the pool and the transactions, and the tables and migrations are its.  SQLite
+receives dates and times as ISO text (adapters registered by ``hub.store.engine``) in
+the format SQLAlchemy's own types read back.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import datetime as dt
 import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
@@ -48,6 +50,15 @@ def named(name: str) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Conc
         return timed
 
     return wrap
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """Rows into one table: ``sql`` for ``executemany`` (SQLite), ``copy`` (PostgreSQL's
+    ``COPY … FROM STDIN``: one round trip, each row formatted by psycopg in C)."""
+
+    sql: str
+    copy: str | None
 
 
 class Db:
@@ -78,6 +89,17 @@ class Db:
         if rows:
             self.cursor.executemany(sql, rows)
 
+    def insert(self, into: Insert, rows: Sequence[Sequence[Any]]) -> None:
+        """New rows, in the columns' order."""
+        if not rows:
+            return
+        if into.copy is None:
+            self.cursor.executemany(into.sql, rows)
+            return
+        with self.cursor.copy(into.copy) as copy:
+            for row in rows:
+                copy.write_row(row)
+
 
 class Sql:
     """SQL text in the driver's parameter style."""
@@ -86,9 +108,12 @@ class Sql:
         self.dialect = dialect
         self.mark = "?" if dialect == "sqlite" else "%s"
 
-    def insert(self, table: str, columns: Sequence[str]) -> str:
+    def insert(self, table: str, columns: Sequence[str]) -> Insert:
         marks = ", ".join(self.mark for _ in columns)
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        names = ", ".join(columns)
+        return Insert(f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                      f"COPY {table} ({names}) FROM STDIN" if self.dialect == "postgresql"
+                      else None)
 
     def update(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
         sets = ", ".join(f"{c} = {self.mark}" for c in columns)

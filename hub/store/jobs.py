@@ -123,8 +123,8 @@ class JobStore:
 
     @named("jobs.start_batch")
     def start_batch(self, db: Db, batch: dict[str, Any]) -> None:
-        db.run(self.sql.insert("send_batches", BATCH_COLUMNS),
-               tuple(batch[c] for c in BATCH_COLUMNS))
+        db.insert(self.sql.insert("send_batches", BATCH_COLUMNS),
+                  [tuple(batch[c] for c in BATCH_COLUMNS)])
 
     @named("jobs.members")
     def members(self, db: Db, batch_id: str, after: str,

@@ -56,7 +56,7 @@ class OutboxStore:
     @named("outbox.append")
     def append(self, db: Db, rows: Sequence[tuple[object, ...]]) -> None:
         """New messages, each a tuple in ``OUTBOX_COLUMNS`` order."""
-        db.many(self._insert, rows)
+        db.insert(self._insert, rows)
 
     @named("outbox.sizes_after")
     def sizes_after(self, db: Db, link: str, after: int, limit: int) -> list[tuple[int, int]]:

@@ -120,9 +120,9 @@ class RegisterStore:
         """Every register row of a batch, one ``executemany`` per table."""
         db.many(self._update_resident,
                 [(*_RESIDENT_VALUES(row), atena) for row, atena in w.changed_residents])
-        db.many(self._insert_resident, [_RESIDENT_VALUES(r) for r in w.new_residents])
-        db.many(self._insert_identity,
+        db.insert(self._insert_resident, [_RESIDENT_VALUES(r) for r in w.new_residents])
+        db.insert(self._insert_identity,
                 [(*_IDENTITY_VALUES(rec), prev) for rec, prev in w.identities])
-        db.many(self._insert_request, [(rid, fp, seq, json.dumps(answer), at)
+        db.insert(self._insert_request, [(rid, fp, seq, json.dumps(answer), at)
                                        for rid, fp, seq, answer, at in w.requests])
-        db.many(self._insert_card, [_CARD_VALUES(r) for r in w.card_events])
+        db.insert(self._insert_card, [_CARD_VALUES(r) for r in w.card_events])

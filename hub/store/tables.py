@@ -1,6 +1,6 @@
 """The register store's tables (SQLAlchemy 2 Core).
 
-Tables (schema by Alembic, ``hub/migrations``):
+Tables (schema by Alembic, ``hub/store/migrations``):
 
 - ``residents``          住民基本台帳ファイル: the register's core items, one row a person
 - ``identity_records``   本人確認情報ファイル: the 40 items, one row per 更新順番号 (history)
@@ -104,7 +104,6 @@ outbox = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("enqueued_at", Float, nullable=False),                   # epoch seconds
     Column("state", String(10), nullable=False, default="pending"),  # pending/held/dead
-    Index("ix_outbox_link_state", "link", "state", "seq"),
 )
 
 link_state = Table(
