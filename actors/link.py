@@ -1,17 +1,10 @@
 """A link actor: owns one outside link's connection; its mailbox dispatches everything
 that happens to the link.
 
-Connection states (``_TRANSITIONS`` is the table)::
-
-    idle ─▶ connecting ─▶ handshaking ─▶ ready ─┐
-      ▲          │              │         │     │
-      └─ backoff ◀──────────────┴─────────┘     │ (any failure)
-                 ▲──────────────────────────────┘
-
-The actor keeps the connection (session, timers, backoff) and the queries waiting on
-it; its two halves keep the rest — ``LinkOutbound`` (the outbound window, fed from
-the outbox) and ``LinkInbound`` (the peer's pushes) — and the fiddly state in them is
-sans-IO (``OutboundWindow``, ``InboundStream``).
+The fiddly state is sans-IO, in the actor's parts: ``Connection`` (states, attempts,
+liveness), ``LinkOutbound`` (the outbound window, fed from the outbox), ``LinkInbound``
+(the peer's pushes) and ``LinkQueries``.  The actor wires them to the session, the
+store writer and the reactor, and sets the timers.
 
 Threads: this actor's state is touched only on its own thread.  The reactor side
 (``hub/net/link_client.py``) reports network events with ``tell``; the actor hands
@@ -31,6 +24,7 @@ import pykka
 
 from actors import messages as m
 from actors.backoff import Backoff
+from actors.connection import STATES, Connection, Tick
 from actors.link_inbound import LinkInbound
 from actors.link_metrics import LinkMetrics
 from actors.link_outbound import LinkOutbound
@@ -42,17 +36,8 @@ from protocols.errors import RemoteProtocolError
 
 log = logging.getLogger("jukihub.link")
 
-STATES = ("idle", "connecting", "handshaking", "ready", "backoff", "stopped")
 # Seconds between records of the peer's acknowledgement in the store (see LinkOutbound).
 ACK_RECORD_INTERVAL = 0.2
-_TRANSITIONS: dict[str, frozenset[str]] = {
-    "idle": frozenset({"connecting", "stopped"}),
-    "connecting": frozenset({"handshaking", "backoff", "stopped"}),
-    "handshaking": frozenset({"ready", "backoff", "stopped"}),
-    "ready": frozenset({"backoff", "stopped"}),
-    "backoff": frozenset({"connecting", "stopped"}),
-    "stopped": frozenset(),
-}
 
 
 class LinkActor(pykka.ThreadingActor):
@@ -72,11 +57,8 @@ class LinkActor(pykka.ThreadingActor):
         self.outbound = LinkOutbound(cfg, store, writer, self.metrics, self._later, wall_clock)
         self.inbound = LinkInbound(self.link, writer, self.metrics, self._later, wall_clock)
         self.queries = LinkQueries(self.metrics)
-        self.state = "idle"
-        self.conn_id = 0
-        self.epoch = 0  # bumps on every connection change; older timers are ignored
+        self.conn = Connection(cfg.heartbeat_interval, cfg.heartbeat_timeout, self._moved)
         self.session: s.Session | None = None
-        self.last_rx = self.last_tx = 0.0
         self.ack_timer = False  # a record of the acknowledgement is due
 
     def on_start(self) -> None:
@@ -92,9 +74,9 @@ class LinkActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         self.outbound.record_ack()
         self.queries.fail_all("link_lost")
-        self._set_state("stopped")
+        self.conn.move("stopped")
         if self.session is not None:
-            self.call_in_reactor(self.transport.close, self.conn_id)
+            self.call_in_reactor(self.transport.close, self.conn.attempt)
 
     def on_receive(self, message: Any) -> Any:
         handler = _HANDLERS.get(type(message))
@@ -103,8 +85,8 @@ class LinkActor(pykka.ThreadingActor):
                                                        "link": self.link})
             return None
         result = handler(self, message)
-        if self.state == "ready" and self.session is not None:
-            self._send(self.outbound.frames(self.session))
+        if (ready := self._ready()) is not None:
+            self._send(self.outbound.frames(ready))
         if self.outbound.ack_unrecorded and not self.ack_timer:
             self.ack_timer = True
             self._timer("record_ack", ACK_RECORD_INTERVAL)
@@ -113,41 +95,36 @@ class LinkActor(pykka.ThreadingActor):
 
     # ---- the connection ------------------------------------------------------------
 
-    def _set_state(self, new: str) -> None:
-        if new == self.state:
-            return
-        if new not in _TRANSITIONS[self.state]:
-            raise RuntimeError(f"link {self.link}: {self.state} -> {new} is not a transition")
-        self.metrics.state(self.state, new)
+    def _ready(self) -> s.Session | None:
+        return self.session if self.conn.state == "ready" else None
+
+    def _moved(self, old: str, new: str) -> None:
+        self.metrics.state(old, new)
         log.info("link state", extra={"event": "link.state", "link": self.link,
-                                      "from": self.state, "to": new})
-        self.state = new
+                                      "from": old, "to": new})
 
     def _connect(self) -> None:
-        self._set_state("connecting")
-        self.conn_id += 1
-        self.epoch += 1
-        self.call_in_reactor(self.transport.connect, self.conn_id)
+        self.call_in_reactor(self.transport.connect, self.conn.connect())
 
     def _on_connected(self, msg: m.Connected) -> None:
-        if msg.conn_id != self.conn_id or self.state != "connecting":
+        if not self.conn.current(msg.conn_id) or self.conn.state != "connecting":
             return
-        self._set_state("handshaking")
+        self.conn.move("handshaking")
         self.session = s.Session(s.Role.SENDER, self.municipality_code, self.link,
                                  self.cfg.max_frame_bytes)
-        self.last_rx = self.clock.seconds()
+        self.conn.heard(self.clock.seconds())
         self._send(self.session.hello(applied=self.inbound.stream.connected()))
         self._timer("hello_timeout", self.cfg.connect_timeout)
 
     def _on_connect_failed(self, msg: m.ConnectFailed) -> None:
-        if msg.conn_id == self.conn_id:
+        if self.conn.current(msg.conn_id):
             self.metrics.connect_failed(msg.stage)
             self._fail("connect_" + msg.stage)
 
     def _on_disconnected(self, msg: m.Disconnected) -> None:
-        if msg.conn_id != self.conn_id:
+        if not self.conn.current(msg.conn_id):
             return
-        if self.state == "handshaking":  # closed before the peer's hello: refused us
+        if self.conn.state == "handshaking":  # closed before the peer's hello: refused us
             self.metrics.connect_failed("hello")
         self._fail("disconnected")
 
@@ -160,32 +137,30 @@ class LinkActor(pykka.ThreadingActor):
             self._close(stop)
             return
         self.backoff.reset()
-        self._set_state("ready")
+        self.conn.move("ready")
         log.info("link ready", extra={"event": "link.ready", "link": self.link,
                                       "peer_applied": hello.applied})
         self._timer("heartbeat", self.cfg.heartbeat_interval)
 
     def _close(self, cause: str) -> None:
-        self.call_in_reactor(self.transport.close, self.conn_id)
+        self.call_in_reactor(self.transport.close, self.conn.attempt)
         self._fail(cause)
 
     def _fail(self, cause: str) -> None:
-        if self.state in ("backoff", "stopped"):
+        if not self.conn.fail():
             return
         self.queries.fail_all("link_lost")
         self.session = None
-        self.epoch += 1
         self.metrics.retried("reconnect")
-        self._set_state("backoff")
         delay = self.backoff.next_delay()
         log.info("link backing off", extra={"event": "link.backoff", "link": self.link,
                                             "cause": cause, "delay": round(delay, 3)})
         self._timer("reconnect", delay)
 
     def _on_bytes(self, msg: m.BytesIn) -> None:
-        if msg.conn_id != self.conn_id or self.session is None:
+        if not self.conn.current(msg.conn_id) or self.session is None:
             return
-        self.last_rx = self.clock.seconds()
+        self.conn.heard(self.clock.seconds())
         try:
             events = self.session.receive_data(msg.data)
         except RemoteProtocolError as err:
@@ -200,57 +175,51 @@ class LinkActor(pykka.ThreadingActor):
             self._timer("retry", self.backoff.next_delay())
 
     def _on_push(self, frame: s.DataFrame) -> None:
-        assert self.session is not None
+        assert self.session is not None  # frames come only from a session
         self._send(self.inbound.push(frame, self.session))
 
     def _on_inbound_recorded(self, msg: m.InboundRecorded) -> None:
-        ready = self.session if self.state == "ready" else None
-        self._send(self.inbound.recorded(msg, ready))
+        self._send(self.inbound.recorded(msg, self._ready()))
 
     def _on_heartbeat(self, beat: s.Heartbeat) -> None:
         if not beat.reply and self.session is not None:
             self._send(self.session.heartbeat(reply=True))
 
     def _heartbeat(self) -> None:
-        assert self.session is not None
-        now = self.clock.seconds()
-        if now - self.last_rx > self.cfg.heartbeat_timeout:
+        tick = self.conn.tick(self.clock.seconds())
+        if tick is Tick.SILENT:
             log.warning("peer silent", extra={"event": "link.heartbeat_timeout",
                                                "link": self.link})
             self._close("heartbeat_timeout")
             return
-        if now - self.last_tx >= self.cfg.heartbeat_interval:
+        if tick is Tick.SPEAK and self.session is not None:
             self._send(self.session.heartbeat())
         self._timer("heartbeat", self.cfg.heartbeat_interval)
+
+    def _hello_timeout(self) -> None:
+        self.metrics.connect_failed("hello")
+        self._close("hello_timeout")
 
     def _on_timer(self, msg: m.Timer) -> None:
         if msg.name == "record_ack":  # whatever the connection since
             self.ack_timer = False
             self.outbound.record_ack()
-            return
-        if msg.epoch != self.epoch:
-            return
-        if msg.name.startswith("query:"):
+        elif msg.epoch != self.conn.epoch:
+            return  # set for a connection that is gone
+        elif msg.name.startswith("query:"):
             self.queries.expired(msg.name[6:])
-        elif msg.name == "reconnect" and self.state == "backoff":
-            self._connect()
-        elif msg.name == "retry":
-            self.outbound.window.retry_due()
-        elif msg.name == "hello_timeout" and self.state == "handshaking":
-            self.metrics.connect_failed("hello")
-            self._close("hello_timeout")
-        elif msg.name == "heartbeat" and self.state == "ready":
-            self._heartbeat()
+        elif (due := _TIMERS.get((msg.name, self.conn.state))) is not None:
+            due(self)
 
     def _timer(self, name: str, delay: float) -> None:
         """Ask the reactor for a timer whose expiry comes back as a ``Timer`` message."""
         self.call_in_reactor(self.clock.callLater, delay, self.actor_ref.tell,
-                             m.Timer(name, self.epoch))
+                             m.Timer(name, self.conn.epoch))
 
     def _send(self, data: bytes) -> None:
         if data:
-            self.last_tx = self.clock.seconds()
-            self.call_in_reactor(self.transport.send, self.conn_id, data)
+            self.conn.spoke(self.clock.seconds())
+            self.call_in_reactor(self.transport.send, self.conn.attempt, data)
 
     def _later(self, message: Any) -> Callable[[], None]:
         """A reply for the store writer: ``message`` back to this actor, after commit."""
@@ -258,14 +227,13 @@ class LinkActor(pykka.ThreadingActor):
         return lambda: actor.tell(message)
 
     def _on_query(self, msg: m.SendQuery) -> None:
-        ready = self.session if self.state == "ready" else None
-        sent = self.queries.ask(msg.body, msg.reply, ready, self.clock.seconds())
+        sent = self.queries.ask(msg.body, msg.reply, self._ready(), self.clock.seconds())
         if sent is not None:
             self._send(sent[1])
             self._timer(f"query:{sent[0]}", self.cfg.query_timeout)
 
     def _on_status(self, _msg: m.GetStatus) -> dict[str, Any]:
-        return {"link": self.link, "state": self.state, **self.outbound.window.status()}
+        return {"link": self.link, "state": self.conn.state, **self.outbound.window.status()}
 
 
 _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
@@ -281,6 +249,14 @@ _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
                                                   msg.refused_code),
     m.SendQuery: LinkActor._on_query,
     m.GetStatus: LinkActor._on_status,
+}
+# (timer, the state it is for) -> what happens when it fires
+_TIMERS: dict[tuple[str, str], Callable[[LinkActor], None]] = {
+    ("reconnect", "backoff"): LinkActor._connect,
+    ("retry", "ready"): lambda a: a.outbound.window.retry_due(),
+    ("retry", "backoff"): lambda a: a.outbound.window.retry_due(),
+    ("hello_timeout", "handshaking"): LinkActor._hello_timeout,
+    ("heartbeat", "ready"): LinkActor._heartbeat,
 }
 _EVENTS: dict[type, Callable[[LinkActor, Any], None]] = {
     s.Acked: lambda a, ev: a.outbound.settle(ev.seq),
