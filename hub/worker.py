@@ -36,6 +36,9 @@ from hub.tls import server_options
 from protocols.charconv import UnifiedCharset
 
 IPC_FD, LISTEN_FD = 3, 4
+# Bodies smaller than this are checked on this process's reactor thread, larger ones in
+# its pool (see ``hub.api.server``): a single change is 1-2 KB, a batch of 200 ~300 KB.
+INLINE_BELOW = 32 << 10
 
 
 def main() -> int:
@@ -68,7 +71,8 @@ def main() -> int:
                                   protocol.Factory.forProtocol(lambda: ipc))
     workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
     workers.start()
-    site = server.Site(ApiResource(intake, backend, Contract(), workers, reactor),
+    site = server.Site(ApiResource(intake, backend, Contract(), workers, reactor,
+                                   inline_below=INLINE_BELOW),
                        parsePOSTFormSubmission=False)
     site.displayTracebacks = False  # a bug answers 500, never a traceback
     tls: Any = server_options(cfg.certs_dir, "intake")  # (typed as the wrong interface)

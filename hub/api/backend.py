@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
+from twisted.python.threadable import isInIOThread
 
 from actors.messages import SubmitChanges
 from hub.api.context import Answer, Api, Call
@@ -23,6 +24,15 @@ log = logging.getLogger("jukihub.intake")
 
 Outcomes = Callable[[list[Outcome]], None]
 Answered = Callable[[Answer | None], None]  # None: the handler failed (a bug)
+
+
+def on_reactor(reactor: Any, work: Callable[..., None], *args: Any) -> None:
+    """``work(*args)`` on the reactor thread: now if this is it, else ``callFromThread``
+    (which from the reactor thread itself would cost a turn of the loop)."""
+    if isInIOThread():
+        work(*args)
+    else:
+        reactor.callFromThread(work, *args)
 
 
 class Backend(Protocol):
@@ -44,7 +54,7 @@ class LocalBackend:
         self.api.writer.tell(SubmitChanges(requests, reply=done))
 
     def call(self, route: Route, call: Call, done: Answered) -> None:
-        self.api.reactor.callFromThread(self._call, route, call, done)
+        on_reactor(self.api.reactor, self._call, route, call, done)
 
     def _call(self, route: Route, call: Call, done: Answered) -> None:
         """On the reactor thread: the handler, its answer or refusal to ``done``."""
@@ -70,4 +80,5 @@ def outcomes_for_a_worker(outcomes: list[Outcome]) -> list[Outcome]:
             for o in outcomes]
 
 
-__all__ = ["Answered", "Backend", "LocalBackend", "Outcomes", "outcomes_for_a_worker"]
+__all__ = ["Answered", "Backend", "LocalBackend", "Outcomes", "on_reactor",
+           "outcomes_for_a_worker"]

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hub.api.backend import Answered, LocalBackend, Outcomes, outcomes_for_a_worker
+from hub.api.backend import Answered, LocalBackend, Outcomes, on_reactor, outcomes_for_a_worker
 from hub.api.context import Answer, Call, IntakeMeters
 from hub.api.routes import ROUTES, Route
 from hub.domain.outcomes import Outcome, Request
@@ -40,7 +40,7 @@ class RemoteBackend:
         with self._lock:
             n = next(self._numbers)
             self._pending[n] = done
-        self.reactor.callFromThread(self.send, (message[0], n, *message[1:]))
+        on_reactor(self.reactor, self.send, (message[0], n, *message[1:]))
 
     def submit(self, requests: list[Request], done: Outcomes) -> None:
         self._ask(done, "submit", requests)
@@ -81,11 +81,11 @@ class Dispatcher:
             return
         n = message[1]
 
-        def outcomes(result: list[Outcome]) -> None:
+        def outcomes(result: list[Outcome]) -> None:  # from the store writer's thread
             self.reactor.callFromThread(reply, ("outcomes", n, outcomes_for_a_worker(result)))
 
         def answer(result: Answer | None) -> None:
-            self.reactor.callFromThread(reply, ("answer", n, result))
+            on_reactor(self.reactor, reply, ("answer", n, result))
 
         if kind == "submit":
             self.backend.submit(message[2], outcomes)
