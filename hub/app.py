@@ -36,7 +36,7 @@ from hub.api.context import Api, Intake, IntakeMeters, Reads
 from hub.api.metrics_page import MetricsPage
 from hub.api.openapi import Contract
 from hub.api.remote import Dispatcher
-from hub.api.server import ApiResource
+from hub.api.server import ApiResource, Site
 from hub.config import Config
 from hub.domain.register import Register
 from hub.logs import emit
@@ -147,10 +147,7 @@ class Hub:
         # The intake workers check and prepare requests off the reactor thread.
         self.workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
         self.workers.start()
-        # JSON only: Twisted need not look for form submissions in every POST.
-        site = server.Site(ApiResource(intake, backend, Contract(), self.workers, self.reactor),
-                           parsePOSTFormSubmission=False)
-        site.displayTracebacks = False  # a bug answers 500, never a traceback
+        site = Site(ApiResource(intake, backend, Contract(), self.workers, self.reactor))
         listener = self.reactor.listenSSL(cfg.intake.port, site,
                                           server_options(cfg.certs_dir, "intake"),
                                           interface=cfg.intake.host)

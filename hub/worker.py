@@ -23,12 +23,11 @@ from typing import Any
 from twisted.internet import protocol, task
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
-from twisted.web import server
 
 from hub.api.context import Intake, RelayedMeters
 from hub.api.openapi import Contract
 from hub.api.remote import RemoteBackend
-from hub.api.server import ApiResource
+from hub.api.server import ApiResource, Site
 from hub.config import config_from_raw
 from hub.logs import emit, setup_logging
 from hub.net.ipc import MessageProtocol
@@ -71,10 +70,8 @@ def main() -> int:
                                   protocol.Factory.forProtocol(lambda: ipc))
     workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
     workers.start()
-    site = server.Site(ApiResource(intake, backend, Contract(), workers, reactor,
-                                   inline_below=INLINE_BELOW),
-                       parsePOSTFormSubmission=False)
-    site.displayTracebacks = False  # a bug answers 500, never a traceback
+    site = Site(ApiResource(intake, backend, Contract(), workers, reactor,
+                            inline_below=INLINE_BELOW))
     tls: Any = server_options(cfg.certs_dir, "intake")  # (typed as the wrong interface)
     web: Any = site
     reactor.adoptStreamPort(LISTEN_FD, socket.AF_INET, TLSMemoryBIOFactory(tls, False, web))
