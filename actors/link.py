@@ -213,7 +213,7 @@ class LinkActor(pykka.ThreadingActor):
 
     def _timer(self, name: str, delay: float) -> None:
         """Ask the reactor for a timer whose expiry comes back as a ``Timer`` message."""
-        self.call_in_reactor(self.clock.callLater, delay, self.actor_ref.tell,
+        self.call_in_reactor(self.clock.callLater, delay, m.tell_if_alive, self.actor_ref,
                              m.Timer(name, self.conn.epoch))
 
     def _send(self, data: bytes) -> None:
@@ -224,7 +224,7 @@ class LinkActor(pykka.ThreadingActor):
     def _later(self, message: Any) -> Callable[[], None]:
         """A reply for the store writer: ``message`` back to this actor, after commit."""
         actor = self.actor_ref
-        return lambda: actor.tell(message)
+        return lambda: m.tell_if_alive(actor, message)
 
     def _on_query(self, msg: m.SendQuery) -> None:
         sent = self.queries.ask(msg.body, msg.reply, self._ready(), self.clock.seconds())

@@ -12,8 +12,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pykka
+
 from hub.domain.inbound import CheckAnswer
 from hub.domain.outcomes import OutboxItem, Outcome, Request
+
+
+def tell_if_alive(actor: pykka.ActorRef[Any], message: Any) -> None:
+    """``actor.tell(message)``, dropped once the actor has stopped.
+
+    For timers, network events and post-commit notices that can outlive their
+    receiver during shutdown: the receiver is gone, so is the reason to tell it.
+    """
+    try:
+        actor.tell(message)
+    except pykka.ActorDeadError:
+        pass
+
 
 # ---- to the store writer -------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from actors.messages import (
     StartJob,
     SubmitChanges,
     Subscribe,
+    tell_if_alive,
 )
 from hub import metrics
 from hub.domain.errors import UnavailableError
@@ -254,7 +255,7 @@ class StoreWriter(pykka.ThreadingActor):
             by_link[item.link].append(item)
         for link, its in by_link.items():
             if (actor := self.subscribers.get(link)) is not None:
-                actor.tell(OutboxAppended(tuple(its)))
+                tell_if_alive(actor, OutboxAppended(tuple(its)))
 
     # ---- long jobs, a slice per message ----------------------------------------------
 

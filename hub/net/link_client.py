@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pykka
 from twisted.internet import endpoints
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from actors.messages import BytesIn, Connected, ConnectFailed, Disconnected
+from actors.messages import BytesIn, Connected, ConnectFailed, Disconnected, tell_if_alive
 
 log = logging.getLogger("jukihub.link")
 
@@ -75,10 +74,7 @@ class LinkTransport:
 
     def report(self, message: Any) -> None:
         """Tell the link actor about a network event; after it stopped, drop it."""
-        try:
-            self.actor.tell(message)
-        except pykka.ActorDeadError:
-            pass
+        tell_if_alive(self.actor, message)
 
     def connect(self, conn_id: int) -> None:
         endpoint = endpoints.SSL4ClientEndpoint(self.reactor, self.host, self.port,

@@ -118,7 +118,7 @@ class Rig:
 
     def timer(self, name: str) -> Any:
         """The pending reactor call of the actor's timer ``name``."""
-        [call] = [c for c in self.clock.getDelayedCalls() if c.args[0].name == name]
+        [call] = [c for c in self.clock.getDelayedCalls() if c.args[-1].name == name]
         return call
 
     def fire(self, name: str) -> float:
@@ -164,6 +164,16 @@ def test_reconnects_with_growing_jittered_backoff(rig: Rig) -> None:
         assert nominal / 2 <= delay <= nominal
         assert rig.transport.connects[-1] == attempt + 1
 
+
+
+def test_a_timer_that_fires_after_the_actor_stopped_is_dropped(rig: Rig) -> None:
+    rig.start()
+    rig.actor.tell(ConnectFailed(1, "connect"))
+    rig.settle()
+    call = rig.timer("reconnect")
+    rig.actor.stop()
+    call.func(*call.args, **call.kw)  # what the reactor does at expiry: no ActorDeadError
+    assert not rig.actor.is_alive()
 
 def test_window_pipelines_and_cumulative_ack_advances(rig: Rig) -> None:
     rig.commit(list(rig.synth.stream(10)))
