@@ -16,6 +16,7 @@ import pykka
 
 from hub.domain.inbound import CheckAnswer
 from hub.domain.outcomes import OutboxItem, Outcome, Request
+from hub.store import AuditEntry
 
 
 def tell_if_alive(actor: pykka.ActorRef[Any], message: Any) -> None:
@@ -86,12 +87,24 @@ class AckInbox:
 
 @dataclass(frozen=True, slots=True)
 class RecordAudit:
-    """An operation into the 操作ログ (who, from which terminal, what — never values)."""
+    """An operation into the 操作ログ (who, from which terminal, what — never values).
+    ``at`` 0 means the commit's time."""
 
-    operator_id: str
-    terminal_id: str
-    action: str
-    reply: Callable[[None], None]  # called with None after the commit
+    entry: AuditEntry
+    reply: Callable[[None], None] | None = None  # called with None after the commit
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLogin:
+    """A login attempt's consequence for the account and its 操作ログ entry, in one
+    transaction."""
+
+    user_id: str
+    failed_logins: int
+    locked_until: float | None
+    succeeded: bool
+    entry: AuditEntry
+    reply: Callable[[None], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ outbox rows goes to the link actors with ``tell``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -42,6 +43,7 @@ from actors.messages import (
     RecordAudit,
     RecordDeadLetter,
     RecordInbound,
+    RecordLogin,
     RunJob,
     StartJob,
     SubmitChanges,
@@ -89,12 +91,20 @@ def _ack_inbox(w: StoreWriter, conn: Conn, m: AckInbox, now: float) -> Reply:
     verdict = w.store.inbox.acknowledge(conn, m.item_id, m.operator_id, m.terminal_id, now)
     if verdict == "acknowledged":
         w.store.audit.record(conn, [AuditEntry(now, m.operator_id, m.terminal_id,
-                                               "inbox.acknowledge")])
+                                               "inbox.acknowledge", str(m.item_id))])
     return functools.partial(m.reply, verdict)
 
 
-def _audit(w: StoreWriter, conn: Conn, m: RecordAudit, now: float) -> Reply:
-    w.store.audit.record(conn, [AuditEntry(now, m.operator_id, m.terminal_id, m.action)])
+def _audit(w: StoreWriter, conn: Conn, m: RecordAudit, now: float) -> Reply | None:
+    entry = m.entry if m.entry.at else dataclasses.replace(m.entry, at=now)
+    w.store.audit.record(conn, [entry])
+    return functools.partial(m.reply, None) if m.reply is not None else None
+
+
+def _login(w: StoreWriter, conn: Conn, m: RecordLogin, now: float) -> Reply:
+    w.store.accounts.record_login(conn, m.user_id, m.failed_logins, m.locked_until,
+                                  now if m.succeeded else None)
+    w.store.audit.record(conn, [dataclasses.replace(m.entry, at=now)])
     return functools.partial(m.reply, None)
 
 
@@ -117,6 +127,7 @@ _OPS: dict[type, tuple[Callable[..., Reply | None], bool]] = {
     RecordInbound: (_inbound, True),
     AckInbox: (_ack_inbox, True),
     RecordAudit: (_audit, True),
+    RecordLogin: (_login, True),
 }
 
 

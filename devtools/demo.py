@@ -19,6 +19,7 @@ system and staff would:
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import sys
 import time
@@ -33,10 +34,16 @@ from certs.devca import init_certs
 from devtools.control import control
 from devtools.harness import seed_national
 from devtools.synthetic import Synth
+from hub.admin import add_account
 from hub.client import HttpsClient
 from hub.config import load_config
+from hub.store import Store
+from hub.store.engine import make_engine, migrate
 
-STAFF = {"operator_id": "demo01", "terminal_id": "t01"}
+STAFF = {"operator_id": "demo01", "terminal_id": "t01"}  # the register system's own clerk
+# Staff accounts the demo makes (one per person): a supervisor, who does the tour, and
+# a window clerk, who may not start a bulk output.
+DEMO_STAFF = {"demo-supervisor": ("supervisor",), "demo-clerk": ("window_clerk",)}
 
 
 def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
@@ -87,10 +94,16 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
 
 
 def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
-                someone: Any) -> dict[str, Any]:
+                someone: Any, password: str) -> dict[str, Any]:
     """What staff and the outside systems do next (a worker thread, blocking HTTP)."""
-    staff = HttpsClient(host, port, certs_dir, "operator")
     out: dict[str, Any] = {}
+    clerk = HttpsClient(host, port, certs_dir, "operator")
+    out["login"] = clerk.log_in("demo-clerk", password)[0]
+    out["clerk_batch"] = clerk.post("/v1/send-destination-batches",
+                                    {"needing_notice": True})[0]
+    clerk.close()
+    staff = HttpsClient(host, port, certs_dir, "operator")  # a staff terminal
+    staff.log_in("demo-supervisor", password)
 
     def mock(name: str, method: str, path: str, body: Any = None) -> Any:
         status, answer = control("127.0.0.1", controls[name], method, path, body)
@@ -102,13 +115,12 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
     out["seeded"] = seed_national(controls["prefecture"], controls["national"])
     # An identity query by the four items (name in kana + birth date).
     status, body = staff.post("/v1/queries/identity", {
-        **STAFF, "name_kana": someone.name_kana, "birth_date": someone.birth.isoformat()})
+        "name_kana": someone.name_kana, "birth_date": someone.birth.isoformat()})
     out["query"] = (status, body.get("status"), body.get("count"))
-    status, body = staff.post("/v1/queries/identity", {**STAFF, "name_kana": someone.name_kana})
+    status, body = staff.post("/v1/queries/identity", {"name_kana": someone.name_kana})
     out["query_too_broad"] = body.get("error", {}).get("code")
     # Send-destination data for everyone whose number notice has not gone out.
-    status, batch = staff.post("/v1/send-destination-batches",
-                               {**STAFF, "needing_notice": True})
+    status, batch = staff.post("/v1/send-destination-batches", {"needing_notice": True})
     status, shown = staff.get(f"/v1/send-destination-batches/{batch['batch_id']}?wait=30")
     out["batch"] = shown
     # The ministry and J-LIS push; the intermediate server asks for a manual answer.
@@ -132,19 +144,19 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
         mock(name, "GET", f"/wait?pushes_settled={pushed}&timeout=30")
     _, pending = staff.get("/v1/inbox?kind=intermediate.manual_answer_request&state=new")
     for item in pending["items"]:
-        status, _ = staff.post(f"/v1/manual-answers/{item['id']}",
-                               {"decision": "approve", **STAFF})
+        status, _ = staff.post(f"/v1/manual-answers/{item['id']}", {"decision": "approve"})
         out["manual_answer"] = status
     _, inbox = staff.get("/v1/inbox?limit=1000")
     out["inbox"] = Counter((i["kind"], i["state"]) for i in inbox["items"])
     # A consistency check, with one difference planted in J-LIS's copy.
     mock("national", "PATCH", f"/persons/{someone.code}", {"address": "どこか"})
-    status, body = staff.post("/v1/consistency-checks", STAFF)
+    status, body = staff.post("/v1/consistency-checks", {})
     checks = {}
     for c in body["checks"]:
         _, shown = staff.get(f"/v1/consistency-checks/{c['check_id']}?wait=30")
         checks[c["link"]] = shown
     out["checks"] = checks
+    staff.delete("/v1/sessions/current")
     staff.close()
     return out
 
@@ -199,6 +211,12 @@ class _Demo:
             "intake.port=0", "metrics.port=0",
             *(f"links.{name}.port={tls_port.getHost().port}"
               for name, (tls_port, _) in self.listeners.items())])
+        self.password = secrets.token_urlsafe(18)  # this run's, never printed
+        migrate(self.cfg.store_url)
+        store = Store(make_engine(self.cfg.store_url))
+        for user_id, roles in DEMO_STAFF.items():
+            add_account(store, self.cfg, user_id, self.password, roles)
+        store.dispose()
         self.hub = Hub(self.cfg, self.reactor)
         self.ports = self.hub.start()
         print(f"hub on https://127.0.0.1:{self.ports.intake} (intake); mocks' control APIs on "
@@ -234,7 +252,7 @@ class _Demo:
         self.state["summary"] = summary
         return self.quiet().addCallback(lambda _: threads.deferToThread(
             _staff_tour, "127.0.0.1", self.ports.intake, self.cfg.certs_dir, self.controls,
-            summary["someone"]))
+            summary["someone"], self.password))
 
     def scrape(self, staff: dict[str, Any]) -> Any:
         from twisted.internet import threads
@@ -242,7 +260,7 @@ class _Demo:
         self.state["staff"] = staff
 
         def get() -> tuple[str, dict[str, dict[str, Any]]]:
-            c = HttpsClient("127.0.0.1", self.ports.metrics, self.cfg.certs_dir, "operator")
+            c = HttpsClient("127.0.0.1", self.ports.metrics, self.cfg.certs_dir, "monitor")
             try:
                 text = c.get("/metrics")[1]
             finally:
@@ -309,6 +327,8 @@ def _report(summary: dict[str, Any], staff: dict[str, Any], text: str,
     inbox = staff["inbox"]
     print("  inbox                " + ", ".join(
         f"{kind} {st} {n}" for (kind, st), n in sorted(inbox.items())))
+    print(f"  staff                logged in from a staff terminal → {staff['login']}; a "
+          f"window clerk starting a bulk output → {staff['clerk_batch']}")
     print(f"  manual answer        approved by staff → {staff.get('manual_answer', 'none')}")
     for link, c in sorted(staff["checks"].items()):
         print(f"  consistency check    {link}: sent {c['sent']}, compared {c['compared']}, "
@@ -329,9 +349,10 @@ def _report(summary: dict[str, Any], staff: dict[str, Any], text: str,
     ok = ok and (checks["prefecture"]["difference_count"], checks["national"][
         "difference_count"]) == (0, 1) and staff["query"][1] == "found"
     ok = ok and b["state"] == "delivered" and staff.get("manual_answer") == 200
+    ok = ok and staff["login"] == 201 and staff["clerk_batch"] == 403
     print(f"  metrics              https://127.0.0.1:{ports.metrics}/metrics (client "
-          f"certificate {certs_dir}/operator.pem); e.g.")
-    print(f"    curl --cacert {certs_dir}/ca.pem --cert {certs_dir}/operator.pem "
-          f"--key {certs_dir}/operator.key https://127.0.0.1:{ports.metrics}/metrics")
+          f"certificate {certs_dir}/monitor.pem); e.g.")
+    print(f"    curl --cacert {certs_dir}/ca.pem --cert {certs_dir}/monitor.pem "
+          f"--key {certs_dir}/monitor.key https://127.0.0.1:{ports.metrics}/metrics")
     print(f"  result               {'OK' if ok else 'UNEXPECTED — see above'}")
     return 0 if ok else 1

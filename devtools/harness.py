@@ -20,10 +20,12 @@ from typing import Any
 
 from devtools.control import control
 from hub.client import HttpsClient
-from hub.config import LINK_NAMES
+from hub.config import LINK_NAMES, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config.toml"
+# The password of every staff account the harness makes (test accounts only).
+STAFF_PASSWORD = "correct horse battery staple"
 
 
 class Proc:
@@ -107,6 +109,7 @@ class Env:
         self.intake_port = 0
         self.metrics_port = 0
         self.hub_extra: list[str] = []
+        self.staff_made: set[str] = set()
         # Other mocks (the prefecture's are the attributes above): name -> (proc, port,
         # control port).  A link whose mock is not started is disabled in the hub.
         self.others: dict[str, tuple[Proc, int, int]] = {}
@@ -190,6 +193,31 @@ class Env:
     def client(self, party: str = "register") -> HttpsClient:
         return HttpsClient("127.0.0.1", self.intake_port, self.certs_dir, party)
 
+    def add_staff(self, user_id: str, *roles: str, password: str = STAFF_PASSWORD) -> None:
+        """A staff account in the hub's store (as ``jukihub users add`` makes one)."""
+        from hub.admin import add_account
+        from hub.store import Store
+        from hub.store.engine import make_engine, migrate
+
+        migrate(self.store_url)
+        store = Store(make_engine(self.store_url))
+        try:
+            add_account(store, load_config(CONFIG), user_id, password, roles)
+        finally:
+            store.dispose()
+
+    def staff(self, user_id: str = "op001", *roles: str, terminal: str = "operator",
+              ) -> HttpsClient:
+        """A staff member logged in from ``terminal`` (their account is made first, with
+        ``roles`` — a supervisor's by default — unless it exists)."""
+        if user_id not in self.staff_made:
+            self.add_staff(user_id, *(roles or ("supervisor",)))
+            self.staff_made.add(user_id)
+        c = self.client(terminal)
+        status, body = c.log_in(user_id, STAFF_PASSWORD)
+        assert status == 201, f"login of {user_id}: {status} {body}"
+        return c
+
     def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return control("127.0.0.1", self.control_port, method, path, body)
 
@@ -214,7 +242,7 @@ class Env:
         return _pages(self._control_port(mock), "/applied", "seq", 0)
 
     def metrics(self) -> dict[str, float]:
-        c = HttpsClient("127.0.0.1", self.metrics_port, self.certs_dir, "operator")
+        c = HttpsClient("127.0.0.1", self.metrics_port, self.certs_dir, "monitor")
         try:
             status, text = c.get("/metrics")
         finally:

@@ -37,6 +37,7 @@ from hub.api.metrics_page import MetricsPage
 from hub.api.openapi import Contract
 from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource, Site
+from hub.api.sessions import Sessions
 from hub.config import Config
 from hub.domain.register import Register
 from hub.logs import emit
@@ -84,7 +85,7 @@ class Hub:
         intake_port, serving = self._start_intake()
         processes = self.intake_processes
         metrics_site = server.Site(MetricsPage(
-            cfg.metrics.allowed_clients, cfg.log_scrapes,
+            cfg.access.systems_with("metrics.read"), cfg.log_scrapes,
             before=processes.flush_meters if processes is not None else None))
         metrics_site.displayTracebacks = False  # a bug answers 500, never a traceback
         metrics_port = self.reactor.listenSSL(cfg.metrics.port, metrics_site,
@@ -136,7 +137,8 @@ class Hub:
         charset = UnifiedCharset.load(cfg.gaiji_table) if cfg.gaiji_table else None
         intake = Intake(cfg, charset, dt.date.today, IntakeMeters())
         assert self.reads is not None
-        backend = LocalBackend(Api(intake, self.writer, self.links, self.reactor, self.reads))
+        backend = LocalBackend(Api(intake, self.writer, self.links, self.reactor, self.reads,
+                                  Sessions(cfg.access)))
         if cfg.intake.processes > 0:
             dispatcher = Dispatcher(backend, intake.meters, self.reactor)
             self.intake_processes = IntakeProcesses(

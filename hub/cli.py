@@ -1,15 +1,19 @@
 """``jukihub``: run the hub, migrate its store, make dev certificates, run a mock
-endpoint, run a consistency check.  (The demo is a dev tool: ``jukihub-dev demo``.)"""
+endpoint, run a consistency check, keep staff accounts.  (The demo is a dev tool: ``jukihub-dev demo``.)"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from hub import admin
 from hub.config import Config, ConfigError, load_config
+from hub.domain.errors import HubError
 from hub.logs import emit, setup_logging
 
 DEFAULT_CONFIG = "config.toml"
@@ -98,7 +102,12 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     cfg = _config(args)
     client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
                          cfg.certs_dir, args.party, timeout=90.0)
-    body: dict[str, object] = {"operator_id": args.operator, "terminal_id": args.terminal}
+    password = os.environ.get("JUKIHUB_PASSWORD") or getpass.getpass(f"{args.user}'s password: ")
+    status, answer = client.log_in(args.user, password)
+    if status != 201:
+        print(f"jukihub: login refused ({status}): {answer.get('error')}", file=sys.stderr)
+        return 2
+    body: dict[str, object] = {}
     if args.link:
         body["links"] = args.link
     status, started = client.post("/v1/consistency-checks", body)
@@ -152,16 +161,19 @@ def main(argv: list[str] | None = None) -> int:
                                "and national servers; exit 1 if they differ")
     crun.add_argument("--link", action="append", choices=["prefecture", "national"],
                       help="only this link (repeatable; default both)")
-    crun.add_argument("--operator", default="ops", help="操作者ID for the 操作ログ")
-    crun.add_argument("--terminal", default="cli", help="操作端末ID for the 操作ログ")
-    crun.add_argument("--party", default="operator", help="client certificate to use")
+    crun.add_argument("--user", default=os.environ.get("JUKIHUB_USER", getpass.getuser()),
+                      help="your staff user id (default: $JUKIHUB_USER or your login); "
+                      "the password is asked for, or read from $JUKIHUB_PASSWORD")
+    crun.add_argument("--party", default="operator",
+                      help="the staff terminal's client certificate to use")
     crun.add_argument("--host", default="", help="intake host (default: from config)")
     crun.add_argument("--port", type=int, default=0, help="intake port (default: config)")
     crun.add_argument("--timeout", type=float, default=600.0)
     crun.add_argument("--show", type=int, default=20, help="differences to print per link")
     crun.set_defaults(func=cmd_consistency)
+    admin_parsers = admin.add_parsers(sub)
     # Options may come before or after the command.
-    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, crun):
+    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, crun, *admin_parsers):
         p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
         p.add_argument("--set", action="append", default=argparse.SUPPRESS,
                        metavar="SECTION.KEY=VALUE")
@@ -170,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"jukihub: {exc}", file=sys.stderr)
+        return 2
+    except HubError as exc:
+        print(f"jukihub: {exc.code}: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"jukihub: {exc}", file=sys.stderr)

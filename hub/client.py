@@ -22,6 +22,7 @@ class HttpsClient:
         self.host, self.port, self.timeout = host, port, timeout
         self.context = context or blocking_client_context(certs_dir, party)
         self.conn: http.client.HTTPSConnection | None = None
+        self.token: str | None = None  # a staff session's, after ``log_in``
 
     def request(self, method: str, path: str, body: Any = None,
                 raw: bytes | None = None, content_type: str = "application/json",
@@ -29,6 +30,8 @@ class HttpsClient:
         data = raw if raw is not None else (
             json.dumps(body, ensure_ascii=False).encode() if body is not None else None)
         headers = {"Content-Type": content_type} if data is not None else {}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
         while True:
             reused = self.conn is not None
             if self.conn is None:
@@ -54,6 +57,16 @@ class HttpsClient:
 
     def get(self, path: str) -> tuple[int, Any]:
         return self.request("GET", path)
+
+    def delete(self, path: str) -> tuple[int, Any]:
+        return self.request("DELETE", path)
+
+    def log_in(self, user_id: str, password: str) -> tuple[int, Any]:
+        """Open a staff session (from a terminal certificate); later calls carry it."""
+        status, body = self.post("/v1/sessions", {"user_id": user_id, "password": password})
+        if status == 201:
+            self.token = body["token"]
+        return status, body
 
     def close(self) -> None:
         if self.conn is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.access import AccessConfig, AccessError, access_from_raw
 from protocols.codes import is_municipality_code
 
 LINK_NAMES = ("prefecture", "national", "card", "intermediate", "moj")
@@ -68,7 +69,6 @@ class SendConfig:
 class ListenerConfig:
     host: str
     port: int
-    allowed_clients: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,6 @@ class IntakeConfig(ListenerConfig):
     max_body_bytes: int = 8 << 20
     max_batch: int = 1000
     validate_responses: bool = True
-    inbox_clients: tuple[str, ...] = ()
-    staff_clients: tuple[str, ...] = ()
     workers: int = 2
     processes: int = 1
     read_threads: int = 4
@@ -105,6 +103,7 @@ class Config:
     group_commit_max: int
     certs_dir: Path
     parties: dict[str, str]
+    access: AccessConfig
     intake: IntakeConfig
     metrics: ListenerConfig
     links: dict[str, LinkConfig]
@@ -231,15 +230,12 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             group_commit_max=int(store.get("group_commit_max", 500)),
             certs_dir=p(certs["dir"]),
             parties=dict(certs["parties"]),
+            access=access_from_raw(raw.get("access", {}), raw.get("roles", {})),
             intake=IntakeConfig(
                 host=intake.get("host", "127.0.0.1"), port=int(intake.get("port", 0)),
-                allowed_clients=tuple(intake["allowed_clients"]),
                 max_body_bytes=int(intake.get("max_body_bytes", 8 << 20)),
                 max_batch=int(intake.get("max_batch", 1000)),
                 validate_responses=bool(intake.get("validate_responses", True)),
-                inbox_clients=tuple(intake.get("inbox_clients", intake["allowed_clients"])),
-                staff_clients=tuple(intake.get("staff_clients", intake.get(
-                    "inbox_clients", intake["allowed_clients"]))),
                 workers=int(intake.get("workers", 2)),
                 processes=int(intake.get("processes", 1)),
                 read_threads=int(intake.get("read_threads", 4)),
@@ -247,7 +243,6 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             ),
             metrics=ListenerConfig(
                 host=metrics.get("host", "127.0.0.1"), port=int(metrics.get("port", 0)),
-                allowed_clients=tuple(metrics["allowed_clients"]),
             ),
             links=links,
             mocks=mocks,
@@ -265,6 +260,6 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: missing required option {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AccessError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return cfg

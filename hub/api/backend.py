@@ -10,15 +10,16 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet import defer
 from twisted.python.failure import Failure
 from twisted.python.threadable import isInIOThread
 
-from actors.messages import SubmitChanges
+from actors.messages import RecordAudit, SubmitChanges
 from hub.api.context import Answer, Api, Call
 from hub.api.routes import Route
+from hub.api.sessions import authorize
 from hub.domain.errors import HubError
 from hub.domain.outcomes import Outcome, Request
+from hub.store import AuditEntry
 
 log = logging.getLogger("jukihub.intake")
 
@@ -42,6 +43,9 @@ class Backend(Protocol):
     def call(self, route: Route, call: Call, done: Answered) -> None:
         """The route's handler with ``call``; ``done`` gets its answer."""
 
+    def record(self, entry: AuditEntry) -> None:
+        """An entry for the 操作ログ (a refused call), committed in the background."""
+
 
 class LocalBackend:
     """In the hub process."""
@@ -57,10 +61,16 @@ class LocalBackend:
         on_reactor(self.api.reactor, self._call, route, call, done)
 
     def _call(self, route: Route, call: Call, done: Answered) -> None:
-        """On the reactor thread: the handler, its answer or refusal to ``done``."""
-        assert route.handler is not None  # a route has a handler or a submit
-        d = defer.maybeDeferred(route.handler, self.api, call)
+        """On the reactor thread: who calls (a staff member's session), then the
+        handler; its answer or refusal to ``done``."""
+        handler = route.handler
+        assert handler is not None  # a route has a handler or a submit
+        d = authorize(self.api, call).addCallback(lambda c: handler(self.api, c))
         d.addCallbacks(done, lambda failure: done(_refusal(failure)))
+
+    def record(self, entry: AuditEntry) -> None:
+        # To the store writer with a tell (from the reactor or an intake worker thread).
+        self.api.writer.tell(RecordAudit(entry))
 
 
 def _refusal(failure: Failure) -> Answer | None:

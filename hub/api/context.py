@@ -13,18 +13,23 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
 from hub import metrics
+from hub.access import Principal
 from hub.config import Config, IntakeConfig
 from hub.domain.errors import UnavailableError
 from hub.store import Store
 from protocols.charconv import UnifiedCharset
+
+if TYPE_CHECKING:
+    from hub.api.sessions import Sessions
 
 Answer = tuple[int, dict[str, Any]]
 T = TypeVar("T")
@@ -38,6 +43,14 @@ class Call:
     params: dict[str, Any]   # path and query parameters, typed
     body: Any                # the decoded JSON body (None for GET)
     prepared: Any            # what the route's ``prepare`` made of it
+    right: str = ""          # the right the operation needs (the document's)
+    token: str | None = None  # a staff session's bearer token, as sent
+    principal: Principal | None = None  # who calls: set before any handler runs
+
+    @property
+    def who(self) -> Principal:
+        assert self.principal is not None, "handlers run for an authorized caller only"
+        return self.principal
 
 
 class Reads:
@@ -156,9 +169,12 @@ class Api:
     """What handlers work with: the configuration, the actors, the store's reads."""
 
     def __init__(self, intake: Intake, writer: Any, links: dict[str, Any], reactor: Any,
-                 reads: Reads) -> None:
+                 reads: Reads, sessions: Sessions,
+                 clock: Callable[[], float] = time.time) -> None:
         self.intake, self.settings = intake, intake.settings
         self.writer, self.links, self.reactor, self.reads = writer, links, reactor, reads
+        self.clock = clock  # wall-clock time, for what is recorded
+        self.sessions = sessions  # staff sessions (reactor thread)
 
     def on_reactor(self, d: defer.Deferred[Any]) -> Callable[..., None]:
         """A reply callable for another thread: fires ``d`` on the reactor thread."""

@@ -10,6 +10,7 @@ from twisted.internet import defer
 
 from actors.messages import AckInbox
 from hub.api.context import Answer, Api, Call
+from hub.api.sessions import audit
 from hub.domain import inbound
 from hub.domain.errors import HubError
 from hub.store import InboxItem
@@ -19,28 +20,41 @@ _NOT_IN_LISTS = frozenset({"individual_number"})
 
 
 def list_items(api: Api, call: Call) -> defer.Deferred[Answer]:
-    """Items oldest first, by kind and state."""
+    """Items oldest first, by kind and state (a listing is in the 操作ログ: it shows
+    residents' data, without the 個人番号)."""
     store, p = api.reads.store, call.params
     d = api.reads.run(store.read, store.inbox.list, p.get("after", 0), p.get("limit", 100),
                       p.get("kind"), p.get("state"))
-    return d.addCallback(lambda rows: (200, {"items": [shown(r, listed=True) for r in rows]}))
+
+    def listed(rows: list[InboxItem]) -> defer.Deferred[Answer]:
+        body = {"items": [shown(r, listed=True) for r in rows]}
+        return audit(api, call.who, call.client, "inbox.list", count=len(rows)).addCallback(
+            lambda _: (200, body))
+
+    return d.addCallback(listed)
 
 
 def fetch(api: Api, call: Call) -> defer.Deferred[Answer]:
-    store = api.reads.store
+    """One item: with its 個人番号 for a caller with ``number.view``; every read of an
+    item is in the 操作ログ, saying whether a 個人番号 was shown."""
+    store, item_id = api.reads.store, call.params["item_id"]
 
-    def answer(item: InboxItem | None) -> Answer:
+    def answer(item: InboxItem | None) -> defer.Deferred[Answer]:
         if item is None:
             raise HubError("unknown_item", "no such inbox item", status=404)
-        return 200, shown(item, listed=False)
+        body = shown(item, listed=not call.who.may("number.view"))
+        number = "individual_number" in body.get("document", {})
+        d = audit(api, call.who, call.client, "inbox.read", target=str(item_id),
+                  number_shown=number)
+        return d.addCallback(lambda _: (200, body))
 
-    return api.reads.run(store.read, store.inbox.get, call.params["item_id"]).addCallback(answer)
+    return api.reads.run(store.read, store.inbox.get, item_id).addCallback(answer)
 
 
 def acknowledge(api: Api, call: Call) -> defer.Deferred[Answer]:
     item_id = call.params["item_id"]
     d: defer.Deferred[str] = defer.Deferred()
-    api.writer.tell(AckInbox(item_id, call.body["operator_id"], call.body["terminal_id"],
+    api.writer.tell(AckInbox(item_id, call.who.operator_id, call.who.terminal_id,
                              reply=api.on_reactor(d)))
 
     def answered(verdict: str) -> Answer:

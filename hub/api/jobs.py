@@ -43,8 +43,8 @@ def start_check(api: Api, call: Call) -> defer.Deferred[Answer]:
     off = [link for link in links if link not in api.links]
     if off:
         raise HubError("link_disabled", f"the {off[0]} link is not enabled", "links", status=422)
-    who, size = (body["operator_id"], body["terminal_id"]), min(api.settings.check_chunk,
-                                                                MAX_RECORDS)
+    who, size = (call.who.operator_id, call.who.terminal_id), min(api.settings.check_chunk,
+                                                                  MAX_RECORDS)
     d = _start(api, lambda register, now: consistency.start(register, links, *who, size, now),
                "check")
     return d.addCallback(lambda ids: (202, {"checks": [{"check_id": c, "link": link}
@@ -75,8 +75,6 @@ def show_check(api: Api, call: Call) -> defer.Deferred[Answer]:
 
 
 def prepare_batch(_intake: Intake, body: Any, _params: dict[str, Any]) -> Any:
-    for item in ("operator_id", "terminal_id"):
-        checks.check_identifier(body[item], item)
     codes = body.get("residents")
     if (codes is None) == (not body.get("needing_notice")):
         raise HubError("ambiguous_selection", "give residents, or needing_notice: true — one "
@@ -92,7 +90,7 @@ def start_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
         raise HubError("link_disabled", "the card link or [send_destination] is not "
                        "configured", status=422)
     print_class = call.body.get("print_class", cfg.print_class)
-    who = (call.body["operator_id"], call.body["terminal_id"])
+    who = (call.who.operator_id, call.who.terminal_id)
     d = _start(api, lambda register, now: send_batches.start(register, cfg, codes, print_class,
                                                              *who, now), "batch")
     return d.addCallback(lambda answer: (202, answer))

@@ -31,6 +31,9 @@ class MetricsPage(resource.Resource):
     def render(self, request: server.Request) -> bytes | int:
         client = peer_common_name(request.transport)
         if client not in self.allowed:
+            log.warning("scrape refused", extra={"event": "access.refused", "client": client,
+                                                 "right": "metrics.read",
+                                                 "code": "not_permitted"})
             request.setResponseCode(403)
             return b"client certificate not allowed\n"
         if request.path != b"/metrics":

@@ -21,6 +21,7 @@ from typing import Any
 import fastjsonschema
 import yaml
 
+from hub.access import RIGHTS
 from hub.domain.errors import RequestError
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
@@ -41,6 +42,7 @@ class Operation:
 
     method: str
     path: str
+    right: str = ""          # x-jukihub-right: the right a caller needs (hub.access)
     body: Validator | None = None
     body_required: bool = False
     # name -> (in: path | query, JSON type, compiled check of the converted value)
@@ -99,7 +101,11 @@ class Contract:
         return self.operations[(method, template)]
 
     def _compile(self, method: str, template: str, spec: dict[str, Any]) -> Operation:
-        op = Operation(method, template)
+        right = spec.get("x-jukihub-right")
+        if right not in RIGHTS:
+            raise ValueError(f"{method} {template}: x-jukihub-right {right!r} is not a right "
+                             "of hub.access.RIGHTS")
+        op = Operation(method, template, right)
         body = spec.get("requestBody")
         if body is not None:
             op.body = self._validator(body["content"]["application/json"]["schema"])

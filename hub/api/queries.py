@@ -1,6 +1,8 @@
 """Identity queries (本人確認情報照会) at the national server: ``POST
-/v1/queries/identity``.  The two-of-four rule is checked (``prepare``) before anything is
-sent or logged; the 操作ログ entry is committed before the query goes out."""
+/v1/queries/identity``.  The two-of-four rule is checked before anything is sent; a
+query refused by it is in the 操作ログ too (the assessment: searches no work needs are
+looked for there).  The entry is committed before the query goes out, and the answer's
+count follows it."""
 
 from __future__ import annotations
 
@@ -8,35 +10,43 @@ from typing import Any
 
 from twisted.internet import defer
 
-from actors.messages import RecordAudit, SendQuery
-from hub.api.context import Answer, Api, Call, Intake
+from actors.messages import SendQuery
+from hub.api.context import Answer, Api, Call
+from hub.api.sessions import audit
 from hub.domain.errors import HubError, UnavailableError
-from hub.domain.queries import QueryRequest, parse_query
+from hub.domain.queries import parse_query
 from protocols.errors import BodyError
 from protocols.jsonable import as_json
 from protocols.national import decode_query_result, encode_query
 
 
-def prepare(intake: Intake, body: Any, _params: dict[str, Any]) -> QueryRequest:
-    return parse_query(body, intake.settings.municipality_code)
-
-
 def post(api: Api, call: Call) -> defer.Deferred[Answer]:
-    req: QueryRequest = call.prepared
+    try:
+        req = parse_query(call.body, api.settings.municipality_code)
+    except HubError as err:
+        refusal = err
+        d = audit(api, call.who, call.client, "query.refused", refusal.code)
+        return d.addCallback(lambda _: _raise(refusal))
     national = api.links.get("national")
     if national is None:
         raise UnavailableError("link_disabled", "the national link is not enabled")
-    logged: defer.Deferred[Any] = defer.Deferred()
-    api.writer.tell(RecordAudit(req.operator_id, req.terminal_id, f"query.{req.key}",
-                                reply=api.on_reactor(logged)))
+    logged = audit(api, call.who, call.client, f"query.{req.key}")
 
     def ask(_: Any) -> defer.Deferred[Answer]:
         # To the link actor with a tell; its reply crosses back with callFromThread.
         answer: defer.Deferred[tuple[bytes | None, str | None]] = defer.Deferred()
         national.tell(SendQuery(encode_query(req.query), reply=api.on_reactor(answer)))
-        return answer.addCallback(_answered)
+        return answer.addCallback(_answered).addCallback(counted)
+
+    def counted(answer: Answer) -> Answer:
+        audit(api, call.who, call.client, "query.answered", count=answer[1]["count"])
+        return answer
 
     return logged.addCallback(ask)
+
+
+def _raise(err: HubError) -> Answer:
+    raise err
 
 
 def _answered(reply: tuple[bytes | None, str | None]) -> Answer:

@@ -4,9 +4,11 @@ messages).
 
 A worker checks and prepares requests itself (TLS, HTTP, JSON, the OpenAPI document,
 the format checks), then asks the hub — ``("submit", n, requests)`` for the store
-writer, ``("call", n, method, path, client, params, body, prepared)`` for any other
-route's handler — and the hub answers ``("outcomes", n, outcomes)`` or ``("answer", n,
-answer)``.  The worker's meters go along as ``("meters", events)``.
+writer, ``("call", n, method, path, call)`` for any other route's handler (the
+``Call`` carries the caller's certificate name, session token or system principal) —
+and the hub answers ``("outcomes", n, outcomes)`` or ``("answer", n, answer)``.  The
+worker's meters go along as ``("meters", events)``, its refusals' 操作ログ entries as
+``("audit", entry)``.
 
 The messages are Python objects (pickled by ``hub.net.ipc``): the socketpair is the
 hub's own, inherited by the processes it spawned, never reachable from outside.
@@ -23,6 +25,7 @@ from hub.api.backend import Answered, LocalBackend, Outcomes, on_reactor, outcom
 from hub.api.context import Answer, Call, IntakeMeters
 from hub.api.routes import ROUTES, Route
 from hub.domain.outcomes import Outcome, Request
+from hub.store import AuditEntry
 
 Send = Callable[[Any], None]  # sends one message (on the reactor thread)
 
@@ -46,8 +49,10 @@ class RemoteBackend:
         self._ask(done, "submit", requests)
 
     def call(self, route: Route, call: Call, done: Answered) -> None:
-        self._ask(done, "call", route.method, route.path, call.client, call.params,
-                  call.body, call.prepared)
+        self._ask(done, "call", route.method, route.path, call)
+
+    def record(self, entry: AuditEntry) -> None:
+        on_reactor(self.reactor, self.send, ("audit", entry))
 
     def received(self, message: tuple[Any, ...]) -> None:
         """The hub's answer to question ``n`` (reactor thread)."""
@@ -79,6 +84,9 @@ class Dispatcher:
         if kind == "meters":
             self.meters.apply(message[1])
             return
+        if kind == "audit":
+            self.backend.record(message[1])
+            return
         n = message[1]
 
         def outcomes(result: list[Outcome]) -> None:  # from the store writer's thread
@@ -90,6 +98,5 @@ class Dispatcher:
         if kind == "submit":
             self.backend.submit(message[2], outcomes)
         elif kind == "call":
-            _, _, method, path, client, params, body, prepared = message
-            route = self._ROUTES[(method, path)]
-            self.backend.call(route, Call(client, params, body, prepared), answer)
+            _, _, method, path, call = message
+            self.backend.call(self._ROUTES[(method, path)], call, answer)

@@ -1,7 +1,8 @@
 """The route table: every operation of the HTTP API, one line each — method, path (the
-OpenAPI document's template), the name that labels its metrics, the ``[intake]`` list of
-client certificates that may call it, its handler, and the optional steps the intake
-workers run before it (``precheck`` on the raw JSON, ``prepare`` after the schema).
+OpenAPI document's template), the name that labels its metrics, its handler, and the
+optional steps the intake workers run before it (``precheck`` on the raw JSON,
+``prepare`` after the schema).  The right each needs is declared in the document
+(``x-jukihub-right``), next to its schemas.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.api import changes, inbox, jobs, manual_answers, queries
+from hub.api import changes, inbox, jobs, manual_answers, queries, sessions
 from hub.api.context import Api, Call, Intake
 
 Handler = Callable[[Api, Call], Any]  # an Answer, or a Deferred of one (hub process)
@@ -25,7 +26,6 @@ class Route:
     method: str
     path: str                  # as in openapi.yaml: /v1/inbox/{item_id}
     name: str                  # the label of the intake metrics
-    clients: str               # the [intake] option listing who may call it
     handler: Handler | None = None  # on the reactor thread ...
     submit: Submit | None = None    # ... or, for the store writer, from a worker
     prepare: Prepare | None = None
@@ -44,27 +44,28 @@ def _health(_api: Api, _call: Call) -> tuple[int, dict[str, Any]]:
 
 
 ROUTES = (
-    Route("POST", "/v1/changes", "change", "allowed_clients", submit=changes.submit_one,
+    Route("POST", "/v1/changes", "change", submit=changes.submit_one,
           prepare=changes.prepare_change, counts_changes=True),
-    Route("POST", "/v1/changes/batch", "batch", "allowed_clients", submit=changes.submit_batch,
+    Route("POST", "/v1/changes/batch", "batch", submit=changes.submit_batch,
           prepare=changes.prepare_batch, precheck=changes.batch_size, counts_changes=True),
-    Route("POST", "/v1/card-events", "card", "allowed_clients", submit=changes.submit_one,
+    Route("POST", "/v1/card-events", "card", submit=changes.submit_one,
           prepare=changes.prepare_card_event, counts_changes=True),
-    Route("GET", "/healthz", "health", "allowed_clients", _health),
-    Route("GET", "/v1/inbox", "inbox", "inbox_clients", inbox.list_items),
-    Route("GET", "/v1/inbox/{item_id}", "inbox", "inbox_clients", inbox.fetch),
-    Route("POST", "/v1/inbox/{item_id}/ack", "inbox_ack", "inbox_clients", inbox.acknowledge),
-    Route("POST", "/v1/queries/identity", "query", "staff_clients", queries.post,
-          prepare=queries.prepare),
-    Route("POST", "/v1/manual-answers/{item_id}", "manual_answer", "staff_clients",
-          submit=manual_answers.submit, prepare=manual_answers.prepare),
-    Route("POST", "/v1/consistency-checks", "consistency", "staff_clients", jobs.start_check),
-    Route("GET", "/v1/consistency-checks/{check_id}", "consistency", "staff_clients",
+    Route("GET", "/healthz", "health", _health),
+    Route("GET", "/v1/inbox", "inbox", inbox.list_items),
+    Route("GET", "/v1/inbox/{item_id}", "inbox", inbox.fetch),
+    Route("POST", "/v1/inbox/{item_id}/ack", "inbox_ack", inbox.acknowledge),
+    Route("POST", "/v1/queries/identity", "query", queries.post),
+    Route("POST", "/v1/manual-answers/{item_id}", "manual_answer", manual_answers.decide),
+    Route("POST", "/v1/consistency-checks", "consistency", jobs.start_check),
+    Route("GET", "/v1/consistency-checks/{check_id}", "consistency",
           jobs.show_check),
-    Route("POST", "/v1/send-destination-batches", "send_batch", "staff_clients",
+    Route("POST", "/v1/send-destination-batches", "send_batch",
           jobs.start_batch, prepare=jobs.prepare_batch),
-    Route("GET", "/v1/send-destination-batches/{batch_id}", "send_batch", "staff_clients",
+    Route("GET", "/v1/send-destination-batches/{batch_id}", "send_batch",
           jobs.show_batch),
+    Route("POST", "/v1/sessions", "session", sessions.log_in),
+    Route("GET", "/v1/sessions/current", "session", sessions.show),
+    Route("DELETE", "/v1/sessions/current", "session", sessions.log_out),
 )
 
 

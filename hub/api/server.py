@@ -1,8 +1,9 @@
 """The one dispatch of the HTTP API: every route of ``hub.api.routes`` is served the same
 way.
 
-On the reactor thread: the route (404, 405), the client certificate's name against
-the route's ``[intake]`` client list (403), the body's type and size (415, 413).  The
+On the reactor thread: the route (404, 405), the caller (``_admit``: a system
+account's role must have the operation's right, a staff terminal must bring a session
+token, anyone else is refused — 401, 403), the body's type and size (415, 413).  The
 rest happens in the *intake workers* (a small thread pool), so the reactor only moves
 bytes: the JSON, the route's ``precheck``, the OpenAPI document's checks (400
 ``schema_invalid``), the route's ``prepare`` (the domain's format checks), and at the
@@ -36,6 +37,7 @@ holds the reactor nor the intake workers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -45,11 +47,13 @@ from typing import Any
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
+from hub.access import SESSION_OPEN, Admission, Principal
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch
 from hub.api.routes import Route, match
 from hub.domain.errors import HubError, RequestError
+from hub.store import AuditEntry
 from hub.tls import peer_common_name
 
 log = logging.getLogger("jukihub.intake")
@@ -74,11 +78,9 @@ class ApiResource(resource.Resource):
         endpoint = found[0].name if found else "other"
         try:
             route, path_params = self._route(request, method, found)
-            client = peer_common_name(request.transport)
-            if client is None or client not in getattr(self.cfg, route.clients):
-                self.meters.client_refused()
-                raise HubError("client_not_allowed", "this client certificate may not use "
-                               "this operation", status=403)
+            client = peer_common_name(request.transport) or ""
+            right = self.contract.operation(route.method, route.path).right
+            principal, token = self._admit(request, route, client, right)
             body = self._body(request) if method == "POST" else None
         except HubError as err:
             self.write(request, endpoint, started, err.status, _encode({"error": err.to_json()}))
@@ -87,8 +89,44 @@ class ApiResource(resource.Resource):
         query = {k.decode(): v[0].decode() for k, v in args.items()}
         reply = _Reply(self, request, route, endpoint, started,
                        inline=len(body or b"") < self.inline_below)
-        reply.run(self._in_worker, reply, client, body, path_params, query)
+        caller = Call(client, {}, None, None, right, token, principal)
+        reply.run(self._in_worker, reply, caller, body, path_params, query)
         return server.NOT_DONE_YET
+
+    def _admit(self, request: server.Request, route: Route, client: str,
+               right: str) -> tuple[Principal | None, str | None]:
+        """Who calls, as far as the certificate tells: a system account is decided here
+        by its role; a staff terminal's call goes on with its session token, which the
+        hub process checks (``hub.api.sessions.authorize``); anyone else is refused."""
+        access = self.intake.settings.access
+        kind = access.admission(client)
+        if kind is Admission.SYSTEM:
+            principal = access.system(client)
+            if principal.may(right):
+                return principal, None
+            raise self._refuse(client, right, "not_permitted", f"this system account's role "
+                               f"does not include the right {right}", 403)
+        if kind is Admission.TERMINAL and route.submit is None:
+            auth = request.getHeader("authorization") or ""
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return None, token.strip()
+            if right == SESSION_OPEN:
+                return None, None
+            raise self._refuse(client, right, "login_required", "log in first: POST "
+                               "/v1/sessions, then send Authorization: Bearer <token>", 401)
+        raise self._refuse(client, right, "client_not_allowed", "this client certificate "
+                           "may not use this operation", 403)
+
+    def _refuse(self, client: str, right: str, code: str, message: str,
+                status: int) -> HubError:
+        """A refusal by certificate: counted, logged (keys only), in the 操作ログ."""
+        self.meters.client_refused()
+        log.warning("call refused", extra={"event": "access.refused", "client": client,
+                                           "right": right, "code": code})
+        self.backend.record(AuditEntry(time.time(), client or "-", client or "-", right, None,
+                                       None, client or None, False, code))
+        return HubError(code, message, status=status)
 
     @staticmethod
     def _route(request: server.Request, method: str,
@@ -116,11 +154,11 @@ class ApiResource(resource.Resource):
 
     # ---- in the intake workers (or inline: see the module docstring) -------------------
 
-    def _in_worker(self, reply: _Reply, client: str, raw: bytes | None,
+    def _in_worker(self, reply: _Reply, caller: Call, raw: bytes | None,
                    path_params: dict[str, str], query: dict[str, str]) -> None:
         route = reply.route
         try:
-            call = self._check(route, client, raw, path_params, query)
+            call = self._check(route, caller, raw, path_params, query)
             if route.submit is None:
                 self.backend.call(route, call, lambda answer: reply.run(
                     reply.finish_or_fail, answer))
@@ -137,8 +175,8 @@ class ApiResource(resource.Resource):
         except Exception as exc:  # a bug: 500, logged by type only
             reply.internal_error(type(exc).__name__)
 
-    def _check(self, route: Route, client: str, raw: bytes | None, path_params: dict[str, str],
-               query: dict[str, str]) -> Call:
+    def _check(self, route: Route, caller: Call, raw: bytes | None,
+               path_params: dict[str, str], query: dict[str, str]) -> Call:
         op = self.contract.operation(route.method, route.path)
         params = op.check_parameters(path_params, query)
         body = None
@@ -156,7 +194,7 @@ class ApiResource(resource.Resource):
                     self.meters.change_refused("schema")
                 raise
         prepared = route.prepare(self.intake, body, params) if route.prepare else None
-        return Call(client, params, body, prepared)
+        return dataclasses.replace(caller, params=params, body=body, prepared=prepared)
 
     def encode(self, route: Route, status: int, body: dict[str, Any]) -> tuple[int, bytes]:
         """The answer checked against the document (unless switched off) and encoded."""

@@ -285,10 +285,11 @@ class ManualDecision:
     fingerprint: str
 
 
-def parse_manual_decision(obj: dict[str, Any], item_id: int) -> ManualDecision:
-    for item in ("operator_id", "terminal_id"):
-        checks.check_identifier(obj[item], item)
+def parse_manual_decision(obj: dict[str, Any], item_id: int, operator_id: str,
+                          terminal_id: str) -> ManualDecision:
+    """The decision of the staff member ``operator_id`` (from their session) at the
+    terminal ``terminal_id`` (its certificate)."""
     if obj["decision"] not in ("approve", "refuse"):
         raise FormatError("invalid_decision", "decision is approve or refuse", "decision")
-    return ManualDecision(f"MANUAL-{item_id}", item_id, obj["decision"], obj["operator_id"],
-                          obj["terminal_id"], fingerprint({"decision": obj["decision"]}))
+    return ManualDecision(f"MANUAL-{item_id}", item_id, obj["decision"], operator_id,
+                          terminal_id, fingerprint({"decision": obj["decision"]}))

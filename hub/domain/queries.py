@@ -20,8 +20,6 @@ from protocols.national import IdentityQuery
 
 @dataclass(frozen=True, slots=True)
 class QueryRequest:
-    operator_id: str   # 操作者ID
-    terminal_id: str   # 操作端末ID
     key: str           # resident_code | individual_number | four_items (for the 操作ログ)
     query: IdentityQuery
 
@@ -31,8 +29,6 @@ _FOUR = ("name", "name_kana", "birth_date", "sex", "address")
 
 def parse_query(obj: dict[str, Any], municipality_code: str) -> QueryRequest:
     """A schema-valid query body, after its checks, or ``FormatError``."""
-    for item in ("operator_id", "terminal_id"):
-        checks.check_identifier(obj[item], item)
     given = {k for k in ("resident_code", "individual_number", *_FOUR) if obj.get(k)}
     keys = given & {"resident_code", "individual_number"}
     if len(keys) > 1 or (keys and given - keys):
@@ -41,11 +37,11 @@ def parse_query(obj: dict[str, Any], municipality_code: str) -> QueryRequest:
     if "resident_code" in keys:
         checks.check_resident_code(obj["resident_code"])
         q = IdentityQuery(municipality_code, resident_code=obj["resident_code"])
-        return QueryRequest(obj["operator_id"], obj["terminal_id"], "resident_code", q)
+        return QueryRequest("resident_code", q)
     if "individual_number" in keys:
         checks.check_individual_number(obj["individual_number"])
         q = IdentityQuery(municipality_code, individual_number=obj["individual_number"])
-        return QueryRequest(obj["operator_id"], obj["terminal_id"], "individual_number", q)
+        return QueryRequest("individual_number", q)
     has_name = bool(given & {"name", "name_kana"})
     if not (has_name and given & {"birth_date", "address"}):
         raise FormatError("query_too_broad", "a search by the four items needs the name with "
@@ -61,4 +57,4 @@ def parse_query(obj: dict[str, Any], municipality_code: str) -> QueryRequest:
     q = IdentityQuery(municipality_code, name_kanji=obj.get("name") or None,
                       name_kana=obj.get("name_kana") or None, birth_date=birth,
                       sex=obj.get("sex") or None, address=obj.get("address") or None)
-    return QueryRequest(obj["operator_id"], obj["terminal_id"], "four_items", q)
+    return QueryRequest("four_items", q)

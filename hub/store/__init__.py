@@ -3,7 +3,7 @@ named transactions (``outbox.append``, ``inbox.record``, …).  Every SQL statem
 the hub lives in this package.
 
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
-``link_state``, ``inbox``, ``audit``, ``jobs`` — over one engine, and the database
+``link_state``, ``inbox``, ``audit``, ``accounts``, ``jobs`` — over one engine, and the database
 transactions they run in:
 
 - ``transaction(name)``: a read-write transaction; only the store writer actor opens
@@ -26,7 +26,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine
 
 from hub import metrics
-from hub.store.audit import AuditEntry, AuditStore
+from hub.store.accounts import AccountStore, StaffAccount
+from hub.store.audit import AuditEntry, AuditStore, LoggedEntry
 from hub.store.base import Db, Sql
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
@@ -40,8 +41,8 @@ Conn = Db
 P = ParamSpec("P")
 R = TypeVar("R")
 
-__all__ = ["AuditEntry", "Conn", "InboxItem", "LinkState", "OutboxRow", "RegisterWrites",
-           "Store"]
+__all__ = ["AuditEntry", "Conn", "InboxItem", "LinkState", "LoggedEntry", "OutboxRow",
+           "RegisterWrites", "StaffAccount", "Store"]
 
 
 class Store:
@@ -57,6 +58,7 @@ class Store:
         self.link_state = LinkStateStore(sql)
         self.inbox = InboxStore(sql)
         self.audit = AuditStore(sql)
+        self.accounts = AccountStore(sql)
         self.jobs = JobStore(sql, self.register)
 
     @contextmanager

@@ -14,7 +14,8 @@ Tables (schema by Alembic, ``hub/store/migrations``):
 - ``consistency_checks`` 整合性確認 runs per link: progress and the peer's counts
 - ``send_batches``       送付先情報 batches for the card system (送付先管理番号), progress
 - ``send_batch_members`` who is in each batch (and so whose number notice is on its way)
-- ``audit_log``          操作ログ: who (operator, terminal) did what, when
+- ``audit_log``          操作ログ: who (operator, terminal) did what, when; hash-chained
+- ``staff_accounts``     staff, one account per person
 
 Only the store writer actor writes (see ``actors/store_writer.py``); anyone may read.
 """
@@ -35,6 +36,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from protocols.identity import FIELDS, IdentityRecord
@@ -210,7 +212,26 @@ audit_log = Table(
     Column("at", Float, nullable=False),
     Column("operator_id", String(40), nullable=False),               # 操作者ID
     Column("terminal_id", String(40), nullable=False),               # 操作端末ID
-    Column("request_id", String(40)),
-    Column("action", String(40), nullable=False),
+    Column("request_id", String(40)),                                # the target's key
+    Column("action", String(40), nullable=False),                    # the function
     Column("update_seq", Integer),
+    Column("client", String(64)),                    # the client certificate of the call
+    Column("number_shown", Boolean, nullable=False, server_default=false()),
+    Column("result", String(40), nullable=False, server_default="ok"),
+    Column("count", Integer),                        # matches of a query, records output
+    Column("hash", String(64)),                      # SHA-256 chain: see hub/store/audit.py
+)
+
+staff_accounts = Table(
+    "staff_accounts", metadata,
+    Column("user_id", String(40), primary_key=True),                 # ユーザーID, one per person
+    Column("password_hash", String(200), nullable=False),            # argon2id, encoded
+    Column("roles", String(200), nullable=False),                    # comma-separated
+    Column("state", String(10), nullable=False),                     # active / disabled
+    Column("expires_at", Float),
+    Column("failed_logins", Integer, nullable=False),                # in a row
+    Column("locked_until", Float),
+    Column("created_at", Float, nullable=False),
+    Column("password_changed_at", Float, nullable=False),
+    Column("last_login_at", Float),
 )

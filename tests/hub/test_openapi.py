@@ -120,12 +120,10 @@ def test_batches_card_events_and_staff_bodies_get_the_same_verdict() -> None:
         ("/v1/card-events", {"request_id": "C-1", "operator_id": "op", "terminal_id": "t",
                              "resident_code": "12345678903", "event": "issue",
                              "event_date": "2026-11-27"}),
-        ("/v1/queries/identity", {"operator_id": "op", "terminal_id": "t",
-                                  "name_kana": "ヤマダ", "birth_date": "1990-01-01"}),
-        ("/v1/send-destination-batches", {"operator_id": "op", "terminal_id": "t",
-                                          "residents": ["12345678903"]}),
-        ("/v1/consistency-checks", {"operator_id": "op", "terminal_id": "t",
-                                    "links": ["prefecture"]}),
+        ("/v1/queries/identity", {"name_kana": "ヤマダ", "birth_date": "1990-01-01"}),
+        ("/v1/send-destination-batches", {"residents": ["12345678903"]}),
+        ("/v1/consistency-checks", {"links": ["prefecture"]}),
+        ("/v1/sessions", {"user_id": "op001", "password": "a password"}),
     ]
     for path, body in cases:
         for sample in [body, *_mutants(body, rng, 10)]:

@@ -11,7 +11,7 @@ from hub.domain.errors import FormatError
 from hub.domain.queries import parse_query
 from protocols.national import IdentityQuery
 
-WHO = {"operator_id": "op001", "terminal_id": "t01"}
+WHO: dict[str, str] = {}  # who asks comes from the staff session, not the body
 CITY = "222038"
 
 

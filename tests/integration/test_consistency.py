@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Any
 
-from devtools.harness import CONFIG, ROOT
+from devtools.harness import CONFIG, ROOT, STAFF_PASSWORD
 from devtools.synthetic import Synth
 from tests.integration.test_prefecture_path import post_all
 
@@ -39,21 +40,25 @@ def test_planted_differences_are_found_exactly(env_with: Any) -> None:
     move["resident"] = {"address": synth._address()}
     post_all(e.client(), [move])
 
+    e.add_staff("op021", "supervisor")
     run = subprocess.run(
         [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
          *[arg for o in e.common() for arg in ("--set", o)],
-         "consistency", "run", "--port", str(e.intake_port), "--operator", "op021",
-         "--terminal", "t09", "--timeout", "60"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+         "consistency", "run", "--port", str(e.intake_port), "--user", "op021",
+         "--timeout", "60"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "JUKIHUB_PASSWORD": STAFF_PASSWORD})
     assert run.returncode == 1, run.stderr  # differences found
     assert "prefecture: check C0000000001: sent 40, peer compared 40 and holds 39: 2" in (
         run.stdout)
     assert "national: check C0000000002: sent 40, peer compared 40 and holds 40: 4" in (
         run.stdout)
 
-    staff = e.client("operator")
+    e.staff_made.add("op021")
+    staff = e.staff("op021")
     _, pref = staff.get("/v1/consistency-checks/C0000000001")
-    assert (pref["state"], pref["chunks"], pref["operator_id"]) == ("answered", 6, "op021")
+    assert (pref["state"], pref["chunks"], pref["operator_id"], pref["terminal_id"]) == (
+        "answered", 6, "op021", "operator.jukihub.test")
     assert {(x["resident_code"], x["kind"], x.get("items")) for x in pref["differences"]} == {
         (a, "differs", "address"), (b, "only_at_hub", None)}
     _, nat = staff.get("/v1/consistency-checks/C0000000002")
@@ -64,18 +69,18 @@ def test_planted_differences_are_found_exactly(env_with: Any) -> None:
     assert m['jukihub_consistency_differences{link="prefecture"}'] == 2
     assert m['jukihub_consistency_differences{link="national"}'] == 4
     assert staff.get("/v1/consistency-checks/C0000000009")[0] == 404
-    status, body = staff.post("/v1/consistency-checks", {
-        "operator_id": "op021", "terminal_id": "t09", "links": ["intermediate"]})
+    status, body = staff.post("/v1/consistency-checks", {"links": ["intermediate"]})
     assert (status, body["error"]["code"]) == (400, "schema_invalid")
-    assert e.client("hub").post("/v1/consistency-checks", {
-        "operator_id": "op021", "terminal_id": "t09"})[0] == 403
+    assert e.client("hub").post("/v1/consistency-checks", {})[0] == 403
+    # Who starts a check comes from the session, never from the body.
+    status, body = staff.post("/v1/consistency-checks", {"operator_id": "someone-else"})
+    assert (status, body["error"]["code"]) == (400, "schema_invalid")
 
     # Set right, checked again: nothing differs (the stranger aside, who is J-LIS's).
     address = next(x["resident"]["address"]["text"] for x in arrivals
                    if x["resident_code"] == a)
     e.control("PATCH", f"/identities/{a}", {"address": address})
-    status, body = staff.post("/v1/consistency-checks", {
-        "operator_id": "op021", "terminal_id": "t09", "links": ["prefecture"]})
+    status, body = staff.post("/v1/consistency-checks", {"links": ["prefecture"]})
     assert status == 202
     [check] = body["checks"]
     e.wait_applied(41 + 2 * 6)  # the first check's chunks and this one's

@@ -7,7 +7,7 @@ from typing import Any
 from devtools.synthetic import Synth, individual_number
 from tests.integration.test_prefecture_path import post_all
 
-WHO = {"operator_id": "op011", "terminal_id": "t05"}
+WHO: dict[str, str] = {}  # who acts comes from the staff session (op011)
 
 
 def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> None:
@@ -20,7 +20,7 @@ def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> No
     # A 符号 request and a copy for each; the 処理通番 comes back into the inbox.
     _, state = e.other_control("intermediate", "GET", "/wait?pushes_settled=3")
     assert (state["codes"], state["copies"]) == (3, 3)
-    staff = e.client("operator")
+    staff = e.staff("op011")
     _, body = staff.get("/v1/inbox?kind=intermediate.code_issued")
     issued = [i["document"] for i in body["items"]]
     assert sorted(d["processing_number"] for d in issued) == [
@@ -79,7 +79,10 @@ def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> No
     _, body = staff.get("/v1/inbox?kind=intermediate.manual_answer_request&state=new")
     assert [i["document"]["request_number"] for i in body["items"]] == ["REQ-3"]
     audit = [tuple(r) for r in e.read_store(
-        "SELECT operator_id, terminal_id, action FROM audit_log WHERE action "
+        "SELECT operator_id, terminal_id, action, result FROM audit_log WHERE action "
         "LIKE 'manual_answer.%' ORDER BY id")]
-    assert audit == [("op011", "t05", "manual_answer.approve"),
-                     ("op011", "t05", "manual_answer.refuse")]
+    assert audit == [("op011", "operator.jukihub.test", "manual_answer.approve", "ok"),
+                     ("op011", "operator.jukihub.test", "manual_answer.refuse", "ok"),
+                     # the hub's certificate tried: refused, and on the record
+                     ("hub.jukihub.test", "hub.jukihub.test", "manual_answer.decide",
+                      "client_not_allowed")]

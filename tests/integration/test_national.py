@@ -8,11 +8,11 @@ from devtools.synthetic import Synth
 from protocols.charconv import seion_kana
 from tests.integration.test_prefecture_path import post_all
 
-WHO = {"operator_id": "op007", "terminal_id": "t03"}
+WHO: dict[str, str] = {}  # who acts comes from the staff session (op007)
 
 
 def ask(e: Any, **items: Any) -> tuple[int, Any]:
-    return e.client("operator").post("/v1/queries/identity", {**WHO, **items})
+    return e.staff("op007").post("/v1/queries/identity", {**WHO, **items})
 
 
 def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
@@ -52,7 +52,7 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     assert (status, body["status"], body["matches"]) == (200, "not_found", [])
     answered = 5
 
-    # Too broad: refused before anything is sent or logged.
+    # Too broad: refused before anything is sent (the refusal is in the 操作ログ).
     status, body = ask(e, name=r["name_kanji"], sex=r["sex"])
     assert (status, body["error"]["code"]) == (422, "query_too_broad")
     assert r["name_kanji"] not in str(body)
@@ -60,8 +60,7 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     assert (status, body["error"]["code"]) == (400, "ambiguous_query")
     status, body = e.client().post("/v1/queries/identity",
                                    {**WHO, "resident_code": target["resident_code"]})
-    assert status == 200  # the register system may ask too
-    answered += 1
+    assert (status, body["error"]["code"]) == (403, "not_permitted")  # a person asks
     status, _ = e.client("hub").post("/v1/queries/identity",
                                      {**WHO, "resident_code": target["resident_code"]})
     assert status == 403
@@ -88,12 +87,20 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     assert m['jukihub_link_queries_total{link="national",outcome="answered"}'] == answered
     assert m['jukihub_link_queries_total{link="national",outcome="query_timeout"}'] == 1
     assert m['jukihub_link_queries_total{link="national",outcome="link_unavailable"}'] == 1
-    # Every query sent (and the ones that could not be) is in the 操作ログ; refused
-    # ones are not, for nothing was asked.
-    actions = [a for (a,) in e.read_store(
-        "SELECT action FROM audit_log WHERE action LIKE 'query.%' ORDER BY id")]
-    assert actions == ["query.resident_code", "query.individual_number"] + [
-        "query.four_items"] * 3 + ["query.resident_code"] * 4
+    # Every query is in the 操作ログ before it is sent (the ones that could not be sent
+    # too), each answer's count after it, and every refused one with its reason.
+    entries = [(a, res, n) for (a, res, n) in e.read_store(
+        "SELECT action, result, count FROM audit_log WHERE action LIKE 'query.%' "
+        "ORDER BY id")]
+    answered_entry = [x for x in entries if x[0] == "query.answered"]
+    assert [n for (_, _, n) in answered_entry][:2] == [1, 1] and answered_entry[4][2] == 0
+    assert [(a, res) for (a, res, _) in entries if a != "query.answered"] == [
+        ("query.resident_code", "ok"), ("query.individual_number", "ok"),
+        *[("query.four_items", "ok")] * 3,
+        ("query.refused", "query_too_broad"), ("query.refused", "ambiguous_query"),
+        ("query.identity", "not_permitted"), ("query.identity", "client_not_allowed"),
+        *[("query.resident_code", "ok")] * 3]
+    assert len(answered_entry) == answered
 
 
 def test_moving_out_data_lands_in_the_inbox_and_the_move_in_notifies_the_former_city(
@@ -114,7 +121,7 @@ def test_moving_out_data_lands_in_the_inbox_and_the_move_in_notifies_the_former_
     e.other_control("national", "POST", "/push", {"moving_out": cert})
     e.other_control("national", "POST", "/push", {"raw": "<MovingOutCertificate/>"})
     e.other_control("national", "GET", "/wait?pushes_settled=2")
-    staff = e.client("operator")
+    staff = e.staff("op007")
     _, body = staff.get("/v1/inbox?kind=national.moving_out")
     [item] = body["items"]
     assert item["state"] == "new" and item["document"]["certificate_number"] == "T-0001"

@@ -322,7 +322,7 @@ def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(env_with: An
     e.start_hub()
     e.other_control("moj", "POST", "/push", {"notice": {**notice, "notice_number": "N-2"}})
     e.other_control("moj", "GET", "/wait?pushes_settled=3")
-    staff = e.client("operator")
+    staff = e.staff("op001", "window_clerk")
     status, body = staff.get("/v1/inbox?kind=moj.residence_change")
     assert status == 200
     items = body["items"]
@@ -330,7 +330,7 @@ def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(env_with: An
         (1, "new"), (2, "refused"), (3, "new")]
     assert items[0]["document"]["residence_status"] == "永住者"
     assert items[1]["code"] == "xsd_invalid" and "document" not in items[1]
-    who = {"operator_id": "op001", "terminal_id": "t01"}
+    who: dict[str, str] = {}  # the operator and terminal come from the session
     status, body = staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)
     assert (status, body["state"]) == (200, "acknowledged")
     assert staff.post(f"/v1/inbox/{items[0]['id']}/ack", who)[0] == 409
@@ -347,7 +347,7 @@ def test_ministry_pushes_land_in_the_inbox_once_and_staff_take_them(env_with: An
                         {"notice": {**notice, "notice_number": f"N-{n}"}})
     e.start_hub()
     e.other_control("moj", "GET", "/wait?pushes_settled=5")
-    _, body = e.client("operator").get("/v1/inbox?state=new")
+    _, body = e.staff("op001").get("/v1/inbox?state=new")  # sessions end with the hub
     assert [i["document"]["notice_number"] for i in body["items"]] == ["N-2", "N-3", "N-4"]
 
 
@@ -454,7 +454,7 @@ def test_number_generation_round_trip(env_with: Any) -> None:
     assert [(p["state"], p["code"]) for p in pushes[3:]] == [
         ("acked", None), ("refused", "request_id_reused")]
     assert e.control("GET", "/state")[1]["applied_seq"] == 6  # nothing new went out
-    staff = e.client("operator")
+    staff = e.staff("op001")
     _, inbox = staff.get("/v1/inbox?kind=national.number_generated")
     assert [i["state"] for i in inbox["items"]] == ["new"] * 4 + ["refused"]
     # A list shows many people: never their 個人番号.  The register system fetches each.

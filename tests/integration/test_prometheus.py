@@ -2,7 +2,7 @@
 
 Prometheus (Debian's package, ``scripts/ensure-services``) runs with its own config in
 the test folder: the hub's metrics listener as its only target, our dev CA, the
-operator's client certificate and the listener's name.  Readiness is its own log line;
+monitoring client certificate and the listener's name.  Readiness is its own log line;
 the scrape is the hub's ``metrics.scraped`` log event (``[metrics] log_scrapes``).  The
 test waits for the *second* scrape: by then the first one's samples are in
 Prometheus's storage, so a single query must see them — no polling.
@@ -44,8 +44,8 @@ scrape_configs:
     scheme: https
     tls_config:
       ca_file: {certs / 'ca.pem'}
-      cert_file: {certs / 'operator.pem'}
-      key_file: {certs / 'operator.key'}
+      cert_file: {certs / 'monitor.pem'}
+      key_file: {certs / 'monitor.key'}
       server_name: metrics.jukihub.test
     static_configs: [{{targets: ["{target}"]}}]
 """)
@@ -103,7 +103,7 @@ def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Pat
         prom.wait_ready()
         def scraped(ev: dict[str, Any]) -> bool:
             return (ev.get("event") == "metrics.scraped"
-                    and ev.get("client") == "operator.jukihub.test")
+                    and ev.get("client") == "monitor.jukihub.test")
 
         first = e.hub.wait_event(scraped, after=mark)
         # The second scrape begins after the first one's samples are in the storage.

@@ -7,7 +7,7 @@ from typing import Any
 from devtools.synthetic import Synth, individual_number
 from tests.integration.test_prefecture_path import post_all
 
-WHO = {"operator_id": "op031", "terminal_id": "t02"}
+WHO: dict[str, str] = {}  # who acts comes from the staff session (op031)
 
 
 def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> None:
@@ -26,7 +26,7 @@ def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> Non
     gone = synth._base("move_out", synth.people[11])  # removed: no notice either
     gone["resident"] = {}
     post_all(e.client(), [gone])
-    staff = e.client("operator")
+    staff = e.staff("op031")
     codes = [p["resident_code"] for p in people]
 
     status, body = staff.post("/v1/send-destination-batches", {**WHO, "residents": codes[:3]})

@@ -1,0 +1,183 @@
+"""``jukihub users …``: staff accounts, for an administrator on the hub's machine.
+
+These commands open the store themselves (as ``jukihub migrate`` does) and record
+what they do in the 操作ログ as the machine's user at its host; the running hub sees
+a change at the account's next call (a disabled account's sessions end then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hub.config import Config, load_config
+from hub.domain import staff
+from hub.domain.errors import HubError
+from hub.store import AuditEntry, StaffAccount, Store
+from hub.store.engine import make_engine, migrate
+
+Command = Callable[[argparse.Namespace, Config], int]
+
+
+def _store(cfg: Config) -> Store:
+    migrate(cfg.store_url)
+    return Store(make_engine(cfg.store_url))
+
+
+def _who() -> tuple[str, str]:
+    """The administrator as the 操作ログ records them: the machine's user and host."""
+    return f"os:{getpass.getuser()}"[:40], socket.gethostname()[:40]
+
+
+def _record(store: Store, txn: str, action: str, user_id: str,
+            write: Callable[[Any], bool]) -> bool:
+    """``write(db)`` and its 操作ログ entry in one transaction; whether it found the account."""
+    operator, terminal = _who()
+    with store.transaction(txn) as db:
+        found = write(db)
+        store.audit.record(db, [AuditEntry(time.time(), operator, terminal, action, user_id,
+                                           result="ok" if found else "unknown_user")])
+    return found
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise HubError("password_mismatch", "the two passwords differ")
+    return first
+
+
+def _expiry(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise HubError("invalid_date", "--expires is a date, YYYY-MM-DD") from None
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).timestamp()
+
+
+def add_account(store: Store, cfg: Config, user_id: str, password: str,
+                roles: tuple[str, ...], expires_at: float | None = None) -> StaffAccount:
+    """A new staff account, checked and recorded (with its 操作ログ entry)."""
+    account = staff.new_account(user_id, password, roles, expires_at, time.time(), cfg.access)
+    if store.read(store.accounts.get, user_id) is not None:
+        raise HubError("user_exists", f"{user_id} already has an account")
+
+    def add(db: Any) -> bool:
+        store.accounts.add(db, account)
+        return True
+
+    _record(store, "accounts.add", "account.add", user_id, add)
+    return account
+
+
+def users_add(args: argparse.Namespace, cfg: Config) -> int:
+    roles = tuple(dict.fromkeys(args.role))
+    add_account(_store(cfg), cfg, args.user_id, _password(args), roles, _expiry(args.expires))
+    print(f"{args.user_id}: added, roles {', '.join(roles) or '(none)'}")
+    return 0
+
+
+def users_disable(args: argparse.Namespace, cfg: Config) -> int:
+    store = _store(cfg)
+    if not _record(store, "accounts.disable", "account.disable", args.user_id,
+                   lambda db: store.accounts.update(db, args.user_id, state="disabled")):
+        raise HubError("unknown_user", f"no account {args.user_id}")
+    print(f"{args.user_id}: disabled (its sessions end at their next call)")
+    return 0
+
+
+def users_enable(args: argparse.Namespace, cfg: Config) -> int:
+    store = _store(cfg)
+    if not _record(store, "accounts.enable", "account.enable", args.user_id,
+                   lambda db: store.accounts.update(db, args.user_id, state="active",
+                                                    failed_logins=0, locked_until=None)):
+        raise HubError("unknown_user", f"no account {args.user_id}")
+    print(f"{args.user_id}: enabled")
+    return 0
+
+
+def users_passwd(args: argparse.Namespace, cfg: Config) -> int:
+    password = _password(args)
+    staff.check_new_password(password, args.user_id, cfg.access)
+    encoded, now = staff.hash_password(password), time.time()
+    store = _store(cfg)
+    if not _record(store, "accounts.passwd", "account.passwd", args.user_id,
+                   lambda db: store.accounts.update(db, args.user_id, password_hash=encoded,
+                                                    password_changed_at=now, failed_logins=0,
+                                                    locked_until=None)):
+        raise HubError("unknown_user", f"no account {args.user_id}")
+    print(f"{args.user_id}: password changed")
+    return 0
+
+
+def _when(t: float | None) -> str:
+    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") if t else "-"
+
+
+def users_list(_args: argparse.Namespace, cfg: Config) -> int:
+    store = _store(cfg)
+    now = time.time()
+    print(f"{'user':16} {'state':9} {'roles':28} {'expires':16} {'last login':16} locked")
+    for a in store.read(store.accounts.list):
+        locked = "yes" if a.locked_until and a.locked_until > now else ""
+        print(f"{a.user_id:16} {a.state:9} {','.join(a.roles):28} {_when(a.expires_at):16} "
+              f"{_when(a.last_login_at):16} {locked}")
+    return 0
+
+
+def users_review(args: argparse.Namespace, cfg: Config) -> int:
+    """Exit 1 when anything needs a decision (so a scheduled run can alert)."""
+    store = _store(cfg)
+    accounts: list[StaffAccount] = store.read(store.accounts.list)
+    findings = staff.review(accounts, time.time(), args.unused_days)
+    print(f"account review: {len(accounts)} account(s), {len(findings)} finding(s) "
+          f"(unused for {args.unused_days} days or more counts as unused)")
+    for f in findings:
+        print(f"  {f.user_id:16} {f.finding}")
+    return 1 if findings else 0
+
+
+def add_parsers(sub: Any) -> list[argparse.ArgumentParser]:
+    """The ``users`` commands on ``sub``; returns the parsers that take --config."""
+    users = sub.add_parser("users", help="staff accounts (one per person)")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    parsers = []
+
+    def command(name: str, func: Command, help_: str, user: bool = True,
+                password: bool = False) -> argparse.ArgumentParser:
+        p = users_sub.add_parser(name, help=help_)
+        if user:
+            p.add_argument("user_id")
+        if password:
+            p.add_argument("--password-stdin", action="store_true",
+                           help="read the password from standard input (one line)")
+        p.set_defaults(func=lambda args: func(args, _config_of(args)))
+        parsers.append(p)
+        return p
+
+    add = command("add", users_add, "add a staff account", password=True)
+    add.add_argument("--role", action="append", default=[], help="a staff role (repeatable)")
+    add.add_argument("--expires", help="last day the account may be used (YYYY-MM-DD)")
+    command("disable", users_disable, "disable an account (a former employee can do nothing)")
+    command("enable", users_enable, "enable an account again, unlocking it")
+    command("passwd", users_passwd, "set a new password (unlocks the account)", password=True)
+    command("list", users_list, "every account, its state, roles, expiry, last login",
+            user=False)
+    review = command("review", users_review, "the periodic account review: accounts never "
+                     "used, unused for N days, without a role, expired", user=False)
+    review.add_argument("--unused-days", type=int, default=90)
+    return parsers
+
+
+def _config_of(args: argparse.Namespace) -> Config:
+    return load_config(args.config, args.set or [])

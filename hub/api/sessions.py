@@ -1,0 +1,201 @@
+"""Staff sessions: logging in from a staff terminal, and who a staff call is made by.
+
+A session is bound to the terminal certificate it was opened from, ends after
+``session_idle`` seconds without a call and ``session_max`` seconds in all, and is
+checked against its account at every call (a disabled or expired account can do
+nothing from that moment, whatever sessions it had).  Only the SHA-256 of a token is
+kept.  ``Sessions`` lives on the hub's reactor thread and nowhere else (the intake
+worker processes pass the token through).
+
+Password checks (argon2id, ~50 ms of CPU) and account reads run in the ``Reads``
+pool, never on the reactor; the login's consequence (failure count, lockout, last
+login) and its 操作ログ entry are one store-writer transaction, committed before the
+answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet import defer
+
+from actors.messages import RecordAudit, RecordLogin
+from hub.access import SESSION_OPEN, AccessConfig, Principal
+from hub.api.context import Answer, Api, Call
+from hub.domain import staff
+from hub.domain.errors import HubError
+from hub.store import AuditEntry, StaffAccount
+
+log = logging.getLogger("jukihub.access")
+
+
+@dataclass
+class Session:
+    user_id: str
+    terminal: str
+    started: float
+    last_used: float
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+class Sessions:
+    """Open staff sessions, by their token's digest (reactor thread only)."""
+
+    def __init__(self, access: AccessConfig) -> None:
+        self.access = access
+        self._open: dict[str, Session] = {}
+
+    def open(self, user_id: str, terminal: str, now: float) -> str:
+        token = secrets.token_urlsafe(32)
+        self._open[_digest(token)] = Session(user_id, terminal, now, now)
+        return token
+
+    def find(self, token: str, terminal: str, now: float) -> Session | None:
+        """The live session of ``token`` from ``terminal`` (its last use now), or None."""
+        key = _digest(token)
+        s = self._open.get(key)
+        if s is None or s.terminal != terminal:
+            return None
+        if now - s.last_used >= self.access.session_idle or \
+                now - s.started >= self.access.session_max:
+            del self._open[key]
+            return None
+        s.last_used = now
+        return s
+
+    def end(self, token: str) -> None:
+        self._open.pop(_digest(token), None)
+
+    def end_all(self, user_id: str) -> None:
+        for key in [k for k, s in self._open.items() if s.user_id == user_id]:
+            del self._open[key]
+
+    def expires_at(self, s: Session) -> float:
+        return s.started + self.access.session_max
+
+    def prune(self, now: float) -> None:
+        """Forget sessions past their time (a timer calls this)."""
+        for token_key in [k for k, s in self._open.items()
+                          if now - s.last_used >= self.access.session_idle
+                          or now - s.started >= self.access.session_max]:
+            del self._open[token_key]
+
+
+def audit(api: Api, who: Principal | None, client: str, action: str, result: str = "ok",
+          target: str | None = None, count: int | None = None,
+          number_shown: bool = False) -> defer.Deferred[None]:
+    """An entry into the 操作ログ; the Deferred fires once it is committed."""
+    d: defer.Deferred[None] = defer.Deferred()
+    operator = who.operator_id if who is not None else client
+    terminal = who.terminal_id if who is not None else client
+    api.writer.tell(RecordAudit(AuditEntry(0, operator, terminal, action, target, None, client,
+                                           number_shown, result, count),
+                                reply=api.on_reactor(d)))
+    return d
+
+
+def refuse(api: Api, call: Call, who: Principal | None, status: int, code: str,
+           message: str) -> HubError:
+    """A refused call: logged (keys only), in the 操作ログ, and the error to raise."""
+    log.warning("call refused", extra={"event": "access.refused", "client": call.client,
+                                       "right": call.right, "code": code})
+    audit(api, who, call.client, call.right, code)
+    return HubError(code, message, status=status)
+
+
+def authorize(api: Api, call: Call) -> defer.Deferred[Call]:
+    """``call`` with its principal: a system account's was set by the dispatch; a staff
+    member's comes from the session, checked against the account as it is now."""
+    if call.principal is not None:
+        return defer.succeed(call)
+    now = api.reactor.seconds()
+    if call.right == SESSION_OPEN and call.token is None:  # logging in
+        return defer.succeed(dataclasses.replace(call, principal=api.settings.access.staff(
+            "", call.client, ())))
+    session = api.sessions.find(call.token, call.client, now) if call.token else None
+    if session is None:
+        return defer.fail(refuse(api, call, None, 401, "login_required",
+                                 "log in first (POST /v1/sessions), or again: the session "
+                                 "ended"))
+    store = api.reads.store
+
+    def decide(account: StaffAccount | None) -> Call:
+        if staff.usable(account, api.clock()) is not None or account is None:
+            api.sessions.end_all(session.user_id)
+            raise refuse(api, call, None, 401, "login_required", "the account can no longer "
+                         "be used; the session ended")
+        who = api.settings.access.staff(account.user_id, call.client, account.roles)
+        if not who.may(call.right):
+            raise refuse(api, call, who, 403, "not_permitted",
+                         f"your roles do not include the right {call.right}")
+        return dataclasses.replace(call, principal=who)
+
+    return api.reads.run(store.read, store.accounts.get, session.user_id).addCallback(decide)
+
+
+# ---- the routes -------------------------------------------------------------------------
+
+
+def log_in(api: Api, call: Call) -> defer.Deferred[Answer]:
+    user_id, password = call.body["user_id"], call.body["password"]
+    store, access = api.reads.store, api.settings.access
+
+    def check() -> tuple[StaffAccount | None, bool]:  # on a pool thread
+        account = store.read(store.accounts.get, user_id)
+        return account, staff.password_matches(account.password_hash if account else None,
+                                               password)
+
+    def decided(found: tuple[StaffAccount | None, bool]) -> defer.Deferred[Answer]:
+        account, password_ok = found
+        verdict = staff.login_verdict(account, password_ok, api.clock(), access)
+        who = access.staff(user_id, call.client, account.roles if account else ())
+        recorded: defer.Deferred[None] = defer.Deferred()
+        entry = AuditEntry(0, who.operator_id, call.client, "session.login", None, None,
+                           call.client, False, verdict.reason)
+        api.writer.tell(RecordLogin(user_id, verdict.failed_logins, verdict.locked_until,
+                                    verdict.ok, entry, reply=api.on_reactor(recorded)))
+        return recorded.addCallback(lambda _: answer(verdict, account))
+
+    def answer(verdict: staff.LoginVerdict, account: StaffAccount | None) -> Answer:
+        if not verdict.ok or account is None:
+            log.warning("login failed", extra={"event": "access.login_failed",
+                                               "client": call.client, "code": verdict.reason})
+            raise HubError("login_failed", "the user id or password is wrong, or the account "
+                           "cannot be used now", status=401)
+        token = api.sessions.open(account.user_id, call.client, api.reactor.seconds())
+        session = api.sessions.find(token, call.client, api.reactor.seconds())
+        assert session is not None
+        return 201, {"token": token, **_shown(api, session, account.roles)}
+
+    return api.reads.run(check).addCallback(decided)
+
+
+def show(api: Api, call: Call) -> Answer:
+    assert call.token is not None  # authorize found its session
+    session = api.sessions.find(call.token, call.client, api.reactor.seconds())
+    if session is None:
+        raise HubError("login_required", "the session ended", status=401)
+    return 200, _shown(api, session, call.who.roles)
+
+
+def log_out(api: Api, call: Call) -> defer.Deferred[Answer]:
+    assert call.token is not None
+    api.sessions.end(call.token)
+    return audit(api, call.who, call.client, "session.logout").addCallback(
+        lambda _: (200, {"state": "ended"}))
+
+
+def _shown(api: Api, session: Session, roles: tuple[str, ...]) -> dict[str, Any]:
+    """A session as the API shows it: never its token's digest."""
+    offset = api.clock() - api.reactor.seconds()  # the reactor's clock may be monotonic
+    return {"user_id": session.user_id, "terminal_id": session.terminal, "roles": list(roles),
+            "expires_at": api.sessions.expires_at(session) + offset,
+            "idle_timeout": api.settings.access.session_idle}

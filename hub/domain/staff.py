@@ -1,0 +1,130 @@
+"""Staff accounts' rules: passwords (argon2id), logins and lockout, expiry, and the
+periodic account review (the assessment: ユーザーIDについては、正確性を維持する仕組み
+を構築し、適宜更新する).  Plain functions over ``StaffAccount`` records; the store
+keeps them, the API and the CLI apply these rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from hub.access import AccessConfig
+from hub.domain.errors import HubError
+from hub.store import StaffAccount
+
+# argon2id with the library's defaults (RFC 9106's second recommendation: t=3, 64 MiB).
+_HASHER = PasswordHasher()
+# Verified when the user id is unknown, so that case takes as long as a wrong password.
+_DUMMY = _HASHER.hash("not a password of anyone")
+USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def password_matches(encoded: str | None, password: str) -> bool:
+    """Whether ``password`` is the one ``encoded`` was made of (``None``: no account;
+    the work is done all the same)."""
+    try:
+        return _HASHER.verify(encoded or _DUMMY, password) and encoded is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_new_password(password: str, user_id: str, cfg: AccessConfig) -> None:
+    if len(password) < cfg.password_min_length:
+        raise HubError("weak_password", f"a password has at least {cfg.password_min_length} "
+                       "characters")
+    if user_id.lower() in password.lower():
+        raise HubError("weak_password", "a password does not contain the user id")
+
+
+def check_new_account(user_id: str, roles: tuple[str, ...], cfg: AccessConfig) -> None:
+    if not USER_ID.fullmatch(user_id):
+        raise HubError("invalid_user_id", "a user id is 1-40 letters, digits, '.', '_' or "
+                       "'-', starting with a letter or digit")
+    unknown = sorted(set(roles) - cfg.staff_roles)
+    if unknown:
+        raise HubError("unknown_role", f"{unknown[0]!r} is not a staff role (roles: "
+                       f"{', '.join(sorted(cfg.staff_roles))})")
+
+
+def usable(account: StaffAccount | None, now: float) -> str | None:
+    """Why ``account`` may not work now (``None``: it may)."""
+    if account is None:
+        return "unknown_user"
+    if account.state != "active":
+        return "account_disabled"
+    if account.expires_at is not None and now >= account.expires_at:
+        return "account_expired"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginVerdict:
+    ok: bool
+    reason: str                     # "ok", or why the login failed (the log's, not the caller's)
+    failed_logins: int
+    locked_until: float | None
+
+
+def login_verdict(account: StaffAccount | None, password_ok: bool, now: float,
+                  cfg: AccessConfig) -> LoginVerdict:
+    """A login attempt's outcome and what it does to the account's counters: the
+    ``lockout_after``-th failure in a row locks it for ``lockout_seconds``; a success
+    clears the count.  A locked account fails even with the right password."""
+    if account is None:
+        return LoginVerdict(False, "unknown_user", 0, None)
+    locked = account.locked_until is not None and now < account.locked_until
+    reason = usable(account, now) or ("account_locked" if locked else None)
+    if reason is None and password_ok:
+        return LoginVerdict(True, "ok", 0, None)
+    if reason is not None and reason != "account_locked":
+        return LoginVerdict(False, reason, account.failed_logins, account.locked_until)
+    failed = account.failed_logins + (0 if locked else 1)
+    lock = account.locked_until if locked else None
+    if not locked and failed >= cfg.lockout_after:
+        lock, failed = now + cfg.lockout_seconds, 0
+    return LoginVerdict(False, reason or "wrong_password", failed, lock)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFinding:
+    user_id: str
+    finding: str      # never_logged_in, unused, no_role, expired, disabled
+
+
+def review(accounts: list[StaffAccount], now: float, unused_days: int) -> list[ReviewFinding]:
+    """The periodic account review: every active account that was never logged in to,
+    has not been used for ``unused_days``, has no role, or has expired; and disabled
+    ones (kept for the operation log's sake, listed so none is forgotten)."""
+    out = []
+    for a in accounts:
+        if a.state != "active":
+            out.append(ReviewFinding(a.user_id, "disabled"))
+            continue
+        if a.expires_at is not None and now >= a.expires_at:
+            out.append(ReviewFinding(a.user_id, "expired"))
+        if not a.roles:
+            out.append(ReviewFinding(a.user_id, "no_role"))
+        if a.last_login_at is None:
+            out.append(ReviewFinding(a.user_id, "never_logged_in"))
+        elif now - a.last_login_at >= unused_days * 86400:
+            out.append(ReviewFinding(a.user_id, "unused"))
+    return out
+
+
+def new_account(user_id: str, password: str, roles: tuple[str, ...], expires_at: float | None,
+                now: float, cfg: AccessConfig) -> StaffAccount:
+    check_new_account(user_id, roles, cfg)
+    check_new_password(password, user_id, cfg)
+    return StaffAccount(user_id, hash_password(password), roles, "active", expires_at, 0, None,
+                        now, now, None)
+
+
+__all__ = ["LoginVerdict", "ReviewFinding", "check_new_password", "hash_password",
+           "login_verdict", "new_account", "password_matches", "review", "usable"]

@@ -1,0 +1,81 @@
+"""``staff_accounts``: one account per person (the assessment's 個人ごとにユーザーID).
+
+The password is kept only as its argon2id hash (``hub.domain.staff``).  The hub's
+store writer records logins; the ``jukihub users`` commands add, disable and change
+accounts in transactions of their own (an administrator's process, like ``migrate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.store.base import Db, Sql, named
+
+COLUMNS = ("user_id", "password_hash", "roles", "state", "expires_at", "failed_logins",
+           "locked_until", "created_at", "password_changed_at", "last_login_at")
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAccount:
+    user_id: str
+    password_hash: str
+    roles: tuple[str, ...]
+    state: str                  # active / disabled
+    expires_at: float | None
+    failed_logins: int          # in a row
+    locked_until: float | None
+    created_at: float
+    password_changed_at: float
+    last_login_at: float | None
+
+
+def _account(row: Sequence[Any]) -> StaffAccount:
+    values = list(row)
+    values[2] = tuple(r for r in values[2].split(",") if r)
+    return StaffAccount(*values)
+
+
+class AccountStore:
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+        self._select = f"SELECT {', '.join(COLUMNS)} FROM staff_accounts"
+        self._insert = sql.insert("staff_accounts", COLUMNS)
+
+    @named("accounts.get")
+    def get(self, db: Db, user_id: str) -> StaffAccount | None:
+        row = db.row(self.sql.text(f"{self._select} WHERE user_id = ?"), (user_id,))
+        return _account(row) if row is not None else None
+
+    @named("accounts.list")
+    def list(self, db: Db) -> list[StaffAccount]:
+        return [_account(r) for r in db.rows(f"{self._select} ORDER BY user_id")]
+
+    @named("accounts.add")
+    def add(self, db: Db, a: StaffAccount) -> None:
+        db.insert(self._insert, [(a.user_id, a.password_hash, ",".join(a.roles), a.state,
+                                  a.expires_at, a.failed_logins, a.locked_until, a.created_at,
+                                  a.password_changed_at, a.last_login_at)])
+
+    @named("accounts.update")
+    def update(self, db: Db, user_id: str, **items: Any) -> bool:
+        """Set ``items`` (column=value) of one account; whether it exists."""
+        if "roles" in items:
+            items["roles"] = ",".join(items["roles"])
+        sql = self.sql.update("staff_accounts", tuple(items), ("user_id",))
+        db.run(sql, (*items.values(), user_id))
+        return bool(db.cursor.rowcount)
+
+    @named("accounts.login")
+    def record_login(self, db: Db, user_id: str, failed_logins: int,
+                     locked_until: float | None, last_login_at: float | None) -> None:
+        """A login's consequence: the failure count, any lockout, the last success."""
+        if last_login_at is None:
+            db.run(self.sql.text("UPDATE staff_accounts SET failed_logins = ?, "
+                                 "locked_until = ? WHERE user_id = ?"),
+                   (failed_logins, locked_until, user_id))
+        else:
+            db.run(self.sql.text("UPDATE staff_accounts SET failed_logins = ?, "
+                                 "locked_until = ?, last_login_at = ? WHERE user_id = ?"),
+                   (failed_logins, locked_until, last_login_at, user_id))
