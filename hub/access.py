@@ -39,9 +39,12 @@ RIGHTS: dict[str, str] = {
     "consistency.read": "follow a consistency check and its differences",
     "send_batch.start": "start a send-destination batch",
     "send_batch.read": "follow a send-destination batch",
-    "session.open": "log in and out (any staff terminal; no role needed)",
+    "session.login": "log in (from a staff terminal; no session, no role needed)",
+    "session.own": "see and end one's own session (any staff member logged in)",
 }
-SESSION_OPEN = "session.open"
+SESSION_LOGIN = "session.login"
+# Rights every logged-in staff member has, whatever their roles.
+EVERY_STAFF = frozenset({SESSION_LOGIN, "session.own"})
 # Rights only a system account may hold: a staff call never reaches the store writer
 # without going through the hub's own handlers.
 SYSTEM_ONLY = frozenset({"changes.submit", "metrics.read"})
@@ -62,7 +65,7 @@ class Principal:
     rights: frozenset[str]
 
     def may(self, right: str) -> bool:
-        return right == SESSION_OPEN and self.kind == "staff" or right in self.rights
+        return right in EVERY_STAFF and self.kind == "staff" or right in self.rights
 
 
 class Admission(enum.Enum):

@@ -69,6 +69,7 @@ class Hub:
         self.listeners: list[Any] = []
         self.ports: Ports | None = None
         self.loops: list[task.LoopingCall] = []
+        self.sessions = Sessions(config.access)  # staff sessions: the reactor thread's
         self.workers: ThreadPool | None = None
         self.reads: Reads | None = None
         self.intake_processes: IntakeProcesses | None = None
@@ -138,7 +139,7 @@ class Hub:
         intake = Intake(cfg, charset, dt.date.today, IntakeMeters())
         assert self.reads is not None
         backend = LocalBackend(Api(intake, self.writer, self.links, self.reactor, self.reads,
-                                  Sessions(cfg.access)))
+                                  self.sessions))
         if cfg.intake.processes > 0:
             dispatcher = Dispatcher(backend, intake.meters, self.reactor)
             self.intake_processes = IntakeProcesses(
@@ -174,7 +175,12 @@ class Hub:
                 "checkpoint failed", extra={"event": "store.checkpoint_failed",
                                             "error": f.type.__name__}))
 
-        for work, interval, now in ((purge, cfg.purge_interval, True), (checkpoint, 1.0, False)):
+        def forget_sessions() -> None:
+            # Staff sessions past their idle or absolute limit (reactor thread, theirs).
+            self.sessions.prune(clock.seconds())
+
+        for work, interval, now in ((purge, cfg.purge_interval, True), (checkpoint, 1.0, False),
+                                    (forget_sessions, 60.0, False)):
             loop = task.LoopingCall(work)
             loop.clock = self.reactor
             loop.start(interval, now=now)

@@ -43,8 +43,9 @@ class Backend(Protocol):
     def call(self, route: Route, call: Call, done: Answered) -> None:
         """The route's handler with ``call``; ``done`` gets its answer."""
 
-    def record(self, entry: AuditEntry) -> None:
-        """An entry for the 操作ログ (a refused call), committed in the background."""
+    def record(self, entry: AuditEntry, done: Callable[[], None]) -> None:
+        """An entry for the 操作ログ (a refused call); ``done`` is called on the reactor
+        thread once it is committed."""
 
 
 class LocalBackend:
@@ -68,9 +69,10 @@ class LocalBackend:
         d = authorize(self.api, call).addCallback(lambda c: handler(self.api, c))
         d.addCallbacks(done, lambda failure: done(_refusal(failure)))
 
-    def record(self, entry: AuditEntry) -> None:
-        # To the store writer with a tell (from the reactor or an intake worker thread).
-        self.api.writer.tell(RecordAudit(entry))
+    def record(self, entry: AuditEntry, done: Callable[[], None]) -> None:
+        # To the store writer with a tell; its reply crosses back with callFromThread.
+        reactor = self.api.reactor
+        self.api.writer.tell(RecordAudit(entry, reply=lambda _: reactor.callFromThread(done)))
 
 
 def _refusal(failure: Failure) -> Answer | None:

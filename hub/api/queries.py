@@ -12,7 +12,7 @@ from twisted.internet import defer
 
 from actors.messages import SendQuery
 from hub.api.context import Answer, Api, Call
-from hub.api.sessions import audit
+from hub.api.sessions import audit, fail_with
 from hub.domain.errors import HubError, UnavailableError
 from hub.domain.queries import parse_query
 from protocols.errors import BodyError
@@ -26,7 +26,7 @@ def post(api: Api, call: Call) -> defer.Deferred[Answer]:
     except HubError as err:
         refusal = err
         d = audit(api, call.who, call.client, "query.refused", refusal.code)
-        return d.addCallback(lambda _: _raise(refusal))
+        return d.addCallback(lambda _: fail_with(refusal))
     national = api.links.get("national")
     if national is None:
         raise UnavailableError("link_disabled", "the national link is not enabled")
@@ -44,9 +44,6 @@ def post(api: Api, call: Call) -> defer.Deferred[Answer]:
 
     return logged.addCallback(ask)
 
-
-def _raise(err: HubError) -> Answer:
-    raise err
 
 
 def _answered(reply: tuple[bytes | None, str | None]) -> Answer:

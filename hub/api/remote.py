@@ -7,8 +7,8 @@ the format checks), then asks the hub — ``("submit", n, requests)`` for the st
 writer, ``("call", n, method, path, call)`` for any other route's handler (the
 ``Call`` carries the caller's certificate name, session token or system principal) —
 and the hub answers ``("outcomes", n, outcomes)`` or ``("answer", n, answer)``.  The
-worker's meters go along as ``("meters", events)``, its refusals' 操作ログ entries as
-``("audit", entry)``.
+worker's meters go along as ``("meters", events)``; a refusal's 操作ログ entry is
+``("audit", n, entry)``, answered once committed.
 
 The messages are Python objects (pickled by ``hub.net.ipc``): the socketpair is the
 hub's own, inherited by the processes it spawned, never reachable from outside.
@@ -51,8 +51,8 @@ class RemoteBackend:
     def call(self, route: Route, call: Call, done: Answered) -> None:
         self._ask(done, "call", route.method, route.path, call)
 
-    def record(self, entry: AuditEntry) -> None:
-        on_reactor(self.reactor, self.send, ("audit", entry))
+    def record(self, entry: AuditEntry, done: Callable[[], None]) -> None:
+        self._ask(lambda _: done(), "audit", entry)
 
     def received(self, message: tuple[Any, ...]) -> None:
         """The hub's answer to question ``n`` (reactor thread)."""
@@ -84,9 +84,6 @@ class Dispatcher:
         if kind == "meters":
             self.meters.apply(message[1])
             return
-        if kind == "audit":
-            self.backend.record(message[1])
-            return
         n = message[1]
 
         def outcomes(result: list[Outcome]) -> None:  # from the store writer's thread
@@ -97,6 +94,8 @@ class Dispatcher:
 
         if kind == "submit":
             self.backend.submit(message[2], outcomes)
+        elif kind == "audit":
+            self.backend.record(message[2], lambda: reply(("answer", n, None)))
         elif kind == "call":
             _, _, method, path, call = message
             self.backend.call(self._ROUTES[(method, path)], call, answer)

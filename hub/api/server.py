@@ -47,7 +47,7 @@ from typing import Any
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
-from hub.access import SESSION_OPEN, Admission, Principal
+from hub.access import SESSION_LOGIN, Admission, Principal
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch
@@ -57,6 +57,14 @@ from hub.store import AuditEntry
 from hub.tls import peer_common_name
 
 log = logging.getLogger("jukihub.intake")
+
+
+class Refusal(HubError):
+    """A call refused for who makes it, with its 操作ログ entry."""
+
+    def __init__(self, code: str, message: str, status: int, entry: AuditEntry) -> None:
+        super().__init__(code, message, status=status)
+        self.entry = entry
 
 
 class ApiResource(resource.Resource):
@@ -83,7 +91,12 @@ class ApiResource(resource.Resource):
             principal, token = self._admit(request, route, client, right)
             body = self._body(request) if method == "POST" else None
         except HubError as err:
-            self.write(request, endpoint, started, err.status, _encode({"error": err.to_json()}))
+            status, answer = err.status, _encode({"error": err.to_json()})
+            if isinstance(err, Refusal):  # answered once it is on the record
+                self.backend.record(err.entry, lambda: self.write(request, endpoint, started,
+                                                                  status, answer))
+            else:
+                self.write(request, endpoint, started, status, answer)
             return server.NOT_DONE_YET
         args: dict[bytes, list[bytes]] = request.args or {}
         query = {k.decode(): v[0].decode() for k, v in args.items()}
@@ -111,7 +124,7 @@ class ApiResource(resource.Resource):
             scheme, _, token = auth.partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return None, token.strip()
-            if right == SESSION_OPEN:
+            if right == SESSION_LOGIN:
                 return None, None
             raise self._refuse(client, right, "login_required", "log in first: POST "
                                "/v1/sessions, then send Authorization: Bearer <token>", 401)
@@ -119,14 +132,14 @@ class ApiResource(resource.Resource):
                            "may not use this operation", 403)
 
     def _refuse(self, client: str, right: str, code: str, message: str,
-                status: int) -> HubError:
-        """A refusal by certificate: counted, logged (keys only), in the 操作ログ."""
+                status: int) -> Refusal:
+        """A refusal by certificate: counted, logged (keys only), and for the 操作ログ."""
         self.meters.client_refused()
         log.warning("call refused", extra={"event": "access.refused", "client": client,
                                            "right": right, "code": code})
-        self.backend.record(AuditEntry(time.time(), client or "-", client or "-", right, None,
-                                       None, client or None, False, code))
-        return HubError(code, message, status=status)
+        return Refusal(code, message, status, AuditEntry(
+            time.time(), client or "-", client or "-", right, None, None, client or None,
+            False, code))
 
     @staticmethod
     def _route(request: server.Request, method: str,

@@ -25,7 +25,7 @@ from typing import Any
 from twisted.internet import defer
 
 from actors.messages import RecordAudit, RecordLogin
-from hub.access import SESSION_OPEN, AccessConfig, Principal
+from hub.access import SESSION_LOGIN, AccessConfig, Principal
 from hub.api.context import Answer, Api, Call
 from hub.domain import staff
 from hub.domain.errors import HubError
@@ -103,12 +103,17 @@ def audit(api: Api, who: Principal | None, client: str, action: str, result: str
 
 
 def refuse(api: Api, call: Call, who: Principal | None, status: int, code: str,
-           message: str) -> HubError:
-    """A refused call: logged (keys only), in the 操作ログ, and the error to raise."""
+           message: str) -> defer.Deferred[Any]:
+    """A refused call: logged (keys only), and failing with its error once it is in the
+    操作ログ (the refusal is on the record before the caller hears of it)."""
     log.warning("call refused", extra={"event": "access.refused", "client": call.client,
                                        "right": call.right, "code": code})
-    audit(api, who, call.client, call.right, code)
-    return HubError(code, message, status=status)
+    error = HubError(code, message, status=status)
+    return audit(api, who, call.client, call.right, code).addCallback(lambda _: fail_with(error))
+
+
+def fail_with(error: Exception) -> Any:
+    raise error
 
 
 def authorize(api: Api, call: Call) -> defer.Deferred[Call]:
@@ -117,25 +122,24 @@ def authorize(api: Api, call: Call) -> defer.Deferred[Call]:
     if call.principal is not None:
         return defer.succeed(call)
     now = api.reactor.seconds()
-    if call.right == SESSION_OPEN and call.token is None:  # logging in
+    if call.right == SESSION_LOGIN and call.token is None:  # logging in
         return defer.succeed(dataclasses.replace(call, principal=api.settings.access.staff(
             "", call.client, ())))
     session = api.sessions.find(call.token, call.client, now) if call.token else None
     if session is None:
-        return defer.fail(refuse(api, call, None, 401, "login_required",
-                                 "log in first (POST /v1/sessions), or again: the session "
-                                 "ended"))
+        return refuse(api, call, None, 401, "login_required", "log in first (POST "
+                      "/v1/sessions), or again: the session ended")
     store = api.reads.store
 
-    def decide(account: StaffAccount | None) -> Call:
+    def decide(account: StaffAccount | None) -> Call | defer.Deferred[Any]:
         if staff.usable(account, api.clock()) is not None or account is None:
             api.sessions.end_all(session.user_id)
-            raise refuse(api, call, None, 401, "login_required", "the account can no longer "
-                         "be used; the session ended")
+            return refuse(api, call, None, 401, "login_required", "the account can no longer "
+                          "be used; the session ended")
         who = api.settings.access.staff(account.user_id, call.client, account.roles)
         if not who.may(call.right):
-            raise refuse(api, call, who, 403, "not_permitted",
-                         f"your roles do not include the right {call.right}")
+            return refuse(api, call, who, 403, "not_permitted",
+                          f"your roles do not include the right {call.right}")
         return dataclasses.replace(call, principal=who)
 
     return api.reads.run(store.read, store.accounts.get, session.user_id).addCallback(decide)
