@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -92,6 +93,13 @@ class RecordAudit:
 
     entry: AuditEntry
     reply: Callable[[None], None] | None = None  # called with None after the commit
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorAudit:
+    """Write the operation log's head to the anchor file at ``path`` (if it moved)."""
+
+    path: Path
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ import pykka
 
 from actors.messages import (
     AckInbox,
+    AnchorAudit,
     GetStatus,
     HoldMessages,
     OutboxAppended,
@@ -54,7 +55,7 @@ from hub import metrics
 from hub.domain.errors import UnavailableError
 from hub.domain.outcomes import OutboxItem, Outcome
 from hub.domain.register import Register
-from hub.store import AuditEntry, Conn, Store
+from hub.store import AuditEntry, Conn, Store, anchors
 
 log = logging.getLogger("jukihub.store")
 
@@ -101,6 +102,21 @@ def _audit(w: StoreWriter, conn: Conn, m: RecordAudit, now: float) -> Reply | No
     return functools.partial(m.reply, None) if m.reply is not None else None
 
 
+def _anchor(w: StoreWriter, conn: Conn, m: AnchorAudit, now: float) -> Reply:
+    """The log's head to the anchor file, outside the database, once committed (the
+    writer is the log's only appender, so the head it reads is the newest)."""
+    head_id, head_hash = w.store.audit.head(conn)
+
+    def after_commit() -> None:
+        if head_id and head_id != w.anchored:
+            anchors.append(m.path, anchors.Anchor(now, head_id, head_hash))
+            w.anchored = head_id
+            metrics.audit_anchor.info({"id": str(head_id), "digest": head_hash})
+            metrics.audit_anchored.set(head_id)
+
+    return after_commit
+
+
 def _login(w: StoreWriter, conn: Conn, m: RecordLogin, now: float) -> Reply:
     w.store.accounts.record_login(conn, m.user_id, m.failed_logins, m.locked_until,
                                   now if m.succeeded else None)
@@ -128,6 +144,7 @@ _OPS: dict[type, tuple[Callable[..., Reply | None], bool]] = {
     AckInbox: (_ack_inbox, True),
     RecordAudit: (_audit, True),
     RecordLogin: (_login, True),
+    AnchorAudit: (_anchor, False),
 }
 
 
@@ -142,6 +159,7 @@ class StoreWriter(pykka.ThreadingActor):
         self.max_batch = max_batch
         self.wall_clock = wall_clock
         self.subscribers: dict[str, Any] = {}
+        self.anchored = 0  # the operation log's entry last anchored
         self.acks: dict[str, int] = {}  # link -> highest acknowledgement of this flush
         self._submits: list[SubmitChanges] = []
         self._ops: list[Any] = []

@@ -1,13 +1,18 @@
-"""``jukihub users …``: staff accounts, for an administrator on the hub's machine.
+"""``jukihub users …`` and ``jukihub audit …``: staff accounts and the operation log,
+for an administrator or an auditor on the hub's machine.
 
-These commands open the store themselves (as ``jukihub migrate`` does) and record
-what they do in the 操作ログ as the machine's user at its host; the running hub sees
-a change at the account's next call (a disabled account's sessions end then).
+These commands open the store themselves (as ``jukihub migrate`` does).  The users
+commands record what they do in the 操作ログ as the machine's user at its host; the
+running hub sees a change at the account's next call (a disabled account's sessions
+end then).  The audit commands only read: ``verify`` checks the hash chain against the
+anchors outside the database, ``search`` filters entries, ``review`` prints the
+periodic check per operator, as a table or CSV.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import getpass
 import socket
@@ -15,11 +20,12 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.config import Config, load_config
-from hub.domain import staff
+from hub.domain import audit, staff
 from hub.domain.errors import HubError
-from hub.store import AuditEntry, StaffAccount, Store
+from hub.store import AuditEntry, StaffAccount, Store, anchors
 from hub.store.engine import make_engine, migrate
 
 Command = Callable[[argparse.Namespace, Config], int]
@@ -147,8 +153,81 @@ def users_review(args: argparse.Namespace, cfg: Config) -> int:
     return 1 if findings else 0
 
 
+# ---- the operation log -----------------------------------------------------------------
+
+
+def audit_verify(_args: argparse.Namespace, cfg: Config) -> int:
+    """Exit 0 when the log is intact, 1 naming the first bad entry."""
+    store = _store(cfg)
+    try:
+        found = anchors.read(cfg.audit.anchor_file)
+    except ValueError as exc:
+        raise HubError("bad_anchor_file", str(exc)) from None
+    with store.reading() as db:
+        verdict = audit.verify(store.audit.walk(db), found)
+    if verdict.intact:
+        print(f"operation log intact: {verdict.entries} entries, head {verdict.head_id} "
+              f"{verdict.head_hash[:16]}…, {verdict.anchors} anchor(s) matched "
+              f"({cfg.audit.anchor_file})")
+        return 0
+    print(f"operation log NOT intact: first bad entry {verdict.first_bad}: {verdict.problem}")
+    return 1
+
+
+def _time(text: str | None, zone: ZoneInfo) -> float | None:
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise HubError("invalid_time", f"{text!r} is not an ISO date or time") from None
+    return (when if when.tzinfo else when.replace(tzinfo=zone)).timestamp()
+
+
+def audit_search(args: argparse.Namespace, cfg: Config) -> int:
+    zone = ZoneInfo(cfg.audit.timezone)
+    store = _store(cfg)
+    found = store.read(store.audit.search, args.operator, args.function, args.target,
+                       _time(args.since, zone), _time(args.until, zone), args.limit)
+    rows = [(e.id, dt.datetime.fromtimestamp(e.entry.at, zone).isoformat(timespec="seconds"),
+             e.entry.operator_id, e.entry.terminal_id, e.entry.action, e.entry.request_id or "",
+             "yes" if e.entry.number_shown else "", e.entry.result,
+             "" if e.entry.count is None else e.entry.count) for e in found]
+    _table(("id", "at", "operator", "terminal", "function", "target", "number_shown",
+            "result", "count"), rows, args.csv)
+    return 0
+
+
+def audit_review(args: argparse.Namespace, cfg: Config) -> int:
+    a = cfg.audit
+    hours = audit.WorkingHours.parse(a.working_hours, a.working_days, a.timezone)
+    try:
+        since, until = audit.month_bounds(args.month, hours.zone)
+    except ValueError:
+        raise HubError("invalid_month", "--month is YYYY-MM") from None
+    store = _store(cfg)
+    rows = audit.review(store.read(store.audit.between, since, until), hours)
+    if not args.csv:
+        print(f"operation log review {args.month} ({a.timezone}; working hours "
+              f"{a.working_hours} {a.working_days}): {len(rows)} operator(s)")
+    _table(audit.OperatorReview.COLUMNS, [r.row() for r in rows], args.csv)
+    return 0
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]], as_csv: bool) -> None:
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return
+    widths = [max([len(c), *(len(str(r[i])) for r in rows)]) for i, c in enumerate(columns)]
+    for line in (columns, *rows):
+        print("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
 def add_parsers(sub: Any) -> list[argparse.ArgumentParser]:
-    """The ``users`` commands on ``sub``; returns the parsers that take --config."""
+    """The ``users`` and ``audit`` commands on ``sub``; returns the parsers that take
+    --config."""
     users = sub.add_parser("users", help="staff accounts (one per person)")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     parsers = []
@@ -176,6 +255,32 @@ def add_parsers(sub: Any) -> list[argparse.ArgumentParser]:
     review = command("review", users_review, "the periodic account review: accounts never "
                      "used, unused for N days, without a role, expired", user=False)
     review.add_argument("--unused-days", type=int, default=90)
+
+    log_ = sub.add_parser("audit", help="the operation log (操作ログ)")
+    log_sub = log_.add_subparsers(dest="audit_command", required=True)
+
+    def audit_command(name: str, func: Command, help_: str) -> argparse.ArgumentParser:
+        p = log_sub.add_parser(name, help=help_)
+        p.set_defaults(func=lambda args: func(args, _config_of(args)))
+        parsers.append(p)
+        return p
+
+    audit_command("verify", audit_verify, "check the hash chain and the anchors; exit 1 "
+                  "naming the first changed, deleted, inserted or cut-off entry")
+    search = audit_command("search", audit_search, "entries by operator, function, target "
+                           "and time")
+    search.add_argument("--operator")
+    search.add_argument("--function", help="e.g. query.four_items, or query.* for a prefix")
+    search.add_argument("--target", help="the key of what was acted on")
+    search.add_argument("--since", help="ISO date or time (local: [audit] timezone)")
+    search.add_argument("--until", help="ISO date or time, exclusive")
+    search.add_argument("--limit", type=int, default=1000)
+    search.add_argument("--csv", action="store_true", help="CSV on standard output")
+    month = audit_command("review", audit_review, "the periodic check per operator: "
+                          "queries, 個人番号 shown, outputs, calls outside working hours, "
+                          "refusals")
+    month.add_argument("--month", required=True, help="YYYY-MM")
+    month.add_argument("--csv", action="store_true", help="CSV on standard output")
     return parsers
 
 

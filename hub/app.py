@@ -28,7 +28,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
 from actors.link import LinkActor
-from actors.messages import PurgeDelivered, PurgeInbox, Subscribe
+from actors.messages import AnchorAudit, PurgeDelivered, PurgeInbox, Subscribe
 from actors.store_writer import StoreWriter
 from hub import metrics
 from hub.api.backend import LocalBackend
@@ -175,12 +175,17 @@ class Hub:
                 "checkpoint failed", extra={"event": "store.checkpoint_failed",
                                             "error": f.type.__name__}))
 
+        def anchor() -> None:
+            # The operation log's head, outside the database (the store writer writes it).
+            writer.tell(AnchorAudit(cfg.audit.anchor_file))
+
         def forget_sessions() -> None:
             # Staff sessions past their idle or absolute limit (reactor thread, theirs).
             self.sessions.prune(clock.seconds())
 
         for work, interval, now in ((purge, cfg.purge_interval, True), (checkpoint, 1.0, False),
-                                    (forget_sessions, 60.0, False)):
+                                    (forget_sessions, 60.0, False),
+                                    (anchor, cfg.audit.anchor_interval, True)):
             loop = task.LoopingCall(work)
             loop.clock = self.reactor
             loop.start(interval, now=now)
@@ -202,6 +207,7 @@ class Hub:
             actor.stop(block=True)
         self.links = {}
         if self.writer is not None:
+            self.writer.tell(AnchorAudit(self.config.audit.anchor_file))  # the last head
             self.writer.stop(block=True)
             self.writer = None
         for pool in (self.workers, self.reads):

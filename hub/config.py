@@ -83,6 +83,17 @@ class IntakeConfig(ListenerConfig):
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """``[audit]``: the operation log's anchors and its periodic review."""
+
+    anchor_file: Path
+    anchor_interval: float = 86400.0
+    working_hours: str = "08:30-17:15"
+    working_days: str = "mon-fri"
+    timezone: str = "Asia/Tokyo"
+
+
+@dataclass(frozen=True)
 class MockConfig:
     name: str
     host: str
@@ -104,6 +115,7 @@ class Config:
     certs_dir: Path
     parties: dict[str, str]
     access: AccessConfig
+    audit: AuditConfig
     intake: IntakeConfig
     metrics: ListenerConfig
     links: dict[str, LinkConfig]
@@ -149,6 +161,16 @@ def _send_config(raw: dict[str, Any] | None) -> SendConfig | None:
         raise ValueError("send_destination.chunk_records must be 1..300")
     return SendConfig(str(raw["municipality_name"]), place("city"), place("issue_place"),
                       place("card_place"), chunk, str(raw.get("print_class", "2")))
+
+
+def _audit_config(raw: dict[str, Any], data_dir: Path, p: Any) -> AuditConfig:
+    anchor = raw.get("anchor_file") or ""
+    return AuditConfig(
+        anchor_file=p(anchor) if anchor else data_dir / "audit-anchors.jsonl",
+        anchor_interval=float(raw.get("anchor_interval_hours", 24)) * 3600,
+        working_hours=str(raw.get("working_hours", "08:30-17:15")),
+        working_days=str(raw.get("working_days", "mon-fri")),
+        timezone=str(raw.get("timezone", "Asia/Tokyo")))
 
 
 _MOCK_KEYS = frozenset({"host", "port", "control_port", "db", "hub_name", "cert"})
@@ -231,6 +253,7 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             certs_dir=p(certs["dir"]),
             parties=dict(certs["parties"]),
             access=access_from_raw(raw.get("access", {}), raw.get("roles", {})),
+            audit=_audit_config(raw.get("audit", {}), data_dir, p),
             intake=IntakeConfig(
                 host=intake.get("host", "127.0.0.1"), port=int(intake.get("port", 0)),
                 max_body_bytes=int(intake.get("max_body_bytes", 8 << 20)),

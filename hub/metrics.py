@@ -10,7 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 disable_created_metrics()  # the _created series only double the scrape size
@@ -82,6 +89,11 @@ query_seconds = Histogram("jukihub_link_query_seconds", "From a query's request 
 delivery_latency = Histogram("jukihub_delivery_latency_seconds",
                              "From the change's commit to the peer's acknowledgement",
                              ["link"], buckets=LATENCY_BUCKETS)
+audit_anchor = Info("jukihub_audit_anchor",
+                    "The operation log's newest anchor: its entry id and chain hash (a copy "
+                    "outside the database; Prometheus keeps the history)")
+audit_anchored = Gauge("jukihub_audit_anchored_entries",
+                       "Entries of the operation log covered by the newest anchor")
 
 
 class _OldestAge:

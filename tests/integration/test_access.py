@@ -3,12 +3,10 @@ disabled accounts — all through real mutual TLS and the ``jukihub users`` comm
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from typing import Any
 
-from devtools.harness import CONFIG, ROOT, STAFF_PASSWORD, Env
+from devtools.harness import CONFIG, STAFF_PASSWORD, Env
 from devtools.synthetic import Synth
 from hub.access import Principal
 from hub.api.openapi import Contract
@@ -99,12 +97,7 @@ def test_every_route_for_every_role_is_allowed_or_refused_as_declared(env: Env) 
 
 
 def cli(e: Env, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    overrides = [*e.common(), f'store.url="{e.store_url}"']
-    return subprocess.run(
-        [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
-         *[a for o in overrides for a in ("--set", o)], "users", *args],
-        cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
-        env=dict(os.environ))
+    return e.jukihub("users", *args, stdin=stdin)
 
 
 def test_lockout_disabling_and_the_account_review(env: Env) -> None:

@@ -12,6 +12,9 @@ Revises: 0008
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -44,6 +47,24 @@ def upgrade() -> None:
                                    server_default="ok"))
         batch.add_column(sa.Column("count", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
+    _chain_existing_entries()
+
+
+def _chain_existing_entries() -> None:
+    """Entries written before the chain get their hashes now, in id order, so the
+    whole log verifies (the chain's rule at this revision, kept here unchanged)."""
+    conn = op.get_bind()
+    rows = conn.execute(sa.text(
+        "SELECT id, at, operator_id, terminal_id, action, request_id, update_seq "
+        "FROM audit_log ORDER BY id")).all()
+    previous = "0" * 64
+    for row in rows:
+        items = [row.id, repr(float(row.at)), row.operator_id, row.terminal_id, row.action,
+                 row.request_id, row.update_seq, None, False, "ok", None]
+        text = previous + json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+        previous = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        conn.execute(sa.text("UPDATE audit_log SET hash = :h WHERE id = :i"),
+                     {"h": previous, "i": row.id})
 
 
 def downgrade() -> None:
