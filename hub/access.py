@@ -34,6 +34,8 @@ RIGHTS: dict[str, str] = {
     "inbox.ack": "acknowledge an inbox item",
     "number.view": "see the 個人番号 in a single record (logged)",
     "query.identity": "ask the national server for a resident's identity information",
+    "register.search": "search the hub's own register (a list: never with a 個人番号)",
+    "register.read": "read one resident's record in the hub's register",
     "manual_answer.decide": "approve or refuse a manual answer to the intermediate server",
     "consistency.run": "start a consistency check",
     "consistency.read": "follow a consistency check and its differences",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.api import changes, inbox, jobs, manual_answers, queries, sessions
+from hub.api import changes, inbox, jobs, manual_answers, queries, residents, sessions
 from hub.api.context import Api, Call, Intake
 
 Handler = Callable[[Api, Call], Any]  # an Answer, or a Deferred of one (hub process)
@@ -63,6 +63,8 @@ ROUTES = (
           jobs.start_batch, prepare=jobs.prepare_batch),
     Route("GET", "/v1/send-destination-batches/{batch_id}", "send_batch",
           jobs.show_batch),
+    Route("POST", "/v1/residents/search", "resident_search", residents.search),
+    Route("GET", "/v1/residents/{resident_code}", "resident", residents.show),
     Route("POST", "/v1/sessions", "session", sessions.log_in),
     Route("GET", "/v1/sessions/current", "session", sessions.show),
     Route("DELETE", "/v1/sessions/current", "session", sessions.log_out),

@@ -97,6 +97,25 @@ class RegisterStore:
                 found[value] = atena
         return found
 
+    @named("register.search")
+    def search(self, db: Db, items: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Residents (living or removed) whose exact items match ``items`` — any of
+        resident_code, individual_number, birth_date, sex — and whose address begins with
+        ``items["address"]``; at most ``limit``, by 住民票コード.  Names are compared by the
+        domain (kana by its 清音化かな)."""
+        where, args = [], []
+        for item in ("resident_code", "individual_number", "birth_date", "sex"):
+            if items.get(item) is not None:
+                where.append(f"{item} = {self.sql.mark}")
+                args.append(items[item])
+        if items.get("address"):
+            where.append(f"substr(address, 1, {self.sql.mark}) = {self.sql.mark}")
+            args += [len(items["address"]), items["address"]]
+        assert where, "a search has at least one exact item (the domain's rule)"
+        sql = (self._select_residents + " AND ".join(where)
+               + f" ORDER BY resident_code LIMIT {self.sql.mark}")
+        return [self.row(r) for r in db.rows(sql, (*args, limit))]
+
     @named("register.counters")
     def counters(self, db: Db) -> tuple[int, int, int]:
         """The highest 更新順番号, card event number and 団体内統合宛名番号 so far."""

@@ -21,6 +21,11 @@ def q(**items: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("items", [
     {"name": "山田　太郎", "address": "静岡県沼津市大手町"},
+    {"name": "山田　太郎", "address": "沼津市大手町"},
+    {"name_kana": "ヤマダ　タロウ", "address": "静岡県駿東郡清水町堂庭"},
+    {"name_kana": "ヤマダ　タロウ", "address": "静岡県静岡市葵区追手町"},
+    {"name_kana": "ヤマダ　タロウ", "address": "三重県四日市市諏訪町"},
+    {"name_kana": "ヤマダ　タロウ", "address": "東京都千代田区千代田１番"},
     {"name_kana": "ヤマダ　タロウ", "birth_date": "1980-01-02"},
     {"name": "山田　太郎", "birth_date": "1980-01-02", "sex": "1"},
     {"name": "山田　太郎", "name_kana": "ヤマダ　タロウ", "address": "静岡県",
@@ -41,6 +46,14 @@ def test_the_name_with_address_or_birth_date_is_enough(items: dict[str, Any]) ->
     {"address": "静岡県沼津市", "birth_date": "1980-01-02"},  # two items but no name
     {"address": "静岡県沼津市", "birth_date": "1980-01-02", "sex": "2"},
     {"name_kana": "ヤマダ", "name": "山田"},  # the name twice is still one item
+    # A prefecture or a municipality alone is not an address item: it names no town.
+    {"name": "山田　太郎", "address": "静岡県"},
+    {"name": "山田　太郎", "address": "沼津市"},
+    {"name": "山田　太郎", "address": "静岡県沼津市"},
+    {"name_kana": "ヤマダ　タロウ", "address": "静岡県駿東郡清水町"},
+    {"name_kana": "ヤマダ　タロウ", "address": "静岡県静岡市葵区"},
+    {"name_kana": "ヤマダ　タロウ", "address": "三重県四日市市"},
+    {"name_kana": "ヤマダ　タロウ", "address": "大手町"},  # which city's?
 ])
 def test_broader_searches_are_refused(items: dict[str, Any]) -> None:
     with pytest.raises(FormatError) as err:
