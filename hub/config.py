@@ -128,6 +128,7 @@ class Config:
     check_chunk: int = 500
     delivered_retention: float = 30 * 86400.0
     log_scrapes: bool = False
+    bulk_threshold: int = 1000
     send: SendConfig | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -276,6 +277,7 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             check_chunk=int(raw.get("consistency", {}).get("chunk_records", 500)),
             delivered_retention=float(store.get("delivered_retention_days", 30)) * 86400,
             log_scrapes=bool(metrics.get("log_scrapes", False)),
+            bulk_threshold=int(raw.get("controls", {}).get("bulk_threshold", 1000)),
             send=_send_config(raw.get("send_destination")),
             gaiji_table=(p(raw["charconv"]["gaiji_table"])
                          if raw.get("charconv", {}).get("gaiji_table") else None),

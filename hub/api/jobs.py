@@ -12,7 +12,7 @@ from twisted.internet import defer
 
 from actors.messages import StartJob
 from hub.api.context import Answer, Api, Call, Intake
-from hub.domain import checks, consistency, send_batches
+from hub.domain import approvals, checks, consistency, send_batches
 from hub.domain.errors import HubError, UnavailableError
 from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.jsonable import as_json
@@ -91,8 +91,9 @@ def start_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
                        "configured", status=422)
     print_class = call.body.get("print_class", cfg.print_class)
     who = (call.who.operator_id, call.who.terminal_id)
-    d = _start(api, lambda register, now: send_batches.start(register, cfg, codes, print_class,
-                                                             *who, now), "batch")
+    threshold = api.settings.bulk_threshold
+    d = _start(api, lambda register, now: send_batches.start(
+        register, cfg, codes, print_class, *who, now, threshold), "batch")
     return d.addCallback(lambda answer: (202, answer))
 
 
@@ -110,3 +111,25 @@ def show_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
 
     return api.reads.until(read, lambda a: a[1]["state"] == "delivered",
                            call.params.get("wait", 0.0))
+
+
+# ---- bulk outputs waiting for a supervisor ---------------------------------------------------
+
+
+def list_approvals(api: Api, call: Call) -> defer.Deferred[Answer]:
+    store = api.reads.store
+    d = api.reads.run(store.read, store.approvals.list, call.params.get("state"))
+    return d.addCallback(lambda rows: (200, {"approvals": [_approval(r) for r in rows]}))
+
+
+def decide_approval(api: Api, call: Call) -> defer.Deferred[Answer]:
+    then = {"send_batch": send_batches.decided(api.settings.send)} if api.settings.send else {}
+    approval_id, decision, who = call.params["approval_id"], call.body["decision"], call.who
+    d = _start(api, lambda register, now: approvals.decide(
+        register, then, approval_id, decision, who.operator_id, who.terminal_id, now),
+        "decision")
+    return d.addCallback(lambda shown: (200, _approval(shown)))
+
+
+def _approval(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v is not None}

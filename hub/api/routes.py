@@ -63,6 +63,8 @@ ROUTES = (
           jobs.start_batch, prepare=jobs.prepare_batch),
     Route("GET", "/v1/send-destination-batches/{batch_id}", "send_batch",
           jobs.show_batch),
+    Route("GET", "/v1/approvals", "approval", jobs.list_approvals),
+    Route("POST", "/v1/approvals/{approval_id}", "approval", jobs.decide_approval),
     Route("POST", "/v1/residents/search", "resident_search", residents.search),
     Route("GET", "/v1/residents/{resident_code}", "resident", residents.show),
     Route("POST", "/v1/sessions", "session", sessions.log_in),

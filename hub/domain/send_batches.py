@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.config import SendConfig
+from hub.domain import approvals
 from hub.domain.errors import HubError, LogicError
 from hub.domain.outcomes import OutboxItem
 from hub.domain.register import Register
-from hub.store import AuditEntry
+from hub.store import AuditEntry, Conn, Store
 from protocols.charconv import gaiji_count, substitute
 from protocols.senddest import SendDestination, SendDestinationChunk, encode_chunk
 
@@ -79,9 +80,13 @@ class _Refused(Exception):
 
 
 def start(register: Register, cfg: SendConfig, codes: list[str] | None,
-          print_class: str, operator_id: str, terminal_id: str,
-          now: float) -> tuple[dict[str, Any] | HubError, BatchSlice | None]:
-    """Record a batch; (its answer, the first slice) or (the refusal, None)."""
+          print_class: str, operator_id: str, terminal_id: str, now: float,
+          bulk_threshold: int | None = None,
+          ) -> tuple[dict[str, Any] | HubError, BatchSlice | None]:
+    """Record a batch; (its answer, the first slice) or (the refusal, None).  A batch of
+    more than ``bulk_threshold`` people is a bulk output: recorded with its members but
+    not built until a supervisor other than the requester approves it (its answer
+    names the approval; no first slice)."""
     store = register.store
     selection = "list" if codes is not None else "needing_notice"
     try:
@@ -93,16 +98,38 @@ def start(register: Register, cfg: SendConfig, codes: list[str] | None,
                 if refusal is not None:
                     raise _Refused(refusal)  # rolls the transaction back: nothing written
             total = store.jobs.add_members(conn, batch_id, codes)
+            held = bulk_threshold is not None and total > bulk_threshold
             store.jobs.start_batch(conn, {
                 "batch_id": batch_id, "selection": selection, "print_class": print_class,
-                "state": "building", "operator_id": operator_id, "terminal_id": terminal_id,
+                "state": "awaiting_approval" if held else "building",
+                "operator_id": operator_id, "terminal_id": terminal_id,
                 "created_at": now, "total": total, "built": 0, "chunks": 0})
+            approval = (approvals.request(store, conn, "send_batch", batch_id, total,
+                                          operator_id, terminal_id, now) if held else None)
             store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
-                                                 f"send_destination.{selection}", batch_id)])
+                                                 "send_batch.start", batch_id,
+                                                 count=total)])
     except _Refused as refused:
         return refused.error, None
-    answer = {"batch_id": batch_id, "selection": selection, "total": total}
+    answer: dict[str, Any] = {"batch_id": batch_id, "selection": selection, "total": total}
+    if approval is not None:
+        return {**answer, "approval_id": approval, "state": "awaiting_approval"}, None
     return answer, BatchSlice(batch_id, cfg, print_class, operator_id, terminal_id, total)
+
+
+def decided(cfg: SendConfig) -> approvals.Decided:
+    """What a supervisor's decision does to a batch awaiting it: approved, it is built
+    (as its requester's) from its first slice; refused, it never is."""
+    def then(store: Store, conn: Conn, batch_id: str, approved: bool) -> BatchSlice | None:
+        batch = store.jobs.batch(conn, batch_id)
+        assert batch is not None, "an approval names a batch that exists"
+        store.jobs.set_batch_state(conn, batch_id, "building" if approved else "refused")
+        if not approved:
+            return None
+        return BatchSlice(batch_id, cfg, batch["print_class"], batch["operator_id"],
+                          batch["terminal_id"], batch["total"])
+
+    return then
 
 
 def _member_refusal(states: dict[str, tuple[bool, bool]], codes: list[str]) -> HubError | None:

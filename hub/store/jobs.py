@@ -139,6 +139,11 @@ class JobStore:
             "UPDATE send_batches SET built = ?, chunks = ?, state = ? WHERE batch_id = ?"),
             (built, chunks_sent, "built" if final else "building", batch_id))
 
+    @named("jobs.batch_state")
+    def set_batch_state(self, db: Db, batch_id: str, state: str) -> None:
+        db.run(self.sql.text("UPDATE send_batches SET state = ? WHERE batch_id = ?"),
+               (state, batch_id))
+
     @named("jobs.batch")
     def batch(self, db: Db, batch_id: str) -> dict[str, Any] | None:
         row = db.row(self.sql.text(

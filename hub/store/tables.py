@@ -235,3 +235,31 @@ staff_accounts = Table(
     Column("password_changed_at", Float, nullable=False),
     Column("last_login_at", Float),
 )
+
+approvals = Table(
+    "approvals", metadata,
+    Column("approval_id", String(11), primary_key=True),            # A + 10 digits
+    Column("kind", String(20), nullable=False),                      # send_batch, export, …
+    Column("subject", String(40), nullable=False),                   # the batch id, …
+    Column("people", Integer, nullable=False),                       # residents it covers
+    Column("state", String(10), nullable=False),                     # pending/approved/refused
+    Column("requested_by", String(40), nullable=False),
+    Column("requested_terminal", String(64), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("decided_by", String(40)),                                # another supervisor
+    Column("decided_terminal", String(64)),
+    Column("decided_at", Float),
+)
+
+media = Table(
+    "media", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(20), nullable=False),
+    Column("subject", String(40), nullable=False),
+    Column("people", Integer, nullable=False),
+    Column("approval_id", String(11)),
+    Column("operator_id", String(40), nullable=False),
+    Column("terminal_id", String(64), nullable=False),
+    Column("written_at", Float, nullable=False),
+    Column("sha256", String(64), nullable=False),
+)

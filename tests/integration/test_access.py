@@ -43,6 +43,9 @@ def samples(synth: Synth) -> dict[tuple[str, str], tuple[str, Any]]:
                                                    {"residents": ["12345678903"]}),
         ("GET", "/v1/send-destination-batches/{batch_id}"): (
             "/v1/send-destination-batches/S0000000001", None),
+        ("GET", "/v1/approvals"): ("/v1/approvals", None),
+        ("POST", "/v1/approvals/{approval_id}"): ("/v1/approvals/A0000000001",
+                                                  {"decision": "refuse"}),
         ("POST", "/v1/residents/search"): ("/v1/residents/search",
                                            {"resident_code": "12345678903"}),
         ("GET", "/v1/residents/{resident_code}"): ("/v1/residents/12345678903", None),

@@ -80,3 +80,58 @@ def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> Non
     assert staff.get("/v1/send-destination-batches/S0000000009")[0] == 404
     m = e.metrics()
     assert m['jukihub_link_delivered_total{link="card"}'] == 1 + 2 + 1
+
+
+def test_a_bulk_batch_waits_until_a_second_supervisor_approves_it(env_with: Any) -> None:
+    e = env_with("card", hub_extra=["controls.bulk_threshold=5"])
+    synth = Synth(seed=232)
+    people = [synth.arrival() for _ in range(8)]
+    for p in people:
+        p["resident"]["individual_number"] = individual_number(synth.rng)
+        p["resident"]["resident_type"] = "japanese"
+        p["resident"].pop("foreign", None)
+    post_all(e.client(), people)
+    asker, second = e.staff("op031"), e.staff("op032")
+    codes = [p["resident_code"] for p in people]
+
+    status, small = asker.post("/v1/send-destination-batches", {"residents": codes[:5]})
+    assert status == 202 and "approval_id" not in small  # at the threshold: no approval
+    status, body = asker.post("/v1/send-destination-batches", {"needing_notice": True})
+    assert status == 202 and body["total"] == 3 and "state" not in body  # the 3 not in one
+    status, body = asker.post("/v1/send-destination-batches", {"residents": codes})
+    assert (status, body["state"], body["total"]) == (202, "awaiting_approval", 8)
+    held_id, approval = body["batch_id"], body["approval_id"]
+    _, shown = asker.get(f"/v1/send-destination-batches/{held_id}")
+    assert (shown["state"], shown["built"], shown["chunks"]) == ("awaiting_approval", 0, 0)
+    _, before = e.other_control("card", "GET", "/state")
+
+    status, body = asker.post(f"/v1/approvals/{approval}", {"decision": "approve"})
+    assert (status, body["error"]["code"]) == (403, "second_person_required")
+    clerk = e.staff("op033", "window_clerk")
+    assert clerk.post(f"/v1/approvals/{approval}", {"decision": "approve"})[0] == 403
+    _, pending = second.get("/v1/approvals?state=pending")
+    assert [(a["approval_id"], a["people"], a["requested_by"]) for a in pending["approvals"]
+            ][-1] == (approval, 8, "op031")
+    _, after_refusals = e.other_control("card", "GET", "/state")
+    assert after_refusals == before  # nothing went out while it waited
+
+    status, body = second.post(f"/v1/approvals/{approval}", {"decision": "approve"})
+    assert (status, body["state"], body["decided_by"]) == (200, "approved", "op032")
+    status, shown = asker.get(f"/v1/send-destination-batches/{held_id}?wait=30")
+    assert (status, shown["state"], shown["built"]) == (200, "delivered", 8)
+    assert second.post(f"/v1/approvals/{approval}", {"decision": "refuse"})[0] == 409
+
+    # Refused: it never goes out.
+    _, body = asker.post("/v1/send-destination-batches", {"residents": codes[1:]})
+    refused_id, refused_approval = body["batch_id"], body["approval_id"]
+    status, body = second.post(f"/v1/approvals/{refused_approval}", {"decision": "refuse"})
+    assert (status, body["state"]) == (200, "refused")
+    _, shown = asker.get(f"/v1/send-destination-batches/{refused_id}")
+    assert (shown["state"], shown["built"]) == ("refused", 0)
+    _, held = e.other_control("card", "GET", f"/send-batches/{refused_id}")
+    assert not held.get("destinations")
+    decisions = [tuple(r) for r in e.read_store(
+        "SELECT operator_id, action, request_id FROM audit_log WHERE action LIKE 'approval.%' "
+        "ORDER BY id")]
+    assert decisions == [("op032", "approval.approve", approval),
+                         ("op032", "approval.refuse", refused_approval)]
