@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.control import control
+from devtools.leaks import WATCH
 from hub.client import HttpsClient
 from hub.config import LINK_NAMES, load_config
 
@@ -49,6 +50,8 @@ class Proc:
         assert self.p.stdout is not None
         for raw in self.p.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
+            if self.name == "hub":
+                WATCH.note_written(line)  # for the test that finds no personal data in it
             with self.cond:
                 self.lines.append(line)
                 try:
@@ -191,7 +194,7 @@ class Env:
         self.intake_port, self.metrics_port = ready["intake_port"], ready["metrics_port"]
 
     def client(self, party: str = "register") -> HttpsClient:
-        return HttpsClient("127.0.0.1", self.intake_port, self.certs_dir, party)
+        return WatchedClient("127.0.0.1", self.intake_port, self.certs_dir, party)
 
     def jukihub(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """``jukihub ARGS`` (an administrator's command) on this hub's store and data."""
@@ -266,9 +269,46 @@ class Env:
         return out
 
     def stop(self) -> None:
+        self._watch_before_stop()
         for p in (self.hub, self.mock, *(o[0] for o in self.others.values())):
             if p is not None:
                 p.stop()
+
+    def _watch_before_stop(self) -> None:
+        """What the hub shows outside its log: its metrics' labels, and the refusals it
+        sent each peer (the mocks keep them)."""
+        if self.hub is None or self.hub.p.poll() is not None:
+            return
+        try:
+            c = HttpsClient("127.0.0.1", self.metrics_port, self.certs_dir, "monitor")
+            status, text = c.get("/metrics")
+            c.close()
+            if status == 200:
+                WATCH.note_written(text)
+            for name in ["prefecture", *self.others]:
+                if name != "prefecture" and self.others[name][0].p.poll() is not None:
+                    continue
+                status, pushes = self.control_of(name, "GET", "/pushes")
+                if status == 200:
+                    WATCH.note_written(json.dumps(
+                        [(p["code"], p.get("reason")) for p in pushes if p["code"]],
+                        ensure_ascii=False))
+        except OSError:
+            pass  # a hub or mock already going down: its log lines are still watched
+
+
+class WatchedClient(HttpsClient):
+    """An intake client whose requests' personal values and error answers are noted
+    (``devtools.leaks``)."""
+
+    def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None,
+                content_type: str = "application/json") -> tuple[int, Any]:
+        WATCH.note_sent(body)
+        status, answer = super().request(method, path, body, raw, content_type)
+        if status >= 400:
+            WATCH.note_written(json.dumps(answer, ensure_ascii=False)
+                               if not isinstance(answer, str) else answer)
+        return status, answer
 
 
 def _pages(port: int, path: str, key: str, start: Any) -> list[dict[str, Any]]:

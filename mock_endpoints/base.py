@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS applied_log (
     seq INTEGER PRIMARY KEY, resident_code TEXT, update_seq INTEGER,
     withdrawn INTEGER NOT NULL, applied_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS pushes (
-    seq INTEGER PRIMARY KEY, body BLOB NOT NULL, state TEXT NOT NULL, code TEXT);
+    seq INTEGER PRIMARY KEY, body BLOB NOT NULL, state TEXT NOT NULL, code TEXT,
+    reason TEXT);
 CREATE INDEX IF NOT EXISTS pushes_state ON pushes (state, seq);
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, permanent INTEGER NOT NULL,
@@ -85,6 +86,9 @@ class MockEndpoint:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_BASE_SCHEMA + self.extra_schema)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(pushes)")}
+        if "reason" not in columns:  # a mock database from before refusals kept theirs
+            self.db.execute("ALTER TABLE pushes ADD COLUMN reason TEXT")
         row = self.db.execute("SELECT applied_seq FROM meta WHERE link=?", (self.link,)).fetchone()
         self.applied = row[0] if row else 0
         if row is None:
@@ -146,7 +150,8 @@ class MockEndpoint:
     def queue_push(self, cur: sqlite3.Cursor, body: bytes) -> int:
         """Queue a push inside the caller's transaction; it is sent after the commit."""
         (last,) = cur.execute("SELECT coalesce(max(seq), 0) FROM pushes").fetchone()
-        cur.execute("INSERT INTO pushes VALUES (?, ?, 'pending', NULL)", (last + 1, body))
+        cur.execute("INSERT INTO pushes VALUES (?, ?, 'pending', NULL, NULL)",
+                    (last + 1, body))
         return int(last) + 1
 
     def flush_pushes(self) -> None:
@@ -158,12 +163,13 @@ class MockEndpoint:
         return self.db.execute("SELECT seq, body FROM pushes WHERE seq > ? AND state = "
                                "'pending' ORDER BY seq", (after,)).fetchall()
 
-    def settle_pushes(self, upto: int, refused: tuple[int, str] | None = None) -> None:
+    def settle_pushes(self, upto: int,
+                      refused: tuple[int, str, str] | None = None) -> None:
         self.db.execute("UPDATE pushes SET state='acked' WHERE seq <= ? AND state='pending'",
                         (upto,))
         if refused is not None:
-            self.db.execute("UPDATE pushes SET state='refused', code=? WHERE seq=?",
-                            (refused[1], refused[0]))
+            self.db.execute("UPDATE pushes SET state='refused', code=?, reason=? "
+                            "WHERE seq=?", (refused[1], refused[2], refused[0]))
         self._wake()
 
     def control(self, method: str, path: str, args: dict[str, str],

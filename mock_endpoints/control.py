@@ -63,9 +63,10 @@ class ControlAPI(resource.Resource):
                 spec = json.loads(request_body(request))
                 return self._json(request, {"seq": self.ep.push(self.ep.build_push(spec))})
             if method == "GET" and path == "/pushes":
-                pushes = self.ep.db.execute("SELECT seq, state, code FROM pushes ORDER BY seq")
-                return self._json(request, [{"seq": r[0], "state": r[1], "code": r[2]}
-                                            for r in pushes])
+                pushes = self.ep.db.execute("SELECT seq, state, code, reason FROM pushes "
+                                            "ORDER BY seq")
+                return self._json(request, [{"seq": r[0], "state": r[1], "code": r[2],
+                                             "reason": r[3]} for r in pushes])
             if method == "POST" and path == "/drop":
                 self.ep.drop_connections()
                 return self._json(request, {"dropped": True})

@@ -131,7 +131,7 @@ class MockProtocol(Protocol):
 
     def _on_refused(self, ev: Refused, _out: list[bytes]) -> None:
         if ev.permanent:
-            self.ep.settle_pushes(ev.seq - 1, refused=(ev.seq, ev.code))
+            self.ep.settle_pushes(ev.seq - 1, refused=(ev.seq, ev.code, ev.reason))
 
     def _on_heartbeat(self, ev: Heartbeat, out: list[bytes]) -> None:
         if not ev.reply:

@@ -43,3 +43,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'hub.db'}"
     return str(request.getfixturevalue("pg_server").database())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The leak scan runs last, so it searches what the whole session wrote."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/integration/test_leaks.py"))
