@@ -196,13 +196,16 @@ class Env:
     def client(self, party: str = "register") -> HttpsClient:
         return WatchedClient("127.0.0.1", self.intake_port, self.certs_dir, party)
 
-    def jukihub(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        """``jukihub ARGS`` (an administrator's command) on this hub's store and data."""
+    def jukihub(self, *args: str, stdin: str = "", env: dict[str, str] | None = None,
+                ) -> subprocess.CompletedProcess[str]:
+        """``jukihub ARGS`` (an administrator's or a staff member's command) on this
+        hub's store and data."""
         overrides = [*self.common(), f'store.url="{self.store_url}"']
         return subprocess.run(
             [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
              *[a for o in overrides for a in ("--set", o)], *args],
-            cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120)
+            cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
+            env={**os.environ, **(env or {})})
 
     def add_staff(self, user_id: str, *roles: str, password: str = STAFF_PASSWORD) -> None:
         """A staff account in the hub's store (as ``jukihub users add`` makes one)."""

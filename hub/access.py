@@ -41,6 +41,7 @@ RIGHTS: dict[str, str] = {
     "consistency.read": "follow a consistency check and its differences",
     "send_batch.start": "start a send-destination batch",
     "send_batch.read": "follow a send-destination batch",
+    "export.write": "export the register to a file (never with a 個人番号)",
     "bulk.approve": "approve or refuse a bulk output another staff member asked for",
     "session.login": "log in (from a staff terminal; no session, no role needed)",
     "session.own": "see and end one's own session (any staff member logged in)",

@@ -97,16 +97,9 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     """Start a consistency check through the hub's API and wait for the answers."""
     import time
 
-    from hub.client import HttpsClient
 
     cfg = _config(args)
-    client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
-                         cfg.certs_dir, args.party, timeout=90.0)
-    password = os.environ.get("JUKIHUB_PASSWORD") or getpass.getpass(f"{args.user}'s password: ")
-    status, answer = client.log_in(args.user, password)
-    if status != 201:
-        print(f"jukihub: login refused ({status}): {answer.get('error')}", file=sys.stderr)
-        return 2
+    client = _staff_client(args, cfg)
     body: dict[str, object] = {}
     if args.link:
         body["links"] = args.link
@@ -137,6 +130,52 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return exit_code
 
 
+def _staff_client(args: argparse.Namespace, cfg: Config, timeout: float = 90.0) -> Any:
+    """A logged-in staff client (the password asked for, or $JUKIHUB_PASSWORD)."""
+    from hub.client import HttpsClient
+
+    client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
+                         cfg.certs_dir, args.party, timeout=timeout)
+    password = os.environ.get("JUKIHUB_PASSWORD") or getpass.getpass(f"{args.user}'s password: ")
+    status, answer = client.log_in(args.user, password)
+    if status != 201:
+        raise HubError("login_refused", f"login refused ({status}): "
+                       f"{answer.get('error', {}).get('code')}")
+    return client
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Ask for an export, or write one: the file, checked against the hub's digest."""
+    import hashlib
+
+    cfg = _config(args)
+    client = _staff_client(args, cfg)
+    if args.export_id is None:
+        status, body = client.post("/v1/exports", {"kind": args.kind})
+        if status != 202:
+            raise HubError("export_refused", f"{status}: {body.get('error', {}).get('code')}")
+        print(f"export {body['export_id']}: {body['people']} people, {body['state']}")
+        if body["state"] == "awaiting_approval":
+            print(f"  a bulk output: waits for approval {body['approval_id']} by another "
+                  f"supervisor; then: jukihub export --id {body['export_id']} --out FILE")
+            return 3
+        args.export_id = body["export_id"]
+    if args.out is None:
+        raise HubError("no_output", "--out FILE: where to write it")
+    status, body = client.post(f"/v1/exports/{args.export_id}/file", {})
+    if status != 200:
+        raise HubError("export_refused", f"{status}: {body.get('error', {}).get('code')}")
+    data = body["csv"].encode("utf-8")
+    if hashlib.sha256(data).hexdigest() != body["sha256"]:
+        raise HubError("digest_mismatch", "the file does not match the hub's digest")
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    print(f"{args.out}: {body['people']} people, sha256 {body['sha256']}, recorded as "
+          f"medium {body['medium']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jukihub", description=__doc__)
     parser.add_argument("--config", default=DEFAULT_CONFIG, type=Path,
@@ -161,19 +200,27 @@ def main(argv: list[str] | None = None) -> int:
                                "and national servers; exit 1 if they differ")
     crun.add_argument("--link", action="append", choices=["prefecture", "national"],
                       help="only this link (repeatable; default both)")
-    crun.add_argument("--user", default=os.environ.get("JUKIHUB_USER", getpass.getuser()),
-                      help="your staff user id (default: $JUKIHUB_USER or your login); "
-                      "the password is asked for, or read from $JUKIHUB_PASSWORD")
-    crun.add_argument("--party", default="operator",
-                      help="the staff terminal's client certificate to use")
-    crun.add_argument("--host", default="", help="intake host (default: from config)")
-    crun.add_argument("--port", type=int, default=0, help="intake port (default: config)")
     crun.add_argument("--timeout", type=float, default=600.0)
     crun.add_argument("--show", type=int, default=20, help="differences to print per link")
     crun.set_defaults(func=cmd_consistency)
+    export = sub.add_parser("export", help="export the register to a file (no 個人番号), "
+                            "after a second supervisor's approval when it is a bulk output")
+    export.add_argument("kind", nargs="?", default="residents", choices=["residents"])
+    export.add_argument("--id", dest="export_id", help="write an export asked for before")
+    export.add_argument("--out", type=Path, help="the file to write (must not exist)")
+    export.set_defaults(func=cmd_export)
+    for p in (crun, export):
+        p.add_argument("--user", default=os.environ.get("JUKIHUB_USER", getpass.getuser()),
+                       help="your staff user id (default: $JUKIHUB_USER or your login); "
+                       "the password is asked for, or read from $JUKIHUB_PASSWORD")
+        p.add_argument("--party", default="operator",
+                       help="the staff terminal's client certificate to use")
+        p.add_argument("--host", default="", help="intake host (default: from config)")
+        p.add_argument("--port", type=int, default=0, help="intake port (default: config)")
     admin_parsers = admin.add_parsers(sub)
     # Options may come before or after the command.
-    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, crun, *admin_parsers):
+    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, crun, export,
+              *admin_parsers):
         p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
         p.add_argument("--set", action="append", default=argparse.SUPPRESS,
                        metavar="SECTION.KEY=VALUE")

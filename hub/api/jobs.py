@@ -12,13 +12,13 @@ from twisted.internet import defer
 
 from actors.messages import StartJob
 from hub.api.context import Answer, Api, Call, Intake
-from hub.domain import approvals, checks, consistency, send_batches
+from hub.domain import approvals, checks, consistency, exports, send_batches
 from hub.domain.errors import HubError, UnavailableError
 from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.jsonable import as_json
 
 
-def _start(api: Api, start: Callable[[Any, float], tuple[Any, Any]],
+def start_job(api: Api, start: Callable[[Any, float], tuple[Any, Any]],
            what: str) -> defer.Deferred[Any]:
     d: defer.Deferred[Any] = defer.Deferred()
     api.writer.tell(StartJob(start, reply=api.on_reactor(d)))
@@ -45,7 +45,7 @@ def start_check(api: Api, call: Call) -> defer.Deferred[Answer]:
         raise HubError("link_disabled", f"the {off[0]} link is not enabled", "links", status=422)
     who, size = (call.who.operator_id, call.who.terminal_id), min(api.settings.check_chunk,
                                                                   MAX_RECORDS)
-    d = _start(api, lambda register, now: consistency.start(register, links, *who, size, now),
+    d = start_job(api, lambda register, now: consistency.start(register, links, *who, size, now),
                "check")
     return d.addCallback(lambda ids: (202, {"checks": [{"check_id": c, "link": link}
                                                        for link, c in ids.items()]}))
@@ -92,7 +92,7 @@ def start_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
     print_class = call.body.get("print_class", cfg.print_class)
     who = (call.who.operator_id, call.who.terminal_id)
     threshold = api.settings.bulk_threshold
-    d = _start(api, lambda register, now: send_batches.start(
+    d = start_job(api, lambda register, now: send_batches.start(
         register, cfg, codes, print_class, *who, now, threshold), "batch")
     return d.addCallback(lambda answer: (202, answer))
 
@@ -118,14 +118,16 @@ def show_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
 
 def list_approvals(api: Api, call: Call) -> defer.Deferred[Answer]:
     store = api.reads.store
-    d = api.reads.run(store.read, store.approvals.list, call.params.get("state"))
+    d = api.reads.run(store.read, store.approvals.listed, call.params.get("state"))
     return d.addCallback(lambda rows: (200, {"approvals": [_approval(r) for r in rows]}))
 
 
 def decide_approval(api: Api, call: Call) -> defer.Deferred[Answer]:
-    then = {"send_batch": send_batches.decided(api.settings.send)} if api.settings.send else {}
+    then: dict[str, approvals.Decided] = {"export": exports.decided}
+    if api.settings.send is not None:
+        then["send_batch"] = send_batches.decided(api.settings.send)
     approval_id, decision, who = call.params["approval_id"], call.body["decision"], call.who
-    d = _start(api, lambda register, now: approvals.decide(
+    d = start_job(api, lambda register, now: approvals.decide(
         register, then, approval_id, decision, who.operator_id, who.terminal_id, now),
         "decision")
     return d.addCallback(lambda shown: (200, _approval(shown)))

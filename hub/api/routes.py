@@ -12,7 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.api import changes, inbox, jobs, manual_answers, queries, residents, sessions
+from hub.api import (
+    changes,
+    exports,
+    inbox,
+    jobs,
+    manual_answers,
+    queries,
+    residents,
+    sessions,
+)
 from hub.api.context import Api, Call, Intake
 
 Handler = Callable[[Api, Call], Any]  # an Answer, or a Deferred of one (hub process)
@@ -65,6 +74,8 @@ ROUTES = (
           jobs.show_batch),
     Route("GET", "/v1/approvals", "approval", jobs.list_approvals),
     Route("POST", "/v1/approvals/{approval_id}", "approval", jobs.decide_approval),
+    Route("POST", "/v1/exports", "export", exports.request),
+    Route("POST", "/v1/exports/{export_id}/file", "export", exports.write),
     Route("POST", "/v1/residents/search", "resident_search", residents.search),
     Route("GET", "/v1/residents/{resident_code}", "resident", residents.show),
     Route("POST", "/v1/sessions", "session", sessions.log_in),

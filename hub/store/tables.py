@@ -263,3 +263,15 @@ media = Table(
     Column("written_at", Float, nullable=False),
     Column("sha256", String(64), nullable=False),
 )
+
+exports = Table(
+    "exports", metadata,
+    Column("export_id", String(11), primary_key=True),              # E + 10 digits
+    Column("kind", String(20), nullable=False),                      # residents
+    Column("people", Integer, nullable=False),
+    Column("state", String(20), nullable=False),       # ready/awaiting_approval/approved/refused
+    Column("requested_by", String(40), nullable=False),
+    Column("requested_terminal", String(64), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("approval_id", String(11)),
+)

@@ -46,6 +46,8 @@ def samples(synth: Synth) -> dict[tuple[str, str], tuple[str, Any]]:
         ("GET", "/v1/approvals"): ("/v1/approvals", None),
         ("POST", "/v1/approvals/{approval_id}"): ("/v1/approvals/A0000000001",
                                                   {"decision": "refuse"}),
+        ("POST", "/v1/exports"): ("/v1/exports", {"kind": "residents"}),
+        ("POST", "/v1/exports/{export_id}/file"): ("/v1/exports/E0000000099/file", {}),
         ("POST", "/v1/residents/search"): ("/v1/residents/search",
                                            {"resident_code": "12345678903"}),
         ("GET", "/v1/residents/{resident_code}"): ("/v1/residents/12345678903", None),

@@ -1,0 +1,41 @@
+"""File exports (``/v1/exports``): ask for one, then write it — after a second
+supervisor's approval when it is a bulk output.  The file's content comes in the answer
+only once its medium (who, what, how many, which approval, SHA-256) is on the record;
+``jukihub export`` writes it to disk and checks the digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from hub.api.context import Answer, Api, Call
+from hub.api.jobs import start_job
+from hub.domain import exports
+
+
+def request(api: Api, call: Call) -> defer.Deferred[Answer]:
+    who, kind, threshold = call.who, call.body["kind"], api.settings.bulk_threshold
+    d = start_job(api, lambda register, now: exports.start(
+        register, kind, who.operator_id, who.terminal_id, now, threshold), "export")
+    return d.addCallback(lambda answer: (202, answer))
+
+
+def write(api: Api, call: Call) -> defer.Deferred[Answer]:
+    store, export_id, who = api.reads.store, call.params["export_id"], call.who
+
+    def read() -> tuple[dict[str, Any], list[tuple[Any, ...]]]:  # a pool thread
+        with store.reading() as db:
+            export = store.approvals.export(db, export_id)
+            exports.writable(export, who.operator_id)
+            assert export is not None  # writable refuses a missing one
+            return export, store.approvals.export_rows(db)
+
+    def record(found: tuple[dict[str, Any], list[tuple[Any, ...]]]) -> defer.Deferred[Any]:
+        export, rows = found
+        text = exports.as_csv(rows)
+        return start_job(api, lambda register, now: exports.record_written(
+            register, export, text, len(rows), who.operator_id, who.terminal_id, now),
+            "medium")
+
+    return api.reads.run(read).addCallback(record).addCallback(lambda a: (200, a))
