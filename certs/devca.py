@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from cryptography import x509
@@ -93,6 +93,43 @@ def make_leaf(directory: Path, party: str, common_name: str, ca_cert: x509.Certi
     (directory / f"{party}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+    key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return cert, key
+
+
+def write_crl(directory: Path, serials: Iterable[int] = ()) -> Path:
+    """The CA's revocation list, ``ca.crl`` (PEM), listing ``serials``; replaced
+    atomically, so a listener reloading it never reads half a file."""
+    ca_cert, ca_key = _load_ca(directory)
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+               .last_update(now - dt.timedelta(minutes=5))
+               .next_update(now + dt.timedelta(days=7)))
+    for serial in sorted(set(serials)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
+    crl = builder.sign(ca_key, hashes.SHA256())
+    path = directory / "ca.crl"
+    tmp = directory / "ca.crl.tmp"
+    tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp, path)
+    return path
+
+
+def revoke(directory: Path, party: str) -> int:
+    """Add ``party``'s certificate to the CA's revocation list; its serial."""
+    directory = Path(directory)
+    cert = x509.load_pem_x509_certificate((directory / f"{party}.pem").read_bytes())
+    crl_path = directory / "ca.crl"
+    listed = ({r.serial_number for r in x509.load_pem_x509_crl(crl_path.read_bytes())}
+              if crl_path.exists() else set())
+    write_crl(directory, listed | {cert.serial_number})
+    return int(cert.serial_number)
+
+
 def init_certs(directory: Path, parties: Mapping[str, str], force: bool = False) -> list[str]:
     """Make the CA and each party's certificate where missing; return what was made."""
     directory = Path(directory)
@@ -112,4 +149,7 @@ def init_certs(directory: Path, parties: Mapping[str, str], force: bool = False)
                          and (directory / f"{party}.key").exists()):
             make_leaf(directory, party, common_name, ca_cert, ca_key)
             made.append(party)
+    if force or not (directory / "ca.crl").exists():
+        write_crl(directory)  # none revoked yet
+        made.append("crl")
     return made

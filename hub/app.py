@@ -85,6 +85,7 @@ class Hub:
         self.reads.start()
         intake_port, serving = self._start_intake()
         processes = self.intake_processes
+        metrics.certificate_days.watch(cfg.certs_dir, ["hub", "intake", "metrics"])
         metrics_site = server.Site(MetricsPage(
             cfg.access.systems_with("metrics.read"), cfg.log_scrapes,
             before=processes.flush_meters if processes is not None else None))

@@ -32,6 +32,16 @@ def cmd_certs_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_certs_revoke(args: argparse.Namespace) -> int:
+    from certs.devca import revoke
+
+    cfg = _config(args)
+    serial = revoke(cfg.certs_dir, args.party)
+    print(f"{args.party}: certificate {serial:x} revoked in {cfg.certs_dir / 'ca.crl'}; "
+          "every listener and link refuses it from its next handshake")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from hub.store.engine import migrate
 
@@ -191,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     init = certs_sub.add_parser("init", help="make the dev CA and one certificate per party")
     init.add_argument("--force", action="store_true", help="make everything anew")
     init.set_defaults(func=cmd_certs_init)
+    revoke = certs_sub.add_parser("revoke", help="revoke a party's dev certificate (adds it "
+                                  "to the dev CA's revocation list, ca.crl)")
+    revoke.add_argument("party")
+    revoke.set_defaults(func=cmd_certs_revoke)
     mock = sub.add_parser("mock", help="run a mock endpoint standalone")
     mock.add_argument("name", help="prefecture")
     mock.set_defaults(func=cmd_mock)
@@ -219,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--port", type=int, default=0, help="intake port (default: config)")
     admin_parsers = admin.add_parsers(sub)
     # Options may come before or after the command.
-    for p in (sub.choices["run"], sub.choices["migrate"], init, mock, crun, export,
+    for p in (sub.choices["run"], sub.choices["migrate"], init, revoke, mock, crun, export,
               *admin_parsers):
         p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
         p.add_argument("--set", action="append", default=argparse.SUPPRESS,

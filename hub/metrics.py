@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+from cryptography import x509
 from prometheus_client import (
     REGISTRY,
     Counter,
@@ -118,3 +120,47 @@ class _OldestAge:
 
 oldest_age = _OldestAge()
 REGISTRY.register(oldest_age)
+
+
+class _CertificateDays:
+    """``jukihub_certificate_expiry_days{party}``: days until each of the hub's own
+    certificates (and the CA's) expires, and ``{party="crl:<file>"}`` until each
+    revocation list must be renewed — read at scrape time (files re-read when they
+    change), so an alert sees the certificate that is in place now."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, Path] = {}
+        self._cache: dict[Path, tuple[float, float]] = {}  # path -> (mtime, not_after)
+        self.clock = time.time
+
+    def watch(self, certs_dir: Path, parties: list[str]) -> None:
+        self.files = {p: certs_dir / f"{p}.pem" for p in ["ca", *parties]}
+        self.files.update({f"crl:{f.name}": f for f in sorted(certs_dir.glob("*.crl"))})
+
+    def _not_after(self, path: Path) -> float | None:
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        cached = self._cache.get(path)
+        if cached is None or cached[0] != mtime:
+            data = path.read_bytes()
+            when = (x509.load_pem_x509_crl(data).next_update_utc if path.suffix == ".crl"
+                    else x509.load_pem_x509_certificate(data).not_valid_after_utc)
+            cached = self._cache[path] = (mtime, when.timestamp() if when else float("inf"))
+        return cached[1]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("jukihub_certificate_expiry_days",
+                                   "Days until the certificate expires (a CRL: until its "
+                                   "next update is due)", labels=["party"])
+        now = self.clock()
+        for party, path in sorted(self.files.items()):
+            not_after = self._not_after(path)
+            if not_after is not None:
+                family.add_metric([party], (not_after - now) / 86400)
+        yield family
+
+
+certificate_days = _CertificateDays()
+REGISTRY.register(certificate_days)
