@@ -6,6 +6,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The TLS scanner the tests run against every listener (sslyze: its own virtualenv,
+# since it pins an older cryptography than the hub's).
+SCAN   := .venv-scan
+SCAN_STAMP := $(SCAN)/.installed
 
 .PHONY: demo test run bench lint clean
 
@@ -16,12 +20,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,postgresql]'
 	touch $(STAMP)
 
+$(SCAN_STAMP): constraints-scan.txt
+	$(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/pip install --quiet pip==26.3
+	$(SCAN)/bin/pip install --quiet -r constraints-scan.txt
+	touch $(SCAN_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/jukihub certs init
 	$(BIN)/jukihub migrate
 	$(BIN)/jukihub-dev demo
 
-test: $(STAMP)
+test: $(STAMP) $(SCAN_STAMP)
 	scripts/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -37,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) var certs/dev
+	rm -rf $(VENV) $(SCAN) var certs/dev
