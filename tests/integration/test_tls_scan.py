@@ -27,7 +27,8 @@ def test_every_listener_offers_only_strong_tls_and_requires_a_client_certificate
     scan = subprocess.run(
         # No client certificate: the scanner is the stranger a listener must turn away;
         # it still sees every protocol and suite the listener would negotiate.
-        [str(SCANNER), "-m", "sslyze", "--json_out", str(out), "--quiet", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3",
+        [str(SCANNER), "-m", "sslyze", "--json_out", str(out), "--quiet",
+         "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3",
          "--mozilla_config", "disable",
          *(f"127.0.0.1:{port}" for port in targets.values())],
         capture_output=True, text=True, timeout=300)
