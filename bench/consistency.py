@@ -144,11 +144,10 @@ def run(n: int, chunk: int) -> dict[str, Any]:
         try:
             env.start_mock()
             env.start_hub([f"consistency.chunk_records={chunk}"])
-            staff = env.client("operator")
+            staff = env.staff("bench", "supervisor")
             mem0 = peak_kib(env.hub.p.pid) if env.hub else 0
             started = time.perf_counter()
-            status, body = staff.post("/v1/consistency-checks", {
-                "operator_id": "bench", "terminal_id": "bench", "links": ["prefecture"]})
+            status, body = staff.post("/v1/consistency-checks", {"links": ["prefecture"]})
             assert status == 202, body
             check_id = body["checks"][0]["check_id"]
             while True:

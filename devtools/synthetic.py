@@ -101,6 +101,17 @@ class Synth:
         self.people.append(p)
         return change
 
+    def japanese_arrivals(self, n: int, numbered: bool = False) -> list[dict[str, Any]]:
+        """``n`` arrivals of Japanese residents; ``numbered``: each given a 個人番号
+        (drawn after all of them, in order)."""
+        arrivals = [self.arrival() for _ in range(n)]
+        for a in arrivals:
+            if numbered:
+                a["resident"]["individual_number"] = individual_number(self.rng)
+            a["resident"]["resident_type"] = "japanese"
+            a["resident"].pop("foreign", None)
+        return arrivals
+
     def _living(self) -> Person | None:
         alive = [p for p in self.people[-500:] if not p.removed]
         return self.rng.choice(alive) if alive else None

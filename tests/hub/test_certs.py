@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_one_certificate_per_party_keys_private(tmp_path: Path) -> None:
     parties = load_config(ROOT / "config.toml").parties
     made = init_certs(tmp_path, parties)
-    assert made == ["ca", *parties]
+    assert made == ["ca", *parties, "crl"]
+    crl = x509.load_pem_x509_crl((tmp_path / "ca.crl").read_bytes())
+    assert crl.issuer == x509.load_pem_x509_certificate(
+        (tmp_path / "ca.pem").read_bytes()).subject and len(crl) == 0  # none revoked yet
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
     for party, name in parties.items():
         key = tmp_path / f"{party}.key"

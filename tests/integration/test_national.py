@@ -18,10 +18,7 @@ def ask(e: Any, **items: Any) -> tuple[int, Any]:
 def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     e = env_with("national", hub_extra=["links.national.query_timeout=1.0"])
     synth = Synth(seed=201)
-    arrivals = [synth.arrival() for _ in range(30)]
-    for a in arrivals:
-        a["resident"]["resident_type"] = "japanese"
-        a["resident"].pop("foreign", None)
+    arrivals = synth.japanese_arrivals(30)
     post_all(e.client(), arrivals)
     e.wait_applied(30)
     assert e.seed_national() == 30

@@ -11,10 +11,7 @@ from tests.integration.test_prefecture_path import post_all
 
 def test_local_search_lists_without_numbers_and_logs_every_look(env: Env) -> None:
     synth = Synth(seed=821)
-    arrivals = [synth.arrival() for _ in range(8)]
-    for a in arrivals:
-        a["resident"]["resident_type"] = "japanese"
-        a["resident"].pop("foreign", None)
+    arrivals = synth.japanese_arrivals(8)
     post_all(env.client(), arrivals)
     target = arrivals[0]
     r = target["resident"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devtools.synthetic import Synth, individual_number
+from devtools.synthetic import Synth
 from tests.integration.test_prefecture_path import post_all
 
 WHO: dict[str, str] = {}  # who acts comes from the staff session (op031)
@@ -13,11 +13,7 @@ WHO: dict[str, str] = {}  # who acts comes from the staff session (op031)
 def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> None:
     e = env_with("card", hub_extra=["send_destination.chunk_records=4"])
     synth = Synth(seed=231)
-    people = [synth.arrival() for _ in range(12)]
-    for p in people:
-        p["resident"]["individual_number"] = individual_number(synth.rng)
-        p["resident"]["resident_type"] = "japanese"
-        p["resident"].pop("foreign", None)
+    people = synth.japanese_arrivals(12, numbered=True)
     rare = people[0]["resident"]  # 髙 and 𠮷 have standard substitutes, 﨑 too
     rare["name_kanji"], rare["name_kana"] = "髙橋　𠮷男", "タカハシ　ヨシオ"
     rare["address"]["text"] = "静岡県沼津市大手町﨑１番"
@@ -85,11 +81,7 @@ def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> Non
 def test_a_bulk_batch_waits_until_a_second_supervisor_approves_it(env_with: Any) -> None:
     e = env_with("card", hub_extra=["controls.bulk_threshold=5"])
     synth = Synth(seed=232)
-    people = [synth.arrival() for _ in range(8)]
-    for p in people:
-        p["resident"]["individual_number"] = individual_number(synth.rng)
-        p["resident"]["resident_type"] = "japanese"
-        p["resident"].pop("foreign", None)
+    people = synth.japanese_arrivals(8, numbered=True)
     post_all(e.client(), people)
     asker, second = e.staff("op031"), e.staff("op032")
     codes = [p["resident_code"] for p in people]
