@@ -41,6 +41,7 @@ RIGHTS: dict[str, str] = {
     "consistency.read": "follow a consistency check and its differences",
     "send_batch.start": "start a send-destination batch",
     "send_batch.read": "follow a send-destination batch",
+    "feed.read": "pull one's department feed (a department's system only)",
     "export.write": "export the register to a file (never with a 個人番号)",
     "bulk.approve": "approve or refuse a bulk output another staff member asked for",
     "session.login": "log in (from a staff terminal; no session, no role needed)",
@@ -51,7 +52,7 @@ SESSION_LOGIN = "session.login"
 EVERY_STAFF = frozenset({SESSION_LOGIN, "session.own"})
 # Rights only a system account may hold: a staff call never reaches the store writer
 # without going through the hub's own handlers.
-SYSTEM_ONLY = frozenset({"changes.submit", "metrics.read"})
+SYSTEM_ONLY = frozenset({"changes.submit", "metrics.read", "feed.read"})
 
 
 class AccessError(ValueError):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.access import AccessConfig, AccessError, access_from_raw
+from hub.departments import DEPARTMENT_ROLE, Department, departments_from_raw
 from protocols.codes import is_municipality_code
 
 LINK_NAMES = ("prefecture", "national", "card", "intermediate", "moj")
@@ -115,6 +116,7 @@ class Config:
     certs_dir: Path
     parties: dict[str, str]
     access: AccessConfig
+    departments: dict[str, Department]
     audit: AuditConfig
     intake: IntakeConfig
     metrics: ListenerConfig
@@ -162,6 +164,17 @@ def _send_config(raw: dict[str, Any] | None) -> SendConfig | None:
         raise ValueError("send_destination.chunk_records must be 1..300")
     return SendConfig(str(raw["municipality_name"]), place("city"), place("issue_place"),
                       place("card_place"), chunk, str(raw.get("print_class", "2")))
+
+
+def _with_departments(access: dict[str, Any], departments: dict[str, Department],
+                      ) -> dict[str, Any]:
+    """``[access]`` with each department's certificate pinned to the department role."""
+    systems = dict(access.get("systems", {}))
+    for d in departments.values():
+        if systems.get(d.certificate, DEPARTMENT_ROLE) != DEPARTMENT_ROLE:
+            raise AccessError(f"departments.{d.name}: its certificate is another system's")
+        systems[d.certificate] = DEPARTMENT_ROLE
+    return {**access, "systems": systems}
 
 
 def _audit_config(raw: dict[str, Any], data_dir: Path, p: Any) -> AuditConfig:
@@ -245,6 +258,7 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             raise ConfigError(f"{path}: hub.municipality_code is not a municipality code "
                               "with its check digit (JIS X 0402)")
         intake, metrics = raw["intake"], raw["metrics"]
+        departments = departments_from_raw(raw.get("departments", {}))
         cfg = Config(
             path=path,
             municipality_code=str(hub["municipality_code"]),
@@ -253,7 +267,9 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             group_commit_max=int(store.get("group_commit_max", 500)),
             certs_dir=p(certs["dir"]),
             parties=dict(certs["parties"]),
-            access=access_from_raw(raw.get("access", {}), raw.get("roles", {})),
+            access=access_from_raw(_with_departments(raw.get("access", {}), departments),
+                                   raw.get("roles", {})),
+            departments=departments,
             audit=_audit_config(raw.get("audit", {}), data_dir, p),
             intake=IntakeConfig(
                 host=intake.get("host", "127.0.0.1"), port=int(intake.get("port", 0)),

@@ -12,7 +12,7 @@ from twisted.internet import defer
 
 from actors.messages import StartJob
 from hub.api.context import Answer, Api, Call, Intake
-from hub.domain import approvals, checks, consistency, exports, send_batches
+from hub.domain import approvals, checks, consistency, exports, feeds, send_batches
 from hub.domain.errors import HubError, UnavailableError
 from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.jsonable import as_json
@@ -123,7 +123,7 @@ def list_approvals(api: Api, call: Call) -> defer.Deferred[Answer]:
 
 
 def decide_approval(api: Api, call: Call) -> defer.Deferred[Answer]:
-    then: dict[str, approvals.Decided] = {"export": exports.decided}
+    then: dict[str, approvals.Decided] = {"export": exports.decided, "feed": feeds.decided}
     if api.settings.send is not None:
         then["send_batch"] = send_batches.decided(api.settings.send)
     approval_id, decision, who = call.params["approval_id"], call.body["decision"], call.who

@@ -15,6 +15,7 @@ from typing import Any
 from hub.api import (
     changes,
     exports,
+    feeds,
     inbox,
     jobs,
     manual_answers,
@@ -74,6 +75,7 @@ ROUTES = (
           jobs.show_batch),
     Route("GET", "/v1/approvals", "approval", jobs.list_approvals),
     Route("POST", "/v1/approvals/{approval_id}", "approval", jobs.decide_approval),
+    Route("GET", "/v1/feed", "feed", feeds.pull),
     Route("POST", "/v1/exports", "export", exports.request),
     Route("POST", "/v1/exports/{export_id}/file", "export", exports.write),
     Route("POST", "/v1/residents/search", "resident_search", residents.search),

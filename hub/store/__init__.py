@@ -3,8 +3,8 @@ named transactions (``outbox.append``, ``inbox.record``, …).  Every SQL statem
 the hub lives in this package.
 
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
-``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``jobs`` — over one
-engine, and the database transactions they run in:
+``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs`` —
+over one engine, and the database transactions they run in:
 
 - ``transaction(name)``: a read-write transaction; only the store writer actor opens
   one (it is the only writer).  ``durable=False`` lets the commit return before the
@@ -26,10 +26,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine
 
 from hub import metrics
+from hub.departments import FEED_FIELDS
 from hub.store.accounts import AccountStore, StaffAccount
 from hub.store.approvals import ApprovalStore
 from hub.store.audit import AuditEntry, AuditStore, LoggedEntry
 from hub.store.base import Db, Sql
+from hub.store.feeds import FeedStore
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
 from hub.store.link_state import LinkState, LinkStateStore
@@ -61,6 +63,7 @@ class Store:
         self.audit = AuditStore(sql)
         self.accounts = AccountStore(sql)
         self.approvals = ApprovalStore(sql)
+        self.feeds = FeedStore(sql, FEED_FIELDS)
         self.jobs = JobStore(sql, self.register)
 
     @contextmanager

@@ -275,3 +275,11 @@ exports = Table(
     Column("requested_at", Float, nullable=False),
     Column("approval_id", String(11)),
 )
+
+department_feeds = Table(
+    "department_feeds", metadata,
+    Column("department", String(40), primary_key=True),
+    Column("state", String(20), nullable=False),     # open / awaiting_approval / refused
+    Column("approval_id", String(11)),
+    Column("requested_at", Float, nullable=False),
+)

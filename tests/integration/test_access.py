@@ -46,6 +46,7 @@ def samples(synth: Synth) -> dict[tuple[str, str], tuple[str, Any]]:
         ("GET", "/v1/approvals"): ("/v1/approvals", None),
         ("POST", "/v1/approvals/{approval_id}"): ("/v1/approvals/A0000000001",
                                                   {"decision": "refuse"}),
+        ("GET", "/v1/feed"): ("/v1/feed?limit=1", None),
         ("POST", "/v1/exports"): ("/v1/exports", {"kind": "residents"}),
         ("POST", "/v1/exports/{export_id}/file"): ("/v1/exports/E0000000099/file", {}),
         ("POST", "/v1/residents/search"): ("/v1/residents/search",
