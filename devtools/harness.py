@@ -113,6 +113,7 @@ class Env:
         self.metrics_port = 0
         self.hub_extra: list[str] = []
         self.staff_made: set[str] = set()
+        self.sessions: dict[tuple[str, str, int], HttpsClient] = {}
         # Other mocks (the prefecture's are the attributes above): name -> (proc, port,
         # control port).  A link whose mock is not started is disabled in the hub.
         self.others: dict[str, tuple[Proc, int, int]] = {}
@@ -223,14 +224,18 @@ class Env:
     def staff(self, user_id: str = "op001", *roles: str, terminal: str = "operator",
               ) -> HttpsClient:
         """A staff member logged in from ``terminal`` (their account is made first, with
-        ``roles`` — a supervisor's by default — unless it exists)."""
+        ``roles`` — a supervisor's by default — unless it exists); the same client, and
+        session, for as long as this hub process runs."""
         if user_id not in self.staff_made:
             self.add_staff(user_id, *(roles or ("supervisor",)))
             self.staff_made.add(user_id)
-        c = self.client(terminal)
-        status, body = c.log_in(user_id, STAFF_PASSWORD)
-        assert status == 201, f"login of {user_id}: {status} {body}"
-        return c
+        key = (user_id, terminal, id(self.hub))  # a session lasts as long as its hub
+        if key not in self.sessions:
+            c = self.client(terminal)
+            status, body = c.log_in(user_id, STAFF_PASSWORD)
+            assert status == 201, f"login of {user_id}: {status} {body}"
+            self.sessions[key] = c
+        return self.sessions[key]
 
     def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return control("127.0.0.1", self.control_port, method, path, body)

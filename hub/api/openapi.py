@@ -1,8 +1,9 @@
 """The OpenAPI document (``openapi.yaml``) as the API's contract, compiled once.
 
-At start every operation's request body, its parameters and each of its responses
-(by status) are turned into Python functions by fastjsonschema — ``$ref``s resolved in
-place first — so checking a request costs a function call, not a schema walk (the
+Every operation's request body, its parameters and each of its responses (by status)
+are turned into Python functions by fastjsonschema — ``$ref``s resolved in place first,
+each compiled on its first use — so checking a request costs a function call, not a
+schema walk (the
 tests check these verdicts against openapi-core's on the same document).  Query and
 path parameters arrive as text and are converted to their schema's type first.
 
@@ -122,9 +123,7 @@ class Contract:
         return op
 
     def _validator(self, schema: dict[str, Any]) -> Validator:
-        compiled: Validator = fastjsonschema.compile(self._resolve(schema),
-                                                     use_default=False)
-        return compiled
+        return _Compiled(self._resolve(schema))
 
     def _resolve(self, node: Any) -> Any:
         """``node`` with every ``$ref`` into this document replaced by what it names."""
@@ -139,6 +138,22 @@ class Contract:
         if isinstance(node, list):
             return [self._resolve(v) for v in node]
         return node
+
+
+class _Compiled:
+    """A schema's validator, compiled by fastjsonschema the first time it is used: a
+    process compiles only the operations it serves (a start compiles none; a first
+    request of a kind pays ~30 ms once)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self.check: Validator | None = None
+
+    def __call__(self, obj: Any) -> Any:
+        check = self.check
+        if check is None:  # two threads may both compile it once: harmless
+            check = self.check = fastjsonschema.compile(self.schema, use_default=False)
+        return check(obj)
 
 
 def _anything(_obj: Any) -> None:

@@ -5,6 +5,7 @@ keeps them, the API and the CLI apply these rules."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -17,8 +18,11 @@ from hub.store import StaffAccount
 
 # argon2id with the library's defaults (RFC 9106's second recommendation: t=3, 64 MiB).
 _HASHER = PasswordHasher()
-# Verified when the user id is unknown, so that case takes as long as a wrong password.
-_DUMMY = _HASHER.hash("not a password of anyone")
+@functools.cache
+def _dummy() -> str:
+    """Verified when the user id is unknown, so that case takes as long as a wrong
+    password (made on first use: it costs a hash)."""
+    return _HASHER.hash("not a password of anyone")
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 
 
@@ -30,7 +34,7 @@ def password_matches(encoded: str | None, password: str) -> bool:
     """Whether ``password`` is the one ``encoded`` was made of (``None``: no account;
     the work is done all the same)."""
     try:
-        return _HASHER.verify(encoded or _DUMMY, password) and encoded is not None
+        return _HASHER.verify(encoded or _dummy(), password) and encoded is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
