@@ -114,6 +114,7 @@ class Env:
         self.hub_extra: list[str] = []
         self.staff_made: set[str] = set()
         self.sessions: dict[tuple[str, str, int], HttpsClient] = {}
+        self.hub_starts = 0
         # Other mocks (the prefecture's are the attributes above): name -> (proc, port,
         # control port).  A link whose mock is not started is disabled in the hub.
         self.others: dict[str, tuple[Proc, int, int]] = {}
@@ -193,6 +194,7 @@ class Env:
             *self.hub_extra], "hub")
         ready = self.hub.wait_event(lambda e: e.get("event") == "hub.ready")
         self.intake_port, self.metrics_port = ready["intake_port"], ready["metrics_port"]
+        self.hub_starts += 1
 
     def client(self, party: str = "register") -> HttpsClient:
         return WatchedClient("127.0.0.1", self.intake_port, self.certs_dir, party)
@@ -229,7 +231,7 @@ class Env:
         if user_id not in self.staff_made:
             self.add_staff(user_id, *(roles or ("supervisor",)))
             self.staff_made.add(user_id)
-        key = (user_id, terminal, id(self.hub))  # a session lasts as long as its hub
+        key = (user_id, terminal, self.hub_starts)  # a session lasts as long as its hub
         if key not in self.sessions:
             c = self.client(terminal)
             status, body = c.log_in(user_id, STAFF_PASSWORD)
