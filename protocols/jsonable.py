@@ -10,15 +10,16 @@ from typing import Any
 
 def as_json(doc: Any, keep_none: bool = False) -> dict[str, Any]:
     """``doc``'s items; absent (``None``) ones left out unless ``keep_none``."""
-    return {k: _plain(v) for k, v in dataclasses.asdict(doc).items()
+    return {k: plain(v) for k, v in dataclasses.asdict(doc).items()
             if keep_none or v is not None}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` with dates as ISO text, dicts, lists and tuples followed."""
     if isinstance(value, dt.date):  # datetime too
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

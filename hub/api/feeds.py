@@ -7,7 +7,6 @@ approval for a bulk one (409 ``awaiting_approval`` until then)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from twisted.internet import defer
@@ -18,6 +17,7 @@ from hub.api.sessions import audit
 from hub.departments import Department, shown
 from hub.domain import feeds
 from hub.domain.errors import HubError
+from protocols.jsonable import plain
 
 
 def _department(api: Api, call: Call) -> Department:
@@ -50,7 +50,7 @@ def pull(api: Api, call: Call) -> defer.Deferred[Answer]:
         return api.reads.run(store.read, store.feeds.page, after, limit)
 
     def answer(rows: list[dict[str, Any]]) -> defer.Deferred[Answer]:
-        records = [_plain(shown(r, dept)) for r in rows]
+        records = [plain(shown(r, dept)) for r in rows]
         body = {"department": dept.name, "basis": dept.basis, "records": records,
                 "next": rows[-1]["update_seq"] if rows else after}
         return audit(api, call.who, call.client, "feed.read", target=dept.name,
@@ -61,6 +61,3 @@ def pull(api: Api, call: Call) -> defer.Deferred[Answer]:
     d = api.reads.run(store.read, store.feeds.state, dept.name)
     return d.addCallback(opened).addCallback(read).addCallback(answer)
 
-
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in record.items()}

@@ -7,7 +7,6 @@ keyed by the 宛名番号, never the 住民票コード."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from twisted.internet import defer
@@ -21,12 +20,10 @@ from hub.domain.queries import (
     parse_query,
     search_items,
 )
+from protocols.jsonable import plain
 
 _CANDIDATES = 2000  # rows read before the names are compared
 
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
 
 
 def search(api: Api, call: Call) -> defer.Deferred[Answer]:
@@ -44,7 +41,7 @@ def search(api: Api, call: Call) -> defer.Deferred[Answer]:
         status = ("not_found" if not matches else "too_many"
                   if len(matches) > MAX_LOCAL_MATCHES or len(rows) >= _CANDIDATES else "found")
         shown = matches if status == "found" else []
-        body = {"status": status, "count": len(matches), "matches": [_plain(m) for m in shown]}
+        body = {"status": status, "count": len(matches), "matches": [plain(m) for m in shown]}
         return audit(api, call.who, call.client, "register.search", count=len(matches)
                      ).addCallback(lambda _: (200, body))
 
@@ -65,6 +62,6 @@ def show(api: Api, call: Call) -> defer.Deferred[Answer]:
         shown = "individual_number" in record
         return audit(api, call.who, call.client, "register.read",
                      target=resident["atena_number"], number_shown=shown).addCallback(
-            lambda _: (200, _plain(record)))
+            lambda _: (200, plain(record)))
 
     return api.reads.run(store.read, store.register.residents, [code]).addCallback(answered)

@@ -52,6 +52,7 @@ from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch
 from hub.api.routes import Route, match
+from hub.api.sessions import refusal_entry
 from hub.domain.errors import HubError, RequestError
 from hub.store import AuditEntry
 from hub.tls import peer_common_name
@@ -133,13 +134,9 @@ class ApiResource(resource.Resource):
 
     def _refuse(self, client: str, right: str, code: str, message: str,
                 status: int) -> Refusal:
-        """A refusal by certificate: counted, logged (keys only), and for the 操作ログ."""
+        """A refusal by certificate: counted, logged, and for the 操作ログ."""
         self.meters.client_refused()
-        log.warning("call refused", extra={"event": "access.refused", "client": client,
-                                           "right": right, "code": code})
-        return Refusal(code, message, status, AuditEntry(
-            time.time(), client or "-", client or "-", right, None, None, client or None,
-            False, code))
+        return Refusal(code, message, status, refusal_entry(client, right, code))
 
     @staticmethod
     def _route(request: server.Request, method: str,

@@ -64,8 +64,7 @@ class Sessions:
         s = self._open.get(key)
         if s is None or s.terminal != terminal:
             return None
-        if now - s.last_used >= self.access.session_idle or \
-                now - s.started >= self.access.session_max:
+        if self._over(s, now):
             del self._open[key]
             return None
         s.last_used = now
@@ -83,33 +82,50 @@ class Sessions:
 
     def prune(self, now: float) -> None:
         """Forget sessions past their time (a timer calls this)."""
-        for token_key in [k for k, s in self._open.items()
-                          if now - s.last_used >= self.access.session_idle
-                          or now - s.started >= self.access.session_max]:
-            del self._open[token_key]
+        for key in [k for k, s in self._open.items() if self._over(s, now)]:
+            del self._open[key]
+
+    def _over(self, s: Session, now: float) -> bool:
+        """Idle too long, or open too long."""
+        return (now - s.last_used >= self.access.session_idle
+                or now - s.started >= self.access.session_max)
 
 
 def audit(api: Api, who: Principal | None, client: str, action: str, result: str = "ok",
           target: str | None = None, count: int | None = None,
           number_shown: bool = False) -> defer.Deferred[None]:
     """An entry into the 操作ログ; the Deferred fires once it is committed."""
-    d: defer.Deferred[None] = defer.Deferred()
     operator = who.operator_id if who is not None else client
     terminal = who.terminal_id if who is not None else client
-    api.writer.tell(RecordAudit(AuditEntry(0, operator, terminal, action, target, None, client,
-                                           number_shown, result, count),
-                                reply=api.on_reactor(d)))
+    return record(api, AuditEntry(0, operator, terminal, action, target, None, client,
+                                  number_shown, result, count))
+
+
+def record(api: Api, entry: AuditEntry) -> defer.Deferred[None]:
+    """``entry`` to the store writer (``at`` 0: its commit's time); fires once committed."""
+    d: defer.Deferred[None] = defer.Deferred()
+    api.writer.tell(RecordAudit(entry, reply=api.on_reactor(d)))
     return d
+
+
+def refusal_entry(client: str, right: str, code: str,
+                  who: Principal | None = None) -> AuditEntry:
+    """A refused call, logged (keys only), as its 操作ログ entry — for both places calls
+    are refused: the dispatch (by certificate) and ``authorize`` (by session)."""
+    log.warning("call refused", extra={"event": "access.refused", "client": client,
+                                       "right": right, "code": code})
+    operator = who.operator_id if who is not None else client or "-"
+    terminal = who.terminal_id if who is not None else client or "-"
+    return AuditEntry(0, operator, terminal, right, None, None, client or None, False, code)
 
 
 def refuse(api: Api, call: Call, who: Principal | None, status: int, code: str,
            message: str) -> defer.Deferred[Any]:
-    """A refused call: logged (keys only), and failing with its error once it is in the
-    操作ログ (the refusal is on the record before the caller hears of it)."""
-    log.warning("call refused", extra={"event": "access.refused", "client": call.client,
-                                       "right": call.right, "code": code})
+    """A refused call, failing with its error once it is in the 操作ログ (the refusal is
+    on the record before the caller hears of it)."""
     error = HubError(code, message, status=status)
-    return audit(api, who, call.client, call.right, code).addCallback(lambda _: fail_with(error))
+    return record(api, refusal_entry(call.client, call.right, code, who)).addCallback(
+        lambda _: fail_with(error))
 
 
 def fail_with(error: Exception) -> Any:

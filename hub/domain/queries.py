@@ -54,7 +54,7 @@ def address_names_a_town(address: str) -> bool:
     """Whether ``address`` names at least the town (町字) of a municipality it names:
     ``静岡県沼津市大手町`` or ``沼津市大手町`` does; ``静岡県``, ``沼津市`` or ``静岡県駿東郡清水町``
     alone does not (a prefecture or a whole municipality is not a search item)."""
-    text = address.replace("　", "").replace(" ", "")
+    text = _bare(address)
     prefecture = _PREFECTURE.match(text)
     rest = text[prefecture.end():] if prefecture else text
     end = _municipality_end(rest)

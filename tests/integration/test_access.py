@@ -64,8 +64,8 @@ def test_every_route_for_every_role_is_allowed_or_refused_as_declared(env: Env) 
     synth = Synth(seed=801)
     table = samples(synth)
     assert {(r.method, r.path) for r in ROUTES} == set(table), "a route without a sample"
+    # (A route without x-jukihub-right: Contract() refuses the document, above.)
     rights = {key: contract.operation(*key).right for key in table}
-    assert all(rights.values())  # the document declares one for each (or it would not load)
 
     # who -> (their client, their principal (None: nobody), their login body)
     callers: dict[str, tuple[HttpsClient, Principal | None, dict[str, str]]] = {}
