@@ -30,6 +30,7 @@ from actors.link_metrics import LinkMetrics
 from actors.link_outbound import LinkOutbound
 from actors.queries import LinkQueries
 from hub.config import LinkConfig
+from hub.domain.dead_letters import Mended, mend
 from hub.store import Store
 from protocols import session as s
 from protocols.errors import RemoteProtocolError
@@ -51,6 +52,7 @@ class LinkActor(pykka.ThreadingActor):
         self.cfg, self.link, self.municipality_code = cfg, cfg.name, municipality_code
         self.store, self.transport = store, transport
         self.clock, self.call_in_reactor = clock, call_in_reactor
+        self.wall_clock = wall_clock
         self.backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, cfg.backoff_multiplier,
                                rng or random.Random())
         self.metrics = LinkMetrics(self.link)
@@ -67,7 +69,8 @@ class LinkActor(pykka.ThreadingActor):
             self.inbound.stream.applied = state.inbound_applied
         self.outbound.restore(state.acked if state else 0, state.next_seq - 1 if state else 0)
         self.metrics.started(STATES)
-        self.metrics.publish(self.outbound.window)
+        self.metrics.publish(self.outbound.window, self.conn.state,
+                             self.outbound.open_dead_letters)
         self.call_in_reactor(self.transport.attach, self.actor_ref)
         self._connect()
 
@@ -90,7 +93,8 @@ class LinkActor(pykka.ThreadingActor):
         if self.outbound.ack_unrecorded and not self.ack_timer:
             self.ack_timer = True
             self._timer("record_ack", ACK_RECORD_INTERVAL)
-        self.metrics.publish(self.outbound.window)
+        self.metrics.publish(self.outbound.window, self.conn.state,
+                             self.outbound.open_dead_letters)
         return result
 
     # ---- the connection ------------------------------------------------------------
@@ -149,6 +153,7 @@ class LinkActor(pykka.ThreadingActor):
     def _fail(self, cause: str) -> None:
         if not self.conn.fail():
             return
+        self.metrics.failed(cause, self.wall_clock())
         self.queries.fail_all("link_lost")
         self.session = None
         self.metrics.retried("reconnect")
@@ -232,6 +237,18 @@ class LinkActor(pykka.ThreadingActor):
             self._send(sent[1])
             self._timer(f"query:{sent[0]}", self.cfg.query_timeout)
 
+    def _on_mend(self, msg: m.MendDeadLetter) -> None:
+        """To the store writer as a job, behind the holds this actor asked for."""
+        actor, reply = self.actor_ref, msg.reply
+
+        def done(value: Any) -> None:  # on the store writer's thread, after the commit
+            if isinstance(value, Mended):
+                m.tell_if_alive(actor, m.Mended(value))
+            reply(value)
+
+        self.outbound.writer.tell(m.StartJob(
+            lambda register, now: (mend(register, msg.mend, now), None), done))
+
     def _on_status(self, _msg: m.GetStatus) -> dict[str, Any]:
         return {"link": self.link, "state": self.conn.state, **self.outbound.window.status()}
 
@@ -249,6 +266,8 @@ _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
                                                   msg.refused_code),
     m.SendQuery: LinkActor._on_query,
     m.GetStatus: LinkActor._on_status,
+    m.MendDeadLetter: LinkActor._on_mend,
+    m.Mended: lambda a, msg: a.outbound.mended(msg.result),
 }
 # (timer, the state it is for) -> what happens when it fires
 _TIMERS: dict[tuple[str, str], Callable[[LinkActor], None]] = {

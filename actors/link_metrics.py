@@ -25,6 +25,10 @@ class LinkMetrics:
         self._delivered = metrics.delivered.labels(link)
         self._latency = metrics.delivery_latency.labels(link)
         self._inbound = metrics.inbound.labels(link)
+        self._inflight_bytes = metrics.link_inflight_bytes.labels(link)
+        self._dead_open = metrics.dead_letters_open.labels(link)
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
 
     def started(self, states: Iterable[str]) -> None:
         for state in states:
@@ -35,17 +39,35 @@ class LinkMetrics:
         metrics.link_state.labels(self.link, new).set(1)
         self._up.set(1 if new == "ready" else 0)
 
-    def publish(self, window: OutboundWindow) -> None:
-        """The window's figures; the oldest message's age is computed at scrape time."""
-        self._depth.set(window.depth)
-        self._inflight.set(window.inflight)
+    def publish(self, window: OutboundWindow, state: str, open_dead: int) -> None:
+        """The window's figures; the oldest message's age is computed at scrape time.
+        The same figures go on the link board (``/readyz``, the status view)."""
+        depth, inflight, oldest = window.depth, window.inflight, window.oldest_enqueued()
+        self._depth.set(depth)
+        self._inflight.set(inflight)
+        self._inflight_bytes.set(window.inflight_bytes)
         self._held.set(len(window.held))
-        metrics.oldest_age.oldest_enqueued[self.link] = window.oldest_enqueued()
+        self._dead_open.set(open_dead)
+        metrics.oldest_age.oldest_enqueued[self.link] = oldest
+        metrics.link_board.links[self.link] = metrics.LinkFigures(
+            state, depth, inflight, window.inflight_bytes, len(window.held), open_dead,
+            oldest, self.last_error, self.last_error_at)
+
+    def failed(self, cause: str, now: float) -> None:
+        """Why the link last failed (a code: connect_refused, heartbeat_timeout, …)."""
+        self.last_error, self.last_error_at = cause, now
 
     def delivered(self, items: list[OutboxItem], now: float) -> None:
         self._delivered.inc(len(items))
+        logging_ = log.isEnabledFor(logging.INFO)
         for item in items:
-            self._latency.observe(max(0.0, now - item.enqueued_at))
+            latency = max(0.0, now - item.enqueued_at)
+            self._latency.observe(latency)
+            if logging_:
+                log.info("delivered", extra={
+                    "event": "link.delivered", "link": self.link, "seq": item.seq,
+                    "update_seq": item.update_seq, "correlation_id": item.correlation_id,
+                    "latency_ms": round(latency * 1000, 1)})
 
     def retried(self, cause: str) -> None:
         metrics.retries.labels(self.link, cause).inc()

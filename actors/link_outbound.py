@@ -25,6 +25,7 @@ from actors.outbound_window import (
     WindowLimits,
 )
 from hub.config import LinkConfig
+from hub.domain.dead_letters import Mended
 from hub.domain.outcomes import OutboxItem
 from hub.store import Store
 from protocols.session import Refused, Session
@@ -44,10 +45,12 @@ class LinkOutbound:
                                                   cfg.memory_queue, cfg.memory_bytes,
                                                   cfg.max_attempts))
         self.recorded_ack = 0  # the acknowledgement the store has (or has been told)
+        self.open_dead_letters = 0  # staff have not mended them yet
 
     def restore(self, acked: int, known_upto: int) -> None:
         with self.store.reading() as conn:
-            held = self.store.outbox.held_residents(conn, self.link)
+            held = self.store.dead_letters.held_residents(conn, self.link)
+            self.open_dead_letters = self.store.dead_letters.open_counts(conn).get(self.link, 0)
         self.window.restore(acked, known_upto, held)
         self.recorded_ack = acked
         self.refill()
@@ -69,7 +72,8 @@ class LinkOutbound:
             if not rows:
                 return
             window.loaded((OutboxItem(self.link, r.seq, r.update_seq, r.resident_key,
-                                      r.payload, r.enqueued_at), r.state) for r in rows)
+                                      r.payload, r.enqueued_at, r.correlation_id), r.state)
+                          for r in rows)
 
     def hello(self, applied: int) -> str | None:
         """A new connection's hello; why the link must stop, or ``None`` to go on."""
@@ -115,13 +119,25 @@ class LinkOutbound:
         if isinstance(verdict, DeadLetter):
             item = verdict.item
             self.metrics.dead_letter(verdict.code)
+            self.open_dead_letters += 1
             log.warning("dead letter", extra={"event": "link.dead_letter", "link": self.link,
                                               "seq": item.seq, "update_seq": item.update_seq,
-                                              "code": verdict.code})
+                                              "code": verdict.code,
+                                              "correlation_id": item.correlation_id})
             self.writer.tell(RecordDeadLetter(self.link, item.seq, verdict.code,
                                               verdict.reason,
                                               reply=self.later(Recorded((item.seq,)))))
         return False
+
+    def mended(self, result: Mended) -> None:
+        """Staff mended a dead letter (committed): release its resident, send again."""
+        self.open_dead_letters = max(0, self.open_dead_letters - 1)
+        self.window.released(result.resident_key, result.superseded, result.still_held)
+        log.info("dead letter mended", extra={
+            "event": f"link.dead_letter_{result.state}", "link": self.link,
+            "dead_letter_id": result.dead_letter_id, "resent": len(result.items),
+            "correlation_id": result.items[0].correlation_id if result.items else ""})
+        self.appended(result.items)
 
     def frames(self, session: Session) -> bytes:
         """The frames the window allows now (a hold is recorded first, and its

@@ -235,3 +235,24 @@ class SendQuery:
 @dataclass(frozen=True, slots=True)
 class GetStatus:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class MendDeadLetter:
+    """Staff replay or discard a dead letter of this link (``hub.domain.dead_letters``).
+
+    The link actor passes it to the store writer as a job, after whatever holds it has
+    already asked for (one sender's tells arrive in order), so every held message is
+    on the record before the mend reads them.  ``reply`` gets the ``Mended`` or the
+    ``HubError`` (``None`` if the transaction failed), on the store writer's thread."""
+
+    mend: Any  # hub.domain.dead_letters.Mend
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Mended:
+    """The store writer committed a mend: stop holding, withdraw the old copies, send
+    the new messages."""
+
+    result: Any  # hub.domain.dead_letters.Mended

@@ -13,7 +13,9 @@ session's rules:
   sets a backoff timer, then calls ``retry_due``); a permanent one, or ``max_attempts``
   temporary ones, becomes a ``DeadLetter``: its resident is held back, ``n`` is
   withdrawn — but only once the caller reports the dead letter recorded
-  (``recorded``), because a withdrawal must never overtake its record.
+  (``recorded``), because a withdrawal must never overtake its record.  When staff
+  mend the dead letter, ``released``: the resident is no longer held, and what it
+  held is sent again as new messages (``appended``).
 - ``next_frames()``: what to put on the wire now — ``Send`` and ``Withdraw`` frames in
   sequence order, and first a ``Hold`` of the later messages of held residents, which
   are withdrawn once their hold is recorded too.
@@ -223,6 +225,17 @@ class OutboundWindow:
     def recorded(self, seqs: Iterable[int]) -> None:
         """The dead letter or hold of these sequences is committed: withdraw them."""
         self.unrecorded.difference_update(seqs)
+
+    def released(self, key: str, superseded: Iterable[int], still_held: bool) -> None:
+        """Staff mended a dead letter of ``key``: the ``superseded`` sequences were sent
+        again as new messages (or discarded) and are withdrawn rather than sent — their
+        new state is on the record already; ``key`` is no longer held back unless
+        another of its dead letters is still open."""
+        if not still_held:
+            self.held.discard(key)
+        for seq in superseded:
+            if seq > self.acked and seq in self.items:
+                self.withdrawn.add(seq)
 
     def retry_due(self) -> None:
         """The backoff after a temporary refusal is over: send again."""

@@ -70,7 +70,7 @@ def _ack(w: StoreWriter, _conn: Conn, m: RecordAck, _now: float) -> None:
 
 
 def _dead_letter(w: StoreWriter, conn: Conn, m: RecordDeadLetter, now: float) -> Reply:
-    w.store.outbox.dead_letter(conn, m.link, m.seq, m.code, m.reason, now)
+    w.store.dead_letters.record(conn, m.link, m.seq, m.code, m.reason, now)
     return m.reply
 
 
@@ -131,6 +131,15 @@ def _purge_inbox(w: StoreWriter, conn: Conn, m: PurgeInbox, _now: float) -> None
 
 def _purge_delivered(w: StoreWriter, conn: Conn, m: PurgeDelivered, _now: float) -> None:
     metrics.outbox_purged.inc(w.store.outbox.purge_delivered(conn, m.before, m.limit))
+
+
+def _log_committed(outcome: Outcome) -> None:
+    """The messages a request caused, under its correlation id (keys only)."""
+    first = outcome.outbox[0]
+    log.info("committed", extra={
+        "event": "register.committed", "correlation_id": first.correlation_id,
+        "request_id": outcome.request_id, "update_seq": first.update_seq,
+        "messages": [f"{i.link}:{i.seq}" for i in outcome.outbox]})
 
 
 # message type -> (its write, whether its commit must reach the disk before replies)
@@ -262,6 +271,7 @@ class StoreWriter(pykka.ThreadingActor):
                    outcomes: list[Outcome]) -> None:
         """After the commit: the links may send, the callers may be answered."""
         new: list[OutboxItem] = []
+        logging_ = log.isEnabledFor(logging.INFO)
         for outcome in outcomes:
             if outcome.error is not None:
                 metrics.changes_refused.labels(outcome.reason or outcome.error.code).inc()
@@ -270,6 +280,8 @@ class StoreWriter(pykka.ThreadingActor):
             else:
                 metrics.changes_accepted.labels(outcome.reason).inc()
                 new.extend(outcome.outbox)
+                if logging_ and outcome.outbox:
+                    _log_committed(outcome)
         self._announce(new)
         for reply in replies:
             reply()

@@ -312,9 +312,10 @@ class WatchedClient(HttpsClient):
     (``devtools.leaks``)."""
 
     def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None,
-                content_type: str = "application/json") -> tuple[int, Any]:
+                content_type: str = "application/json",
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:
         WATCH.note_sent(body)
-        status, answer = super().request(method, path, body, raw, content_type)
+        status, answer = super().request(method, path, body, raw, content_type, headers)
         if status >= 400:
             WATCH.note_written(json.dumps(answer, ensure_ascii=False)
                                if not isinstance(answer, str) else answer)

@@ -46,6 +46,12 @@ RIGHTS: dict[str, str] = {
     "bulk.approve": "approve or refuse a bulk output another staff member asked for",
     "session.login": "log in (from a staff terminal; no session, no role needed)",
     "session.own": "see and end one's own session (any staff member logged in)",
+    "status.read": "see the links, dead letters, certificates and long jobs (no resident data)",
+    "deadletters.list": "list the dead letters (keys, codes and ages: no resident data)",
+    "deadletters.read": "read one dead letter's message (logged)",
+    "deadletters.mend": "replay or discard a dead letter (logged)",
+    "maintenance.set": "turn maintenance mode on or off (logged)",
+    "audit.read": "search the operation log (操作ログ)",
 }
 SESSION_LOGIN = "session.login"
 # Rights every logged-in staff member has, whatever their roles.

@@ -35,10 +35,12 @@ from hub.api.backend import LocalBackend
 from hub.api.context import Api, Intake, IntakeMeters, Reads
 from hub.api.metrics_page import MetricsPage
 from hub.api.openapi import Contract
+from hub.api.operations import Gate, Readiness
 from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource, Site
 from hub.api.sessions import Sessions
 from hub.config import Config
+from hub.domain.operations import MAINTENANCE
 from hub.domain.register import Register
 from hub.logs import emit
 from hub.net.intake_processes import IntakeProcesses
@@ -73,6 +75,7 @@ class Hub:
         self.workers: ThreadPool | None = None
         self.reads: Reads | None = None
         self.intake_processes: IntakeProcesses | None = None
+        self.gate: Gate | None = None
         self.ready: defer.Deferred[Ports] = defer.Deferred()
 
     def start(self) -> Ports:
@@ -139,15 +142,23 @@ class Hub:
         charset = UnifiedCharset.load(cfg.gaiji_table) if cfg.gaiji_table else None
         intake = Intake(cfg, charset, dt.date.today, IntakeMeters())
         assert self.reads is not None
-        backend = LocalBackend(Api(intake, self.writer, self.links, self.reactor, self.reads,
-                                  self.sessions))
+        api = Api(intake, self.writer, self.links, self.reactor, self.reads, self.sessions)
+        backend = LocalBackend(api)
+        processes = None
         if cfg.intake.processes > 0:
             dispatcher = Dispatcher(backend, intake.meters, self.reactor)
-            self.intake_processes = IntakeProcesses(
+            processes = self.intake_processes = IntakeProcesses(
                 self.reactor, cfg.intake.processes, {"path": str(cfg.path), "raw": cfg.raw},
                 dispatcher.received)
-            port = self.intake_processes.start(cfg.intake.host, cfg.intake.port)
-            return port, self.intake_processes.ready
+        # Maintenance mode as the store has it (it survives a restart), before serving.
+        maintenance = self._store.read(self._store.flags.get, MAINTENANCE)
+        api.gate = self.gate = Gate(api, maintenance,
+                                    processes.set_gate if processes is not None else None)
+        api.readiness = Readiness(api)
+        self.gate.start()
+        if processes is not None:
+            port = processes.start(cfg.intake.host, cfg.intake.port)
+            return port, processes.ready
         # The intake workers check and prepare requests off the reactor thread.
         self.workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
         self.workers.start()
@@ -195,6 +206,8 @@ class Hub:
     def stop(self) -> defer.Deferred[Any]:
         """Stop the intake and listeners, then links, then the writer (which commits
         what it holds)."""
+        if self.gate is not None:
+            self.gate.stop()
         for loop in self.loops:
             if loop.running:
                 loop.stop()

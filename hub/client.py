@@ -23,13 +23,15 @@ class HttpsClient:
         self.context = context or blocking_client_context(certs_dir, party)
         self.conn: http.client.HTTPSConnection | None = None
         self.token: str | None = None  # a staff session's, after ``log_in``
+        self.last_headers: dict[str, str] = {}  # the last answer's headers (lower case)
 
     def request(self, method: str, path: str, body: Any = None,
                 raw: bytes | None = None, content_type: str = "application/json",
-                ) -> tuple[int, Any]:
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = raw if raw is not None else (
             json.dumps(body, ensure_ascii=False).encode() if body is not None else None)
-        headers = {"Content-Type": content_type} if data is not None else {}
+        headers = {**({"Content-Type": content_type} if data is not None else {}),
+                   **(headers or {})}
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token}"
         while True:
@@ -49,6 +51,7 @@ class HttpsClient:
                 self.close()
                 if not reused:
                     raise
+        self.last_headers = {k.lower(): v for k, v in resp.getheaders()}
         ctype = resp.getheader("content-type", "")
         return resp.status, (json.loads(payload) if "json" in ctype else payload.decode())
 

@@ -95,6 +95,28 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class OperationsConfig:
+    """``[operations]``: backpressure, maintenance's answer, readiness, the console."""
+
+    outbox_limit: int = 200_000
+    retry_after: int = 30
+    readiness_cache: float = 2.0
+    readiness_timeout: float = 2.0
+    certificate_warning_days: float = 14.0
+    console: bool = True
+
+
+def _operations_config(raw: dict[str, Any]) -> OperationsConfig:
+    return OperationsConfig(
+        outbox_limit=int(raw.get("outbox_limit", 200_000)),
+        retry_after=int(raw.get("retry_after_seconds", 30)),
+        readiness_cache=float(raw.get("readiness_cache_seconds", 2)),
+        readiness_timeout=float(raw.get("readiness_timeout_seconds", 2)),
+        certificate_warning_days=float(raw.get("certificate_warning_days", 14)),
+        console=bool(raw.get("console", True)))
+
+
+@dataclass(frozen=True)
 class MockConfig:
     name: str
     host: str
@@ -132,6 +154,7 @@ class Config:
     log_scrapes: bool = False
     bulk_threshold: int = 1000
     send: SendConfig | None = None
+    operations: OperationsConfig = field(default_factory=OperationsConfig)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -295,6 +318,7 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             log_scrapes=bool(metrics.get("log_scrapes", False)),
             bulk_threshold=int(raw.get("controls", {}).get("bulk_threshold", 1000)),
             send=_send_config(raw.get("send_destination")),
+            operations=_operations_config(raw.get("operations", {})),
             gaiji_table=(p(raw["charconv"]["gaiji_table"])
                          if raw.get("charconv", {}).get("gaiji_table") else None),
             raw=raw,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -38,6 +39,10 @@ intake_requests = Counter("jukihub_intake_requests", "HTTP requests by endpoint 
 intake_seconds = Histogram("jukihub_intake_request_seconds",
                            "Time from request received to answer written", ["endpoint"],
                            buckets=LATENCY_BUCKETS)
+intake_open = Gauge("jukihub_intake_open",
+                    "1 while the intake takes changes; 0 in maintenance mode or under "
+                    "backpressure (it answers 503)")
+ready = Gauge("jukihub_ready", "1 when /readyz last said ready")
 intake_client_refused = Counter("jukihub_intake_client_refused",
                                 "Connections whose client certificate is not allowed")
 
@@ -57,6 +62,10 @@ outbox_depth = Gauge("jukihub_outbox_depth", "Messages not yet acknowledged by t
                      ["link"])
 link_inflight = Gauge("jukihub_link_inflight", "Data frames sent and not yet acknowledged",
                       ["link"])
+link_inflight_bytes = Gauge("jukihub_link_inflight_bytes",
+                           "Payload bytes sent and not yet acknowledged", ["link"])
+dead_letters_open = Gauge("jukihub_link_dead_letters_open",
+                          "Dead letters staff have not yet replayed or discarded", ["link"])
 link_held = Gauge("jukihub_link_held_residents",
                   "Residents whose messages are held back behind a dead letter", ["link"])
 link_up = Gauge("jukihub_link_up", "1 when the link is connected and past hello", ["link"])
@@ -122,6 +131,34 @@ oldest_age = _OldestAge()
 REGISTRY.register(oldest_age)
 
 
+@dataclass(frozen=True, slots=True)
+class LinkFigures:
+    """One link as its actor last published it."""
+
+    state: str
+    depth: int                 # messages not yet acknowledged
+    inflight: int              # frames sent and not acknowledged
+    inflight_bytes: int
+    held_residents: int
+    dead_letters: int          # open
+    oldest_enqueued: float | None
+    last_error: str | None     # why it last failed (a code), and when
+    last_error_at: float | None
+
+
+class _LinkBoard:
+    """Each link's figures as its actor last published them (a plain assignment of a
+    frozen record per link: the actor writes, readers on any thread only read): what
+    ``/readyz``, the status view, the console and the intake's backpressure look at,
+    without asking the actors."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, LinkFigures] = {}
+
+
+link_board = _LinkBoard()
+
+
 class _CertificateDays:
     """``jukihub_certificate_expiry_days{party}``: days until each of the hub's own
     certificates (and the CA's) expires, and ``{party="crl:<file>"}`` until each
@@ -150,15 +187,21 @@ class _CertificateDays:
             cached = self._cache[path] = (mtime, when.timestamp() if when else float("inf"))
         return cached[1]
 
+    def days_left(self) -> dict[str, float]:
+        """party -> days until it expires (a CRL: its next update), as of now."""
+        now, out = self.clock(), {}
+        for party, path in sorted(self.files.items()):
+            not_after = self._not_after(path)
+            if not_after is not None:
+                out[party] = (not_after - now) / 86400
+        return out
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("jukihub_certificate_expiry_days",
                                    "Days until the certificate expires (a CRL: until its "
                                    "next update is due)", labels=["party"])
-        now = self.clock()
-        for party, path in sorted(self.files.items()):
-            not_after = self._not_after(path)
-            if not_after is not None:
-                family.add_metric([party], (not_after - now) / 86400)
+        for party, days in self.days_left().items():
+            family.add_metric([party], days)
         yield family
 
 

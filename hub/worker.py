@@ -61,6 +61,8 @@ def main() -> int:
         if message[0] == "flush":  # a scrape of the hub's /metrics is waiting for ours
             ipc.send(("meters", meters.take()))
             ipc.send(("flushed",))
+        elif message[0] == "gate":  # maintenance or backpressure: the hub's Gate
+            intake.closed = message[1]
         else:
             backend.received(message)
 

@@ -17,7 +17,7 @@ from actors.messages import RecordAudit, SubmitChanges
 from hub.api.context import Answer, Api, Call
 from hub.api.routes import Route
 from hub.api.sessions import authorize
-from hub.domain.errors import HubError
+from hub.domain.errors import HubError, UnavailableError
 from hub.domain.outcomes import Outcome, Request
 from hub.store import AuditEntry
 
@@ -55,6 +55,11 @@ class LocalBackend:
         self.api = api
 
     def submit(self, requests: list[Request], done: Outcomes) -> None:
+        closed = self.api.intake.closed  # the gate once more: nothing passes it shut
+        if closed is not None:
+            error = UnavailableError(closed.code, closed.message)
+            done([Outcome(r.request_id, error=error, reason=closed.code) for r in requests])
+            return
         # To the store writer's thread with a tell; it calls ``done`` after the commit.
         self.api.writer.tell(SubmitChanges(requests, reply=done))
 

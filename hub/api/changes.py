@@ -5,6 +5,7 @@ commit, and only then is the answer written."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -69,8 +70,11 @@ def _results(parsed: Parsed, outcomes: list[Outcome]) -> list[tuple[int, dict[st
     return results
 
 
-def _requests(parsed: Parsed) -> list[Request]:
-    return [p for p in parsed if not isinstance(p, FormatError)]
+def _requests(parsed: Parsed, correlation_id: str) -> list[Request]:
+    """The requests that passed their format checks, each carrying the request's
+    correlation id (to its messages, their acknowledgements and dead letters)."""
+    return [dataclasses.replace(p, correlation_id=correlation_id) for p in parsed
+            if not isinstance(p, FormatError)]
 
 
 def submit_one(_intake: Intake, call: Call) -> tuple[list[Request], Answering]:
@@ -79,7 +83,7 @@ def submit_one(_intake: Intake, call: Call) -> tuple[list[Request], Answering]:
         status, body = _results(call.prepared, outcomes)[0]
         return status, ({"error": body["error"]} if "error" in body else body)
 
-    return _requests(call.prepared), answer
+    return _requests(call.prepared, call.correlation_id), answer
 
 
 def submit_batch(_intake: Intake, call: Call) -> tuple[list[Request], Answering]:
@@ -95,4 +99,4 @@ def submit_batch(_intake: Intake, call: Call) -> tuple[list[Request], Answering]
                 out.append(body)
         return 200, {"results": out}
 
-    return _requests(call.prepared), answer
+    return _requests(call.prepared, call.correlation_id), answer

@@ -25,10 +25,12 @@ from hub import metrics
 from hub.access import Principal
 from hub.config import Config, IntakeConfig
 from hub.domain.errors import UnavailableError
+from hub.domain.operations import Closed
 from hub.store import Store
 from protocols.charconv import UnifiedCharset
 
 if TYPE_CHECKING:
+    from hub.api.operations import Gate, Readiness
     from hub.api.sessions import Sessions
 
 Answer = tuple[int, dict[str, Any]]
@@ -46,6 +48,7 @@ class Call:
     right: str = ""          # the right the operation needs (the document's)
     token: str | None = None  # a staff session's bearer token, as sent
     principal: Principal | None = None  # who calls: set before any handler runs
+    correlation_id: str = ""  # ties this request to what it causes, in the logs
 
     @property
     def who(self) -> Principal:
@@ -159,6 +162,10 @@ class Intake:
     charset: UnifiedCharset | None
     today: Callable[[], Any]
     meters: IntakeMeters
+    # Why the intake takes no change now (maintenance, backpressure), or None: set on
+    # the reactor thread (by the hub's gate, or from it in a worker process), read by
+    # the workers (a reference read).
+    closed: Closed | None = None
 
     @property
     def config(self) -> IntakeConfig:
@@ -175,6 +182,8 @@ class Api:
         self.writer, self.links, self.reactor, self.reads = writer, links, reactor, reads
         self.clock = clock  # wall-clock time, for what is recorded
         self.sessions = sessions  # staff sessions (reactor thread)
+        self.gate: Gate | None = None            # set by the hub once it is wired
+        self.readiness: Readiness | None = None
 
     def on_reactor(self, d: defer.Deferred[Any]) -> Callable[..., None]:
         """A reply callable for another thread: fires ``d`` on the reactor thread."""

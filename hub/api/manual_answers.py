@@ -4,18 +4,25 @@ decision is the logged-in staff member's, from their terminal."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+from typing import Any
+
 from twisted.internet import defer
 
 from actors.messages import SubmitChanges
 from hub.api.context import Answer, Api, Call
+from hub.api.sessions import audit
 from hub.domain.changes import parse_manual_decision
 from hub.domain.outcomes import Outcome
+from hub.domain.register import manual_answer_preview
 
 
 def decide(api: Api, call: Call) -> defer.Deferred[Answer]:
     """The decision to the store writer; its answer after the commit."""
-    decision = parse_manual_decision(call.body, call.params["item_id"], call.who.operator_id,
-                                     call.who.terminal_id)
+    decision = dataclasses.replace(parse_manual_decision(
+        call.body, call.params["item_id"], call.who.operator_id, call.who.terminal_id),
+        correlation_id=call.correlation_id)
     done: defer.Deferred[list[Outcome]] = defer.Deferred()
     api.writer.tell(SubmitChanges([decision], reply=api.on_reactor(done)))
 
@@ -27,3 +34,21 @@ def decide(api: Api, call: Call) -> defer.Deferred[Answer]:
         return 200, outcome.response
 
     return done.addCallback(answered)
+
+
+def preview(api: Api, call: Call) -> defer.Deferred[Answer]:
+    """The request and what approving or refusing it would send (in the 操作ログ: it
+    shows a resident's items)."""
+    store, item_id = api.reads.store, call.params["item_id"]
+    today = dt.date.fromtimestamp(api.clock()).isoformat()
+
+    def read() -> dict[str, Any]:  # a pool thread
+        with store.reading() as db:
+            return manual_answer_preview(store, db, item_id, api.settings.municipality_code,
+                                         today)
+
+    def answer(body: dict[str, Any]) -> defer.Deferred[Answer]:
+        return audit(api, call.who, call.client, "manual_answer.preview", target=str(item_id)
+                     ).addCallback(lambda _: (200, body))
+
+    return api.reads.run(read).addCallback(answer)

@@ -40,20 +40,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet import defer
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from hub.access import SESSION_LOGIN, Admission, Principal
+from hub.api import console
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch
 from hub.api.routes import Route, match
 from hub.api.sessions import refusal_entry
-from hub.domain.errors import HubError, RequestError
+from hub.api.web import Console, Docs
+from hub.domain.errors import HubError, RequestError, UnavailableError
+from hub.domain.operations import CLOSED_CODES
 from hub.store import AuditEntry
 from hub.tls import peer_common_name
 
@@ -79,17 +85,25 @@ class ApiResource(resource.Resource):
         self.intake, self.cfg, self.meters = intake, intake.config, intake.meters
         self.backend, self.contract, self.workers = backend, contract, workers
         self.reactor, self.inline_below = reactor, inline_below
+        self.retry_after = str(intake.settings.operations.retry_after)
+        self.docs = Docs(self)
+        self.console = (Console(self, console.PAGES) if intake.settings.operations.console
+                        else None)
+        self.log_requests = log.isEnabledFor(logging.INFO)
 
     def render(self, request: server.Request) -> bytes | int:
         started = time.perf_counter()
         method, path = request.method.decode("latin-1"), request.path.decode("latin-1")
+        if path.startswith(("/console/", "/docs")) or path in ("/console", "/openapi.yaml"):
+            return self._web(request, path)
         found = match(method, path)
         endpoint = found[0].name if found else "other"
         try:
             route, path_params = self._route(request, method, found)
             client = peer_common_name(request.transport) or ""
             right = self.contract.operation(route.method, route.path).right
-            principal, token = self._admit(request, route, client, right)
+            principal, token = self._admit(request.getHeader("authorization"), route, client,
+                                           right)
             body = self._body(request) if method == "POST" else None
         except HubError as err:
             status, answer = err.status, _encode({"error": err.to_json()})
@@ -103,11 +117,55 @@ class ApiResource(resource.Resource):
         query = {k.decode(): v[0].decode() for k, v in args.items()}
         reply = _Reply(self, request, route, endpoint, started,
                        inline=len(body or b"") < self.inline_below)
-        caller = Call(client, {}, None, None, right, token, principal)
+        caller = Call(client, {}, None, None, right, token, principal,
+                      correlation_id(request))
         reply.run(self._in_worker, reply, caller, body, path_params, query)
         return server.NOT_DONE_YET
 
-    def _admit(self, request: server.Request, route: Route, client: str,
+    def _web(self, request: server.Request, path: str) -> int:
+        """The API's documents and the staff console (``hub.api.web``)."""
+        if path == "/console":
+            request.redirect(b"/console/")
+            request.finish()
+        elif path.startswith("/console/") and self.console is not None:
+            self.console.render(request, path)
+        elif path.startswith("/console/"):
+            self.write(request, "console", time.perf_counter(), 404, _encode(
+                {"error": {"code": "not_found", "message": "the console is switched off"}}))
+        else:
+            self.docs.render(request, path)
+        return server.NOT_DONE_YET
+
+    def invoke(self, client: str, token: str | None, method: str, path: str,
+               query: dict[str, str], body: Any) -> defer.Deferred[Answer]:
+        """An API call made in-process (the console's), through this same dispatch: the
+        route, the caller (``token``: a staff session's), the OpenAPI checks, the
+        handler, the 操作ログ — only the HTTP is left out.  Fires on the reactor thread
+        with the answer."""
+        d: defer.Deferred[Answer] = defer.Deferred()
+        started = time.perf_counter()
+        found = match(method, path)
+        try:
+            if found is None or found[0].method != method:
+                raise HubError("not_found", "no such endpoint", status=404)
+            route, path_params = found
+            right = self.contract.operation(route.method, route.path).right
+            principal, token = self._admit(f"Bearer {token}" if token else None, route,
+                                           client, right)
+        except HubError as err:
+            answer: Answer = (err.status, {"error": err.to_json()})
+            if isinstance(err, Refusal):
+                self.backend.record(err.entry, lambda: d.callback(answer))
+            else:
+                d.callback(answer)
+            return d
+        raw = json.dumps(body).encode() if body is not None else None
+        reply = _Capture(self, d, route, found[0].name, started)
+        caller = Call(client, {}, None, None, right, token, principal, uuid.uuid4().hex)
+        reply.run(self._in_worker, reply, caller, raw, path_params, query)
+        return d
+
+    def _admit(self, authorization: str | None, route: Route, client: str,
                right: str) -> tuple[Principal | None, str | None]:
         """Who calls, as far as the certificate tells: a system account is decided here
         by its role; a staff terminal's call goes on with its session token, which the
@@ -121,8 +179,7 @@ class ApiResource(resource.Resource):
             raise self._refuse(client, right, "not_permitted", f"this system account's role "
                                f"does not include the right {right}", 403)
         if kind is Admission.TERMINAL and route.submit is None:
-            auth = request.getHeader("authorization") or ""
-            scheme, _, token = auth.partition(" ")
+            scheme, _, token = (authorization or "").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return None, token.strip()
             if right == SESSION_LOGIN:
@@ -168,6 +225,8 @@ class ApiResource(resource.Resource):
                    path_params: dict[str, str], query: dict[str, str]) -> None:
         route = reply.route
         try:
+            if route.submit is not None and (closed := self.intake.closed) is not None:
+                raise UnavailableError(closed.code, closed.message)  # before any work
             call = self._check(route, caller, raw, path_params, query)
             if route.submit is None:
                 self.backend.call(route, call, lambda answer: reply.run(
@@ -221,10 +280,18 @@ class ApiResource(resource.Resource):
 
     def write(self, request: server.Request, endpoint: str, started: float, status: int,
               data: bytes) -> None:
-        self.meters.request(endpoint, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.meters.request(endpoint, status, seconds)
+        if self.log_requests:
+            log.info("answered", extra={
+                "event": "intake.answered", "endpoint": endpoint, "status": status,
+                "correlation_id": request.responseHeaders.getRawHeaders(
+                    "x-correlation-id", [""])[0], "ms": round(seconds * 1000, 2)})
         if request._disconnected or request.finished:  # the client went away; a commit stands
             return
         request.setResponseCode(status)
+        if status == 503:  # busy, store unavailable, maintenance, backpressure: come back
+            request.setHeader("retry-after", self.retry_after)
         request.setHeader("content-type", "application/json")
         request.setHeader("content-length", str(len(data)))
         request.write(data)
@@ -289,6 +356,10 @@ class _Reply:
         if outcomes is None:  # the hub could not be asked (an intake worker process)
             self.internal_error(None)
             return
+        if outcomes and all(o.error is not None and o.error.code in CLOSED_CODES
+                            for o in outcomes):  # the hub's gate shut meanwhile
+            self.finish((503, {"error": outcomes[0].error.to_json()}))
+            return
         try:
             result = answer(outcomes)
         except HubError as err:
@@ -303,6 +374,37 @@ class _Reply:
         if error is not None:
             log.error("intake failure", extra={"event": "intake.error", "error": error})
         self._write(500, _encode(_internal()))
+
+
+_CORRELATION = re.compile(r"[A-Za-z0-9._:\-]{1,40}")
+
+
+def correlation_id(request: server.Request) -> str:
+    """The request's correlation id: the caller's ``X-Correlation-Id`` if it is a
+    plain token (letters, digits, ``._:-``, at most 40), else a new one; sent back in
+    the answer's header, and carried by every message the request causes."""
+    given = request.getHeader("x-correlation-id")
+    cid = given if given is not None and _CORRELATION.fullmatch(given) else uuid.uuid4().hex
+    request.setHeader("x-correlation-id", cid)
+    return cid
+
+
+class _Capture(_Reply):
+    """The way back of an in-process call (``ApiResource.invoke``): the answer, checked
+    and encoded as any other, fires a Deferred on the reactor thread instead of being
+    written."""
+
+    def __init__(self, resource_: ApiResource, done: defer.Deferred[Answer], route: Route,
+                 endpoint: str, started: float) -> None:
+        self.resource, self.done, self.route = resource_, done, route
+        self.endpoint, self.started, self.inline = endpoint, started, False
+
+    def _write(self, status: int, data: bytes) -> None:
+        self.resource.reactor.callFromThread(self._fire, status, data)
+
+    def _fire(self, status: int, data: bytes) -> None:
+        self.resource.meters.request(self.endpoint, status, time.perf_counter() - self.started)
+        self.done.callback((status, json.loads(data)))
 
 
 def _encode(body: dict[str, Any]) -> bytes:

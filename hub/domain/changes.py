@@ -69,6 +69,7 @@ class Change:
     resident_code: str   # 住民票コード
     items: dict[str, Any]  # resident items this change sets, flattened (residents columns)
     fingerprint: str     # sha256 of the request item, to recognise a repeated request id
+    correlation_id: str = ""  # the intake request it came in (for the logs)
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -237,6 +238,7 @@ class CardEventRequest:
     event: str           # one of CARD_EVENTS
     event_date: dt.date  # 処理年月日
     fingerprint: str
+    correlation_id: str = ""
 
 
 def parse_card_event(obj: dict[str, Any], today: dt.date) -> CardEventRequest:
@@ -283,6 +285,7 @@ class ManualDecision:
     operator_id: str  # 操作者ID
     terminal_id: str  # 操作端末ID
     fingerprint: str
+    correlation_id: str = ""
 
 
 def parse_manual_decision(obj: dict[str, Any], item_id: int, operator_id: str,

@@ -52,7 +52,7 @@ class Slice:
                 chunk = ConsistencyChunk(check_id, register.municipality_code, self.chunk_no,
                                          final, sent if final else None, records)
                 items.append(register.enqueue(rows, link, "consistency_chunk",
-                                              encode_chunk(chunk), check_id, 0, now))
+                                              encode_chunk(chunk), check_id, 0, now, check_id))
             store.outbox.append(conn, rows)
             store.jobs.check_progress(conn, list(self.checks.values()), sent, self.chunk_no,
                                       final)

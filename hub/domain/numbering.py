@@ -41,11 +41,11 @@ class Numbering:
         return f"{self.integrated_atena - 1:015d}"
 
     def message(self, link: str, payload: bytes, resident_key: str, update_seq: int,
-                now: float) -> OutboxItem:
+                now: float, correlation_id: str = "") -> OutboxItem:
         """The next message of ``link``'s outbox (its row is written by the caller)."""
         seq = self.link_seq[link]
         self.link_seq[link] = seq + 1
-        return OutboxItem(link, seq, update_seq, resident_key, payload, now)
+        return OutboxItem(link, seq, update_seq, resident_key, payload, now, correlation_id)
 
     def moved(self, since: Numbering) -> dict[str, int]:
         """The links whose next sequence moved since ``since``: link -> next sequence."""

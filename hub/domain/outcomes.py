@@ -23,11 +23,12 @@ class OutboxItem:
     resident_key: str
     payload: bytes
     enqueued_at: float
+    correlation_id: str = ""  # the intake request (or job) that caused it: for the logs
 
     def row(self, kind: str) -> tuple[object, ...]:
         """The outbox row (``hub.store.outbox.OUTBOX_COLUMNS`` order)."""
         return (self.link, self.seq, self.update_seq, self.resident_key, kind, self.payload,
-                self.enqueued_at, "pending")
+                self.enqueued_at, "pending", self.correlation_id or None)
 
 
 @dataclass(slots=True)

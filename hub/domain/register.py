@@ -18,6 +18,7 @@ writer.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from hub.store import AuditEntry, Conn, RegisterWrites, Store
 from hub.store.register import RESIDENT_COLUMNS
 from protocols.card import CardEvent, encode_card_event
 from protocols.intermediate import ManualAnswer, decode_from_intermediate, encode
+from protocols.jsonable import plain
 
 _UNIQUE_ITEMS = ("individual_number", "atena_number")
 
@@ -159,9 +161,11 @@ class Register:
             raise
 
     def enqueue(self, rows: list[tuple[object, ...]], link: str, kind: str, payload: bytes,
-                resident_key: str, update_seq: int, now: float) -> OutboxItem:
+                resident_key: str, update_seq: int, now: float,
+                correlation_id: str = "") -> OutboxItem:
         """The next message of ``link``; its outbox row is added to ``rows``."""
-        item = self.numbers.message(link, payload, resident_key, update_seq, now)
+        item = self.numbers.message(link, payload, resident_key, update_seq, now,
+                                    correlation_id)
         rows.append(item.row(kind))
         return item
 
@@ -193,7 +197,7 @@ class Register:
         record = identity.identity_record(change, state, update_seq, now)
         ws.writes.identities.append((record, previous_update_seq))
         items = [self.enqueue(ws.outbox, msg.link, msg.kind, msg.payload, change.resident_code,
-                              update_seq, now)
+                              update_seq, now, change.correlation_id)
                  for msg in route(record, previous_update_seq, state, current,
                                   self.enabled_links)]
         response = {"request_id": change.request_id, "status": "accepted",
@@ -222,7 +226,7 @@ class Register:
                 current["individual_number"], ev.event, ev.event_date, ev.operator_id,
                 ev.terminal_id))
             items.append(self.enqueue(ws.outbox, "card", "card_event", body, ev.resident_code,
-                                      0, now))
+                                      0, now, ev.correlation_id))
         response = {"request_id": ev.request_id, "status": "accepted",
                     "event_seq": event_seq, "links": [o.link for o in items]}
         ws.remember(ev, None, response, now)
@@ -248,7 +252,7 @@ class Register:
                                 dt.date.fromtimestamp(now).isoformat())
         key = person["resident_code"] if person is not None else ""
         item = self.enqueue(ws.outbox, "intermediate", "manual_answer", encode(answer), key,
-                            0, now)
+                            0, now, d.correlation_id)
         ws.decided[d.item_id] = (d.operator_id, d.terminal_id, now)
         response = {"request_id": d.request_id, "status": "accepted", "item_id": d.item_id,
                     "decision": d.decision, "links": [item.link]}
@@ -288,6 +292,25 @@ def _repeated(request: Request, fingerprint: str, response: dict[str, Any]) -> O
     return Outcome(request.request_id, reason="request_id_reused", error=ConflictError(
         "request_id_reused", "this request id was used before for a different change",
         "request_id"))
+
+
+def manual_answer_preview(store: Store, conn: Conn, item_id: int, municipality_code: str,
+                          today: str) -> dict[str, Any]:
+    """A manual-answer request and what each decision would send (what staff see before
+    they decide): the answer with the register's items if approved, or the refusal."""
+    item = store.inbox.get(conn, item_id)
+    if item is None or item.kind != "intermediate.manual_answer_request":
+        raise HubError("unknown_item", "no manual-answer request has this id", status=404)
+    req = decode_from_intermediate(item.body)
+    person = store.register.resident_by_integrated_atena(conn, req.integrated_atena)
+    out: dict[str, Any] = {
+        "item_id": item_id, "state": item.state, "request": plain(dataclasses.asdict(req)),
+        "if_refused": plain(dataclasses.asdict(_manual_answer(
+            req, municipality_code, "refuse", None, today)))}
+    if person is not None:
+        out["if_approved"] = plain(dataclasses.asdict(_manual_answer(
+            req, municipality_code, "approve", person, today)))
+    return out
 
 
 def _manual_answer(req: Any, municipality_code: str, decision: str,

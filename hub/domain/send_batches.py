@@ -62,7 +62,7 @@ class BatchSlice:
                                          self.chunk_no, final, built if final else None, dests)
             rows: list[tuple[object, ...]] = []
             item = register.enqueue(rows, "card", "send_destination", encode_chunk(chunk),
-                                    self.batch_id, 0, now)
+                                    self.batch_id, 0, now, self.batch_id)
             store.outbox.append(conn, rows)
             store.jobs.batch_progress(conn, self.batch_id, built, self.chunk_no, final)
         nxt = None if final else dataclasses.replace(

@@ -84,6 +84,7 @@ class IntakeProcesses:
         self._stopping = False
         self._restarts: dict[int, int] = {}
         self._flushes: list[tuple[set[int], defer.Deferred[None]]] = []
+        self._gate: tuple[str, Any] = ("gate", None)  # the intake's gate, for every worker
 
     def start(self, host: str, port: int) -> int:
         """Bind the listening socket, spawn the workers; the port bound."""
@@ -98,7 +99,17 @@ class IntakeProcesses:
         self.workers[number] = worker
         worker.start()
 
+    def set_gate(self, closed: Any) -> None:
+        """Whether the intake takes changes (``hub.api.operations.Gate``): to every
+        worker now, and to each one that starts later."""
+        self._gate = ("gate", closed)
+        for worker in self.workers.values():
+            if worker.ipc is not None:
+                worker.ipc.send(self._gate)
+
     def worker_ready(self, worker: _Worker) -> None:
+        if worker.ipc is not None and self._gate[1] is not None:
+            worker.ipc.send(self._gate)
         self._ready.add(worker.number)
         self._restarts.pop(worker.number, None)
         if len(self._ready) == self.count and not self.ready.called:

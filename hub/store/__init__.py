@@ -3,6 +3,7 @@ named transactions (``outbox.append``, ``inbox.record``, …).  Every SQL statem
 the hub lives in this package.
 
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
+``dead_letters``, ``flags``,
 ``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs`` —
 over one engine, and the database transactions they run in:
 
@@ -31,6 +32,7 @@ from hub.store.accounts import AccountStore, StaffAccount
 from hub.store.approvals import ApprovalStore
 from hub.store.audit import AuditEntry, AuditStore, LoggedEntry
 from hub.store.base import Db, Sql
+from hub.store.dead_letters import DeadLetter, DeadLetterStore, Flag, FlagStore
 from hub.store.feeds import FeedStore
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
@@ -44,7 +46,7 @@ Conn = Db
 P = ParamSpec("P")
 R = TypeVar("R")
 
-__all__ = ["AuditEntry", "Conn", "InboxItem", "LinkState", "LoggedEntry", "OutboxRow",
+__all__ = ["AuditEntry", "Conn", "DeadLetter", "Flag", "InboxItem", "LinkState", "LoggedEntry", "OutboxRow",
            "RegisterWrites", "StaffAccount", "Store"]
 
 
@@ -58,6 +60,8 @@ class Store:
         sql = Sql(self.dialect)
         self.register = RegisterStore(sql)
         self.outbox = OutboxStore(sql)
+        self.dead_letters = DeadLetterStore(sql)
+        self.flags = FlagStore(sql)
         self.link_state = LinkStateStore(sql)
         self.inbox = InboxStore(sql)
         self.audit = AuditStore(sql)
@@ -114,6 +118,11 @@ class Store:
         if self.dialect == "sqlite":
             with self.reading() as db:
                 db.run("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def ping(self) -> bool:
+        """The database answers a query (readiness)."""
+        with self.reading() as db:
+            return bool(db.scalar("SELECT 1") == 1)
 
     def read(self, method: Callable[Concatenate[Db, P], R], *args: P.args,
              **kwargs: P.kwargs) -> R:

@@ -152,6 +152,40 @@ class JobStore:
         return dict(zip(BATCH_COLUMNS, row, strict=True)) if row is not None else None
 
 
+    # ---- every job, for the status view ----------------------------------------------
+
+    @named("jobs.recent")
+    def recent(self, db: Db, limit: int) -> list[dict[str, Any]]:
+        """The newest consistency checks, send-destination batches and exports, newest
+        first: what each has done so far (records) of how many."""
+        out: list[dict[str, Any]] = []
+        for c, link, state, sent, started, answered, diffs in db.rows(self.sql.text(
+                "SELECT check_id, link, state, sent, started_at, answered_at, differences "
+                "FROM consistency_checks ORDER BY started_at DESC LIMIT ?"), (limit,)):
+            out.append({"kind": "consistency_check", "id": c, "link": link, "state": state,
+                        "done": sent, "total": None, "started_at": started,
+                        "finished_at": answered, "differences": diffs})
+        for b, state, total, built, created in db.rows(self.sql.text(
+                "SELECT batch_id, state, total, built, created_at FROM send_batches "
+                "ORDER BY created_at DESC LIMIT ?"), (limit,)):
+            out.append({"kind": "send_batch", "id": b, "state": state, "done": built,
+                        "total": total, "started_at": created, "finished_at": None})
+        for e, state, people, at, written in db.rows(self.sql.text(
+                "SELECT e.export_id, e.state, e.people, e.requested_at, (SELECT max("
+                "m.written_at) FROM media m WHERE m.subject = e.export_id) FROM exports e "
+                "ORDER BY e.requested_at DESC LIMIT ?"), (limit,)):
+            out.append({"kind": "export", "id": e, "state": "written" if written else state,
+                        "done": people if written else 0, "total": people,
+                        "started_at": at, "finished_at": written})
+        out.sort(key=lambda j: -j["started_at"])
+        return out[:limit]
+
+    @named("jobs.residents")
+    def residents(self, db: Db) -> int:
+        """Residents in the register (a consistency check's size)."""
+        return int(db.scalar("SELECT count(*) FROM residents") or 0)
+
+
 def _check_record(r: Any) -> CheckRecord:
     birth = to_date(r[4])
     assert birth is not None  # NOT NULL

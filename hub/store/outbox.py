@@ -2,9 +2,10 @@
 
 ``outbox`` rows are the messages of each link, numbered by the link's transmission
 sequence when the change that caused them commits; ``state`` is ``pending`` until the
-peer settles them, ``held`` (withdrawn behind a dead letter) or ``dead``.
-``dead_letters`` records what a peer refused for good, and whose messages are
-therefore held back.
+peer settles them, ``held`` (withdrawn behind a dead letter) or ``dead``; once staff
+mend the dead letter (``hub.store.dead_letters``), ``replayed`` or ``released`` (sent
+again as new messages) or ``discarded``.  Each row keeps the correlation id of the
+request or job that caused it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 from hub.store.base import Db, Sql, named
 
 OUTBOX_COLUMNS = ("link", "seq", "update_seq", "resident_key", "kind", "payload",
-                  "enqueued_at", "state")
+                  "enqueued_at", "state", "correlation_id")
+# Rows the retention purge may delete once old enough, besides acknowledged ones: the
+# dead letters staff discarded and the messages sent again as new ones.
+SETTLED = ("replayed", "released", "discarded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,7 @@ class OutboxRow:
     payload: bytes
     enqueued_at: float
     state: str
+    correlation_id: str
 
 
 class OutboxStore:
@@ -37,18 +42,21 @@ class OutboxStore:
         self._sizes = sql.text("SELECT seq, length(payload) FROM outbox WHERE link = ? AND "
                                "seq > ? ORDER BY seq LIMIT ?")
         self._rows = sql.text("SELECT seq, update_seq, resident_key, payload, enqueued_at, "
-                              "state FROM outbox WHERE link = ? AND seq > ? AND seq <= ? "
+                              "state, correlation_id FROM outbox WHERE link = ? AND seq > ? AND seq <= ? "
                               "ORDER BY seq")
-        self._dead_row = sql.text("SELECT update_seq, resident_key FROM outbox WHERE "
-                                  "link = ? AND seq = ?")
-        self._dead = sql.text("INSERT INTO dead_letters (link, seq, update_seq, resident_key, "
-                              "code, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        self._mark_dead = sql.text("UPDATE outbox SET state = 'dead' WHERE link = ? AND seq = ?")
         self._hold = sql.text("UPDATE outbox SET state = 'held' WHERE link = ? AND seq = ? AND "
                               "state = 'pending'")
-        self._held = sql.text("SELECT DISTINCT resident_key FROM dead_letters WHERE link = ?")
-        self._purgeable = sql.text("SELECT seq FROM outbox WHERE link = ? AND seq <= ? AND "
-                                   "state = 'pending' AND enqueued_at < ? ORDER BY seq LIMIT ?")
+        # Only what the peer has settled (acknowledged or seen withdrawn): a link
+        # actor reads its outbox back in sequence, without gaps.
+        self._purgeable = sql.text("SELECT seq FROM outbox WHERE link = ? AND enqueued_at < ? "
+                                   "AND seq <= ? AND state IN "
+                                   f"({', '.join(repr(s) for s in ('pending', *SETTLED))}) "
+                                   "ORDER BY seq LIMIT ?")
+        self._message = sql.text("SELECT kind, payload FROM outbox WHERE link = ? AND seq = ?")
+        self._mark = sql.text("UPDATE outbox SET state = ? WHERE link = ? AND seq = ?")
+        self._of_key = sql.text("SELECT seq, update_seq, kind, payload, state, correlation_id "
+                                "FROM outbox WHERE link = ? AND resident_key = ? AND seq >= ? "
+                                "AND state IN ('pending', 'held', 'dead') ORDER BY seq")
         self._acked = sql.text("SELECT acked_seq FROM link_state WHERE link = ?")
         self._undelivered = sql.text("SELECT count(*) FROM outbox WHERE link = ? AND "
                                      "resident_key = ? AND (seq > ? OR state != 'pending')")
@@ -66,36 +74,43 @@ class OutboxStore:
     @named("outbox.read")
     def read(self, db: Db, link: str, after: int, upto: int) -> list[OutboxRow]:
         """The messages ``after < seq <= upto`` of ``link``, in order."""
-        return [OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4], r[5])
+        return [OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6] or "")
                 for r in db.rows(self._rows, (link, after, upto))]
-
-    @named("outbox.dead_letter")
-    def dead_letter(self, db: Db, link: str, seq: int, code: str, reason: str,
-                    now: float) -> None:
-        """Record a message the peer refused for good, and mark it dead."""
-        row = db.row(self._dead_row, (link, seq))
-        if row is None:
-            return
-        db.run(self._dead, (link, seq, row[0], row[1], code[:40], reason[:200], now))
-        db.run(self._mark_dead, (link, seq))
 
     @named("outbox.hold")
     def hold(self, db: Db, link: str, seqs: Sequence[int]) -> None:
         """Mark pending messages held: withdrawn behind a dead letter of their resident."""
         db.many(self._hold, [(link, s) for s in seqs])
 
-    @named("outbox.held_residents")
-    def held_residents(self, db: Db, link: str) -> set[str]:
-        """The routing keys held back behind a dead letter on ``link``."""
-        return {r[0] for r in db.rows(self._held, (link,))}
+    @named("outbox.message")
+    def message(self, db: Db, link: str, seq: int) -> tuple[str, bytes] | None:
+        """(kind, payload) of one message, if the outbox still has it."""
+        row = db.row(self._message, (link, seq))
+        return (row[0], bytes(row[1])) if row is not None else None
+
+    @named("outbox.unsent_of_key")
+    def unsent_of_key(self, db: Db, link: str, key: str, from_seq: int,
+                      ) -> list[tuple[int, int, str, bytes, str, str]]:
+        """(seq, update_seq, kind, payload, state, correlation id) of ``link``'s messages
+        with routing key ``key`` from ``from_seq`` on that are not settled: the dead
+        one, those held behind it, and those not sent yet."""
+        return [(r[0], r[1], r[2], bytes(r[3]), r[4], r[5] or "")
+                for r in db.rows(self._of_key, (link, key, from_seq))]
+
+    @named("outbox.mark")
+    def mark(self, db: Db, link: str, seqs: Sequence[int], state: str) -> None:
+        """Set the state of these messages (staff mended their dead letter)."""
+        db.many(self._mark, [(state, link, s) for s in seqs])
 
     @named("outbox.purge_delivered")
     def purge_delivered(self, db: Db, before: float, limit: int) -> int:
-        """Delete up to ``limit`` messages their peer acknowledged, queued before
-        ``before``; dead and held ones stay.  How many went."""
+        """Delete up to ``limit`` messages queued before ``before`` that their peer
+        settled: acknowledged, or withdrawn after staff mended their dead letter
+        (discarded, or sent again as new messages); dead and held ones stay.  How
+        many went."""
         purged = 0
         for link, upto in db.rows("SELECT link, acked_seq FROM link_state"):
-            seqs = [r[0] for r in db.rows(self._purgeable, (link, upto, before, limit - purged))]
+            seqs = [r[0] for r in db.rows(self._purgeable, (link, before, upto, limit - purged))]
             if seqs:
                 db.run(self.sql.text(f"DELETE FROM outbox WHERE link = ? AND seq IN "
                                      f"({self.sql.marks(len(seqs))})"), (link, *seqs))

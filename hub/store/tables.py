@@ -16,6 +16,7 @@ Tables (schema by Alembic, ``hub/store/migrations``):
 - ``send_batch_members`` who is in each batch (and so whose number notice is on its way)
 - ``audit_log``          操作ログ: who (operator, terminal) did what, when; hash-chained
 - ``staff_accounts``     staff, one account per person
+- ``hub_flags``          the hub's switches staff set (maintenance mode), who, when
 
 Only the store writer actor writes (see ``actors/store_writer.py``); anyone may read.
 """
@@ -105,7 +106,10 @@ outbox = Table(
     Column("kind", String(32), nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("enqueued_at", Float, nullable=False),                   # epoch seconds
-    Column("state", String(10), nullable=False, default="pending"),  # pending/held/dead
+    # pending / held (behind a dead letter) / dead; once staff mend the dead letter:
+    # replayed or released (sent again as new messages), discarded
+    Column("state", String(10), nullable=False, default="pending"),
+    Column("correlation_id", String(40)),  # the intake request (or job) that caused it
 )
 
 link_state = Table(
@@ -144,6 +148,15 @@ dead_letters = Table(
     Column("code", String(40), nullable=False),
     Column("reason", String(200), nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("correlation_id", String(40)),
+    # open; replayed or discarded by staff (who, when, why; the new sequences it and
+    # the messages held behind it were sent again as)
+    Column("state", String(12), nullable=False, server_default="open"),
+    Column("resolved_at", Float),
+    Column("resolved_by", String(40)),
+    Column("resolution", String(200)),
+    Column("resent_from", Integer),
+    Column("resent_count", Integer),
     Index("ix_dead_letters_link_resident", "link", "resident_key"),
 )
 
@@ -282,4 +295,12 @@ department_feeds = Table(
     Column("state", String(20), nullable=False),     # open / awaiting_approval / refused
     Column("approval_id", String(11)),
     Column("requested_at", Float, nullable=False),
+)
+
+hub_flags = Table(
+    "hub_flags", metadata,
+    Column("name", String(40), primary_key=True),      # maintenance
+    Column("value", String(200), nullable=False),
+    Column("set_at", Float, nullable=False),
+    Column("set_by", String(40), nullable=False),
 )

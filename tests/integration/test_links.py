@@ -140,7 +140,8 @@ def test_malformed_body_is_refused_permanently(start: Any, link: str) -> None:
     db = sqlite3.connect(e.tmp / "jukihub.db")
     with db:
         (nxt,) = db.execute("SELECT next_seq FROM link_state WHERE link=?", (link,)).fetchone()
-        db.execute("INSERT INTO outbox VALUES (?, ?, 0, 'corrupted', 'x', ?, ?, 'pending')",
+        db.execute("INSERT INTO outbox (link, seq, update_seq, resident_key, kind, payload, "
+                   "enqueued_at, state) VALUES (?, ?, 0, 'corrupted', 'x', ?, ?, 'pending')",
                    (link, nxt, b"\xc1<broken", time.time()))
         db.execute("UPDATE link_state SET next_seq=? WHERE link=?", (nxt + 1, link))
     db.close()

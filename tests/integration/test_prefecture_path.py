@@ -150,7 +150,8 @@ def test_malformed_body_is_dead_lettered_and_others_flow(env: Env) -> None:
     db = sqlite3.connect(env.tmp / "jukihub.db")
     with db:
         (nxt,) = db.execute("SELECT next_seq FROM link_state WHERE link='prefecture'").fetchone()
-        db.execute("INSERT INTO outbox VALUES ('prefecture', ?, 10, ?, 'identity_update', ?, ?, "
+        db.execute("INSERT INTO outbox (link, seq, update_seq, resident_key, kind, payload, "
+                   "enqueued_at, state) VALUES ('prefecture', ?, 10, ?, 'identity_update', ?, ?, "
                    "'pending')", (nxt, victim.code, b"<IdentityUpdate>broken", time.time()))
         db.execute("UPDATE link_state SET next_seq=? WHERE link='prefecture'", (nxt + 1,))
     db.close()
