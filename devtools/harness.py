@@ -210,6 +210,12 @@ class Env:
             cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
             env={**os.environ, **(env or {})})
 
+    def as_staff(self, user_id: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """``jukihub ARGS --user USER`` against this hub's intake, from the staff
+        terminal, the password from the environment (the account must exist)."""
+        return self.jukihub(*args, "--user", user_id, "--port", str(self.intake_port),
+                            env={"JUKIHUB_PASSWORD": STAFF_PASSWORD, "COLUMNS": "160"})
+
     def add_staff(self, user_id: str, *roles: str, password: str = STAFF_PASSWORD) -> None:
         """A staff account in the hub's store (as ``jukihub users add`` makes one)."""
         from hub.admin import add_account

@@ -1,5 +1,6 @@
 """``jukihub``: run the hub, migrate its store, make dev certificates, run a mock
-endpoint, run a consistency check, keep staff accounts.  (The demo is a dev tool: ``jukihub-dev demo``.)"""
+endpoint, run a consistency check, keep staff accounts, watch and mend a running hub
+(status, dead letters, maintenance mode).  (The demo is a dev tool: ``jukihub-dev demo``.)"""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub import admin
+from hub import admin, operate
 from hub.config import Config, ConfigError, load_config
 from hub.domain.errors import HubError
 from hub.logs import emit, setup_logging
+from hub.operate import staff_client
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -109,7 +111,7 @@ def cmd_consistency(args: argparse.Namespace) -> int:
 
 
     cfg = _config(args)
-    client = _staff_client(args, cfg)
+    client = staff_client(args, cfg)
     body: dict[str, object] = {}
     if args.link:
         body["links"] = args.link
@@ -140,26 +142,12 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return exit_code
 
 
-def _staff_client(args: argparse.Namespace, cfg: Config, timeout: float = 90.0) -> Any:
-    """A logged-in staff client (the password asked for, or $JUKIHUB_PASSWORD)."""
-    from hub.client import HttpsClient
-
-    client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
-                         cfg.certs_dir, args.party, timeout=timeout)
-    password = os.environ.get("JUKIHUB_PASSWORD") or getpass.getpass(f"{args.user}'s password: ")
-    status, answer = client.log_in(args.user, password)
-    if status != 201:
-        raise HubError("login_refused", f"login refused ({status}): "
-                       f"{answer.get('error', {}).get('code')}")
-    return client
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     """Ask for an export, or write one: the file, checked against the hub's digest."""
     import hashlib
 
     cfg = _config(args)
-    client = _staff_client(args, cfg)
+    client = staff_client(args, cfg)
     if args.export_id is None:
         status, body = client.post("/v1/exports", {"kind": args.kind})
         if status != 202:
@@ -223,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--id", dest="export_id", help="write an export asked for before")
     export.add_argument("--out", type=Path, help="the file to write (must not exist)")
     export.set_defaults(func=cmd_export)
-    for p in (crun, export):
+    operate_parsers = operate.add_parsers(sub)
+    for p in (crun, export, *operate_parsers):
         p.add_argument("--user", default=os.environ.get("JUKIHUB_USER", getpass.getuser()),
                        help="your staff user id (default: $JUKIHUB_USER or your login); "
                        "the password is asked for, or read from $JUKIHUB_PASSWORD")
@@ -234,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     admin_parsers = admin.add_parsers(sub)
     # Options may come before or after the command.
     for p in (sub.choices["run"], sub.choices["migrate"], init, revoke, mock, crun, export,
-              *admin_parsers):
+              *admin_parsers, *operate_parsers):
         p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
         p.add_argument("--set", action="append", default=argparse.SUPPRESS,
                        metavar="SECTION.KEY=VALUE")

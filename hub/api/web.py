@@ -37,6 +37,7 @@ from twisted.web import server
 
 from hub.access import Admission
 from hub.api.context import Answer
+from hub.api.openapi import OPENAPI_PATH
 from hub.tls import peer_common_name
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("jukihub.console")
 
 HERE = Path(__file__).parent
-OPENAPI = HERE / "openapi.yaml"
 COOKIE = "jukihub_console"
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'; "
@@ -83,7 +83,7 @@ class Docs:
 
     def __init__(self, api: ApiResource) -> None:
         self.api = api
-        self.document = OPENAPI.read_bytes()
+        self.document = OPENAPI_PATH.read_bytes()  # the file the validators come from
         bundle = _redoc_bundle()
         self.redoc = bundle.read_bytes() if bundle is not None else None
 

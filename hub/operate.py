@@ -1,0 +1,222 @@
+"""The operations staff's commands, against a running hub's API as a logged-in staff
+member (from a staff terminal's certificate):
+
+- ``jukihub status [--watch]``: each link's state, outbox depth, oldest pending age, in
+  flight, last error; certificates' days left; the long jobs with progress bars
+  (counts, rates, time left) — for staff without Grafana (rich);
+- ``jukihub deadletters list|show|replay|discard``;
+- ``jukihub maintenance on|off``.
+
+Everything goes through the same API (and so the same rights and 操作ログ) as the
+console's pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from hub.config import Config, load_config
+from hub.domain.errors import HubError
+
+
+def staff_client(args: argparse.Namespace, cfg: Config, timeout: float = 90.0) -> Any:
+    """A logged-in staff client (the password asked for, or $JUKIHUB_PASSWORD)."""
+    from hub.client import HttpsClient
+
+    client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
+                         cfg.certs_dir, args.party, timeout=timeout)
+    password = os.environ.get("JUKIHUB_PASSWORD") or getpass.getpass(f"{args.user}'s password: ")
+    status, answer = client.log_in(args.user, password)
+    if status != 201:
+        raise HubError("login_refused", f"login refused ({status}): "
+                       f"{answer.get('error', {}).get('code')}")
+    return client
+
+
+def _ok(answer: tuple[int, Any], expected: int = 200) -> Any:
+    status, body = answer
+    if status != expected:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        raise HubError(error.get("code", "refused"),
+                       f"the hub answered {status}: {error.get('message', body)}")
+    return body
+
+
+# ---- the status view ----------------------------------------------------------------
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def render_status(status: dict[str, Any]) -> Group:
+    """The status view of ``GET /v1/status``'s answer (a pure function of it: its
+    rates and times left come from the answer's own clock, ``at``)."""
+    now = status["at"]
+    intake = status["intake"]
+    head = Text("intake ")
+    head.append("open" if intake["open"] else f"closed ({intake['code']})",
+                style="green" if intake["open"] else "bold red")
+    if status["maintenance"]["on"]:
+        m = status["maintenance"]
+        head.append(f"  maintenance mode on since "
+                    f"{time.strftime('%H:%M:%S', time.localtime(m['since']))} by {m['by']}",
+                    style="bold red")
+    links = Table(title="links", title_justify="left")
+    for column in ("link", "state", "depth", "oldest pending", "in flight", "bytes",
+                   "held", "dead letters", "last error"):
+        links.add_column(column, justify="left" if column in ("link", "state", "last error")
+                         else "right")
+    for ln in status["links"]:
+        links.add_row(
+            ln["link"], Text(ln["state"], style="green" if ln["state"] == "ready" else "red"),
+            str(ln["depth"]), _age(ln["oldest_age_seconds"]), str(ln["inflight"]),
+            str(ln["inflight_bytes"]), str(ln["held_residents"]),
+            Text(str(ln["dead_letters"]), style="bold red" if ln["dead_letters"] else ""),
+            (f"{ln['last_error']} ({_age(now - ln['last_error_at'])} ago)"
+             if ln.get("last_error") and ln.get("last_error_at") else "—"))
+    certs = Table(title="certificates (days left)", title_justify="left")
+    certs.add_column("party")
+    certs.add_column("days", justify="right")
+    for c in status["certificates"]:
+        certs.add_row(c["party"], Text(f"{c['days_left']:.1f}",
+                                       style="red" if c["days_left"] < 14 else ""))
+    jobs = Table(title="long jobs", title_justify="left")
+    for column in ("job", "id", "state", "progress", "done/total", "rate", "time left"):
+        jobs.add_column(column)
+    for j in status["jobs"]:
+        done, total = j.get("done") or 0, j.get("total")
+        elapsed = max(1e-6, (j.get("finished_at") or now) - j["started_at"])
+        rate = done / elapsed
+        left = (total - done) / rate if total and rate > 0 and done < total else None
+        jobs.add_row(
+            j["kind"].replace("_", " ") + (f" ({j['link']})" if j.get("link") else ""),
+            j["id"], j["state"] + (f", {j['differences']} diff." if j.get("differences")
+                                   else ""),
+            ProgressBar(total=float(total or max(done, 1)), completed=float(done), width=24),
+            f"{done}/{total if total is not None else '?'}", f"{rate:.1f}/s",
+            _age(left) if left is not None else ("done" if total and done >= total else "—"))
+    if not status["jobs"]:
+        jobs.add_row("—", "", "", "", "", "", "")
+    return Group(head, links, certs, jobs)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.set or [])
+    client = staff_client(args, cfg)
+    console = Console()
+    if args.json:
+        print(json.dumps(_ok(client.get("/v1/status")), ensure_ascii=False, indent=2))
+        return 0
+    if not args.watch:
+        console.print(render_status(_ok(client.get("/v1/status"))))
+        return 0
+    from rich.live import Live
+
+    with Live(render_status(_ok(client.get("/v1/status"))), console=console,
+              refresh_per_second=4, screen=False) as live:
+        try:
+            while True:
+                time.sleep(args.interval)  # the view's refresh, not a wait on the hub
+                live.update(render_status(_ok(client.get("/v1/status"))))
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+# ---- dead letters, maintenance ---------------------------------------------------------
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.set or [])
+    client = staff_client(args, cfg)
+    action = args.deadletters_command
+    if action == "list":
+        query = f"?state={args.state}&limit={args.limit}" + (f"&link={args.link}"
+                                                             if args.link else "")
+        letters = _ok(client.get(f"/v1/dead-letters{query}"))["dead_letters"]
+        print(f"{'id':>6}  {'link':12} {'seq':>8}  {'resident key':12} {'code':20} "
+              f"{'age':>7}  reason")
+        for d in letters:
+            print(f"{d['id']:>6}  {d['link']:12} {d['seq']:>8}  {d['resident_key']:12} "
+                  f"{d['code']:20} {_age(d['age_seconds']):>7}  {d['reason']}")
+        print(f"{len(letters)} {args.state} dead letter(s)")
+        return 1 if letters and args.state == "open" else 0
+    if action == "show":
+        print(json.dumps(_ok(client.get(f"/v1/dead-letters/{args.id}")), ensure_ascii=False,
+                         indent=2))
+        return 0
+    body = {"reason": args.reason} if args.reason else {}
+    done = _ok(client.post(f"/v1/dead-letters/{args.id}/{action}", body))
+    print(f"dead letter {done['id']} ({done['link']}) {done['state']}: {done['resent']} "
+          f"message(s) sent again" + (f" from sequence {done['resent_from']}"
+                                      if done["resent_from"] else "")
+          + ("; the resident is still held by another dead letter" if done["still_held"]
+             else ""))
+    return 0
+
+
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.set or [])
+    client = staff_client(args, cfg)
+    body: dict[str, Any] = {"on": args.state == "on"}
+    if args.reason:
+        body["reason"] = args.reason
+    shown = _ok(client.post("/v1/maintenance", body))
+    if shown["on"]:
+        print(f"maintenance mode on ({shown.get('reason', 'no reason given')}): the intake "
+              "answers 503 to changes; the links go on delivering what is queued")
+    else:
+        print("maintenance mode off: the intake takes changes again")
+    return 0
+
+
+def add_parsers(sub: Any) -> list[argparse.ArgumentParser]:
+    """``status``, ``deadletters …``, ``maintenance …``; the parsers that take the staff
+    options (``--user`` and the rest are added by the caller)."""
+    status = sub.add_parser("status", help="the hub's links, dead letters, certificates and "
+                            "long jobs (for staff without Grafana)")
+    status.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    status.add_argument("--interval", type=float, default=2.0, help="seconds between views")
+    status.add_argument("--json", action="store_true", help="the API's answer as it is")
+    status.set_defaults(func=cmd_status)
+    dead = sub.add_parser("deadletters", help="dead letters: list, show, replay, discard")
+    dead_sub = dead.add_subparsers(dest="deadletters_command", required=True)
+    dl_list = dead_sub.add_parser("list", help="id, link, reason, age, resident key "
+                                  "(exit 1 when any is open)")
+    dl_list.add_argument("--state", default="open", choices=["open", "replayed", "discarded"])
+    dl_list.add_argument("--link")
+    dl_list.add_argument("--limit", type=int, default=100)
+    dl_show = dead_sub.add_parser("show", help="one dead letter with its message (logged)")
+    dl_replay = dead_sub.add_parser("replay", help="send it again, and what it held back")
+    dl_discard = dead_sub.add_parser("discard", help="give it up (what it held is sent)")
+    for p in (dl_show, dl_replay, dl_discard):
+        p.add_argument("id", type=int)
+    dl_replay.add_argument("--reason", help="what was fixed (optional)")
+    dl_discard.add_argument("--reason", required=True, help="why it is given up")
+    for p in (dl_list, dl_show, dl_replay, dl_discard):
+        p.set_defaults(func=cmd_deadletters)
+    maint = sub.add_parser("maintenance", help="maintenance mode: the intake answers 503, "
+                           "the links drain")
+    maint.add_argument("state", choices=["on", "off"])
+    maint.add_argument("--reason", help="shown to callers and on /readyz")
+    maint.set_defaults(func=cmd_maintenance)
+    return [status, dl_list, dl_show, dl_replay, dl_discard, maint]
+
+
+__all__ = ["add_parsers", "render_status", "staff_client"]
