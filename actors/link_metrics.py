@@ -31,8 +31,14 @@ class LinkMetrics:
         self.last_error_at: float | None = None
 
     def started(self, states: Iterable[str]) -> None:
+        """Every series of the link from its start (at 0), so dashboards and alerts
+        see a link that never failed as well as one that did."""
         for state in states:
             metrics.link_state.labels(self.link, state).set(0)
+        for cause in ("reconnect", "refused"):
+            metrics.retries.labels(self.link, cause)
+        for stage in ("connect", "handshake", "hello"):
+            metrics.connect_failures.labels(self.link, stage)
 
     def state(self, old: str, new: str) -> None:
         metrics.link_state.labels(self.link, old).set(0)

@@ -173,6 +173,8 @@ class StoreWriter(pykka.ThreadingActor):
         self._submits: list[SubmitChanges] = []
         self._ops: list[Any] = []
         self._pending = 0  # writes waiting in the two lists above
+        for txn in ("group", "link_state", "job"):  # their series exist from the start
+            metrics.store_errors.labels(txn)
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)

@@ -19,7 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the hub and every mock on loopback and drive "
                           "changes through them")
     demo.add_argument("--changes", type=int, default=300)
+    sub.add_parser("dashboard", help="write the Grafana dashboard's JSON (built with "
+                   "grafana-foundation-sdk) to hub/ops/grafana-dashboard.json")
     args = parser.parse_args(argv)
+    if args.command == "dashboard":
+        from devtools.dashboard import write
+
+        print(f"wrote {write()}")
+        return 0
     from devtools.demo import run_demo
 
     try:

@@ -160,7 +160,7 @@ link_board = _LinkBoard()
 
 
 class _CertificateDays:
-    """``jukihub_certificate_expiry_days{party}``: days until each of the hub's own
+    """``jukihub_certificate_expiry_seconds{party}``: seconds until each of the hub's own
     certificates (and the CA's) expires, and ``{party="crl:<file>"}`` until each
     revocation list must be renewed — read at scrape time (files re-read when they
     change), so an alert sees the certificate that is in place now."""
@@ -197,11 +197,11 @@ class _CertificateDays:
         return out
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("jukihub_certificate_expiry_days",
-                                   "Days until the certificate expires (a CRL: until its "
+        family = GaugeMetricFamily("jukihub_certificate_expiry_seconds",
+                                   "Seconds until the certificate expires (a CRL: until its "
                                    "next update is due)", labels=["party"])
         for party, days in self.days_left().items():
-            family.add_metric([party], days)
+            family.add_metric([party], days * 86400)
         yield family
 
 

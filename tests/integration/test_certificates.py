@@ -29,8 +29,8 @@ def test_a_revoked_certificate_is_refused_everywhere(tmp_path: Path, certs_dir: 
                              and ev.get("link") == n)
         assert e.client().get("/healthz")[0] == 200
         m = e.metrics()
-        assert 800 < m['jukihub_certificate_expiry_days{party="intake"}'] < 826
-        assert 6 < m['jukihub_certificate_expiry_days{party="crl:ca.crl"}'] <= 7
+        assert 800 < m['jukihub_certificate_expiry_seconds{party="intake"}'] / 86400 < 826
+        assert 6 < m['jukihub_certificate_expiry_seconds{party="crl:ca.crl"}'] / 86400 <= 7
 
         # A client of the intake listener, and of the metrics listener.
         for party in ("register", "monitor"):

@@ -23,12 +23,17 @@ from typing import Any
 
 import pytest
 
+from devtools import dashboard
 from devtools.synthetic import Synth
+from hub.client import HttpsClient
 from tests.integration.test_prefecture_path import post_all
+
+OPS = Path(__file__).resolve().parents[2] / "hub" / "ops"
 
 
 class Prometheus:
-    def __init__(self, folder: Path, target: str, certs: Path) -> None:
+    def __init__(self, folder: Path, target: str, certs: Path,
+                 rules: Path | None = None) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             pytest.fail("prometheus is not installed: run scripts/ensure-services")
@@ -38,7 +43,8 @@ class Prometheus:
             self.port = s.getsockname()[1]
         config = folder / "prometheus.yml"
         config.write_text(f"""
-global: {{scrape_interval: 1s, scrape_timeout: 1s}}
+global: {{scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}}
+rule_files: [{rules or ""}]
 scrape_configs:
   - job_name: jukihub
     scheme: https
@@ -84,6 +90,12 @@ scrape_configs:
         assert body["status"] == "success", body
         return list(body["data"]["result"])
 
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as resp:
+            body = json.load(resp)
+        assert body["status"] == "success", body
+        return body["data"]
+
     def stop(self) -> None:
         self.p.terminate()
         try:
@@ -94,11 +106,24 @@ scrape_configs:
 
 def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Path) -> None:
     e = env_with(hub_extra=["metrics.log_scrapes=true"])
+    # What the dashboard shows, made to happen: retries, a refused change, a check.
+    e.control("POST", "/faults", {"refuse": {"kind": "temporary", "count": 1,
+                                             "code": "busy"}})
     accepted = post_all(e.client(), list(Synth(seed=241).stream(40)))
     e.wait_applied(len(accepted))
+    bad = Synth(seed=242).arrival()
+    bad["resident"]["name_kana"] = "abc"
+    assert e.client().post("/v1/changes", bad)[0] == 400  # a format check: refused
+    status, check = e.staff("sup-p", "supervisor").post("/v1/consistency-checks",
+                                                      {"links": ["prefecture"]})
+    assert status == 202, check
+    check_id = check["checks"][0]["check_id"]
+    status, shown = e.staff("sup-p").get(f"/v1/consistency-checks/{check_id}?wait=60")
+    assert status == 200 and shown["state"] == "answered", shown
     assert e.hub is not None
     mark = e.hub.mark()
-    prom = Prometheus(tmp_path, f"127.0.0.1:{e.metrics_port}", e.certs_dir)
+    prom = Prometheus(tmp_path, f"127.0.0.1:{e.metrics_port}", e.certs_dir,
+                      rules=OPS / "prometheus-alerts.yml")
     try:
         prom.wait_ready()
         def scraped(ev: dict[str, Any]) -> bool:
@@ -112,7 +137,7 @@ def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Pat
         [up] = prom.query('up{job="jukihub"}')
         assert up["value"][1] == "1"
         [delivered] = prom.query('jukihub_link_delivered_total{link="prefecture"}')
-        assert float(delivered["value"][1]) == len(accepted)
+        assert float(delivered["value"][1]) == len(accepted) + 1  # and the check's chunk
         accepted_total = prom.query("sum(jukihub_intake_changes_accepted_total)")
         assert float(accepted_total[0]["value"][1]) == len(accepted)
         # Labels are link names, reasons, codes — never a resident's data.
@@ -120,5 +145,26 @@ def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Pat
         values = {v for s in series for k, v in s["metric"].items() if k != "__name__"}
         assert "prefecture" in values
         assert not any(re.search(r"[0-9]{11}", v) for v in values)  # no code or number
+
+        # Every panel of the dashboard: its expression runs, on series that exist.
+        names = set(prom.get("/api/v1/label/__name__/values"))
+        model = json.loads((OPS / "grafana-dashboard.json").read_text(encoding="utf-8"))
+        for title, expr in dashboard.expressions(model):
+            concrete = expr.replace("$__rate_interval", "1m").replace("$link", ".*")
+            prom.query(concrete)  # fails on an expression Prometheus refuses
+            for name in set(re.findall(r"\b(jukihub_[a-z_]+)\b", expr)):
+                assert name in names, f"{title}: {name} is not a series the hub exports"
+        # The alert rules load and evaluate against the live series without error.
+        groups = prom.get("/api/v1/rules")["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        assert len(rules) == 10 and all(r["health"] == "ok" for r in rules), rules
     finally:
         prom.stop()
+
+    # The exposition itself passes promtool's checks.
+    client = HttpsClient("127.0.0.1", e.metrics_port, e.certs_dir, "monitor")
+    status, text = client.get("/metrics")
+    client.close()
+    checked = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                             input=text, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
