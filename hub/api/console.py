@@ -63,7 +63,7 @@ def logout(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
 
     def ended(_: Answer) -> Shown:
         visit.request.addCookie(COOKIE.encode(), b"", path=b"/console", secure=True,
-                                httpOnly=True, sameSite="strict", max_age=0)
+                                httpOnly=True, sameSite="strict", max_age=b"0")
         raise Page(303, location="/console/login")
 
     return visit.call("DELETE", "/v1/sessions/current").addCallback(ended)

@@ -194,7 +194,7 @@ class Console:
         self.api, self.pages = api, pages
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+            autoescape=jinja2.select_autoescape(["html"]))
         self.templates.filters["when"] = _when
         self.templates.filters["ago"] = _ago
         self.css = (HERE / "static" / "console.css").read_bytes()
@@ -219,8 +219,8 @@ class Console:
             return
         d = defer.maybeDeferred(self._who, visit, key[1])
         d.addCallback(lambda _: handler(visit, parts[1:]))
-        d.addCallbacks(lambda out: self._page(visit, Page(200, out[0], **out[1])),
-                       lambda f: self._failed(visit, f))
+        d.addCallback(lambda out: self._page(visit, Page(200, out[0], **out[1])))
+        d.addErrback(lambda f: self._failed(visit, f))  # the page's own failure too
 
     def _who(self, visit: Visit, page: str) -> defer.Deferred[None] | None:
         """The session behind the cookie, and the rights its roles give."""
@@ -243,7 +243,10 @@ class Console:
             return
         log.error("console failure", extra={"event": "console.error",
                                             "error": failure.type.__name__})
-        self._page(visit, Page(500, message="internal error", code="internal"))
+        try:
+            self._page(visit, Page(500, message="internal error", code="internal"))
+        except Exception:  # not even the error page: a bare 500, never a traceback
+            _send(visit.request, 500, "text/plain; charset=utf-8", b"internal error")
 
     def _page(self, visit: Visit, page: Page) -> None:
         request = visit.request

@@ -1,0 +1,123 @@
+"""The staff console in a real headless browser (Debian's Chromium under Selenium), as a
+staff terminal uses it: log in, approve a manual answer after seeing what will be sent,
+replay a dead letter, and a window clerk who cannot reach the auditor's pages.  The
+browser sits behind the terminal's mutual-TLS client (``devtools.terminal``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from devtools.harness import STAFF_PASSWORD, Env
+from devtools.synthetic import Synth
+from devtools.terminal import TerminalProxy, browser
+from mock_endpoints.population import individual_number
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    b = browser()
+    try:
+        yield b
+    finally:
+        b.quit()
+
+
+def log_in(b: Any, base: str, user: str) -> None:
+    b.get(f"{base}/console/")
+    WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "login-form")))
+    b.find_element(By.ID, "user_id").send_keys(user)
+    b.find_element(By.ID, "password").send_keys(STAFF_PASSWORD)
+    b.find_element(By.ID, "login").click()
+    WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "who")))
+
+
+def log_out(b: Any) -> None:
+    b.find_element(By.ID, "logout").click()
+    WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "login-form")))
+
+
+def test_staff_approve_a_manual_answer_and_replay_a_dead_letter_in_a_browser(
+        env_with: Any, chromium: Any) -> None:
+    env: Env = env_with("intermediate")
+    synth, client = Synth(seed=951), env.client()
+    person = synth.arrival()
+    person["resident"]["individual_number"] = individual_number(synth.rng)
+    assert client.post("/v1/changes", person)[0] == 201
+    env.other_control("intermediate", "GET", "/wait?pushes_settled=1")
+    sup = env.staff("sup9", "supervisor")
+    env.staff("clerk9", "window_clerk")
+    env.staff("audit9", "auditor")
+    _, issued = sup.get("/v1/inbox?kind=intermediate.code_issued")
+    atena = issued["items"][0]["document"]["integrated_atena"]
+    env.other_control("intermediate", "POST", "/push", {"manual_answer_request": {
+        "request_number": "REQ-B1", "integrated_atena": atena, "requester": "INST-9",
+        "procedure": "別表第二 16", "item": "住民票関係情報",
+        "requested_at": "2026-11-27T10:00:00"}})
+    env.other_control("intermediate", "GET", "/wait?pushes_settled=2")
+    # A dead letter on the prefecture link.
+    env.control("POST", "/faults", {"refuse": {"kind": "permanent", "count": 1,
+                                               "code": "rejected_by_peer"}})
+    assert client.post("/v1/changes", synth.arrival())[0] == 201
+    env.hub.wait_event(lambda e: e.get("event") == "link.dead_letter")
+
+    terminal = TerminalProxy(env.intake_port, env.certs_dir)
+    b, base = chromium, terminal.url
+    try:
+        log_in(b, base, "sup9")
+        assert "sup9 (supervisor)" in b.find_element(By.ID, "who").text
+        links = b.find_element(By.ID, "links").text
+        assert "prefecture" in links and "intermediate" in links
+
+        # The manual answer: what will be sent is shown, then approved.
+        b.find_element(By.ID, "nav-manual-answers").click()
+        b.find_element(By.CLASS_NAME, "manual-answer").click()
+        WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "if-approved")))
+        shown = b.find_element(By.ID, "if-approved").text
+        assert person["resident"]["name_kanji"] in shown and "approved" in shown
+        b.find_element(By.ID, "approve").click()
+        WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "manual-answers")))
+        assert "REQ-B1" not in b.page_source
+        env.other_control("intermediate", "GET", "/wait?applied_seq=3")
+        _, answer = env.other_control("intermediate", "GET", "/manual-answers/REQ-B1")
+        assert answer["decision"] == "approved"
+
+        # The dead letter: replayed from its list, delivered.
+        b.find_element(By.ID, "nav-dead-letters").click()
+        row = b.find_element(By.CLASS_NAME, "dead-letter")
+        assert "rejected_by_peer" in row.text
+        b.find_element(By.ID, f"replay-{row.get_attribute('data-id')}").click()
+        WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "no-dead-letters")))
+        env.wait_applied(3)  # 2 withdrawn, 3 its replay
+        assert env.read_store("SELECT state, resolved_by FROM dead_letters") == [
+            ("replayed", "sup9")]
+        log_out(b)
+
+        # A window clerk: no operation log in the menu, and its page refused.
+        log_in(b, base, "clerk9")
+        assert not b.find_elements(By.ID, "nav-audit")
+        b.get(f"{base}/console/audit")
+        assert "403" in b.find_element(By.ID, "refusal").text
+        b.get(f"{base}/console/dead-letters")
+        assert "403" in b.find_element(By.ID, "refusal").text
+        log_out(b)
+
+        # The auditor sees the log, with what the supervisor did in the browser.
+        log_in(b, base, "audit9")
+        b.find_element(By.ID, "nav-audit").click()
+        log = b.find_element(By.ID, "audit").text
+        assert "manual_answer.approve" in log and "deadletters.replay" in log
+        assert "not_permitted" in log  # the clerk's refused look is on the record
+    finally:
+        terminal.stop()
+
+    # Everything went through the API: the same operation log entries.
+    actions = {a for (a,) in env.read_store(
+        "SELECT action FROM audit_log WHERE operator_id = 'sup9'")}
+    assert {"session.login", "manual_answer.preview", "manual_answer.approve",
+            "deadletters.replay"} <= actions
