@@ -4,6 +4,7 @@ recorded in the inbox through the store writer, and only then acknowledged."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +38,10 @@ class LinkInbound:
             # Into the register first (idempotent), then the inbox, then acknowledged: a
             # crash in between means the push comes again and gets its first answer.
             seq, body, kind, later = frame.seq, frame.body, effect.kind, self.later
-            self.writer.tell(SubmitChanges([effect.change], reply=lambda outcomes: later(
+            # Its messages are correlated with the push that caused them.
+            change = dataclasses.replace(effect.change,
+                                         correlation_id=f"{self.link}-push-{seq}")
+            self.writer.tell(SubmitChanges([change], reply=lambda outcomes: later(
                 Designated(seq, kind, body, outcomes[0].error.code if outcomes[0].error
                            else None))()))
             return b""

@@ -136,9 +136,11 @@ def _purge_delivered(w: StoreWriter, conn: Conn, m: PurgeDelivered, _now: float)
 def _log_committed(outcome: Outcome) -> None:
     """The messages a request caused, under its correlation id (keys only)."""
     first = outcome.outbox[0]
+    # (Not the request id: the hub's own, for a designation, is made of the resident's
+    # 住民票コード.)
     log.info("committed", extra={
         "event": "register.committed", "correlation_id": first.correlation_id,
-        "request_id": outcome.request_id, "update_seq": first.update_seq,
+        "update_seq": first.update_seq,
         "messages": [f"{i.link}:{i.seq}" for i in outcome.outbox]})
 
 

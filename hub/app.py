@@ -81,12 +81,18 @@ class Hub:
     def start(self) -> Ports:
         cfg = self.config
         enabled = frozenset(name for name, link in cfg.links.items() if link.enabled)
+        # The intake's worker processes first: their start (a Python process importing
+        # the API) overlaps the store's migration and the actors' start.  Nothing they
+        # send is read before this method returns (the reactor thread is ours), and by
+        # then everything they ask for is wired.
+        intake = self._intake()
+        early = self._spawn_intake(intake)
         self._start_store(enabled)
         self._start_links(enabled)
         self.reads = Reads(self.reactor, self._store, cfg.intake.read_threads,
                            cfg.intake.read_queue)
         self.reads.start()
-        intake_port, serving = self._start_intake()
+        intake_port, serving = self._start_intake(intake, early)
         processes = self.intake_processes
         metrics.certificate_days.watch(cfg.certs_dir, ["hub", "intake", "metrics"])
         metrics_site = server.Site(MetricsPage(
@@ -136,28 +142,41 @@ class Hub:
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
 
-    def _start_intake(self) -> tuple[int, defer.Deferred[Any]]:
-        """The intake: in worker processes, or here.  Its port, and when it serves."""
+    def _intake(self) -> Intake:
         cfg = self.config
         charset = UnifiedCharset.load(cfg.gaiji_table) if cfg.gaiji_table else None
-        intake = Intake(cfg, charset, dt.date.today, IntakeMeters())
+        return Intake(cfg, charset, dt.date.today, IntakeMeters())
+
+    def _spawn_intake(self, intake: Intake) -> tuple[Dispatcher, int] | None:
+        """The intake's worker processes, spawned; their dispatcher (its backend is set
+        by ``_start_intake``) and the port they share.  ``None``: the hub serves it."""
+        cfg = self.config
+        if cfg.intake.processes <= 0:
+            return None
+        dispatcher = Dispatcher(None, intake.meters, self.reactor)
+        processes = self.intake_processes = IntakeProcesses(
+            self.reactor, cfg.intake.processes, {"path": str(cfg.path), "raw": cfg.raw},
+            dispatcher.received)
+        return dispatcher, processes.start(cfg.intake.host, cfg.intake.port)
+
+    def _start_intake(self, intake: Intake, early: tuple[Dispatcher, int] | None,
+                      ) -> tuple[int, defer.Deferred[Any]]:
+        """The intake wired to the store writer, the links and the reads: in the worker
+        processes spawned early, or here.  Its port, and when it serves."""
+        cfg = self.config
         assert self.reads is not None
         api = Api(intake, self.writer, self.links, self.reactor, self.reads, self.sessions)
         backend = LocalBackend(api)
-        processes = None
-        if cfg.intake.processes > 0:
-            dispatcher = Dispatcher(backend, intake.meters, self.reactor)
-            processes = self.intake_processes = IntakeProcesses(
-                self.reactor, cfg.intake.processes, {"path": str(cfg.path), "raw": cfg.raw},
-                dispatcher.received)
+        processes = self.intake_processes
         # Maintenance mode as the store has it (it survives a restart), before serving.
         maintenance = self._store.read(self._store.flags.get, MAINTENANCE)
         api.gate = self.gate = Gate(api, maintenance,
                                     processes.set_gate if processes is not None else None)
         api.readiness = Readiness(api)
         self.gate.start()
-        if processes is not None:
-            port = processes.start(cfg.intake.host, cfg.intake.port)
+        if early is not None and processes is not None:
+            dispatcher, port = early
+            dispatcher.backend = backend
             return port, processes.ready
         # The intake workers check and prepare requests off the reactor thread.
         self.workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")

@@ -122,24 +122,42 @@ def cmd_consistency(args: argparse.Namespace) -> int:
         return 2
     deadline = time.monotonic() + args.timeout
     exit_code = 0
-    for check in started["checks"]:
-        while True:  # the hub holds each GET until the answer (or 60 s) — no polling
-            left = max(0.0, min(60.0, deadline - time.monotonic()))
-            status, shown = client.get(f"/v1/consistency-checks/{check['check_id']}"
-                                       f"?wait={left:.1f}")
-            if status == 200 and shown["state"] == "answered":
-                break
-            if time.monotonic() >= deadline or status != 200:
-                print(f"{check['link']}: {check['check_id']} not answered in {args.timeout} s "
-                      f"(sent {shown.get('sent')} records so far)", file=sys.stderr)
+    progress = operate.JobProgress(client) if sys.stderr.isatty() else None
+    try:
+        for check in started["checks"]:
+            shown = _answered(client, check, deadline, progress)
+            if shown is None:
+                print(f"{check['link']}: {check['check_id']} not answered in "
+                      f"{args.timeout} s", file=sys.stderr)
                 return 2
-        n = shown["difference_count"]
-        print(f"{shown['link']}: check {shown['check_id']}: sent {shown['sent']}, peer "
-              f"compared {shown['compared']} and holds {shown['held']}: {n} difference(s)")
-        for d in shown.get("differences", [])[: args.show]:
-            print(f"  {d['resident_code']}  {d['kind']:13} {d.get('items', '')}")
-        exit_code = exit_code or (1 if n else 0)
+            n = shown["difference_count"]
+            print(f"{shown['link']}: check {shown['check_id']}: sent {shown['sent']}, peer "
+                  f"compared {shown['compared']} and holds {shown['held']}: {n} difference(s)")
+            for d in shown.get("differences", [])[: args.show]:
+                print(f"  {d['resident_code']}  {d['kind']:13} {d.get('items', '')}")
+            exit_code = exit_code or (1 if n else 0)
+    finally:
+        if progress is not None:
+            progress.stop()
     return exit_code
+
+
+def _answered(client: Any, check: dict[str, Any], deadline: float,
+              progress: Any) -> dict[str, Any] | None:
+    """The check once answered, or ``None`` past the deadline.  The hub holds each GET
+    until the answer (or 60 s; 1 s when a progress bar wants the count as it goes)."""
+    import time
+
+    while True:
+        left = max(0.0, min(1.0 if progress else 60.0, deadline - time.monotonic()))
+        status, shown = client.get(f"/v1/consistency-checks/{check['check_id']}"
+                                   f"?wait={left:.1f}")
+        if status == 200 and progress is not None:
+            progress.show(check["check_id"], f"check {check['link']}", shown["sent"])
+        if status == 200 and shown["state"] == "answered":
+            return dict(shown)
+        if time.monotonic() >= deadline or status != 200:
+            return None
 
 
 def cmd_export(args: argparse.Namespace) -> int:

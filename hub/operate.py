@@ -20,11 +20,6 @@ import os
 import time
 from typing import Any
 
-from rich.console import Console, Group
-from rich.progress_bar import ProgressBar
-from rich.table import Table
-from rich.text import Text
-
 from hub.config import Config, load_config
 from hub.domain.errors import HubError
 
@@ -64,9 +59,14 @@ def _age(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
-def render_status(status: dict[str, Any]) -> Group:
+def render_status(status: dict[str, Any]) -> Any:
     """The status view of ``GET /v1/status``'s answer (a pure function of it: its
-    rates and times left come from the answer's own clock, ``at``)."""
+    rates and times left come from the answer's own clock, ``at``): a rich renderable."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
     now = status["at"]
     intake = status["intake"]
     head = Text("intake ")
@@ -117,6 +117,8 @@ def render_status(status: dict[str, Any]) -> Group:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     cfg = load_config(args.config, args.set or [])
     client = staff_client(args, cfg)
     console = Console()
@@ -137,6 +139,42 @@ def cmd_status(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+class JobProgress:
+    """Progress bars on the terminal (standard error) for long jobs a command waits on:
+    counts, rate and time left, the total from the hub's status view."""
+
+    def __init__(self, client: Any) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.client = client
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[rate]}/s"),
+                                 TimeRemainingColumn(), console=Console(stderr=True),
+                                 transient=True)
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+        self.progress.start()
+
+    def show(self, job_id: str, label: str, done: int) -> None:
+        if job_id not in self.tasks:
+            jobs = _ok(self.client.get("/v1/status"))["jobs"]
+            total = next((j.get("total") for j in jobs if j["id"] == job_id), None)
+            self.tasks[job_id] = self.progress.add_task(label, total=total, rate="—")
+            self.started[job_id] = time.monotonic()
+        rate = done / max(1e-6, time.monotonic() - self.started[job_id])
+        self.progress.update(self.tasks[job_id], completed=done, rate=f"{rate:.0f}")
+
+    def stop(self) -> None:
+        self.progress.stop()
 
 
 # ---- dead letters, maintenance ---------------------------------------------------------

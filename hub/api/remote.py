@@ -76,7 +76,10 @@ class Dispatcher:
 
     _ROUTES = {(r.method, r.path): r for r in ROUTES}
 
-    def __init__(self, backend: LocalBackend, meters: IntakeMeters, reactor: Any) -> None:
+    def __init__(self, backend: LocalBackend | None, meters: IntakeMeters,
+                 reactor: Any) -> None:
+        # ``backend`` may come later (the hub spawns its workers before the store is
+        # up), but before the reactor reads anything a worker sent.
         self.backend, self.meters, self.reactor = backend, meters, reactor
 
     def received(self, message: tuple[Any, ...], reply: Send) -> None:
@@ -92,10 +95,12 @@ class Dispatcher:
         def answer(result: Answer | None) -> None:
             on_reactor(self.reactor, reply, ("answer", n, result))
 
+        backend = self.backend
+        assert backend is not None, "wired before the reactor reads a worker's message"
         if kind == "submit":
-            self.backend.submit(message[2], outcomes)
+            backend.submit(message[2], outcomes)
         elif kind == "audit":
-            self.backend.record(message[2], lambda: reply(("answer", n, None)))
+            backend.record(message[2], lambda: reply(("answer", n, None)))
         elif kind == "call":
             _, _, method, path, call = message
-            self.backend.call(self._ROUTES[(method, path)], call, answer)
+            backend.call(self._ROUTES[(method, path)], call, answer)

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 from twisted.internet import defer
 from twisted.web import server
 
@@ -191,6 +190,8 @@ class Console:
     """``/console/…``; see the module docstring.  The pages are ``hub.api.console``."""
 
     def __init__(self, api: ApiResource, pages: dict[tuple[str, str], Any]) -> None:
+        import jinja2  # only where the console is served
+
         self.api, self.pages = api, pages
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -217,7 +218,7 @@ class Console:
             self._page(visit, Page(404 if method == "GET" else 405, message="no such page",
                                    code="not_found"))
             return
-        d = defer.maybeDeferred(self._who, visit, key[1])
+        d: defer.Deferred[Any] = defer.maybeDeferred(self._who, visit, key[1])
         d.addCallback(lambda _: handler(visit, parts[1:]))
         d.addCallback(lambda out: self._page(visit, Page(200, out[0], **out[1])))
         d.addErrback(lambda f: self._failed(visit, f))  # the page's own failure too

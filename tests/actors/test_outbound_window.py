@@ -238,3 +238,30 @@ def test_status_reports_the_figures() -> None:
     assert status == {"acked": 1, "sent_upto": 3, "known_upto": 3, "in_memory": 2,
                       "in_memory_bytes": 20, "held_residents": 0}
     assert w.oldest_enqueued() == 1002.0
+
+
+def test_a_mended_dead_letter_releases_its_resident_and_withdraws_the_old_copies() -> None:
+    w = window(4, r1="A", r2="A")
+    sent(w)
+    assert isinstance(w.refused(1, True, "xsd_invalid", "bad"), DeadLetter)
+    hold, _ = w.next_frames()
+    assert hold == Hold((2,))
+    w.recorded([1, 2])
+    assert sent(w) == [("Withdraw", 1), ("Withdraw", 2), ("Send", 3), ("Send", 4)]
+    # Staff replay it: 1 and 2 go again as 5 and 6; A is no longer held.
+    w.released("A", (1, 2), still_held=False)
+    w.appended([item(5, "A"), item(6, "A")])
+    assert w.held == set()
+    w.acked_upto(4)
+    assert sent(w) == [("Send", 5), ("Send", 6)]
+
+
+def test_a_release_while_another_dead_letter_holds_the_resident_keeps_holding() -> None:
+    w = window(3, r1="A", r3="A")
+    sent(w)
+    w.refused(1, True, "xsd_invalid", "bad")
+    w.next_frames()
+    w.released("A", (1,), still_held=True)
+    assert w.held == {"A"}
+    w.recorded([1, 3])
+    assert sent(w) == [("Withdraw", 1), ("Send", 2), ("Withdraw", 3)]

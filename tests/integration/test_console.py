@@ -121,3 +121,68 @@ def test_staff_approve_a_manual_answer_and_replay_a_dead_letter_in_a_browser(
         "SELECT action FROM audit_log WHERE operator_id = 'sup9'")}
     assert {"session.login", "manual_answer.preview", "manual_answer.approve",
             "deadletters.replay"} <= actions
+
+
+class Terminal:
+    """The console from a staff terminal without a browser: form posts and a cookie."""
+
+    def __init__(self, env: Env) -> None:
+        self.client, self.cookie = env.client("operator"), ""
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self.client.request("GET", path, headers={"Cookie": self.cookie})
+
+    def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
+        import urllib.parse
+
+        status, body = self.client.request(
+            "POST", path, raw=urllib.parse.urlencode(form).encode(),
+            content_type="application/x-www-form-urlencoded", headers={"Cookie": self.cookie})
+        if "set-cookie" in self.client.last_headers:
+            self.cookie = self.client.last_headers["set-cookie"].split(";")[0]
+        return status, body
+
+
+def test_every_console_page_renders_for_who_may_see_it(env: Env) -> None:
+    import re
+
+    client = env.client()
+    env.control("POST", "/faults", {"refuse": {"kind": "permanent", "count": 1,
+                                               "code": "rejected_by_peer"}})
+    assert client.post("/v1/changes", Synth(seed=952).arrival())[0] == 201
+    env.hub.wait_event(lambda e: e.get("event") == "link.dead_letter")
+    sup = env.staff("sup8", "supervisor")
+    status, check = sup.post("/v1/consistency-checks", {"links": ["prefecture"]})
+    check_id = check["checks"][0]["check_id"]
+    assert sup.get(f"/v1/consistency-checks/{check_id}?wait=60")[1]["state"] == "answered"
+
+    t = Terminal(env)
+    assert t.get("/console/inbox")[0] == 303  # no session: to the login page
+    assert t.post("/console/login", {"user_id": "sup8", "password": "wrong"})[0] == 401
+    assert t.post("/console/login", {"user_id": "sup8", "password": STAFF_PASSWORD})[0] == 303
+    pages = ["/console/", "/console/inbox", "/console/manual-answers", "/console/approvals",
+             "/console/dead-letters", "/console/dead-letters/1", "/console/checks",
+             f"/console/checks/{check_id}"]
+    for page in pages:
+        status, html = t.get(page)
+        assert status == 200, (page, html[-400:])
+        assert "<h1" in html and "Traceback" not in html
+    status, html = t.get("/console/dead-letters/1")
+    assert "rejected_by_peer" in html and "<pre id=\"message\">" in html
+    status, html = t.get(f"/console/checks/{check_id}")
+    assert "0 difference(s)" in html
+    assert t.get("/console/audit")[0] == 403  # an auditor's page
+    assert t.get("/console/nowhere")[0] == 404
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', t.get("/console/")[1])
+    assert csrf is not None
+    # A form without the session's token is refused, and changes nothing.
+    status, html = t.post("/console/dead-letters/1/replay", {})
+    assert status == 403 and "form_expired" in html
+    assert env.read_store("SELECT state FROM dead_letters") == [("open",)]
+    status, _ = t.post("/console/dead-letters/1/discard", {"csrf": csrf.group(1),
+                                                            "reason": "test"})
+    assert status == 303
+    assert env.read_store("SELECT state FROM dead_letters") == [("discarded",)]
+    # Not a staff terminal: no console at all.
+    status, html = env.client("register").request("GET", "/console/")
+    assert status == 403 and "client_not_allowed" in html

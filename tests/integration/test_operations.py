@@ -144,8 +144,8 @@ def test_one_correlation_id_ties_a_request_to_its_messages_and_acknowledgements(
                                   {"changes": [synth.arrival(), synth.arrival()]},
                                   headers={"X-Correlation-Id": "batch-42"})
     assert status == 200 and client.last_headers["x-correlation-id"] == "batch-42"
-    committed = [env.hub.wait_event(lambda e, rid=r["request_id"]: e.get("event") ==
-                                    "register.committed" and e.get("request_id") == rid
+    committed = [env.hub.wait_event(lambda e, u=r["update_seq"]: e.get("event") ==
+                                    "register.committed" and e.get("update_seq") == u
                                     and e.get("correlation_id") == "batch-42")
                  for r in body["results"]]
     messages = {m for c in committed for m in c["messages"]}
