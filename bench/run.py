@@ -239,12 +239,12 @@ def main() -> None:
     init_certs(certs, load_config(CONFIG).parties)
     print(f"jukihub bench — {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
           f"data in {tmp}")
-    raw_n = 10_000 if q else 200_000
+    raw_n = 5_000 if q else 200_000
     raw = raw_transport(certs, raw_n, 256, 600)
     print(f"raw transport      {raw:>10,.0f} frames/s  ({raw_n:,} frames of 600 B, window "
           f"256, mTLS; the ceiling)")
     synth = Synth(seed=2026)
-    fwd_n = 150 if q else 2000
+    fwd_n = 60 if q else 2000
     fwd = forward(certs, tmp, list(Synth(seed=7).stream(fwd_n)))
     print(f"naive forwarder    {fwd:>10,.0f} changes/s ({fwd_n:,} changes: SQLite commit, "
           f"mTLS POST, commit of the answer, each; the baseline)")
@@ -259,15 +259,15 @@ def main() -> None:
         store = "PostgreSQL (private server, unix socket)" if pg else "SQLite (WAL, FULL)"
         print(f"hub                store {store}, five links"
               + (f", overrides {' '.join(args.set)}" if args.set else ""))
-        n = 150 if q else 2000
+        n = 60 if q else 2000
         rate = sequential(env, list(synth.stream(n)))
         print(f"1 client × 1       {rate:>10,.0f} changes/s ({n:,} single requests in "
               f"turn, until every link acknowledged; {beside(rate)})")
-        n = 500 if q else 10_000
+        n = 200 if q else 10_000
         rate = concurrent(env, tmp, list(synth.stream(n)), 64)
         print(f"64 clients × 1     {rate:>10,.0f} changes/s ({n:,} single requests, 64 at a "
               f"time; {beside(rate)})")
-        n = 2000 if q else 50_000
+        n = 800 if q else 50_000
         profiler = Profiler(args.profile, env, "batches-postgres" if pg else "batches")
         answered, e2e, messages = batches(env, list(synth.stream(n)), 4, 200)
         profiler.stop()

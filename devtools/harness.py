@@ -87,6 +87,10 @@ class Proc:
         self.p.send_signal(signal.SIGKILL)
         self.p.wait(timeout=30)
 
+    def terminate(self) -> None:
+        if self.p.poll() is None:
+            self.p.terminate()
+
     def stop(self) -> None:
         if self.p.poll() is None:
             self.p.terminate()
@@ -125,24 +129,39 @@ class Env:
         return [f'hub.data_dir="{self.tmp}"', f'certs.dir="{self.certs_dir}"']
 
     def start_mock(self, hub_name: str = "hub.jukihub.test") -> None:
+        self.start_mocks({}, hub_name)
+
+    def start_mocks(self, others: dict[str, list[str] | None],
+                    hub_name: str = "hub.jukihub.test") -> None:
+        """The prefecture's mock and ``others`` (name -> their extra overrides), started
+        side by side (each is a Python process that takes a second to start)."""
         self.mock = Proc(["mock", "prefecture"], self.common() + [
             f"mocks.prefecture.port={self.mock_port}",
             f"mocks.prefecture.control_port={self.control_port}",
             f'mocks.prefecture.db="{self.tmp / "mock-prefecture.db"}"',
             f'mocks.prefecture.hub_name="{hub_name}"'], "mock")
+        self.start_other_mocks(others)
         ready = self.mock.wait_event(lambda e: e.get("event") == "mock.ready")
         self.mock_port, self.control_port = ready["port"], ready["control_port"]
 
     def start_other_mock(self, name: str, extra: list[str] | None = None) -> None:
         """Start the mock of another link (``moj``, …) on loopback; started again after
         ``kill_other_mock``, it comes back on the same ports with the same database."""
-        _, port, control_port = self.others.get(name, (None, 0, 0))
-        proc = Proc(["mock", name], self.common() + [
-            f"mocks.{name}.port={port}", f"mocks.{name}.control_port={control_port}",
-            f'mocks.{name}.db="{self.tmp / f"mock-{name}.db"}"', *(extra or [])],
-            f"mock-{name}")
-        ready = proc.wait_event(lambda e: e.get("event") == "mock.ready")
-        self.others[name] = (proc, ready["port"], ready["control_port"])
+        self.start_other_mocks({name: extra})
+
+    def start_other_mocks(self, extra: dict[str, list[str] | None]) -> None:
+        """Start several other links' mocks side by side (each is a Python process that
+        takes a second to start), then wait for each one's readiness."""
+        procs = {}
+        for name, more in extra.items():
+            _, port, control_port = self.others.get(name, (None, 0, 0))
+            procs[name] = Proc(["mock", name], self.common() + [
+                f"mocks.{name}.port={port}", f"mocks.{name}.control_port={control_port}",
+                f'mocks.{name}.db="{self.tmp / f"mock-{name}.db"}"', *(more or [])],
+                f"mock-{name}")
+        for name, proc in procs.items():
+            ready = proc.wait_event(lambda e: e.get("event") == "mock.ready")
+            self.others[name] = (proc, ready["port"], ready["control_port"])
 
     def kill_other_mock(self, name: str) -> None:
         """SIGKILL another link's mock (a crash); ``start_other_mock`` brings it back."""
@@ -286,9 +305,12 @@ class Env:
 
     def stop(self) -> None:
         self._watch_before_stop()
-        for p in (self.hub, self.mock, *(o[0] for o in self.others.values())):
-            if p is not None:
-                p.stop()
+        procs = [p for p in (self.hub, self.mock, *(o[0] for o in self.others.values()))
+                 if p is not None]
+        for p in procs:  # all asked to stop at once, then each waited for
+            p.terminate()
+        for p in procs:
+            p.stop()
 
     def _watch_before_stop(self) -> None:
         """What the hub shows outside its log: its metrics' labels, and the refusals it

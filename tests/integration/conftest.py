@@ -27,9 +27,7 @@ def env_with(tmp_path: Path, certs_dir: Path, hub_store: str | None) -> Any:
               hub_extra: list[str] | None = None) -> Env:
         e = Env(tmp_path, certs_dir, store_url=hub_store)
         started.append(e)
-        e.start_mock()
-        for name in others:
-            e.start_other_mock(name, (extra or {}).get(name))
+        e.start_mocks({name: (extra or {}).get(name) for name in others})
         e.start_hub(hub_extra)
         return e
 

@@ -170,7 +170,7 @@ def test_every_console_page_renders_for_who_may_see_it(env: Env) -> None:
     status, html = t.get("/console/dead-letters/1")
     assert "rejected_by_peer" in html and "<pre id=\"message\">" in html
     status, html = t.get(f"/console/checks/{check_id}")
-    assert "0 difference(s)" in html
+    assert "1 difference(s)" in html and "only_at_hub" in html  # the dead-lettered one
     assert t.get("/console/audit")[0] == 403  # an auditor's page
     assert t.get("/console/nowhere")[0] == 404
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', t.get("/console/")[1])
