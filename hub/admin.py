@@ -19,19 +19,26 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from hub.config import Config, load_config
-from hub.domain import audit, staff
 from hub.domain.errors import HubError
-from hub.store import AuditEntry, StaffAccount, Store, anchors
-from hub.store.engine import make_engine, migrate
+
+if TYPE_CHECKING:
+    from hub.store import StaffAccount, Store
+
+# The store, the domain's staff and audit rules are imported where a command needs them:
+# every ``jukihub`` command (a mock endpoint, the hub itself) builds this module's
+# parsers, and SQLAlchemy and Alembic cost most of a second to import.
 
 Command = Callable[[argparse.Namespace, Config], int]
 
 
 def _store(cfg: Config) -> Store:
+    from hub.store import Store
+    from hub.store.engine import make_engine, migrate
+
     migrate(cfg.store_url)
     return Store(make_engine(cfg.store_url))
 
@@ -44,6 +51,8 @@ def _who() -> tuple[str, str]:
 def _record(store: Store, txn: str, action: str, user_id: str,
             write: Callable[[Any], bool]) -> bool:
     """``write(db)`` and its 操作ログ entry in one transaction; whether it found the account."""
+    from hub.store import AuditEntry
+
     operator, terminal = _who()
     with store.transaction(txn) as db:
         found = write(db)
@@ -74,6 +83,8 @@ def _expiry(text: str | None) -> float | None:
 def add_account(store: Store, cfg: Config, user_id: str, password: str,
                 roles: tuple[str, ...], expires_at: float | None = None) -> StaffAccount:
     """A new staff account, checked and recorded (with its 操作ログ entry)."""
+    from hub.domain import staff
+
     account = staff.new_account(user_id, password, roles, expires_at, time.time(), cfg.access)
     if store.read(store.accounts.get, user_id) is not None:
         raise HubError("user_exists", f"{user_id} already has an account")
@@ -113,6 +124,8 @@ def users_enable(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def users_passwd(args: argparse.Namespace, cfg: Config) -> int:
+    from hub.domain import staff
+
     password = _password(args)
     staff.check_new_password(password, args.user_id, cfg.access)
     encoded, now = staff.hash_password(password), time.time()
@@ -143,6 +156,8 @@ def users_list(_args: argparse.Namespace, cfg: Config) -> int:
 
 def users_review(args: argparse.Namespace, cfg: Config) -> int:
     """Exit 1 when anything needs a decision (so a scheduled run can alert)."""
+    from hub.domain import staff
+
     store = _store(cfg)
     accounts: list[StaffAccount] = store.read(store.accounts.list)
     findings = staff.review(accounts, time.time(), args.unused_days)
@@ -158,6 +173,9 @@ def users_review(args: argparse.Namespace, cfg: Config) -> int:
 
 def audit_verify(_args: argparse.Namespace, cfg: Config) -> int:
     """Exit 0 when the log is intact, 1 naming the first bad entry."""
+    from hub.domain import audit
+    from hub.store import anchors
+
     store = _store(cfg)
     try:
         found = anchors.read(cfg.audit.anchor_file)
@@ -199,6 +217,8 @@ def audit_search(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def audit_review(args: argparse.Namespace, cfg: Config) -> int:
+    from hub.domain import audit
+
     a = cfg.audit
     hours = audit.WorkingHours.parse(a.working_hours, a.working_days, a.timezone)
     try:

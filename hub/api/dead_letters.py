@@ -23,11 +23,17 @@ from hub.store import DeadLetter
 
 
 def list_letters(api: Api, call: Call) -> defer.Deferred[Answer]:
+    """Oldest first; on the 操作ログ (a list names residents by their keys)."""
     store, p, now = api.reads.store, call.params, api.clock()
     d = api.reads.run(store.read, store.dead_letters.list, p.get("state"), p.get("link"),
                       p.get("after", 0), p.get("limit", 100))
-    return d.addCallback(lambda rows: (200, {"dead_letters": [dead_letters.shown(r, now)
-                                                              for r in rows]}))
+
+    def listed(rows: list[DeadLetter]) -> defer.Deferred[Answer]:
+        body = {"dead_letters": [dead_letters.shown(r, now) for r in rows]}
+        return audit(api, call.who, call.client, "deadletters.list", count=len(rows)
+                     ).addCallback(lambda _: (200, body))
+
+    return d.addCallback(listed)
 
 
 def show(api: Api, call: Call) -> defer.Deferred[Answer]:

@@ -84,7 +84,8 @@ def test_a_replayed_dead_letter_releases_the_held_resident_in_order(env: Env) ->
     assert rows == [(letter["id"], "replayed", "ops1", "peer fixed", 11, 2)]
     logged = env.read_store("SELECT operator_id, action, request_id, result FROM audit_log "
                             "WHERE action LIKE 'deadletters.%' ORDER BY id")
-    assert logged == [("clerk1", "deadletters.list", None, "not_permitted"),
+    assert logged == [("ops1", "deadletters.list", None, "ok"),
+                      ("clerk1", "deadletters.list", None, "not_permitted"),
                       ("ops1", "deadletters.read", None, "not_permitted"),
                       ("sup1", "deadletters.read", str(letter["id"]), "ok"),
                       ("ops1", "deadletters.replay", str(letter["id"]), "ok")]
@@ -132,7 +133,8 @@ def test_a_discarded_dead_letter_releases_what_it_held(env_with: Any) -> None:
     assert env.read_store("SELECT state, resolved_by, resolution FROM dead_letters") == [
         ("discarded", "ops4", "issued again by hand")]
     assert env.read_store("SELECT operator_id, action, request_id, count FROM audit_log "
-                          "WHERE action LIKE 'deadletters.%'") == [
+                          "WHERE action LIKE 'deadletters.%' ORDER BY id") == [
+        ("ops4", "deadletters.list", None, 1),
         ("ops4", "deadletters.discard", str(letter["id"]), 1)]
 
 
