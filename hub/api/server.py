@@ -18,7 +18,15 @@ end the answer's check against the document and its encoding.  In between:
 Both go through a ``Backend``: ``LocalBackend`` in the hub process, ``RemoteBackend``
 in an intake worker process (``hub.api.remote``), where this same dispatch runs.
 
-A handler's bug answers 500 with no traceback.  Answers carry their length.
+A handler's bug answers 500 with no traceback.  Answers carry their length, a 503
+carries ``Retry-After``, and every answer its correlation id (``X-Correlation-Id``: the
+caller's, or a new one), which the request's messages carry on (see README, Metrics).
+A change is refused with 503 before any work while the hub's gate is shut
+(maintenance mode, backpressure: ``hub.api.operations``).
+
+The same listener serves the API's document and reference page and the staff console
+(``hub.api.web``); the console's pages call the API in-process through ``invoke``,
+which runs this same dispatch without the HTTP.
 
 In an intake worker *process* (``inline_below`` > 0) a request whose body is smaller
 than ``inline_below`` bytes is checked on that process's reactor thread instead: the
