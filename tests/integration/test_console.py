@@ -143,9 +143,10 @@ class Terminal:
         return status, body
 
 
-def test_every_console_page_renders_for_who_may_see_it(env: Env) -> None:
+def test_every_console_page_renders_for_who_may_see_it(env_with: Any) -> None:
     import re
 
+    env: Env = env_with(hub_extra=["controls.bulk_threshold=0"])  # any export is bulk
     client = env.client()
     env.control("POST", "/faults", {"refuse": {"kind": "permanent", "count": 1,
                                                "code": "rejected_by_peer"}})
@@ -183,6 +184,16 @@ def test_every_console_page_renders_for_who_may_see_it(env: Env) -> None:
                                                             "reason": "test"})
     assert status == 303
     assert env.read_store("SELECT state FROM dead_letters") == [("discarded",)]
+    # A bulk output another supervisor asked for, approved from the console.
+    status, export = env.staff("sup7", "supervisor").post("/v1/exports", {"kind": "residents"})
+    assert status == 202 and export["state"] == "awaiting_approval", export
+    status, html = t.get("/console/approvals")
+    assert status == 200 and export["approval_id"] in html
+    status, _ = t.post(f"/console/approvals/{export['approval_id']}",
+                       {"csrf": csrf.group(1), "decision": "approve"})
+    assert status == 303
+    assert env.read_store("SELECT state, decided_by FROM approvals") == [("approved", "sup8")]
+    assert export["approval_id"] not in t.get("/console/approvals")[1]
     # Not a staff terminal: no console at all.
     status, html = env.client("register").request("GET", "/console/")
     assert status == 403 and "client_not_allowed" in html
