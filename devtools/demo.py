@@ -209,6 +209,7 @@ class _Demo:
         self.cfg = load_config(self.config_path, [
             *self.overrides, f'store.url="sqlite:///{self.demo_dir / "jukihub.db"}"',
             "intake.port=0", "metrics.port=0",
+            'logging.level="warning"',  # the intake's processes too: the demo prints its own
             *(f"links.{name}.port={tls_port.getHost().port}"
               for name, (tls_port, _) in self.listeners.items())])
         self.password = secrets.token_urlsafe(18)  # this run's, never printed
