@@ -191,6 +191,13 @@ def test_readiness_maintenance_drain_and_backpressure(env_with: Any) -> None:
     status, ready = monitor.get("/readyz")
     assert status == 503 and not ready["checks"]["intake"]["ok"]
     assert "maintenance" in ready["checks"]["intake"]["detail"]
+    # It is kept in the store: a hub started again is still in maintenance.
+    env.hub.stop()
+    env.start_hub()
+    client = env.client()
+    assert client.post("/v1/changes", synth.arrival())[0] == 503
+    status, ready = env.client("monitor").get("/readyz")
+    assert status == 503 and "upgrade" in ready["checks"]["intake"]["detail"]
     env.control("DELETE", "/faults")
     env.control("POST", "/faults", {"stall": False})
     state = env.wait_applied(1)
