@@ -46,15 +46,14 @@ class LinkMetrics:
         self._up.set(1 if new == "ready" else 0)
 
     def publish(self, window: OutboundWindow, state: str, open_dead: int) -> None:
-        """The window's figures; the oldest message's age is computed at scrape time.
-        The same figures go on the link board (``/readyz``, the status view)."""
+        """The window's figures, as gauges and on the link board (``/readyz``, the
+        status view; the oldest message's age is computed from it at scrape time)."""
         depth, inflight, oldest = window.depth, window.inflight, window.oldest_enqueued()
         self._depth.set(depth)
         self._inflight.set(inflight)
         self._inflight_bytes.set(window.inflight_bytes)
         self._held.set(len(window.held))
         self._dead_open.set(open_dead)
-        metrics.oldest_age.oldest_enqueued[self.link] = oldest
         metrics.link_board.links[self.link] = metrics.LinkFigures(
             state, depth, inflight, window.inflight_bytes, len(window.held), open_dead,
             oldest, self.last_error, self.last_error_at)

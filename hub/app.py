@@ -40,7 +40,7 @@ from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource, Site
 from hub.api.sessions import Sessions
 from hub.config import Config
-from hub.domain.operations import MAINTENANCE
+from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
 from hub.domain.register import Register
 from hub.logs import emit
 from hub.net.intake_processes import IntakeProcesses
@@ -94,7 +94,9 @@ class Hub:
         self.reads.start()
         intake_port, serving = self._start_intake(intake, early)
         processes = self.intake_processes
-        metrics.certificate_days.watch(cfg.certs_dir, ["hub", "intake", "metrics"])
+        # The hub's own certificates, as /readyz judges them (the CA's is always watched).
+        metrics.certificate_days.watch(cfg.certs_dir,
+                                       [p for p in OWN_CERTIFICATES if p != "ca"])
         metrics_site = server.Site(MetricsPage(
             cfg.access.systems_with("metrics.read"), cfg.log_scrapes,
             before=processes.flush_meters if processes is not None else None))

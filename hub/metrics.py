@@ -107,30 +107,6 @@ audit_anchored = Gauge("jukihub_audit_anchored_entries",
                        "Entries of the operation log covered by the newest anchor")
 
 
-class _OldestAge:
-    """``jukihub_outbox_oldest_age_seconds`` computed at scrape time, so it keeps growing
-    while a link is stuck and no event updates it.  Each link actor publishes the
-    enqueue time of its oldest unacknowledged message into its own slot (a plain
-    assignment); the collector only reads."""
-
-    def __init__(self) -> None:
-        self.oldest_enqueued: dict[str, float | None] = {}
-        self.clock = time.time
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("jukihub_outbox_oldest_age_seconds",
-                                   "Age of the oldest message not yet acknowledged",
-                                   labels=["link"])
-        now = self.clock()
-        for link, ts in sorted(self.oldest_enqueued.items()):
-            family.add_metric([link], max(0.0, now - ts) if ts is not None else 0.0)
-        yield family
-
-
-oldest_age = _OldestAge()
-REGISTRY.register(oldest_age)
-
-
 @dataclass(frozen=True, slots=True)
 class LinkFigures:
     """One link as its actor last published it."""
@@ -150,13 +126,29 @@ class _LinkBoard:
     """Each link's figures as its actor last published them (a plain assignment of a
     frozen record per link: the actor writes, readers on any thread only read): what
     ``/readyz``, the status view, the console and the intake's backpressure look at,
-    without asking the actors."""
+    without asking the actors.
+
+    It is also the collector of ``jukihub_outbox_oldest_age_seconds``, computed at
+    scrape time from the oldest message's enqueue time, so the age keeps growing while
+    a link is stuck and no event updates it."""
 
     def __init__(self) -> None:
         self.links: dict[str, LinkFigures] = {}
+        self.clock = time.time
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("jukihub_outbox_oldest_age_seconds",
+                                   "Age of the oldest message not yet acknowledged",
+                                   labels=["link"])
+        now = self.clock()
+        for link, figures in sorted(self.links.items()):
+            ts = figures.oldest_enqueued
+            family.add_metric([link], max(0.0, now - ts) if ts is not None else 0.0)
+        yield family
 
 
 link_board = _LinkBoard()
+REGISTRY.register(link_board)
 
 
 class _CertificateDays:

@@ -22,6 +22,7 @@ from typing import Any
 
 from hub.config import Config, load_config
 from hub.domain.errors import HubError
+from hub.domain.operations import job_progress, short_duration
 
 
 def staff_client(args: argparse.Namespace, cfg: Config, timeout: float = 90.0) -> Any:
@@ -50,15 +51,6 @@ def _ok(answer: tuple[int, Any], expected: int = 200) -> Any:
 # ---- the status view ----------------------------------------------------------------
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
-
-
 def render_status(status: dict[str, Any]) -> Any:
     """The status view of ``GET /v1/status``'s answer (a pure function of it: its
     rates and times left come from the answer's own clock, ``at``): a rich renderable."""
@@ -85,10 +77,10 @@ def render_status(status: dict[str, Any]) -> Any:
     for ln in status["links"]:
         links.add_row(
             ln["link"], Text(ln["state"], style="green" if ln["state"] == "ready" else "red"),
-            str(ln["depth"]), _age(ln["oldest_age_seconds"]), str(ln["inflight"]),
+            str(ln["depth"]), short_duration(ln["oldest_age_seconds"]), str(ln["inflight"]),
             str(ln["inflight_bytes"]), str(ln["held_residents"]),
             Text(str(ln["dead_letters"]), style="bold red" if ln["dead_letters"] else ""),
-            (f"{ln['last_error']} ({_age(now - ln['last_error_at'])} ago)"
+            (f"{ln['last_error']} ({short_duration(now - ln['last_error_at'])} ago)"
              if ln.get("last_error") and ln.get("last_error_at") else "—"))
     certs = Table(title="certificates (days left)", title_justify="left")
     certs.add_column("party")
@@ -100,17 +92,15 @@ def render_status(status: dict[str, Any]) -> Any:
     for column in ("job", "id", "state", "progress", "done/total", "rate", "time left"):
         jobs.add_column(column)
     for j in status["jobs"]:
-        done, total = j.get("done") or 0, j.get("total")
-        elapsed = max(1e-6, (j.get("finished_at") or now) - j["started_at"])
-        rate = done / elapsed
-        left = (total - done) / rate if total and rate > 0 and done < total else None
+        done, total, p = j.get("done") or 0, j.get("total"), job_progress(j, now)
         jobs.add_row(
             j["kind"].replace("_", " ") + (f" ({j['link']})" if j.get("link") else ""),
             j["id"], j["state"] + (f", {j['differences']} diff." if j.get("differences")
                                    else ""),
             ProgressBar(total=float(total or max(done, 1)), completed=float(done), width=24),
-            f"{done}/{total if total is not None else '?'}", f"{rate:.1f}/s",
-            _age(left) if left is not None else ("done" if total and done >= total else "—"))
+            f"{done}/{total if total is not None else '?'}", f"{p.rate:.1f}/s",
+            short_duration(p.left) if p.left is not None
+            else ("done" if total and done >= total else "—"))
     if not status["jobs"]:
         jobs.add_row("—", "", "", "", "", "", "")
     return Group(head, links, certs, jobs)
@@ -192,7 +182,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
               f"{'age':>7}  reason")
         for d in letters:
             print(f"{d['id']:>6}  {d['link']:12} {d['seq']:>8}  {d['resident_key']:12} "
-                  f"{d['code']:20} {_age(d['age_seconds']):>7}  {d['reason']}")
+                  f"{d['code']:20} {short_duration(d['age_seconds']):>7}  {d['reason']}")
         print(f"{len(letters)} {args.state} dead letter(s)")
         return 1 if letters and args.state == "open" else 0
     if action == "show":

@@ -12,6 +12,7 @@ from twisted.internet import defer
 
 from hub.api.context import Answer
 from hub.api.web import COOKIE, Page, Visit
+from hub.domain.operations import job_progress
 
 Shown = tuple[str, dict[str, Any]]  # the template, and what it shows
 
@@ -26,13 +27,9 @@ def _one(rest: list[str]) -> int | None:
 
 
 def _progress(job: dict[str, Any], now: float) -> dict[str, Any]:
-    """A long job with its rate and time left (from its start and its count so far)."""
-    done, total = job.get("done") or 0, job.get("total")
-    elapsed = max(1e-6, (job.get("finished_at") or now) - job["started_at"])
-    rate = done / elapsed
-    left = (total - done) / rate if total and rate > 0 and done < total else None
-    return {**job, "rate": rate, "left": left,
-            "percent": 100.0 * done / total if total else (100.0 if done else 0.0)}
+    """A long job with its rate, time left and share done, for ``_jobs.html``."""
+    p = job_progress(job, now)
+    return {**job, "rate": p.rate, "left": p.left, "percent": p.percent}
 
 
 # ---- login, logout --------------------------------------------------------------------

@@ -37,6 +37,7 @@ from twisted.web import server
 from hub.access import Admission
 from hub.api.context import Answer
 from hub.api.openapi import OPENAPI_PATH
+from hub.domain.operations import short_duration
 from hub.tls import peer_common_name
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ class Console:
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=jinja2.select_autoescape(["html"]))
         self.templates.filters["when"] = _when
-        self.templates.filters["ago"] = _ago
+        self.templates.filters["ago"] = short_duration
         self.css = (HERE / "static" / "console.css").read_bytes()
 
     def render(self, request: server.Request, path: str) -> None:
@@ -270,13 +271,3 @@ def _when(epoch: float | None) -> str:
     if epoch is None:
         return "—"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
-
-
-def _ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = max(0.0, float(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
