@@ -104,16 +104,35 @@ class OperationsConfig:
     readiness_timeout: float = 2.0
     certificate_warning_days: float = 14.0
     console: bool = True
+    store_free_floor: int = 128 << 20   # bytes
+    writer_stall: float = 30.0
+
+
+# The API document's bound on a batch (maxItems of /v1/changes/batch).
+MAX_BATCH = 1000
+
+
+def _max_batch(intake: dict[str, Any]) -> int:
+    n = int(intake.get("max_batch", MAX_BATCH))
+    if not 1 <= n <= MAX_BATCH:
+        raise ConfigError(f"[intake] max_batch is 1 to {MAX_BATCH} (the API document's bound)")
+    return n
 
 
 def _operations_config(raw: dict[str, Any]) -> OperationsConfig:
-    return OperationsConfig(
+    cfg = OperationsConfig(
         outbox_limit=int(raw.get("outbox_limit", 200_000)),
         retry_after=int(raw.get("retry_after_seconds", 30)),
         readiness_cache=float(raw.get("readiness_cache_seconds", 2)),
         readiness_timeout=float(raw.get("readiness_timeout_seconds", 2)),
         certificate_warning_days=float(raw.get("certificate_warning_days", 14)),
-        console=bool(raw.get("console", True)))
+        console=bool(raw.get("console", True)),
+        store_free_floor=int(float(raw.get("store_free_floor_mb", 128)) * (1 << 20)),
+        writer_stall=float(raw.get("writer_stall_seconds", 30)))
+    if cfg.readiness_cache <= 0 or cfg.readiness_timeout <= 0 or cfg.writer_stall <= 0:
+        raise ConfigError("[operations] readiness_cache_seconds, readiness_timeout_seconds "
+                          "and writer_stall_seconds are positive")
+    return cfg
 
 
 @dataclass(frozen=True)
@@ -297,7 +316,7 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             intake=IntakeConfig(
                 host=intake.get("host", "127.0.0.1"), port=int(intake.get("port", 0)),
                 max_body_bytes=int(intake.get("max_body_bytes", 8 << 20)),
-                max_batch=int(intake.get("max_batch", 1000)),
+                max_batch=_max_batch(intake),
                 validate_responses=bool(intake.get("validate_responses", True)),
                 workers=int(intake.get("workers", 2)),
                 processes=int(intake.get("processes", 1)),

@@ -14,6 +14,9 @@ the schema rule 'enum'``.
 from __future__ import annotations
 
 import copy
+import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,16 +163,48 @@ def _anything(_obj: Any) -> None:
     return None
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
+_NUMBER = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?")
+
+
 def _convert(kind: str, text: str) -> Any:
+    """A parameter's text as its schema's type: plain ASCII digits only (no ``+``, no
+    spaces, no other scripts' digits, no ``_``), numbers finite (no ``nan``, no
+    ``inf``), at most 20 digits — the bounds are the schema's to check."""
     if kind == "integer":
+        if not _INTEGER.fullmatch(text):
+            raise ValueError("not an integer")
         return int(text)
     if kind == "number":
-        return float(text)
+        if not _NUMBER.fullmatch(text) or not math.isfinite(value := float(text)):
+            raise ValueError("not a finite number")
+        return value
     if kind == "boolean":
         if text not in ("true", "false"):
             raise ValueError(text)
         return text == "true"
     return text
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number out of range")
+    return value
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body as strict JSON: UTF-8, no ``NaN``/``Infinity``, no number that
+    overflows a float, nesting as deep as Python's parser allows (deeper is refused,
+    not a crash).  ``RequestError`` ``invalid_json`` otherwise."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_constant, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
 
 
 def _describe(exc: fastjsonschema.JsonSchemaValueException, root: str) -> tuple[str, str | None]:

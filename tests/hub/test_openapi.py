@@ -182,3 +182,104 @@ def test_a_refusal_names_the_place_and_rule_never_the_value() -> None:
     with pytest.raises(RequestError) as err:
         CONTRACT.operation("POST", "/v1/changes").check_body(bad)
     assert err.value.item == "resident_code" and secret not in err.value.message
+
+
+# ---- every input bounded, every status documented ---------------------------------------
+
+STORE_INTEGER_MAX = 2**31 - 1  # the store's INTEGER (PostgreSQL's int4)
+
+
+def _unbounded(schema: dict[str, Any], where: str) -> list[str]:
+    """Places in a request schema an input is not bounded: a string without maxLength (or
+    an enum), a number without both limits (integers within the store's INTEGER), an
+    array without maxItems, an object that takes any key."""
+    kind, out = schema.get("type"), []
+    if "enum" in schema:
+        return []
+    if kind == "string" and "maxLength" not in schema:
+        out.append(f"{where}: a string without maxLength")
+    elif kind in ("integer", "number"):
+        if "minimum" not in schema or "maximum" not in schema:
+            out.append(f"{where}: a {kind} without minimum and maximum")
+        elif kind == "integer" and schema["maximum"] > STORE_INTEGER_MAX:
+            out.append(f"{where}: an integer the store cannot hold")
+    elif kind == "array":
+        if "maxItems" not in schema:
+            out.append(f"{where}: an array without maxItems")
+        out += _unbounded(schema.get("items", {}), f"{where}[]")
+    elif kind == "object":
+        if schema.get("additionalProperties", True) is not False:
+            out.append(f"{where}: an object that takes any key")
+        for key, sub in schema.get("properties", {}).items():
+            out += _unbounded(sub, f"{where}.{key}")
+    elif kind is None:
+        out.append(f"{where}: no type")
+    return out
+
+
+def test_every_input_of_every_operation_is_bounded() -> None:
+    problems = []
+    for (method, template), _op in CONTRACT.operations.items():
+        spec = CONTRACT.document["paths"][template][method.lower()]
+        for param in spec.get("parameters", []):
+            problems += _unbounded(CONTRACT._resolve(param["schema"]),
+                                   f"{method} {template} {param['name']}")
+        if (body := spec.get("requestBody")) is not None:
+            problems += _unbounded(CONTRACT._resolve(
+                body["content"]["application/json"]["schema"]), f"{method} {template} body")
+    assert problems == []
+
+
+def test_every_status_the_dispatch_can_answer_is_documented() -> None:
+    """Whatever the handler: a refused certificate or right (403), a staff terminal
+    without a session (401, where terminals may call), a bad query or body (400), a
+    body of the wrong type or size (415, 413), the store or the hub too busy (503), a
+    fault of the hub (500)."""
+    from hub.api.routes import ROUTES
+
+    missing = []
+    for route in ROUTES:
+        spec = CONTRACT.document["paths"][route.path][route.method.lower()]
+        want = {"400", "403", "500", "503"} | ({"401"} if route.submit is None else set())
+        if "requestBody" in spec:
+            want |= {"413", "415"}
+        missing += [f"{route.method} {route.path} {s}" for s in sorted(want - set(spec["responses"]))]
+    assert missing == []
+
+
+@pytest.mark.parametrize("text", ["1_0", " 1", "1 ", "+1", "\u0661", "0x10", "1.0", "",
+                                  "9" * 21, "１"])
+def test_integer_parameters_are_plain_ascii_digits(text: str) -> None:
+    op = CONTRACT.operation("GET", "/v1/inbox")
+    with pytest.raises(RequestError) as err:
+        op.check_parameters({}, {"after": text})
+    assert err.value.code == "schema_invalid" and err.value.item == "after"
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("2147483647", True), ("2147483648", False), ("9223372036854775808", False),
+    ("18446744073709551616", False), ("0", True), ("-1", False)])
+def test_integer_parameters_stop_at_what_the_store_holds(text: str, ok: bool) -> None:
+    assert ours_ok("GET", "/v1/inbox", None, query={"after": text}) is ok
+    assert ours_ok("POST", "/v1/inbox/{item_id}/ack", {}, path_params={"item_id": text}
+                   ) is (ok and text != "0")
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity", "1e999", "1e400"])
+def test_number_parameters_are_finite(text: str) -> None:
+    """A ``wait`` of ``nan`` once passed every bound (``nan < 0`` and ``nan > 120`` are
+    both false) and held a request open for ever."""
+    op = CONTRACT.operation("GET", "/v1/consistency-checks/{check_id}")
+    with pytest.raises(RequestError):
+        op.check_parameters({"check_id": "C0000000001"}, {"wait": text})
+
+
+@pytest.mark.parametrize("raw", [b'{"on": NaN}', b'{"on": Infinity}', b'{"on": -Infinity}',
+                                 b'{"on": 1e999}', b"[" * 100_000 + b"]" * 100_000,
+                                 '{"on": true}'.encode("utf-16"), b"\xff\xfe", b""])
+def test_bodies_are_strict_json(raw: bytes) -> None:
+    from hub.api.openapi import decode_json
+
+    with pytest.raises(RequestError) as err:
+        decode_json(raw)
+    assert err.value.code == "invalid_json"
