@@ -25,6 +25,8 @@ log = logging.getLogger("jukihub.intake")
 
 Outcomes = Callable[[list[Outcome]], None]
 Answered = Callable[[Answer | None], None]  # None: the handler failed (a bug)
+Authorized = Callable[[Call | Answer | None], None]  # the caller, a refusal, or a bug
+Recorded = Callable[[HubError | None], None]  # None: committed
 
 
 def on_reactor(reactor: Any, work: Callable[..., None], *args: Any) -> None:
@@ -43,9 +45,15 @@ class Backend(Protocol):
     def call(self, route: Route, call: Call, done: Answered) -> None:
         """The route's handler with ``call``; ``done`` gets its answer."""
 
-    def record(self, entry: AuditEntry, done: Callable[[], None]) -> None:
+    def authorize(self, call: Call, done: Authorized) -> None:
+        """A staff member's session and right, decided by the hub (its sessions): ``done``
+        gets ``call`` with its principal, or the refusal's answer once it is in the
+        操作ログ (``None``: a bug), on the reactor thread."""
+
+    def record(self, entry: AuditEntry, done: Recorded) -> None:
         """An entry for the 操作ログ (a refused call); ``done`` is called on the reactor
-        thread once it is committed."""
+        thread once it is committed (with ``None``), or with the error if it could not
+        be."""
 
 
 class LocalBackend:
@@ -74,10 +82,17 @@ class LocalBackend:
         d = authorize(self.api, call).addCallback(lambda c: handler(self.api, c))
         d.addCallbacks(done, lambda failure: done(_refusal(failure)))
 
-    def record(self, entry: AuditEntry, done: Callable[[], None]) -> None:
+    def authorize(self, call: Call, done: Authorized) -> None:
+        on_reactor(self.api.reactor, self._authorize, call, done)
+
+    def _authorize(self, call: Call, done: Authorized) -> None:
+        authorize(self.api, call).addCallbacks(done, lambda failure: done(_refusal(failure)))
+
+    def record(self, entry: AuditEntry, done: Recorded) -> None:
         # To the store writer with a tell; its reply crosses back with callFromThread.
         reactor = self.api.reactor
-        self.api.writer.tell(RecordAudit(entry, reply=lambda _: reactor.callFromThread(done)))
+        self.api.writer.tell(RecordAudit(entry, reply=lambda error: reactor.callFromThread(
+            done, error)))
 
 
 def _refusal(failure: Failure) -> Answer | None:
@@ -97,5 +112,6 @@ def outcomes_for_a_worker(outcomes: list[Outcome]) -> list[Outcome]:
             for o in outcomes]
 
 
-__all__ = ["Answered", "Backend", "LocalBackend", "Outcomes", "on_reactor",
+__all__ = ["Answered", "Authorized", "Backend", "LocalBackend", "Outcomes", "Recorded",
+           "on_reactor",
            "outcomes_for_a_worker"]

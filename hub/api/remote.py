@@ -8,7 +8,9 @@ writer, ``("call", n, method, path, call)`` for any other route's handler (the
 ``Call`` carries the caller's certificate name, session token or system principal) —
 and the hub answers ``("outcomes", n, outcomes)`` or ``("answer", n, answer)``.  The
 worker's meters go along as ``("meters", events)``; a refusal's 操作ログ entry is
-``("audit", n, entry)``, answered once committed.
+``("audit", n, entry)``, answered once committed; a staff caller's session and right
+are ``("authorize", n, call)``, answered with the caller or the refusal before the
+worker looks at the request's body.
 
 The messages are Python objects (pickled by ``hub.net.ipc``): the socketpair is the
 hub's own, inherited by the processes it spawned, never reachable from outside.
@@ -21,7 +23,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hub.api.backend import Answered, LocalBackend, Outcomes, on_reactor, outcomes_for_a_worker
+from hub.api.backend import (
+    Answered,
+    Authorized,
+    LocalBackend,
+    Outcomes,
+    Recorded,
+    on_reactor,
+    outcomes_for_a_worker,
+)
 from hub.api.context import Answer, Call, IntakeMeters
 from hub.api.routes import ROUTES, Route
 from hub.domain.outcomes import Outcome, Request
@@ -51,8 +61,11 @@ class RemoteBackend:
     def call(self, route: Route, call: Call, done: Answered) -> None:
         self._ask(done, "call", route.method, route.path, call)
 
-    def record(self, entry: AuditEntry, done: Callable[[], None]) -> None:
-        self._ask(lambda _: done(), "audit", entry)
+    def authorize(self, call: Call, done: Authorized) -> None:
+        self._ask(done, "authorize", call)
+
+    def record(self, entry: AuditEntry, done: Recorded) -> None:
+        self._ask(done, "audit", entry)
 
     def received(self, message: tuple[Any, ...]) -> None:
         """The hub's answer to question ``n`` (reactor thread)."""
@@ -92,7 +105,7 @@ class Dispatcher:
         def outcomes(result: list[Outcome]) -> None:  # from the store writer's thread
             self.reactor.callFromThread(reply, ("outcomes", n, outcomes_for_a_worker(result)))
 
-        def answer(result: Answer | None) -> None:
+        def answer(result: Answer | Call | None) -> None:
             on_reactor(self.reactor, reply, ("answer", n, result))
 
         backend = self.backend
@@ -100,7 +113,9 @@ class Dispatcher:
         if kind == "submit":
             backend.submit(message[2], outcomes)
         elif kind == "audit":
-            backend.record(message[2], lambda: reply(("answer", n, None)))
+            backend.record(message[2], lambda error: reply(("answer", n, error)))
+        elif kind == "authorize":
+            backend.authorize(message[2], answer)
         elif kind == "call":
             _, _, method, path, call = message
             backend.call(self._ROUTES[(method, path)], call, answer)

@@ -1,13 +1,18 @@
 """The one dispatch of the HTTP API: every route of ``hub.api.routes`` is served the same
 way.
 
-On the reactor thread: the route (404, 405), the caller (``_admit``: a system
-account's role must have the operation's right, a staff terminal must bring a session
-token, anyone else is refused — 401, 403), the body's type and size (415, 413).  The
-rest happens in the *intake workers* (a small thread pool), so the reactor only moves
-bytes: the JSON, the route's ``precheck``, the OpenAPI document's checks (400
-``schema_invalid``), the route's ``prepare`` (the domain's format checks), and at the
-end the answer's check against the document and its encoding.  In between:
+Every request in this order, and each step only once the one before it passed:
+the certificate (an account's, or 403 ``client_not_allowed``), the route (404, 405),
+the session of a staff terminal (401 ``login_required``) and the right (403
+``not_permitted``) — a refusal is in the 操作ログ before it is answered, and the
+caller learns nothing of what its parameters or body would have done — then the
+query, the body's type and size (415, 413), and the rest in the *intake workers* (a
+small thread pool), so the reactor only moves bytes: the JSON, the route's
+``precheck``, the OpenAPI document's checks (400 ``schema_invalid``), the route's
+``prepare`` (the domain's format checks), and at the end the answer's check against
+the document and its encoding.  A staff member's session and right are decided by the
+hub process (``Backend.authorize``: sessions live there), before the body is looked
+at.  A body over ``max_body_bytes`` is never kept (``BoundedRequest``).  In between:
 
 - a route with ``submit`` (the register's changes) hands its requests to the store
   writer from the worker, and the writer's reply comes back to a worker: reactor →
@@ -46,6 +51,7 @@ holds the reactor nor the intake workers.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import re
@@ -56,13 +62,13 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.python.threadpool import ThreadPool
-from twisted.web import resource, server
+from twisted.web import http, resource, server
 
 from hub.access import SESSION_LOGIN, Admission, Principal
 from hub.api import console
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
-from hub.api.openapi import Contract, ResponseMismatch
+from hub.api.openapi import Contract, ResponseMismatch, decode_json
 from hub.api.routes import Route, match
 from hub.api.sessions import refusal_entry
 from hub.api.web import Console, Docs
@@ -106,29 +112,75 @@ class ApiResource(resource.Resource):
             return self._web(request, path)
         found = match(method, path)
         endpoint = found[0].name if found else "other"
+        client = peer_common_name(request.transport) or ""
+        cid = correlation_id(request)
+
+        def refused(answer: Answer) -> None:
+            self.write(request, endpoint, started, answer[0], _encode(answer[1]))
+
+        def admitted(caller: Call) -> None:
+            try:
+                query = _query(request)
+                body = self._body(request) if method == "POST" else None
+            except HubError as err:
+                refused((err.status, {"error": err.to_json()}))
+                return
+            reply = _Reply(self, request, route, endpoint, started,
+                           inline=len(body or b"") < self.inline_below)
+            reply.run(self._in_worker, reply, caller, body, path_params, query)
+
         try:
-            route, path_params = self._route(request, method, found)
-            client = peer_common_name(request.transport) or ""
-            right = self.contract.operation(route.method, route.path).right
-            principal, token = self._admit(request.getHeader("authorization"), route, client,
-                                           right)
-            body = self._body(request) if method == "POST" else None
+            route, path_params = self._caller_and_route(client, request, method, found)
         except HubError as err:
-            status, answer = err.status, _encode({"error": err.to_json()})
-            if isinstance(err, Refusal):  # answered once it is on the record
-                self.backend.record(err.entry, lambda: self.write(request, endpoint, started,
-                                                                  status, answer))
-            else:
-                self.write(request, endpoint, started, status, answer)
+            self._answer_refusal(err, refused)
             return server.NOT_DONE_YET
-        args: dict[bytes, list[bytes]] = request.args or {}
-        query = {k.decode(): v[0].decode() for k, v in args.items()}
-        reply = _Reply(self, request, route, endpoint, started,
-                       inline=len(body or b"") < self.inline_below)
-        caller = Call(client, {}, None, None, right, token, principal,
-                      correlation_id(request))
-        reply.run(self._in_worker, reply, caller, body, path_params, query)
+        self._authorized(client, request.getHeader("authorization"), route, cid,
+                         admitted, refused)
         return server.NOT_DONE_YET
+
+    def _caller_and_route(self, client: str, request: server.Request | None, method: str,
+                          found: tuple[Route, dict[str, str]] | None,
+                          ) -> tuple[Route, dict[str, str]]:
+        """The certificate first (anyone without an account is refused, whatever they
+        ask for), then the route."""
+        if self.intake.settings.access.admission(client) is Admission.UNKNOWN:
+            right = (self.contract.operation(found[0].method, found[0].path).right
+                     if found is not None else "-")
+            raise self._refuse(client, right, "client_not_allowed", "this client "
+                               "certificate may not use this operation", 403)
+        return self._route(request, method, found)
+
+    def _authorized(self, client: str, authorization: str | None, route: Route, cid: str,
+                    then: Callable[[Call], None], refused: Callable[[Answer], None]) -> None:
+        """Session and right, before anything of the request is looked at: ``then``
+        gets the caller (its principal set, unless it is logging in), or ``refused``
+        the refusal once it is in the 操作ログ.  Both on the reactor thread."""
+        right = self.contract.operation(route.method, route.path).right
+        try:
+            principal, token = self._admit(authorization, route, client, right)
+        except HubError as err:
+            self._answer_refusal(err, refused)
+            return
+        caller = Call(client, {}, None, None, right, token, principal, cid)
+        if principal is not None or token is None:  # a system account, or a login
+            then(caller)
+            return
+
+        def decided(result: Call | Answer | None) -> None:
+            if isinstance(result, Call):
+                then(result)
+            else:  # a refusal (on the record), the store too busy to ask, or a bug
+                refused(result if result is not None else (500, _internal()))
+
+        self.backend.authorize(caller, decided)
+
+    def _answer_refusal(self, err: HubError, refused: Callable[[Answer], None]) -> None:
+        answer: Answer = (err.status, {"error": err.to_json()})
+        if isinstance(err, Refusal):  # answered once it is on the record
+            self.backend.record(err.entry, lambda failed: refused(
+                answer if failed is None else (failed.status, {"error": failed.to_json()})))
+        else:
+            refused(answer)
 
     def _web(self, request: server.Request, path: str) -> int:
         """The API's documents and the staff console (``hub.api.web``)."""
@@ -147,37 +199,34 @@ class ApiResource(resource.Resource):
     def invoke(self, client: str, token: str | None, method: str, path: str,
                query: dict[str, str], body: Any) -> defer.Deferred[Answer]:
         """An API call made in-process (the console's), through this same dispatch: the
-        route, the caller (``token``: a staff session's), the OpenAPI checks, the
-        handler, the 操作ログ — only the HTTP is left out.  Fires on the reactor thread
-        with the answer."""
+        caller (``token``: a staff session's), the route, the right, the OpenAPI checks,
+        the handler, the 操作ログ — only the HTTP is left out.  Fires on the reactor
+        thread with the answer."""
         d: defer.Deferred[Answer] = defer.Deferred()
         started = time.perf_counter()
         found = match(method, path)
         try:
-            if found is None or found[0].method != method:
-                raise HubError("not_found", "no such endpoint", status=404)
-            route, path_params = found
-            right = self.contract.operation(route.method, route.path).right
-            principal, token = self._admit(f"Bearer {token}" if token else None, route,
-                                           client, right)
+            if found is not None and found[0].method != method:
+                found = None
+            route, path_params = self._caller_and_route(client, None, method, found)
         except HubError as err:
-            answer: Answer = (err.status, {"error": err.to_json()})
-            if isinstance(err, Refusal):
-                self.backend.record(err.entry, lambda: d.callback(answer))
-            else:
-                d.callback(answer)
+            self._answer_refusal(err, d.callback)
             return d
         raw = json.dumps(body).encode() if body is not None else None
-        reply = _Capture(self, d, route, found[0].name, started)
-        caller = Call(client, {}, None, None, right, token, principal, uuid.uuid4().hex)
-        reply.run(self._in_worker, reply, caller, raw, path_params, query)
+
+        def admitted(caller: Call) -> None:
+            reply = _Capture(self, d, route, route.name, started)
+            reply.run(self._in_worker, reply, caller, raw, path_params, query)
+
+        self._authorized(client, f"Bearer {token}" if token else None, route,
+                         uuid.uuid4().hex, admitted, d.callback)
         return d
 
     def _admit(self, authorization: str | None, route: Route, client: str,
                right: str) -> tuple[Principal | None, str | None]:
         """Who calls, as far as the certificate tells: a system account is decided here
         by its role; a staff terminal's call goes on with its session token, which the
-        hub process checks (``hub.api.sessions.authorize``); anyone else is refused."""
+        hub process checks (``Backend.authorize``); anyone else is refused."""
         access = self.intake.settings.access
         kind = access.admission(client)
         if kind is Admission.SYSTEM:
@@ -204,12 +253,13 @@ class ApiResource(resource.Resource):
         return Refusal(code, message, status, refusal_entry(client, right, code))
 
     @staticmethod
-    def _route(request: server.Request, method: str,
+    def _route(request: server.Request | None, method: str,
                found: tuple[Route, dict[str, str]] | None) -> tuple[Route, dict[str, str]]:
         if found is None:
             raise HubError("not_found", "no such endpoint", status=404)
         if found[0].method != method:
-            request.setHeader("allow", found[0].method)
+            if request is not None:
+                request.setHeader("allow", found[0].method)
             raise HubError("method_not_allowed", f"use {found[0].method}", status=405)
         return found
 
@@ -218,14 +268,14 @@ class ApiResource(resource.Resource):
         if ctype != "application/json":
             raise RequestError("unsupported_media_type", "send application/json", status=415)
         content = request.content
-        if content is None:
-            raise RequestError("invalid_json", "the request has no body")
-        content.seek(0, 2)
-        if content.tell() > self.cfg.max_body_bytes:
+        if getattr(request, "oversize", False) or (
+                content is not None and content.seek(0, 2) > self.cfg.max_body_bytes):
             raise RequestError("body_too_large", f"at most {self.cfg.max_body_bytes} bytes",
                                status=413)
+        if content is None:
+            raise RequestError("invalid_json", "the request has no body")
         content.seek(0)
-        return content.read()
+        return bytes(content.read())
 
     # ---- in the intake workers (or inline: see the module docstring) -------------------
 
@@ -258,10 +308,7 @@ class ApiResource(resource.Resource):
         params = op.check_parameters(path_params, query)
         body = None
         if raw is not None:
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
+            body = decode_json(raw)
             if route.precheck is not None:
                 route.precheck(self.intake, body)
             try:
@@ -306,19 +353,82 @@ class ApiResource(resource.Resource):
         request.finish()
 
 
+class BoundedRequest(server.Request):
+    """A request that keeps at most ``max_body`` bytes of its body, in memory: past
+    that it is marked ``oversize`` and the rest is read and dropped, so no body costs
+    more memory or disk than the limit, and the dispatch still answers in its order
+    (certificate, session, right — only then 413)."""
+
+    max_body = 8 << 20
+    oversize = False
+    content: Any  # (Twisted types it as None until the body begins)
+
+    def gotLength(self, length: int | None) -> None:
+        self.content = io.BytesIO()
+        if length is not None and length > self.max_body:
+            self.oversize = True
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.oversize:
+            return
+        if self.content.tell() + len(data) > self.max_body:
+            self.oversize = True
+            self.content = io.BytesIO()  # what was kept goes too
+            return
+        self.content.write(data)
+
+
+class _Channel(http.HTTPChannel):
+    """HTTP/1.1 as Twisted speaks it, except that a request line or headers over its
+    limits (16 KiB in all, 500 headers) are answered with a JSON error like every
+    other refusal, not a bare status line."""
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        body = _encode({"error": {"code": "request_too_large", "message": "the request "
+                                  f"line and headers exceed {self.totalHeadersSize} bytes "
+                                  f"or {self.maxHeaders} headers, or are malformed"}})
+        transport: Any = self.transport
+        transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json"
+                             b"\r\nconnection: close\r\ncontent-length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+        self.loseConnection()
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._respondToBadRequestAndDisconnect()
+
+
 class Site(server.Site):
     """The intake's site: JSON only (no look for form submissions in every POST), a
-    bug answers 500 and never a traceback, and no access-log line per request —
+    bug answers 500 and never a traceback, no access-log line per request —
     ``jukihub_intake_requests`` counts them, and formatting that line was a few per
-    cent of a worker's time."""
+    cent of a worker's time — and bodies bounded (``BoundedRequest``)."""
 
     displayTracebacks = False
+    # HTTP/1.1 only (the generic factory's HTTP/2 is never negotiated here).
+    protocol = _Channel  # type: ignore[assignment]  # a protocol factory all the same
 
     def __init__(self, api: ApiResource) -> None:
         super().__init__(api, parsePOSTFormSubmission=False)
+        bounded: Any = type("IntakeRequest", (BoundedRequest,),
+                            {"max_body": api.cfg.max_body_bytes})
+        self.requestFactory = bounded
 
     def log(self, request: Any) -> None:
         pass
+
+
+def _query(request: server.Request) -> dict[str, str]:
+    """The query's parameters as text: each at most once, UTF-8 (400 otherwise)."""
+    out: dict[str, str] = {}
+    args: dict[bytes, list[bytes]] = request.args or {}
+    for key, values in args.items():
+        if len(values) != 1:
+            raise RequestError("schema_invalid", "a query parameter is given more than once")
+        try:
+            out[key.decode("utf-8")] = values[0].decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError("invalid_query", "the query is not UTF-8") from None
+    return out
 
 
 class _Reply:

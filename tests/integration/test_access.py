@@ -97,15 +97,20 @@ def test_every_route_for_every_role_is_allowed_or_refused_as_declared(env: Env) 
         for key, (path, body) in samples(synth).items():
             if key == ("POST", "/v1/sessions"):
                 body = login
-            status, answer = client.request(key[0], path, body)
-            code = answer.get("error", {}).get("code") if isinstance(answer, dict) else None
-            refused = status in (401, 403) and code in REFUSALS
             allowed = principal is not None and principal.may(rights[key])
             if who == "terminal without a session":
                 allowed = key == ("POST", "/v1/sessions")
-            if refused == allowed:
-                mismatches.append((who, key, status, code))
-            refusals += refused
+            # Whoever may not call it is refused whatever the request holds: a valid
+            # body, a malformed one, none of the right type, a query that is wrong.
+            tries = [(path, {"body": body})] if allowed else [
+                (path, {"body": body}), *_malformed(key[0], path)]
+            for url, request in tries:
+                status, answer = client.request(key[0], url, **request)
+                code = answer.get("error", {}).get("code") if isinstance(answer, dict) else None
+                refused = status in (401, 403) and code in REFUSALS
+                if refused == allowed:
+                    mismatches.append((who, key, url[:40], status, code))
+                refusals += refused
     assert not mismatches, mismatches
 
     # Every refusal is on the record (and only keys are: the certificate, the right).
@@ -113,6 +118,18 @@ def test_every_route_for_every_role_is_allowed_or_refused_as_declared(env: Env) 
         "SELECT count(*) FROM audit_log WHERE result IN "
         "('not_permitted', 'client_not_allowed', 'login_required')")[0][0]
     assert logged == refusals > 0
+
+
+def _malformed(method: str, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Requests a caller without the right sends besides a valid one: the answer must
+    be the same refusal (it learns nothing of what its request would have done)."""
+    wrong_query = f"{path}{'&' if '?' in path else '?'}after=-5&surprise={'x' * 300}"
+    if method != "POST":
+        return [(wrong_query, {})]
+    return [(path, {"raw": b'{"not json'}),
+            (path, {"raw": b"", "content_type": "text/plain"}),
+            (path, {"raw": b"[" * 5000}),
+            (wrong_query, {"body": {"surprise": [1] * 1000}})]
 
 
 def cli(e: Env, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
