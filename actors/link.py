@@ -30,6 +30,7 @@ from actors.link_metrics import LinkMetrics
 from actors.link_outbound import LinkOutbound
 from actors.queries import LinkQueries
 from hub.config import LinkConfig
+from hub.domain.consistency import CHECK_LINKS
 from hub.domain.dead_letters import Mended, mend
 from hub.store import Store
 from protocols import session as s
@@ -68,7 +69,9 @@ class LinkActor(pykka.ThreadingActor):
         if state is not None:
             self.inbound.stream.applied = state.inbound_applied
         self.outbound.restore(state.acked if state else 0, state.next_seq - 1 if state else 0)
-        self.metrics.started(STATES)
+        checked = self.link in CHECK_LINKS
+        self.metrics.started(STATES, self.store.read(self.store.jobs.latest_differences,
+                                                     self.link) if checked else None, checked)
         self.metrics.publish(self.outbound.window, self.conn.state,
                              self.outbound.open_dead_letters)
         self.call_in_reactor(self.transport.attach, self.actor_ref)
@@ -266,6 +269,7 @@ _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
                                                   msg.refused_code),
     m.SendQuery: LinkActor._on_query,
     m.GetStatus: LinkActor._on_status,
+    m.Barrier: lambda a, msg: msg.reply(),
     m.MendDeadLetter: LinkActor._on_mend,
     m.Mended: lambda a, msg: a.outbound.mended(msg.result),
 }

@@ -30,11 +30,16 @@ class LinkMetrics:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
 
-    def started(self, states: Iterable[str]) -> None:
+    def started(self, states: Iterable[str], differences: int | None = None,
+                checked: bool = False) -> None:
         """Every series of the link from its start (at 0), so dashboards and alerts
-        see a link that never failed as well as one that did."""
+        see a link that never failed as well as one that did; a link that is checked
+        for consistency shows its newest check's differences as the store has them
+        (0 before any check), not a blank until the next check after a restart."""
         for state in states:
             metrics.link_state.labels(self.link, state).set(0)
+        if checked:
+            metrics.consistency_differences.labels(self.link).set(differences or 0)
         for cause in ("reconnect", "refused"):
             metrics.retries.labels(self.link, cause)
         for stage in ("connect", "handshake", "hello"):

@@ -15,8 +15,10 @@ from typing import Any
 
 import pykka
 
+from hub.domain.errors import HubError
 from hub.domain.inbound import CheckAnswer
 from hub.domain.outcomes import OutboxItem, Outcome, Request
+from hub.domain.staff import LockoutRule, LoginVerdict
 from hub.store import AuditEntry
 
 
@@ -83,7 +85,9 @@ class AckInbox:
     item_id: int
     operator_id: str
     terminal_id: str
-    reply: Callable[[str], None]  # called with "acknowledged", "already" or "unknown"
+    # called with "acknowledged", "already" or "unknown" after the commit, or with the
+    # HubError if it could not be written (503 store_unavailable, 500 write_failed)
+    reply: Callable[[str | HubError], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,8 @@ class RecordAudit:
     ``at`` 0 means the commit's time."""
 
     entry: AuditEntry
-    reply: Callable[[None], None] | None = None  # called with None after the commit
+    # called with None after the commit, or with the HubError if it could not be written
+    reply: Callable[[HubError | None], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +109,28 @@ class AnchorAudit:
 
 @dataclass(frozen=True, slots=True)
 class RecordLogin:
-    """A login attempt's consequence for the account and its 操作ログ entry, in one
-    transaction."""
+    """A login attempt, decided where it is written: the store writer reads the account
+    in its transaction, counts a failure or records the success with one atomic
+    statement each (``hub.domain.staff.decide_login``), and writes the 操作ログ entry
+    — so no two attempts, however close, decide on the same count.  The password was
+    checked before (argon2, off every writer's thread); the reply gets the
+    ``LoginVerdict`` after the commit, or the HubError if it could not be written."""
 
     user_id: str
-    failed_logins: int
-    locked_until: float | None
-    succeeded: bool
-    entry: AuditEntry
-    reply: Callable[[None], None]
+    password_ok: bool
+    lockout: LockoutRule
+    entry: AuditEntry  # its result is the verdict's reason
+    reply: Callable[[LoginVerdict | HubError], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeWrite:
+    """Readiness: write the heartbeat row of ``name`` in a transaction of its own,
+    after what is pending, and reply with None once committed (or the error's type
+    name)."""
+
+    name: str
+    reply: Callable[[str | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +253,14 @@ class SendQuery:
 @dataclass(frozen=True, slots=True)
 class GetStatus:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Barrier:
+    """To any actor: ``reply()`` once everything told before is done (the store writer
+    commits what it holds first).  The hub waits on it before its first scrape."""
+
+    reply: Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,23 @@ commits at once.  A batch that holds only acknowledgements and purges (writes a 
 failure may take back without harm: the peer restates what it applied in its next
 hello, and a purge runs again) commits without waiting for the disk.
 
-Each kind of message is a line of ``_OPS``: the store method it runs and whether it
-needs a durable commit.  A failed group is retried in parts: the link-state writes on
-their own (kept for the next flush if they fail again), the changes one transaction
-each (``Register.apply_batch``).
+Each kind of message is a line of ``_OPS``: the store method it runs, whether it needs
+a durable commit, and what its sender hears when it cannot be written.
+
+**No write can sink another.**  When a group fails, the writer tells the store's
+failure from a write's (``Store.unavailable``, and a probe write when in doubt):
+
+- the store is failing (full, read-only, unreachable): the requests in the group are
+  answered 503 ``store_unavailable`` (safe to retry), the links' own records
+  (acknowledgements, dead letters, holds, pushes) are kept for the next flush, and the
+  writer's board says *failing* (``/healthz``, ``/readyz``) until a commit succeeds;
+- otherwise the group is split in halves and each half tried again, down to the write
+  that fails on its own: that one is refused (``write_failed``, never retried, logged
+  by its kind), everything else commits, and nothing it carried stays behind to fail
+  the next group.
+
+``ProbeWrite`` (readiness) rewrites the hub's heartbeat row in a transaction of its own,
+after whatever is pending.  The writer publishes what it is doing on a ``WriterBoard``.
 
 Threads: this actor's thread is the only one that writes.  Replies are callables built
 by whoever asked (they cross threads themselves: ``reactor.callFromThread`` for the
@@ -28,6 +41,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -35,9 +49,11 @@ import pykka
 from actors.messages import (
     AckInbox,
     AnchorAudit,
+    Barrier,
     GetStatus,
     HoldMessages,
     OutboxAppended,
+    ProbeWrite,
     PurgeDelivered,
     PurgeInbox,
     RecordAck,
@@ -51,15 +67,27 @@ from actors.messages import (
     Subscribe,
     tell_if_alive,
 )
+from actors.writer_health import WriterBoard
 from hub import metrics
-from hub.domain.errors import UnavailableError
+from hub.domain.errors import HubError, UnavailableError
 from hub.domain.outcomes import OutboxItem, Outcome
 from hub.domain.register import Register
+from hub.domain.staff import decide_login
 from hub.store import AuditEntry, Conn, Store, anchors
 
 log = logging.getLogger("jukihub.store")
 
 Reply = Callable[[], None]
+
+
+def store_unavailable() -> UnavailableError:
+    return UnavailableError("store_unavailable", "the store could not commit; nothing was "
+                            "written — retry (with the same request id, for a change)")
+
+
+def write_failed() -> HubError:
+    return HubError("write_failed", "the store could not hold what this request carries; "
+                    "nothing was written, and sending it again will not help", status=500)
 
 
 # ---- one function per kind of write: (writer, connection, message, now) -> reply -----
@@ -118,10 +146,9 @@ def _anchor(w: StoreWriter, conn: Conn, m: AnchorAudit, now: float) -> Reply:
 
 
 def _login(w: StoreWriter, conn: Conn, m: RecordLogin, now: float) -> Reply:
-    w.store.accounts.record_login(conn, m.user_id, m.failed_logins, m.locked_until,
-                                  now if m.succeeded else None)
-    w.store.audit.record(conn, [dataclasses.replace(m.entry, at=now)])
-    return functools.partial(m.reply, None)
+    verdict = decide_login(w.store, conn, m.user_id, m.password_ok, m.lockout, now)
+    w.store.audit.record(conn, [dataclasses.replace(m.entry, at=now, result=verdict.reason)])
+    return functools.partial(m.reply, verdict)
 
 
 def _purge_inbox(w: StoreWriter, conn: Conn, m: PurgeInbox, _now: float) -> None:
@@ -144,38 +171,76 @@ def _log_committed(outcome: Outcome) -> None:
         "messages": [f"{i.link}:{i.seq}" for i in outcome.outbox]})
 
 
-# message type -> (its write, whether its commit must reach the disk before replies)
-_OPS: dict[type, tuple[Callable[..., Reply | None], bool]] = {
-    RecordAck: (_ack, False),
-    PurgeInbox: (_purge_inbox, False),
-    PurgeDelivered: (_purge_delivered, False),
-    RecordDeadLetter: (_dead_letter, True),
-    HoldMessages: (_hold, True),
-    RecordInbound: (_inbound, True),
-    AckInbox: (_ack_inbox, True),
-    RecordAudit: (_audit, True),
-    RecordLogin: (_login, True),
-    AnchorAudit: (_anchor, False),
+@dataclass(frozen=True, slots=True)
+class _Op:
+    """A kind of write: the function that writes it, whether its commit must reach the
+    disk before replies, whether it is kept for the next flush when the store fails (a
+    link's own record: the link waits for it), and what its sender hears when it
+    cannot be written (``None``: nobody waits for an answer)."""
+
+    write: Callable[..., Reply | None]
+    durable: bool
+    kept: bool = False
+    refusal: Callable[[Any, HubError], Reply | None] | None = None
+
+
+def _tell_error(m: Any, error: HubError) -> Reply | None:
+    return functools.partial(m.reply, error) if m.reply is not None else None
+
+
+_OPS: dict[type, _Op] = {
+    RecordAck: _Op(_ack, False, kept=True),
+    PurgeInbox: _Op(_purge_inbox, False),
+    PurgeDelivered: _Op(_purge_delivered, False),
+    RecordDeadLetter: _Op(_dead_letter, True, kept=True),
+    HoldMessages: _Op(_hold, True, kept=True),
+    RecordInbound: _Op(_inbound, True, kept=True),
+    AckInbox: _Op(_ack_inbox, True, refusal=_tell_error),
+    RecordAudit: _Op(_audit, True, refusal=_tell_error),
+    RecordLogin: _Op(_login, True, refusal=_tell_error),
+    AnchorAudit: _Op(_anchor, False),
 }
+
+
+class _Group:
+    """One flush's writes, in order — the ops, then the changes — and what became of
+    each: its reply (an op) or its outcome (a change)."""
+
+    def __init__(self, ops: list[Any], changes: list[Any]) -> None:
+        self.ops, self.changes = ops, changes
+        self.replies: dict[int, Reply] = {}
+        self.outcomes: dict[int, Outcome] = {}
+        self.kept: list[Any] = []       # link records for the next flush
+        self.store_down = False
+
+    def size(self) -> int:
+        return len(self.ops) + len(self.changes)
+
+    def split(self, part: list[int]) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
+        n = len(self.ops)
+        return ([(i, self.ops[i]) for i in part if i < n],
+                [(i, self.changes[i - n]) for i in part if i >= n])
 
 
 class StoreWriter(pykka.ThreadingActor):
     """Single writer; see the module docstring."""
 
     def __init__(self, store: Store, register: Register, max_batch: int = 500,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 board: WriterBoard | None = None) -> None:
         super().__init__()
         self.store = store
         self.register = register
         self.max_batch = max_batch
         self.wall_clock = wall_clock
+        self.board = board if board is not None else WriterBoard(time.monotonic)
         self.subscribers: dict[str, Any] = {}
         self.anchored = 0  # the operation log's entry last anchored
         self.acks: dict[str, int] = {}  # link -> highest acknowledgement of this flush
         self._submits: list[SubmitChanges] = []
         self._ops: list[Any] = []
         self._pending = 0  # writes waiting in the two lists above
-        for txn in ("group", "link_state", "job"):  # their series exist from the start
+        for txn in ("group", "probe", "job"):  # their series exist from the start
             metrics.store_errors.labels(txn)
 
     def on_receive(self, message: Any) -> Any:
@@ -192,6 +257,15 @@ class StoreWriter(pykka.ThreadingActor):
         elif kind is GetStatus:  # also a barrier: commits what is pending
             self._flush()
             return {"links": sorted(self.subscribers)}
+        elif kind is Barrier:
+            self._flush()
+            message.reply()
+            return None
+        elif kind is ProbeWrite:
+            self._flush()  # what came before first: the probe is a write of its own
+            message.reply(self._probe(message.name))
+            self._flush()  # what was kept while the store failed, now it may work
+            return None
         elif kind in (StartJob, RunJob):
             self._flush()  # what came before is committed (and numbered) first
             self._job(message)
@@ -214,62 +288,111 @@ class StoreWriter(pykka.ThreadingActor):
         self._pending = 0
         if not ops and not submits:
             return
-        changes = [c for s in submits for c in s.changes]
-        durable = bool(changes) or any(_OPS[type(op)][1] for op in ops)
+        group = _Group(ops, [c for s in submits for c in s.changes])
+        self._commit(group, list(range(group.size())))
+        if group.kept:  # the store failed: the links' records wait for the next flush
+            self._ops = group.kept + self._ops
+            self._pending += len(group.kept)
+        metrics.store_batch_size.labels("group").observe(group.size())
+        outcomes = [group.outcomes[len(ops) + i] for i in range(len(group.changes))]
+        self._committed([group.replies[i] for i in sorted(group.replies)], submits, outcomes)
+
+    def _commit(self, group: _Group, part: list[int]) -> None:
+        """Write the items ``part`` of ``group`` in one transaction; if it fails, find
+        out why (see the module docstring) and answer each item accordingly."""
+        if group.store_down:
+            self._unavailable(group, part)
+            return
+        error = self._try(group, part)
+        if error is None:
+            return
+        metrics.store_errors.labels("group").inc()
+        if self.store.unavailable(error) or (len(part) == 1 and self._probe() is not None):
+            group.store_down = True
+            self.board.failed(type(error).__name__)
+            log.error("store transaction failed; the store is unavailable", extra={
+                "event": "store.error", "txn": "group", "error": type(error).__name__,
+                "writes": len(part)})
+            self._unavailable(group, part)
+        elif len(part) == 1:
+            self._refuse_alone(group, part[0], error)
+        else:
+            half = len(part) // 2
+            self._commit(group, part[:half])
+            self._commit(group, part[half:])
+
+    def _try(self, group: _Group, part: list[int]) -> Exception | None:
+        ops, changes = group.split(part)
+        durable = bool(changes) or any(_OPS[type(op)].durable for _, op in ops)
         snapshot = self.register.numbers.snapshot()
+        self.board.began()
         try:
             with self.store.transaction("group", durable=durable) as conn:
                 replies = self._write_ops(conn, ops)
-                outcomes = self.register.apply(conn, changes) if changes else []
+                outcomes = self.register.apply(conn, [c for _, c in changes]) if changes else []
         except Exception as exc:
             self.register.numbers.restore(snapshot)
-            metrics.store_errors.labels("group").inc()
-            log.error("group transaction failed; retried in parts", extra={
-                "event": "store.error", "txn": "group", "error": type(exc).__name__})
-            replies = self._ops_alone(ops)
-            outcomes = self._changes_alone(changes)
-        metrics.store_batch_size.labels("group").observe(len(ops) + len(changes))
-        self._committed(replies, submits, outcomes)
+            self.board.idle()
+            return exc
+        self.board.committed()
+        group.replies.update(replies)
+        group.outcomes.update((i, o) for (i, _), o in zip(changes, outcomes, strict=True))
+        return None
 
-    def _write_ops(self, conn: Conn, ops: list[Any]) -> list[Reply]:
+    def _write_ops(self, conn: Conn, ops: list[tuple[int, Any]]) -> dict[int, Reply]:
         now = self.wall_clock()
         self.acks = {}
-        replies = []
-        for op in ops:
-            reply = _OPS[type(op)][0](self, conn, op, now)
+        replies = {}
+        for i, op in ops:
+            reply = _OPS[type(op)].write(self, conn, op, now)
             if reply is not None:
-                replies.append(reply)
+                replies[i] = reply
         self.store.link_state.advance(conn, self.acks)
         return replies
 
-    def _ops_alone(self, ops: list[Any]) -> list[Reply]:
-        if not ops:
-            return []
-        try:
-            with self.store.transaction("group") as conn:
-                return self._write_ops(conn, ops)
-        except Exception as exc:
-            # Kept for the next flush: acknowledgements are idempotent (a maximum), and
-            # a dead letter's or hold's reply waits for its commit.
-            metrics.store_errors.labels("link_state").inc()
-            log.error("link-state transaction failed; will retry", extra={
-                "event": "store.error", "txn": "link_state", "error": type(exc).__name__})
-            self._ops = ops + self._ops
-            self._pending += len(ops)
-            return []
+    def _unavailable(self, group: _Group, part: list[int]) -> None:
+        """The store failed these writes: requests hear 503, links' records wait."""
+        ops, changes = group.split(part)
+        for i, op in ops:
+            kind = _OPS[type(op)]
+            if kind.kept:
+                group.kept.append(op)
+            elif kind.refusal is not None and (reply := kind.refusal(op, store_unavailable())):
+                group.replies[i] = reply
+        for i, change in changes:
+            group.outcomes[i] = Outcome(change.request_id, error=store_unavailable(),
+                                        reason="store")
 
-    def _changes_alone(self, changes: list[Any]) -> list[Outcome]:
-        if not changes:
-            return []
+    def _refuse_alone(self, group: _Group, i: int, error: Exception) -> None:
+        """A write that fails on its own while the store works: refused, not kept."""
+        self.board.refused_alone()
+        ops, changes = group.split([i])
+        what = type(ops[0][1]).__name__ if ops else "change"
+        metrics.store_writes_refused.labels(what).inc()
+        log.error("a write failed on its own and was refused", extra={
+            "event": "store.write_refused", "op": what, "error": type(error).__name__,
+            "correlation_id": changes[0][1].correlation_id if changes else None})
+        if ops:
+            kind = _OPS[type(ops[0][1])]
+            if kind.refusal is not None and (reply := kind.refusal(ops[0][1], write_failed())):
+                group.replies[i] = reply
+        else:
+            group.outcomes[i] = Outcome(changes[0][1].request_id, error=write_failed(),
+                                        reason="write_failed")
+
+    def _probe(self, name: str = "writer") -> str | None:
+        """Rewrite the heartbeat row of ``name`` in a transaction of its own: ``None``
+        once committed, else the error's type name (the store is failing)."""
+        self.board.began()
         try:
-            return self.register.apply_batch(changes)
+            with self.store.transaction("probe") as conn:
+                self.store.heartbeat.beat(conn, name, self.wall_clock())
         except Exception as exc:
-            log.error("store transaction failed; changes refused as unavailable", extra={
-                "event": "store.error", "txn": "changes", "count": len(changes),
-                "error": type(exc).__name__})
-            error = UnavailableError("store_unavailable",
-                                     "the store could not commit; retry with the same request id")
-            return [Outcome(c.request_id, error=error, reason="store") for c in changes]
+            metrics.store_errors.labels("probe").inc()
+            self.board.failed(type(exc).__name__)
+            return type(exc).__name__
+        self.board.committed()
+        return None
 
     def _committed(self, replies: list[Reply], submits: list[SubmitChanges],
                    outcomes: list[Outcome]) -> None:
@@ -306,22 +429,33 @@ class StoreWriter(pykka.ThreadingActor):
 
     def _job(self, msg: StartJob | RunJob) -> None:
         """One transaction of a long job; then the next slice goes to the back of the
-        mailbox, so changes that arrived meanwhile commit between slices."""
+        mailbox, so changes that arrived meanwhile commit between slices.  A job that
+        fails for want of the store is answered ``None`` (503, try again); one that
+        fails on its own, ``write_failed``."""
         now = self.wall_clock()
         nxt: Any = None
+        self.board.began()
         try:
             if isinstance(msg, StartJob):
                 value, nxt = msg.start(self.register, now)
+                self.board.committed()
                 msg.reply(value)
             else:
                 items, nxt = msg.slice.build(self.register, now)
+                self.board.committed()
                 self._announce(items)
         except Exception as exc:
             metrics.store_errors.labels("job").inc()
+            down = self.store.unavailable(exc) or self._probe() is not None
+            if down:
+                self.board.failed(type(exc).__name__)
+            else:
+                self.board.refused_alone()
             log.error("job transaction failed", extra={
-                "event": "store.error", "txn": "job", "error": type(exc).__name__})
+                "event": "store.error", "txn": "job", "error": type(exc).__name__,
+                "store_unavailable": down})
             if isinstance(msg, StartJob):
-                msg.reply(None)
+                msg.reply(None if down else write_failed())
                 return
             if msg.slice.attempts >= 3:
                 log.error("job abandoned", extra={"event": "store.job_abandoned",

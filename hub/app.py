@@ -3,7 +3,10 @@
 ``Hub(config, reactor).start()`` migrates the store, starts the store writer and one
 link actor per enabled link, and opens the intake and metrics listeners; ``stop()``
 undoes it in reverse order.  Call both on the reactor thread.  ``ready`` fires (and
-the ``hub.ready`` event is logged) once the intake serves.
+the ``hub.ready`` event is logged) once the intake serves and every gauge holds its
+real value: each actor has published what it started with (a ``Barrier`` through
+it) and the first readiness check is done.  A scrape that comes sooner waits for that,
+so ``/metrics`` never answers with a gauge that is only unset.
 
 The intake is served by ``[intake] processes`` worker processes sharing its listening
 socket (``hub.net.intake_processes``): they do the TLS, HTTP, JSON and checks, the hub
@@ -19,7 +22,9 @@ reactor reaches actors only with ``tell``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +33,9 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
 from actors.link import LinkActor
-from actors.messages import AnchorAudit, PurgeDelivered, PurgeInbox, Subscribe
+from actors.messages import AnchorAudit, Barrier, PurgeDelivered, PurgeInbox, Subscribe
 from actors.store_writer import StoreWriter
+from actors.writer_health import WriterBoard
 from hub import metrics
 from hub.api.backend import LocalBackend
 from hub.api.context import Api, Intake, IntakeMeters, Reads
@@ -62,7 +68,10 @@ class Ports:
 class Hub:
     """Wires and runs the hub; see the module docstring."""
 
-    def __init__(self, config: Config, reactor: Any) -> None:
+    def __init__(self, config: Config, reactor: Any,
+                 intake_processes: IntakeProcesses | None = None) -> None:
+        """``intake_processes``: the intake's workers if the caller spawned them already
+        (``jukihub run`` does, before importing this module); else ``start`` does."""
         self.config = config
         self.reactor = reactor
         self.store: Store | None = None
@@ -74,9 +83,12 @@ class Hub:
         self.sessions = Sessions(config.access)  # staff sessions: the reactor thread's
         self.workers: ThreadPool | None = None
         self.reads: Reads | None = None
-        self.intake_processes: IntakeProcesses | None = None
+        self.intake_processes: IntakeProcesses | None = intake_processes
         self.gate: Gate | None = None
+        self.readiness: Readiness | None = None
+        self.writer_board = WriterBoard(time.monotonic)
         self.ready: defer.Deferred[Ports] = defer.Deferred()
+        self._warm_waiters: list[defer.Deferred[None]] | None = []  # None once warm
 
     def start(self) -> Ports:
         cfg = self.config
@@ -97,9 +109,11 @@ class Hub:
         # The hub's own certificates, as /readyz judges them (the CA's is always watched).
         metrics.certificate_days.watch(cfg.certs_dir,
                                        [p for p in OWN_CERTIFICATES if p != "ca"])
+        flush = processes.flush_meters if processes is not None else None
         metrics_site = server.Site(MetricsPage(
             cfg.access.systems_with("metrics.read"), cfg.log_scrapes,
-            before=processes.flush_meters if processes is not None else None))
+            before=lambda: self._warm().addCallback(
+                lambda _: flush() if flush is not None else None)))
         metrics_site.displayTracebacks = False  # a bug answers 500, never a traceback
         metrics_port = self.reactor.listenSSL(cfg.metrics.port, metrics_site,
                                               server_options(cfg.certs_dir, "metrics"),
@@ -113,8 +127,38 @@ class Hub:
                  links=sorted(enabled), intake_processes=cfg.intake.processes)
             return ports
 
-        serving.addCallback(serving_now).chainDeferred(self.ready)
+        warmed = defer.gatherResults([serving, self._gauges_true()])
+        warmed.addCallback(lambda _: serving_now(None)).chainDeferred(self.ready)
         return ports
+
+    def _gauges_true(self) -> defer.Deferred[Any]:
+        """Fires once every gauge holds its real value: each actor has published what it
+        started with (a ``Barrier`` it answers after its start and everything told to
+        it before), and the first readiness check is done; then scrapes are let in."""
+        assert self.readiness is not None
+        reactor = self.reactor
+        waits: list[defer.Deferred[Any]] = [self.readiness.start()]
+        for actor in [*self.links.values(), self.writer]:
+            d: defer.Deferred[None] = defer.Deferred()
+            # The reply crosses from the actor's thread to the reactor's.
+            actor.tell(Barrier(reply=functools.partial(reactor.callFromThread, d.callback,
+                                                       None)))
+            waits.append(d)
+
+        def warm(_: Any) -> None:
+            waiters, self._warm_waiters = self._warm_waiters or [], None
+            for w in waiters:
+                w.callback(None)
+
+        return defer.gatherResults(waits).addCallback(warm)
+
+    def _warm(self) -> defer.Deferred[None]:
+        """What a scrape waits for first (nothing once the hub is warm)."""
+        if self._warm_waiters is None:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._warm_waiters.append(d)
+        return d
 
     @property
     def _store(self) -> Store:
@@ -127,7 +171,12 @@ class Hub:
         self.store = Store(make_engine(cfg.store_url))
         register = Register(self.store, cfg.municipality_code, enabled,
                             wall_clock=self.reactor.seconds)
-        self.writer = StoreWriter.start(self.store, register, cfg.group_commit_max)
+        board = self.writer_board
+        self.writer = StoreWriter.start(self.store, register, cfg.group_commit_max,
+                                        board=board)
+        board.alive = self.writer.is_alive
+        metrics.store_writer_busy.set_function(board.busy_seconds)
+        metrics.store_writer_failing.set(0)
 
     def _start_links(self, enabled: frozenset[str]) -> None:
         cfg = self.config
@@ -167,14 +216,15 @@ class Hub:
         processes spawned early, or here.  Its port, and when it serves."""
         cfg = self.config
         assert self.reads is not None
-        api = Api(intake, self.writer, self.links, self.reactor, self.reads, self.sessions)
+        api = Api(intake, self.writer, self.links, self.reactor, self.reads, self.sessions,
+                  self.writer_board)
         backend = LocalBackend(api)
         processes = self.intake_processes
         # Maintenance mode as the store has it (it survives a restart), before serving.
         maintenance = self._store.read(self._store.flags.get, MAINTENANCE)
         api.gate = self.gate = Gate(api, maintenance,
                                     processes.set_gate if processes is not None else None)
-        api.readiness = Readiness(api)
+        api.readiness = self.readiness = Readiness(api)
         self.gate.start()
         if early is not None and processes is not None:
             dispatcher, port = early
@@ -229,6 +279,8 @@ class Hub:
         what it holds)."""
         if self.gate is not None:
             self.gate.stop()
+        if self.readiness is not None:
+            self.readiness.stop()
         for loop in self.loops:
             if loop.running:
                 loop.stop()

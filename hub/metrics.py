@@ -55,6 +55,16 @@ store_seconds = Histogram("jukihub_store_transaction_seconds",
                           "inbox.record, …), inside its database transaction", ["txn"],
                           buckets=LATENCY_BUCKETS)
 store_errors = Counter("jukihub_store_errors", "Store transactions that failed", ["txn"])
+store_writes_refused = Counter("jukihub_store_writes_refused",
+                               "Writes refused on their own because the store could not "
+                               "hold what they carried (the rest of their group committed)",
+                               ["op"])
+store_writer_failing = Gauge("jukihub_store_writer_failing",
+                             "1 while the store writer's transactions fail for want of the "
+                             "store and none has committed since")
+store_writer_busy = Gauge("jukihub_store_writer_busy_seconds",
+                          "How long the store writer's transaction under way has lasted "
+                          "(0 when idle): it grows while the writer is wedged")
 store_batch_size = Histogram("jukihub_store_batch_size", "Writes committed per transaction",
                              ["txn"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
+from actors.writer_health import WriterBoard
 from hub import metrics
 from hub.access import Principal
 from hub.config import Config, IntakeConfig
@@ -176,10 +177,11 @@ class Api:
     """What handlers work with: the configuration, the actors, the store's reads."""
 
     def __init__(self, intake: Intake, writer: Any, links: dict[str, Any], reactor: Any,
-                 reads: Reads, sessions: Sessions,
+                 reads: Reads, sessions: Sessions, writer_board: WriterBoard,
                  clock: Callable[[], float] = time.time) -> None:
         self.intake, self.settings = intake, intake.settings
         self.writer, self.links, self.reactor, self.reads = writer, links, reactor, reads
+        self.writer_board = writer_board  # what the store writer is doing (any thread)
         self.clock = clock  # wall-clock time, for what is recorded
         self.sessions = sessions  # staff sessions (reactor thread)
         self.gate: Gate | None = None            # set by the hub once it is wired

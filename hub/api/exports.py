@@ -24,18 +24,16 @@ def request(api: Api, call: Call) -> defer.Deferred[Answer]:
 def write(api: Api, call: Call) -> defer.Deferred[Answer]:
     store, export_id, who = api.reads.store, call.params["export_id"], call.who
 
-    def read() -> tuple[dict[str, Any], list[tuple[Any, ...]]]:  # a pool thread
+    def read() -> list[tuple[Any, ...]]:  # a pool thread
         with store.reading() as db:
-            export = store.approvals.export(db, export_id)
-            exports.writable(export, who.operator_id)
-            assert export is not None  # writable refuses a missing one
-            return export, store.approvals.export_rows(db)
+            # A refusal seen now spares reading the file; the store writer decides.
+            exports.writable(store.approvals.export(db, export_id), who.operator_id)
+            return store.approvals.export_rows(db)
 
-    def record(found: tuple[dict[str, Any], list[tuple[Any, ...]]]) -> defer.Deferred[Any]:
-        export, rows = found
+    def record(rows: list[tuple[Any, ...]]) -> defer.Deferred[Any]:
         text = exports.as_csv(rows)
         return start_job(api, lambda register, now: exports.record_written(
-            register, export, text, len(rows), who.operator_id, who.terminal_id, now),
+            register, export_id, text, len(rows), who.operator_id, who.terminal_id, now),
             "medium")
 
     return api.reads.run(read).addCallback(record).addCallback(lambda a: (200, a))

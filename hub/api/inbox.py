@@ -53,11 +53,13 @@ def fetch(api: Api, call: Call) -> defer.Deferred[Answer]:
 
 def acknowledge(api: Api, call: Call) -> defer.Deferred[Answer]:
     item_id = call.params["item_id"]
-    d: defer.Deferred[str] = defer.Deferred()
+    d: defer.Deferred[str | HubError] = defer.Deferred()
     api.writer.tell(AckInbox(item_id, call.who.operator_id, call.who.terminal_id,
                              reply=api.on_reactor(d)))
 
-    def answered(verdict: str) -> Answer:
+    def answered(verdict: str | HubError) -> Answer:
+        if isinstance(verdict, HubError):  # the store could not write it
+            raise verdict
         if verdict == "unknown":
             raise HubError("unknown_item", "no such inbox item", status=404)
         if verdict == "already":

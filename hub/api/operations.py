@@ -14,12 +14,15 @@ when the gate shut is refused too: nothing is written while it is shut.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
+import pykka
 from twisted.internet import defer, task
 
+from actors.messages import ProbeWrite
 from hub import metrics
 from hub.api.context import Answer, Api, Call
 from hub.api.jobs import start_job
@@ -57,34 +60,65 @@ class Gate:
         depths = {link: f.depth for link, f in metrics.link_board.links.items()}
         closed = ops.intake_closed(self.maintenance, depths, self.limit)
         intake = self.api.intake
+        # The gauge every time, not only on a change: true from the first scrape.
+        metrics.intake_open.set(0 if closed else 1)
         if closed == intake.closed:
             return
         intake.closed = closed
         if self.broadcast is not None:
             self.broadcast(closed)
-        metrics.intake_open.set(0 if closed else 1)
         log.warning("intake closed" if closed else "intake open", extra={
             "event": "intake.closed" if closed else "intake.open",
             "code": closed.code if closed else None})
 
 
-# ---- /readyz ------------------------------------------------------------------------------
+# ---- /healthz and /readyz ---------------------------------------------------------------
+
+
+def health(api: Api, _call: Call) -> Answer:
+    """Alive: the intake answers (this is it) and the store writer is neither stopped,
+    wedged nor failing (``actors.writer_health``).  Reads nothing."""
+    trouble = api.writer_board.trouble(api.settings.operations.writer_stall)
+    if trouble is not None:
+        return 503, {"status": "unhealthy", "detail": trouble}
+    return 200, {"status": "ok"}
 
 
 class Readiness:
-    """``/readyz``'s checks, each with its own timeout; a result is kept for
-    ``readiness_cache`` seconds, and probes that come meanwhile share it."""
+    """``/readyz``'s checks, run every ``readiness_cache`` seconds (from the hub's start,
+    so ``jukihub_ready`` is true from the first scrape) and on a probe that finds the
+    result older; probes that come meanwhile share one run.  Reactor thread only."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
         self.cfg = api.settings.operations
+        self.name = socket.gethostname()  # the heartbeat row this hub rewrites
         self.cached: tuple[float, Answer] | None = None
         self.pending: list[defer.Deferred[Answer]] = []
+        self.loop: task.LoopingCall | None = None
+
+    def start(self) -> defer.Deferred[Answer]:
+        """Check now and every ``readiness_cache`` seconds; fires with the first result."""
+        first = self.check()
+        self.loop = task.LoopingCall(self.check)
+        self.loop.clock = self.api.reactor
+        self.loop.start(self.cfg.readiness_cache, now=False)
+        return first
+
+    def stop(self) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
 
     def answer(self) -> defer.Deferred[Answer]:
+        """The checks as last run (run again if older than ``readiness_cache``), with
+        each link's state as it is now."""
         now = self.api.reactor.seconds()
         if self.cached is not None and now - self.cached[0] < self.cfg.readiness_cache:
-            return defer.succeed(self.cached[1])
+            return defer.succeed(_with_links(self.cached[1]))
+        return self.check().addCallback(_with_links)
+
+    def check(self) -> defer.Deferred[Answer]:
+        """A run of the checks (or the one under way)."""
         d: defer.Deferred[Answer] = defer.Deferred()
         self.pending.append(d)
         if len(self.pending) == 1:
@@ -92,42 +126,73 @@ class Readiness:
         return d
 
     def _store_check(self) -> defer.Deferred[dict[str, Any]]:
+        """A write of this hub's heartbeat row through the store writer, in a
+        transaction of its own, within ``readiness_timeout``."""
         started = time.perf_counter()
-        store = self.api.reads.store
-        d = self.api.reads.run(store.ping)
-        d.addTimeout(self.cfg.readiness_timeout, self.api.reactor)
+        reactor = self.api.reactor
+        d: defer.Deferred[str | None] = defer.Deferred()
 
-        def ok(_: Any) -> dict[str, Any]:
-            return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+        def replied(error: str | None) -> None:  # on the reactor; maybe after the timeout
+            if not d.called:
+                d.callback(error)
 
-        def failed(f: Any) -> dict[str, Any]:
-            detail = ("no answer within the timeout" if f.check(defer.TimeoutError)
-                      else f"failed ({f.type.__name__})")
-            return {"ok": False, "detail": detail,
-                    "ms": round((time.perf_counter() - started) * 1000, 1)}
+        try:
+            self.api.writer.tell(ProbeWrite(self.name, reply=lambda error: (
+                reactor.callFromThread(replied, error))))
+        except pykka.ActorDeadError:
+            d.callback("the store writer has stopped")
+        d.addTimeout(self.cfg.readiness_timeout, reactor)
 
-        return d.addCallbacks(ok, failed)
+        def ms() -> float:
+            return round((time.perf_counter() - started) * 1000, 1)
+
+        def written(error: str | None) -> dict[str, Any]:
+            if error is None:
+                return {"ok": True, "detail": "a write committed", "ms": ms()}
+            return {"ok": False, "detail": f"a write did not commit ({error})", "ms": ms()}
+
+        def timed_out(f: Any) -> dict[str, Any]:
+            f.trap(defer.TimeoutError, defer.CancelledError)
+            return {"ok": False, "detail": "a write did not commit within "
+                    f"{self.cfg.readiness_timeout:g} s", "ms": ms()}
+
+        return d.addCallbacks(written, timed_out)
 
     def _done(self, store_check: dict[str, Any]) -> None:
         closed = self.api.intake.closed
+        trouble = self.api.writer_board.trouble(self.cfg.writer_stall)
         checks = {
             "store": store_check,
+            "store_space": ops.space_check(self.api.reads.store.free_bytes(),
+                                           self.cfg.store_free_floor),
+            "store_writer": {"ok": True, "detail": "committing"} if trouble is None
+            else {"ok": False, "detail": trouble},
             "certificates": ops.certificates_check(metrics.certificate_days.days_left(),
                                                    self.cfg.certificate_warning_days),
             "intake": ({"ok": True, "detail": "open"} if closed is None
                        else {"ok": False, "detail": closed.message}),
         }
-        links = {link: {"state": f.state, "ok": f.state == "ready", "depth": f.depth}
-                 for link, f in sorted(metrics.link_board.links.items())}
         ready = all(c["ok"] for c in checks.values())
         metrics.ready.set(1 if ready else 0)
         now = self.api.reactor.seconds()
         answer: Answer = (200 if ready else 503, {
-            "ready": ready, "checked_at": self.api.clock(), "checks": checks, "links": links})
+            "ready": ready, "checked_at": self.api.clock(), "checks": checks, "links": {}})
+        was = self.cached[1][1]["ready"] if self.cached is not None else None
+        if ready != was:  # a change (and the first check): the log says which failed
+            failed = sorted(name for name, c in checks.items() if not c["ok"])
+            (log.info if ready else log.warning)("readiness", extra={
+                "event": "hub.readiness", "ready": ready, "failed": failed})
         self.cached = (now, answer)
         pending, self.pending = self.pending, []
         for d in pending:
             d.callback(answer)
+
+
+def _with_links(answer: Answer) -> Answer:
+    """Each link's state now (a link that is down does not make the hub unready)."""
+    links = {link: {"state": f.state, "ok": f.state == "ready", "depth": f.depth}
+             for link, f in sorted(metrics.link_board.links.items())}
+    return answer[0], {**answer[1], "links": links}
 
 
 def ready(api: Api, _call: Call) -> defer.Deferred[Answer]:
@@ -182,7 +247,7 @@ def _job(job: dict[str, Any], residents: int) -> dict[str, Any]:
 def set_maintenance(api: Api, call: Call) -> defer.Deferred[Answer]:
     on, reason, who = bool(call.body["on"]), call.body.get("reason"), call.who
     d = start_job(api, lambda register, _now: (ops.switch_maintenance(
-        register.store, on, reason, who.operator_id, who.terminal_id, api.clock()), None),
+        register, on, reason, who.operator_id, who.terminal_id, api.clock()), None),
         "maintenance switch")
 
     def switched(done: ops.Switched) -> Answer:

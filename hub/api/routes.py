@@ -51,10 +51,6 @@ class Route:
         object.__setattr__(self, "pattern", re.compile(regex))
 
 
-def _health(_api: Api, _call: Call) -> tuple[int, dict[str, Any]]:
-    return 200, {"status": "ok"}
-
-
 ROUTES = (
     Route("POST", "/v1/changes", "change", submit=changes.submit_one,
           prepare=changes.prepare_change, counts_changes=True),
@@ -62,7 +58,7 @@ ROUTES = (
           prepare=changes.prepare_batch, precheck=changes.batch_size, counts_changes=True),
     Route("POST", "/v1/card-events", "card", submit=changes.submit_one,
           prepare=changes.prepare_card_event, counts_changes=True),
-    Route("GET", "/healthz", "health", _health),
+    Route("GET", "/healthz", "health", operations.health),
     Route("GET", "/readyz", "ready", operations.ready),
     Route("GET", "/v1/status", "status", operations.status),
     Route("POST", "/v1/maintenance", "maintenance", operations.set_maintenance),

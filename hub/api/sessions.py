@@ -8,9 +8,9 @@ kept.  ``Sessions`` lives on the hub's reactor thread and nowhere else (the inta
 worker processes pass the token through).
 
 Password checks (argon2id, ~50 ms of CPU) and account reads run in the ``Reads``
-pool, never on the reactor; the login's consequence (failure count, lockout, last
-login) and its 操作ログ entry are one store-writer transaction, committed before the
-answer.
+pool, never on the reactor; the login's outcome is decided by the store writer, where
+the failure count and the lock are written (atomic statements: a burst of wrong
+passwords counts every one), together with its 操作ログ entry, before the answer.
 """
 
 from __future__ import annotations
@@ -102,10 +102,17 @@ def audit(api: Api, who: Principal | None, client: str, action: str, result: str
 
 
 def record(api: Api, entry: AuditEntry) -> defer.Deferred[None]:
-    """``entry`` to the store writer (``at`` 0: its commit's time); fires once committed."""
-    d: defer.Deferred[None] = defer.Deferred()
+    """``entry`` to the store writer (``at`` 0: its commit's time); fires once committed,
+    or fails with the HubError that says why it could not be (503, 500)."""
+    d: defer.Deferred[HubError | None] = defer.Deferred()
     api.writer.tell(RecordAudit(entry, reply=api.on_reactor(d)))
-    return d
+    return d.addCallback(raise_error)
+
+
+def raise_error(value: HubError | None) -> None:
+    """A store writer's reply to a record: nothing once committed, else its HubError."""
+    if value is not None:
+        raise value
 
 
 def refusal_entry(client: str, right: str, code: str,
@@ -165,29 +172,38 @@ def authorize(api: Api, call: Call) -> defer.Deferred[Call]:
 
 
 def log_in(api: Api, call: Call) -> defer.Deferred[Answer]:
+    """The password is checked in the read pool (argon2id, the same work for an unknown
+    user id as for a wrong password); whether the attempt succeeds, fails or finds the
+    account locked is decided by the store writer, where the count is written
+    (``hub.domain.staff.decide_login``), and every attempt gets the same 401."""
     user_id, password = call.body["user_id"], call.body["password"]
     store, access = api.reads.store, api.settings.access
 
-    def check() -> tuple[StaffAccount | None, bool]:  # on a pool thread
+    def check() -> bool:  # on a pool thread
         account = store.read(store.accounts.get, user_id)
-        return account, staff.password_matches(account.password_hash if account else None,
-                                               password)
+        return staff.password_matches(account.password_hash if account else None, password)
 
-    def decided(found: tuple[StaffAccount | None, bool]) -> defer.Deferred[Answer]:
-        account, password_ok = found
-        verdict = staff.login_verdict(account, password_ok, api.clock(), access)
-        who = access.staff(user_id, call.client, account.roles if account else ())
-        recorded: defer.Deferred[None] = defer.Deferred()
+    def decide(password_ok: bool) -> defer.Deferred[Any]:
+        decided: defer.Deferred[Any] = defer.Deferred()
+        who = access.staff(user_id, call.client, ())
         entry = AuditEntry(0, who.operator_id, call.client, "session.login", None, None,
-                           call.client, False, verdict.reason)
-        api.writer.tell(RecordLogin(user_id, verdict.failed_logins, verdict.locked_until,
-                                    verdict.ok, entry, reply=api.on_reactor(recorded)))
-        return recorded.addCallback(lambda _: answer(verdict, account))
+                           call.client, False, "")
+        api.writer.tell(RecordLogin(user_id, password_ok, staff.LockoutRule.of(access), entry,
+                                    reply=api.on_reactor(decided)))
+        return decided.addCallback(answer)
 
-    def answer(verdict: staff.LoginVerdict, account: StaffAccount | None) -> Answer:
-        if not verdict.ok or account is None:
+    def answer(verdict: staff.LoginVerdict | HubError) -> defer.Deferred[Answer]:
+        if isinstance(verdict, HubError):
+            raise verdict
+        if not verdict.ok:
             log.warning("login failed", extra={"event": "access.login_failed",
                                                "client": call.client, "code": verdict.reason})
+            raise HubError("login_failed", "the user id or password is wrong, or the account "
+                           "cannot be used now", status=401)
+        return api.reads.run(store.read, store.accounts.get, user_id).addCallback(opened)
+
+    def opened(account: StaffAccount | None) -> Answer:
+        if account is None:  # removed meanwhile (an administrator's command)
             raise HubError("login_failed", "the user id or password is wrong, or the account "
                            "cannot be used now", status=401)
         token = api.sessions.open(account.user_id, call.client, api.reactor.seconds())
@@ -195,7 +211,7 @@ def log_in(api: Api, call: Call) -> defer.Deferred[Answer]:
         assert session is not None
         return 201, {"token": token, **_shown(api, session, account.roles)}
 
-    return api.reads.run(check).addCallback(decided)
+    return api.reads.run(check).addCallback(decide)
 
 
 def show(api: Api, call: Call) -> Answer:

@@ -33,21 +33,24 @@ Decided = Callable[[Store, Conn, str, bool], Any]
 def decide(register: Register, then: dict[str, Decided], approval_id: str, decision: str,
            operator_id: str, terminal_id: str, now: float) -> tuple[Any, Any]:
     """A supervisor's decision; (the approval as now shown, or the refusal; what
-    ``then[kind]`` returns: the output's first slice, or None).  A store-writer job."""
+    ``then[kind]`` returns: the output's first slice, or None).  A store-writer job; the
+    conditional update decides (pending, and not the requester's own), so two decisions
+    at once give one."""
     store = register.store
+    state = "approved" if decision == "approve" else "refused"
     with store.transaction("job") as conn:
+        decided = store.approvals.decide(conn, approval_id, state, operator_id, terminal_id,
+                                         now)
         a = store.approvals.get(conn, approval_id)
         if a is None:
             return HubError("unknown_approval", "no approval has this id", status=404), None
-        if a["state"] != "pending":
+        if not decided and a["state"] != "pending":
             return HubError("already_decided", f"this approval was {a['state']} already",
                             status=409), None
-        if a["requested_by"] == operator_id:
+        if not decided:  # pending still: it was its requester's own
             return HubError("second_person_required", "a bulk output is approved by a "
                             "supervisor other than the one who asked for it",
                             status=403), None
-        state = "approved" if decision == "approve" else "refused"
-        store.approvals.decide(conn, approval_id, state, operator_id, terminal_id, now)
         store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
                                              f"approval.{decision}", approval_id,
                                              count=a["people"])])

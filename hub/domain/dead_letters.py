@@ -77,13 +77,29 @@ class Mended:
 def mend(register: Register, m: Mend, now: float) -> Mended | HubError:
     """Replay or discard in one transaction (the store writer's: it takes link
     sequences); an error if the dead letter is unknown or no longer open."""
+    try:
+        return _mend(register, m, now)
+    except _Resolved as already:
+        return ConflictError("already_resolved", f"this dead letter was {already.state}")
+
+
+class _Resolved(Exception):
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+def _mend(register: Register, m: Mend, now: float) -> Mended | HubError:
+    """``mend``'s transaction.  The conditional update of the dead letter (still open)
+    decides; if another mend got there first, everything here is rolled back (and the
+    link sequences it took given back) by raising ``_Resolved``."""
     store = register.store
     with register.job_transaction() as conn:
         letter = store.dead_letters.get(conn, m.dead_letter_id)
         if letter is None:
             return HubError("unknown_dead_letter", "no dead letter has this id", status=404)
         if letter.state != "open":
-            return ConflictError("already_resolved", f"this dead letter was {letter.state}")
+            raise _Resolved(letter.state)
         rows = store.outbox.unsent_of_key(conn, letter.link, letter.resident_key, letter.seq)
         again = [r for r in rows if m.action == "replay" or r[0] != letter.seq]
         out: list[tuple[object, ...]] = []
@@ -96,8 +112,9 @@ def mend(register: Register, m: Mend, now: float) -> Mended | HubError:
             store.outbox.mark(conn, letter.link, [letter.seq], "discarded")
         store.outbox.mark(conn, letter.link, [r[0] for r in again],
                           "replayed" if m.action == "replay" else "released")
-        store.dead_letters.resolve(conn, letter.id, state, now, m.operator_id, m.reason,
-                                   [i.seq for i in items])
+        if not store.dead_letters.resolve(conn, letter.id, state, now, m.operator_id,
+                                          m.reason, [i.seq for i in items]):
+            raise _Resolved("resolved meanwhile")
         store.audit.record(conn, [AuditEntry(now, m.operator_id, m.terminal_id,
                                              f"deadletters.{m.action}", str(letter.id),
                                              None, None, False, "ok", len(items))])

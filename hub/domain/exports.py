@@ -68,12 +68,21 @@ def as_csv(rows: list[tuple[Any, ...]]) -> str:
     return out.getvalue()
 
 
-def record_written(register: Register, export: dict[str, Any], text: str, people: int,
-                   operator_id: str, terminal_id: str, now: float) -> tuple[dict[str, Any], None]:
-    """The medium written, on the record (a store-writer job); its answer."""
+def record_written(register: Register, export_id: str, text: str, people: int,
+                   operator_id: str, terminal_id: str, now: float,
+                   ) -> tuple[dict[str, Any] | HubError, None]:
+    """The medium written, on the record (a store-writer job); its answer.  Whether the
+    file may be handed out is decided here, on the export as the writer has it (the
+    caller's earlier look only spared reading the file for a refusal)."""
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     store = register.store
     with store.transaction("job") as conn:
+        export = store.approvals.export(conn, export_id)
+        try:
+            writable(export, operator_id)
+        except HubError as refused:
+            return refused, None
+        assert export is not None
         number = store.approvals.record_medium(conn, {
             "kind": f"export.{export['kind']}", "subject": export["export_id"],
             "people": people, "approval_id": export["approval_id"],

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.store import AuditEntry, Flag, Store
+from hub.store import AuditEntry, Flag
+
+if TYPE_CHECKING:  # the register applies this module's rules; no cycle at run time
+    from hub.domain.register import Register
 
 MAINTENANCE = "maintenance"  # the hub_flags row, and the intake's 503 code
 BACKPRESSURE = "backpressure"
@@ -60,6 +63,15 @@ def certificates_check(days_left: Mapping[str, float], warn_days: float,
             if days_left else "none"}
 
 
+def space_check(free: int | None, floor: int) -> dict[str, Any]:
+    """The store's file system has at least ``floor`` bytes free (``free`` ``None``: a
+    database server's disk, not this machine's to see)."""
+    if free is None:
+        return {"ok": True, "detail": "the database server's own"}
+    shown = f"{free / 2**20:,.0f} MiB free (floor {floor / 2**20:,.0f} MiB)"
+    return {"ok": free >= floor, "detail": shown}
+
+
 def maintenance_shown(flag: Flag | None) -> dict[str, Any]:
     if flag is None:
         return {"on": False}
@@ -76,15 +88,18 @@ class Switched:
     flag: Flag | None
 
 
-def switch_maintenance(store: Store, on: bool, reason: str | None, operator_id: str,
+def switch_maintenance(register: Register, on: bool, reason: str | None, operator_id: str,
                        terminal_id: str, now: float) -> Switched:
-    """Record the switch (in the store writer's transaction) and its 操作ログ entry."""
+    """Record the switch (a store-writer job) and its 操作ログ entry; from its commit,
+    the store writer itself refuses every change while maintenance is on."""
+    store = register.store
     with store.transaction("job") as conn:
         store.flags.set(conn, MAINTENANCE, (reason or "") if on else None, now,
                                     operator_id)
         store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
                                              f"maintenance.{'on' if on else 'off'}")])
         flag = store.flags.get(conn, MAINTENANCE)
+    register.maintenance = flag
     return Switched(flag)
 
 

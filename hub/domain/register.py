@@ -26,11 +26,12 @@ from typing import Any
 
 from hub.domain import identity, rules
 from hub.domain.changes import CardEventRequest, Change, ManualDecision
-from hub.domain.errors import ConflictError, HubError, LogicError
+from hub.domain.errors import ConflictError, HubError, LogicError, UnavailableError
 from hub.domain.numbering import Numbering
+from hub.domain.operations import MAINTENANCE, intake_closed
 from hub.domain.outcomes import OutboxItem, Outcome, Request
 from hub.domain.routing import route
-from hub.store import AuditEntry, Conn, RegisterWrites, Store
+from hub.store import AuditEntry, Conn, Flag, RegisterWrites, Store
 from hub.store.register import RESIDENT_COLUMNS
 from protocols.card import CardEvent, encode_card_event
 from protocols.intermediate import ManualAnswer, decode_from_intermediate, encode
@@ -109,6 +110,10 @@ class Register:
             states = store.link_state.all(conn)
             missing = sorted(enabled_links - states.keys())
             store.link_state.create(conn, missing)
+            # Maintenance mode as the store has it; the switch (a job of this writer)
+            # keeps it current, so no change commits while it is on, whatever the
+            # intake's gate had seen.
+            self.maintenance: Flag | None = store.flags.get(conn, MAINTENANCE)
         self.numbers = Numbering(update_seq + 1, card + 1, atena + 1,
                                  {link: s.next_seq for link, s in states.items()})
         self.numbers.link_seq.update(dict.fromkeys(missing, 1))
@@ -126,26 +131,15 @@ class Register:
         return outcomes
 
     def apply_batch(self, changes: list[Request]) -> list[Outcome]:
-        """Apply ``changes`` in a transaction of their own; if anything unexpected
-        fails, one transaction each, so one bad change cannot sink the others."""
+        """Apply ``changes`` in a transaction of their own (the numbers given back if it
+        fails).  The store writer uses ``apply`` inside its group commit instead."""
         snapshot = self.numbers.snapshot()
         try:
             with self.store.transaction("changes") as conn:
                 return self.apply(conn, changes)
-        except HubError:
-            raise
         except Exception:
             self.numbers.restore(snapshot)
-            if len(changes) == 1:
-                raise
-        outcomes = []
-        for change in changes:
-            try:
-                outcomes.extend(self.apply_batch([change]))
-            except Exception:
-                outcomes.append(Outcome(change.request_id, error=HubError(
-                    "store_error", "the change could not be stored", None), reason="store"))
-        return outcomes
+            raise
 
     @contextmanager
     def job_transaction(self) -> Iterator[Conn]:
@@ -175,6 +169,11 @@ class Register:
         prior = ws.requests.get(request.request_id)
         if prior is not None:
             return _repeated(request, *prior)
+        if self.maintenance is not None and not isinstance(request, ManualDecision):
+            closed = intake_closed(self.maintenance, {}, 0)
+            assert closed is not None
+            return Outcome(request.request_id, reason=closed.code,
+                           error=UnavailableError(closed.code, closed.message))
         if isinstance(request, CardEventRequest):
             return self._card_event(ws, request)
         if isinstance(request, ManualDecision):

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from hub.access import AccessConfig
 from hub.domain.errors import HubError
-from hub.store import StaffAccount
+from hub.store import Conn, StaffAccount, Store
 
 # argon2id with the library's defaults (RFC 9106's second recommendation: t=3, 64 MiB).
 _HASHER = PasswordHasher()
@@ -72,28 +72,47 @@ def usable(account: StaffAccount | None, now: float) -> str | None:
 class LoginVerdict:
     ok: bool
     reason: str                     # "ok", or why the login failed (the log's, not the caller's)
-    failed_logins: int
+    failed_logins: int              # failures in a row after this attempt
     locked_until: float | None
 
 
-def login_verdict(account: StaffAccount | None, password_ok: bool, now: float,
-                  cfg: AccessConfig) -> LoginVerdict:
-    """A login attempt's outcome and what it does to the account's counters: the
-    ``lockout_after``-th failure in a row locks it for ``lockout_seconds``; a success
-    clears the count.  A locked account fails even with the right password."""
+@dataclass(frozen=True, slots=True)
+class LockoutRule:
+    """``lockout_after`` failed logins in a row lock an account for ``seconds``."""
+
+    after: int
+    seconds: float
+
+    @classmethod
+    def of(cls, cfg: AccessConfig) -> LockoutRule:
+        return cls(cfg.lockout_after, cfg.lockout_seconds)
+
+
+def decide_login(store: Store, conn: Conn, user_id: str, password_ok: bool,
+                 rule: LockoutRule, now: float) -> LoginVerdict:
+    """A login attempt's outcome, decided where it is written (the store writer's
+    transaction): a success is recorded, and a failure counted, each by one atomic
+    statement that also decides whether the account is locked now — so attempts that
+    arrive together each count, and the ``rule.after``-th failure in a row locks the
+    account for ``rule.seconds`` (and starts the count again), whatever the interleaving.
+    A locked account fails even with the right password, and trying does not extend
+    the lock; a disabled, expired or unknown account changes nothing."""
+    account = store.accounts.get(conn, user_id)
     if account is None:
         return LoginVerdict(False, "unknown_user", 0, None)
-    locked = account.locked_until is not None and now < account.locked_until
-    reason = usable(account, now) or ("account_locked" if locked else None)
-    if reason is None and password_ok:
-        return LoginVerdict(True, "ok", 0, None)
-    if reason is not None and reason != "account_locked":
-        return LoginVerdict(False, reason, account.failed_logins, account.locked_until)
-    failed = account.failed_logins + (0 if locked else 1)
-    lock = account.locked_until if locked else None
-    if not locked and failed >= cfg.lockout_after:
-        lock, failed = now + cfg.lockout_seconds, 0
-    return LoginVerdict(False, reason or "wrong_password", failed, lock)
+    why = usable(account, now)
+    if why is not None:
+        return LoginVerdict(False, why, account.failed_logins, account.locked_until)
+    if password_ok:
+        if store.accounts.login_succeeded(conn, user_id, now):
+            return LoginVerdict(True, "ok", 0, None)
+    else:
+        counted = store.accounts.login_failed(conn, user_id, now, rule.after, rule.seconds)
+        if counted is not None:
+            return LoginVerdict(False, "wrong_password", *counted)
+    locked = store.accounts.get(conn, user_id)
+    assert locked is not None
+    return LoginVerdict(False, "account_locked", locked.failed_logins, locked.locked_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,5 +149,6 @@ def new_account(user_id: str, password: str, roles: tuple[str, ...], expires_at:
                         now, now, None)
 
 
-__all__ = ["LoginVerdict", "ReviewFinding", "check_new_password", "hash_password",
-           "login_verdict", "new_account", "password_matches", "review", "usable"]
+__all__ = ["LockoutRule", "LoginVerdict", "ReviewFinding", "check_new_password",
+           "decide_login", "hash_password", "new_account", "password_matches", "review",
+           "usable"]

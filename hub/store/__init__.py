@@ -4,7 +4,8 @@ the hub lives in this package.
 
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
 ``dead_letters``, ``flags``,
-``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs`` —
+``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs``,
+``heartbeat`` —
 over one engine, and the database transactions they run in:
 
 - ``transaction(name)``: a read-write transaction; only the store writer actor opens
@@ -19,12 +20,17 @@ over one engine, and the database transactions they run in:
 from __future__ import annotations
 
 import functools
+import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import OperationalError as SAOperationalError
 
 from hub import metrics
 from hub.departments import FEED_FIELDS
@@ -34,6 +40,7 @@ from hub.store.audit import AuditEntry, AuditStore, LoggedEntry
 from hub.store.base import Db, Sql
 from hub.store.dead_letters import DeadLetter, DeadLetterStore, Flag, FlagStore
 from hub.store.feeds import FeedStore
+from hub.store.heartbeat import HeartbeatStore
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
 from hub.store.link_state import LinkState, LinkStateStore
@@ -69,6 +76,7 @@ class Store:
         self.approvals = ApprovalStore(sql)
         self.feeds = FeedStore(sql, FEED_FIELDS)
         self.jobs = JobStore(sql, self.register)
+        self.heartbeat = HeartbeatStore(sql)
 
     @contextmanager
     def transaction(self, name: str, durable: bool = True) -> Iterator[Db]:
@@ -119,10 +127,28 @@ class Store:
             with self.reading() as db:
                 db.run("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def ping(self) -> bool:
-        """The database answers a query (readiness)."""
-        with self.reading() as db:
-            return bool(db.scalar("SELECT 1") == 1)
+    def unavailable(self, error: BaseException) -> bool:
+        """Whether ``error`` is the store's, not the write's: the database cannot be
+        reached, written or committed to now (a full or read-only disk, a lock held too
+        long, a lost connection) — the same write may succeed later.  Anything else (a
+        value the column cannot hold, a constraint) fails that write every time."""
+        if isinstance(error, sqlite3.OperationalError | SAOperationalError |
+                      SAInterfaceError | OSError):
+            return True
+        if self.dialect == "postgresql":
+            import psycopg  # installed with the postgresql extra, and only then used
+
+            return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+        return False
+
+    def free_bytes(self) -> int | None:
+        """Free space on the file system of the SQLite file (``None`` for a database
+        server: its disk is not this machine's to see)."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database:
+            return None
+        stat = os.statvfs(Path(database).resolve().parent)
+        return stat.f_bavail * stat.f_frsize
 
     def read(self, method: Callable[Concatenate[Db, P], R], *args: P.args,
              **kwargs: P.kwargs) -> R:

@@ -42,6 +42,20 @@ class AccountStore:
         self.sql = sql
         self._select = f"SELECT {', '.join(COLUMNS)} FROM staff_accounts"
         self._insert = sql.insert("staff_accounts", COLUMNS)
+        # (SQL evaluates every right-hand side on the row as it was: the new count and
+        # the lock are decided together.)
+        self._failed = sql.text(
+            "UPDATE staff_accounts SET "
+            "failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 "
+            "ELSE failed_logins + 1 END, "
+            "locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE NULL END "
+            "WHERE user_id = ? AND (locked_until IS NULL OR locked_until <= ?) "
+            "RETURNING failed_logins, locked_until")
+        self._succeeded = sql.text(
+            "UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL, "
+            "last_login_at = ? WHERE user_id = ? AND state = 'active' "
+            "AND (locked_until IS NULL OR locked_until <= ?) "
+            "AND (expires_at IS NULL OR expires_at > ?)")
 
     @named("accounts.get")
     def get(self, db: Db, user_id: str) -> StaffAccount | None:
@@ -67,15 +81,21 @@ class AccountStore:
         db.run(sql, (*items.values(), user_id))
         return bool(db.cursor.rowcount)
 
-    @named("accounts.login")
-    def record_login(self, db: Db, user_id: str, failed_logins: int,
-                     locked_until: float | None, last_login_at: float | None) -> None:
-        """A login's consequence: the failure count, any lockout, the last success."""
-        if last_login_at is None:
-            db.run(self.sql.text("UPDATE staff_accounts SET failed_logins = ?, "
-                                 "locked_until = ? WHERE user_id = ?"),
-                   (failed_logins, locked_until, user_id))
-        else:
-            db.run(self.sql.text("UPDATE staff_accounts SET failed_logins = ?, "
-                                 "locked_until = ?, last_login_at = ? WHERE user_id = ?"),
-                   (failed_logins, locked_until, last_login_at, user_id))
+    @named("accounts.login_failed")
+    def login_failed(self, db: Db, user_id: str, now: float, lockout_after: int,
+                     lockout_seconds: float) -> tuple[int, float | None] | None:
+        """One more failed login in a row, counted and judged in one statement (so
+        failures that come together each count): the ``lockout_after``-th locks the
+        account until ``now + lockout_seconds`` and starts the count again.  The new
+        (count, lock); ``None`` if the account is locked now (nothing changes)."""
+        row = db.row(self._failed, (lockout_after, lockout_after, now + lockout_seconds,
+                                    user_id, now))
+        return (int(row[0]), row[1]) if row is not None else None
+
+    @named("accounts.login_succeeded")
+    def login_succeeded(self, db: Db, user_id: str, now: float) -> bool:
+        """Record a login with the right password, in one statement that also decides
+        whether the account may log in now (active, not expired, not locked); whether
+        it might."""
+        db.run(self._succeeded, (now, user_id, now, now))
+        return bool(db.cursor.rowcount)

@@ -53,10 +53,14 @@ class ApprovalStore:
 
     @named("approvals.decide")
     def decide(self, db: Db, approval_id: str, state: str, operator_id: str,
-               terminal_id: str, now: float) -> None:
+               terminal_id: str, now: float) -> bool:
+        """Decide a pending approval, by someone other than its requester: whether this
+        decided it (the update's row count decides, not a state read before)."""
         db.run(self.sql.text("UPDATE approvals SET state = ?, decided_by = ?, "
-                             "decided_terminal = ?, decided_at = ? WHERE approval_id = ?"),
-               (state, operator_id, terminal_id, now, approval_id))
+                             "decided_terminal = ?, decided_at = ? WHERE approval_id = ? "
+                             "AND state = 'pending' AND requested_by <> ?"),
+               (state, operator_id, terminal_id, now, approval_id, operator_id))
+        return bool(db.cursor.rowcount == 1)
 
     # ---- exports ----------------------------------------------------------------------
 

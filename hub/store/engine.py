@@ -41,11 +41,13 @@ def migrate(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; for SQLite, WAL, full sync, foreign keys and a busy timeout."""
+def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
+    """Create the engine; for SQLite, WAL, full sync, foreign keys and a busy timeout
+    (how long a write waits for another process's lock before it fails)."""
     # hide_parameters: an error's text must never carry a resident's values into a log.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+        engine = create_engine(url, connect_args={"timeout": busy_timeout,
+                                                  "check_same_thread": False},
                                hide_parameters=True)
 
         @event.listens_for(engine, "connect")

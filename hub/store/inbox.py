@@ -30,8 +30,8 @@ class InboxStore:
         self._insert = sql.text("INSERT INTO inbox (link, peer_seq, kind, body, received_at, "
                                 "state, code) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
         self._state = sql.text("SELECT state FROM inbox WHERE id = ?")
-        self._take = sql.text("UPDATE inbox SET state = 'acknowledged', acknowledged_at = ?, "
-                              "operator_id = ?, terminal_id = ? WHERE id = ?")
+        self._take = ("UPDATE inbox SET state = 'acknowledged', acknowledged_at = ?, "
+                      "operator_id = ?, terminal_id = ? WHERE id = ?")
         self._get = sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE id = ?")
         self._purgeable = sql.text("SELECT id FROM inbox WHERE state = 'acknowledged' AND "
                                    "acknowledged_at < ? ORDER BY id LIMIT ?")
@@ -51,14 +51,14 @@ class InboxStore:
     def acknowledge(self, db: Db, item_id: int, operator_id: str, terminal_id: str,
                     now: float, states: tuple[str, ...] = ("new", "refused")) -> str:
         """Take an item in one of ``states``: ``acknowledged``, or ``already`` (taken
-        before), or ``unknown``."""
-        state = db.scalar(self._state, (item_id,))
-        if state is None:
-            return "unknown"
-        if state not in states:
-            return "already"
-        db.run(self._take, (now, operator_id, terminal_id, item_id))
-        return "acknowledged"
+        before), or ``unknown`` — decided by the update itself (its row count), not by
+        a state read before it."""
+        marks = self.sql.marks(len(states))
+        db.run(self.sql.text(f"{self._take} AND state IN ({marks})"),
+               (now, operator_id, terminal_id, item_id, *states))
+        if db.cursor.rowcount:
+            return "acknowledged"
+        return "unknown" if db.scalar(self._state, (item_id,)) is None else "already"
 
     @named("inbox.get")
     def get(self, db: Db, item_id: int) -> InboxItem | None:

@@ -70,6 +70,15 @@ class JobStore:
             "held = ?, differences = ?, inbox_id = ? WHERE check_id = ? AND link = ?"),
             (now, compared, held, differences, inbox_id, check_id, link))
 
+    @named("jobs.latest_differences")
+    def latest_differences(self, db: Db, link: str) -> int | None:
+        """How many differences the newest answered check of ``link`` found (``None``
+        before any)."""
+        found = db.scalar(self.sql.text(
+            "SELECT differences FROM consistency_checks WHERE link = ? AND state = 'answered' "
+            "ORDER BY answered_at DESC, check_id DESC LIMIT 1"), (link,))
+        return int(found) if found is not None else None
+
     @named("jobs.check")
     def check(self, db: Db, check_id: str) -> tuple[dict[str, Any], bytes | None] | None:
         """A check's row, and the peer's result document once answered."""

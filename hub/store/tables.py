@@ -17,6 +17,8 @@ Tables (schema by Alembic, ``hub/store/migrations``):
 - ``audit_log``          操作ログ: who (operator, terminal) did what, when; hash-chained
 - ``staff_accounts``     staff, one account per person
 - ``hub_flags``          the hub's switches staff set (maintenance mode), who, when
+- ``store_heartbeat``    one row per hub, rewritten by each readiness check: a write that
+                         must reach the store's file and commit for the hub to be ready
 
 Only the store writer actor writes (see ``actors/store_writer.py``); anyone may read.
 """
@@ -303,4 +305,11 @@ hub_flags = Table(
     Column("value", String(200), nullable=False),
     Column("set_at", Float, nullable=False),
     Column("set_by", String(40), nullable=False),
+)
+
+store_heartbeat = Table(
+    "store_heartbeat", metadata,
+    Column("name", String(64), primary_key=True),      # the hub's host name
+    Column("beats", Integer, nullable=False),          # writes so far (wraps at 2**31)
+    Column("at", Float, nullable=False),               # epoch seconds of the last
 )

@@ -1,17 +1,22 @@
-"""Staff accounts, sessions and the access configuration, without a hub: the rules."""
+"""Staff accounts, sessions and the access configuration, without a hub: the rules (the
+login decisions on a real store, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
+import argon2
 import pytest
 
 from hub.access import AccessError, access_from_raw
 from hub.api.sessions import Sessions
 from hub.domain import staff
 from hub.domain.errors import HubError
-from hub.store import StaffAccount
+from hub.store import StaffAccount, Store
+from hub.store.base import Db
+from hub.store.engine import make_engine, migrate
 
 ROLES = {"clerk": {"rights": ["inbox.list", "inbox.read"]},
          "supervisor": {"rights": ["inbox.list", "inbox.read", "number.view"]},
@@ -38,38 +43,107 @@ def test_passwords_are_kept_as_argon2id_and_checked() -> None:
     assert not staff.password_matches("not a hash", "x")
 
 
-def test_the_third_failure_in_a_row_locks_the_account_even_against_the_right_password() -> None:
-    a = account()
+@pytest.fixture
+def accounts(store_url: str) -> Any:
+    """A store (SQLite or PostgreSQL) holding the account ``op001``."""
+    migrate(store_url)
+    store = Store(make_engine(store_url))
+    with store.transaction("test") as db:
+        store.accounts.add(db, account())
+    yield store
+    store.dispose()
+
+
+RULE = staff.LockoutRule.of(ACCESS)
+
+
+def attempt(store: Store, password_ok: bool, now: float,
+            user_id: str = "op001") -> staff.LoginVerdict:
+    with store.transaction("test") as db:
+        return staff.decide_login(store, db, user_id, password_ok, RULE, now)
+
+
+def stored(store: Store) -> tuple[int, float | None]:
+    a = store.read(store.accounts.get, "op001")
+    assert a is not None
+    return a.failed_logins, a.locked_until
+
+
+def test_the_third_failure_in_a_row_locks_the_account_even_against_the_right_password(
+        accounts: Store) -> None:
     for n in (1, 2):
-        v = staff.login_verdict(a, False, NOW, ACCESS)
+        v = attempt(accounts, False, NOW)
         assert (v.ok, v.reason, v.failed_logins, v.locked_until) == (
             False, "wrong_password", n, None)
-        a = replace(a, failed_logins=v.failed_logins, locked_until=v.locked_until)
-    v = staff.login_verdict(a, False, NOW, ACCESS)
-    assert (v.ok, v.locked_until) == (False, NOW + 600)
-    a = replace(a, failed_logins=v.failed_logins, locked_until=v.locked_until)
-    right_but_locked = staff.login_verdict(a, True, NOW + 599, ACCESS)
+    v = attempt(accounts, False, NOW)
+    assert (v.ok, v.reason, v.locked_until) == (False, "wrong_password", NOW + 600)
+    right_but_locked = attempt(accounts, True, NOW + 599)
     assert (right_but_locked.ok, right_but_locked.reason) == (False, "account_locked")
-    assert right_but_locked.locked_until == NOW + 600  # trying does not extend it
-    after = staff.login_verdict(a, True, NOW + 600, ACCESS)
+    assert attempt(accounts, False, NOW + 599).reason == "account_locked"
+    assert stored(accounts) == (0, NOW + 600)  # trying does not extend it, nor count
+    after = attempt(accounts, True, NOW + 600)
     assert (after.ok, after.failed_logins, after.locked_until) == (True, 0, None)
+    assert stored(accounts) == (0, None)
 
 
-def test_a_success_clears_the_failures() -> None:
-    v = staff.login_verdict(account(failed_logins=2), True, NOW, ACCESS)
+def test_a_success_clears_the_failures(accounts: Store) -> None:
+    attempt(accounts, False, NOW)
+    attempt(accounts, False, NOW)
+    v = attempt(accounts, True, NOW)
     assert (v.ok, v.failed_logins) == (True, 0)
+    assert stored(accounts) == (0, None)
+    assert accounts.read(accounts.accounts.get, "op001").last_login_at == NOW  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("items", "reason"), [
     ({"state": "disabled"}, "account_disabled"),
     ({"expires_at": NOW}, "account_expired"),
 ])
-def test_a_disabled_or_expired_account_cannot_log_in(items: dict[str, Any], reason: str) -> None:
-    a = account(**items)
-    v = staff.login_verdict(a, True, NOW, ACCESS)
+def test_a_disabled_or_expired_account_cannot_log_in(accounts: Store, items: dict[str, Any],
+                                                     reason: str) -> None:
+    with accounts.transaction("test") as db:
+        accounts.accounts.update(db, "op001", **items)
+    v = attempt(accounts, True, NOW)
     assert (v.ok, v.reason) == (False, reason)
-    assert staff.usable(a, NOW) == reason
-    assert staff.login_verdict(None, True, NOW, ACCESS).reason == "unknown_user"
+    assert attempt(accounts, False, NOW).reason == reason
+    assert stored(accounts) == (0, None)  # nothing counted against it
+    assert staff.usable(accounts.read(accounts.accounts.get, "op001"), NOW) == reason
+    assert attempt(accounts, True, NOW, user_id="nobody").reason == "unknown_user"
+
+
+def test_a_burst_of_failures_from_many_connections_counts_every_one(accounts: Store) -> None:
+    """Each failure is counted by one atomic statement, whatever the interleaving:
+    eleven attempts released together, each in its own transaction on its own
+    connection, lock the account at the third and find it locked after; none is lost."""
+    barrier = threading.Barrier(11)
+    verdicts: list[staff.LoginVerdict] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        with accounts.engine.connect() as conn:
+            barrier.wait(timeout=30)
+            with conn.begin():
+                v = staff.decide_login(accounts, Db(conn), "op001", False, RULE, NOW)
+        with lock:
+            verdicts.append(v)
+
+    threads = [threading.Thread(target=one) for _ in range(11)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    reasons = sorted(v.reason for v in verdicts)
+    assert reasons == ["account_locked"] * 8 + ["wrong_password"] * 3
+    assert stored(accounts) == (0, NOW + 600)
+    assert attempt(accounts, True, NOW + 1).reason == "account_locked"
+
+
+def test_an_unknown_user_id_costs_a_password_check_like_a_known_one() -> None:
+    """The dummy hash verified for an unknown user id is made with the same argon2
+    parameters as every password, so both cases do the same work."""
+    real = argon2.extract_parameters(staff.hash_password("a long enough secret"))
+    assert argon2.extract_parameters(staff._dummy()) == real
+    assert not staff.password_matches(None, "not a password of anyone")
 
 
 def test_the_account_review_names_what_needs_a_decision() -> None:

@@ -171,7 +171,8 @@ def test_readiness_maintenance_drain_and_backpressure(env_with: Any) -> None:
     synth, client, monitor = Synth(seed=903), env.client(), env.client("monitor")
     status, ready = monitor.get("/readyz")
     assert status == 200 and ready["ready"], ready
-    assert set(ready["checks"]) == {"store", "certificates", "intake"}
+    assert set(ready["checks"]) == {"store", "store_space", "store_writer", "certificates",
+                                    "intake"}
     assert ready["links"]["prefecture"]["state"] == "ready"
     env.staff("ops2", "operator")
 
