@@ -49,7 +49,7 @@ from hub.config import Config
 from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
 from hub.domain.register import Register
 from hub.logs import emit
-from hub.net.intake_processes import IntakeProcesses
+from hub.net.intake_processes import IntakeProcesses, spawn_intake
 from hub.net.link_client import LinkTransport
 from hub.store import Store
 from hub.store.engine import make_engine, migrate
@@ -205,10 +205,10 @@ class Hub:
         if cfg.intake.processes <= 0:
             return None
         dispatcher = Dispatcher(None, intake.meters, self.reactor)
-        processes = self.intake_processes = IntakeProcesses(
-            self.reactor, cfg.intake.processes, {"path": str(cfg.path), "raw": cfg.raw},
-            dispatcher.received)
-        return dispatcher, processes.start(cfg.intake.host, cfg.intake.port)
+        if self.intake_processes is None:
+            self.intake_processes = spawn_intake(self.reactor, cfg)
+        self.intake_processes.on_message = dispatcher.received
+        return dispatcher, self.intake_processes.port
 
     def _start_intake(self, intake: Intake, early: tuple[Dispatcher, int] | None,
                       ) -> tuple[int, defer.Deferred[Any]]:

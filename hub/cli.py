@@ -58,15 +58,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
 
-    from hub.app import Hub
+    from hub.net.intake_processes import spawn_intake
 
     cfg = _config(args)
     setup_logging(cfg.log_level)
+    # The intake's worker processes first, before this process imports the hub (a
+    # second of SQLAlchemy, Alembic, lxml, …): their start overlaps ours.  Nothing they
+    # send is read before the hub is wired (``Hub.start`` runs before the reactor reads).
+    early = spawn_intake(reactor, cfg) if cfg.intake.processes > 0 else None
+
+    from hub.app import Hub
+
     # The reactor, the store writer and the link actors hand work to each other many
     # times per change; a shorter GIL switch interval (default 5 ms) keeps each
     # hand-over from waiting on a busy thread's time slice.
     sys.setswitchinterval(cfg.switch_interval)
-    hub = Hub(cfg, reactor)
+    hub = Hub(cfg, reactor, early)
 
     def start() -> None:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 from twisted.internet import defer, protocol
 from twisted.python.failure import Failure
 
+from hub.config import Config
 from hub.net.ipc import MessageProtocol
 
 log = logging.getLogger("jukihub.intake")
@@ -79,6 +80,7 @@ class IntakeProcesses:
         self.on_message = on_message
         self.workers: dict[int, _Worker] = {}
         self.listener: socket.socket = socket.socket()
+        self.port = 0
         self.ready: defer.Deferred[None] = defer.Deferred()
         self._ready: set[int] = set()
         self._stopping = False
@@ -92,7 +94,8 @@ class IntakeProcesses:
         self.listener.setblocking(False)
         for number in range(1, self.count + 1):
             self._spawn(number)
-        return int(self.listener.getsockname()[1])
+        self.port = int(self.listener.getsockname()[1])
+        return self.port
 
     def _spawn(self, number: int) -> None:
         worker = _Worker(self, number)
@@ -189,3 +192,18 @@ def _cancelling(timer: Any) -> Callable[[Any], Any]:
             timer.cancel()
         return result
     return cancel
+
+
+def spawn_intake(reactor: Any, cfg: Config, on_message: OnMessage | None = None,
+                 ) -> IntakeProcesses:
+    """The intake's ``[intake] processes`` workers for ``cfg``, bound and spawned
+    (their ``on_message`` may be set later, before the reactor reads)."""
+    processes = IntakeProcesses(reactor, cfg.intake.processes,
+                                {"path": str(cfg.path), "raw": cfg.raw},
+                                on_message or _unwired)
+    processes.start(cfg.intake.host, cfg.intake.port)
+    return processes
+
+
+def _unwired(message: Any, _send: Callable[[Any], None]) -> None:
+    raise RuntimeError(f"an intake worker's {message[0]!r} came before the hub was wired")
