@@ -21,11 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--changes", type=int, default=300)
     sub.add_parser("dashboard", help="write the Grafana dashboard's JSON (built with "
                    "grafana-foundation-sdk) to hub/ops/grafana-dashboard.json")
+    sub.add_parser("alert-case", help="write the promtool case of a freshly started healthy "
+                   "hub (hub/ops/prometheus-alerts.healthy.test.yml) from a real scrape")
     args = parser.parse_args(argv)
     if args.command == "dashboard":
         from devtools.dashboard import write
 
         print(f"wrote {write()}")
+        return 0
+    if args.command == "alert-case":
+        from devtools.alert_case import write as write_case
+
+        print(f"wrote {write_case()}")
         return 0
     from devtools.demo import run_demo
 

@@ -10,6 +10,7 @@ Prometheus's storage, so a single query must see them — no polling.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from devtools import dashboard
+from devtools import alert_case, dashboard
 from devtools.synthetic import Synth
 from hub.client import HttpsClient
 from tests.integration.test_prefecture_path import post_all
@@ -157,7 +159,7 @@ def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Pat
         # The alert rules load and evaluate against the live series without error.
         groups = prom.get("/api/v1/rules")["groups"]
         rules = [r for g in groups for r in g["rules"]]
-        assert len(rules) == 10 and all(r["health"] == "ok" for r in rules), rules
+        assert len(rules) == 11 and all(r["health"] == "ok" for r in rules), rules
     finally:
         prom.stop()
 
@@ -168,3 +170,69 @@ def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Pat
     checked = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
                              input=text, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_freshly_started_healthy_hub_raises_no_alert(env_with: Any, tmp_path: Path) -> None:
+    """Every gauge is true from the first scrape: the real Prometheus scrapes a hub just
+    started with all five links, evaluates the alert rules with every ``for:`` taken
+    out (so anything true would show at once), and nothing is pending or firing; and
+    the promtool case built from a live scrape passes as the committed one does."""
+    e = env_with("national", "card", "intermediate", "moj",
+                 hub_extra=["metrics.log_scrapes=true"])
+    assert e.hub is not None
+    for link in ("prefecture", "national", "card", "intermediate", "moj"):
+        e.hub.wait_event(lambda ev, n=link: ev.get("event") == "link.state"
+                         and ev.get("link") == n and ev.get("to") == "ready")
+    rules = yaml.safe_load((OPS / "prometheus-alerts.yml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule.pop("for", None)
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    mark = e.hub.mark()
+    prom = Prometheus(tmp_path, f"127.0.0.1:{e.metrics_port}", e.certs_dir,
+                      rules=tmp_path / "rules.yml")
+    try:
+        prom.wait_ready()
+
+        def scraped(ev: dict[str, Any]) -> bool:
+            return ev.get("event") == "metrics.scraped"
+
+        first = e.hub.wait_event(scraped, after=mark)
+        second = e.hub.wait_event(lambda ev: scraped(ev) and ev["scrape"] > first["scrape"],
+                                  after=mark)
+        # Wait (on the hub's scrapes, a second apart) until the rules were evaluated on
+        # samples of the second scrape or later.
+        seen, evaluated = second, False
+        for _ in range(30):
+            [group] = prom.get("/api/v1/rules")["groups"]
+            if _epoch(group["lastEvaluation"]) > second["ts"]:
+                evaluated = True
+                break
+            seen = e.hub.wait_event(lambda ev, s=seen["scrape"]: scraped(ev)
+                                    and ev["scrape"] > s, after=mark)
+        assert evaluated
+        assert prom.get("/api/v1/alerts")["alerts"] == []
+        [up] = prom.query('up{job="jukihub"}')
+        assert up["value"][1] == "1"
+    finally:
+        prom.stop()
+
+    client = HttpsClient("127.0.0.1", e.metrics_port, e.certs_dir, "monitor")
+    status, text = client.get("/metrics")
+    client.close()
+    assert status == 200
+    case = alert_case.healthy_case(text, alert_case.rules_of())
+    shutil.copy(OPS / "prometheus-alerts.yml", tmp_path / "prometheus-alerts.yml")
+    (tmp_path / "live.test.yml").write_text(yaml.safe_dump({
+        "rule_files": ["prometheus-alerts.yml"], "evaluation_interval": "1m",
+        "tests": [case]}))
+    done = subprocess.run([shutil.which("promtool") or "promtool", "test", "rules",
+                           "live.test.yml"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _epoch(rfc3339: str) -> float:
+    """Prometheus's time (nanoseconds, a zone) as epoch seconds."""
+    trimmed = re.sub(r"(\.\d{6})\d*", r"\1", rfc3339).replace("Z", "+00:00")
+    return dt.datetime.fromisoformat(trimmed).timestamp()
