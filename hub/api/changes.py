@@ -19,11 +19,12 @@ Answering = Callable[[list[Outcome]], Answer]
 
 
 def batch_size(intake: Intake, body: Any) -> None:
-    """Before the schema check, whose cost grows with the batch: at most ``max_batch``."""
+    """Before the schema check, whose cost grows with the batch: at most ``max_batch``
+    (400 naming the item, as every bound of the document is refused)."""
     if isinstance(body, dict) and isinstance(body.get("changes"), list) and (
             len(body["changes"]) > intake.config.max_batch):
         raise RequestError("batch_too_large", f"at most {intake.config.max_batch} changes",
-                           status=413)
+                           "changes")
 
 
 def _parse(intake: Intake, items: list[dict[str, Any]], parse: Any) -> Parsed:

@@ -29,7 +29,9 @@ def post(api: Api, call: Call) -> defer.Deferred[Answer]:
         return d.addCallback(lambda _: fail_with(refusal))
     national = api.links.get("national")
     if national is None:
-        raise UnavailableError("link_disabled", "the national link is not enabled")
+        # Configuration, not a passing state: asking again will not help (422, as the
+        # jobs that need a disabled link answer); a link that is down answers 503.
+        raise HubError("link_disabled", "the national link is not enabled", status=422)
     logged = audit(api, call.who, call.client, f"query.{req.key}")
 
     def ask(_: Any) -> defer.Deferred[Answer]:

@@ -96,12 +96,24 @@ ROUTES = (
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route for ``path`` (of any method, so a wrong one answers 405), or ``None``."""
-    found = None
-    for route in ROUTES:
+    """The route for ``path`` (of any method, so a wrong one answers 405), or ``None``.
+    A path the document names literally is that path, never a template's value
+    (``/v1/residents/search`` is not the resident ``search``)."""
+    found: tuple[Route, dict[str, str]] | None = None
+    for route in _LITERAL_FIRST:
         m = route.pattern.fullmatch(path)
         if m is not None:
+            if found is not None and found[0].path != route.path:
+                break  # a literal path matched: templates do not get it
             if route.method == method:
                 return route, m.groupdict()
             found = found or (route, m.groupdict())
     return found
+
+
+_LITERAL_FIRST = tuple(sorted(ROUTES, key=lambda r: "{" in r.path))
+
+
+def methods_of(template: str) -> list[str]:
+    """Every method the document serves ``template`` with (a 405's ``Allow``)."""
+    return [r.method for r in ROUTES if r.path == template]

@@ -69,7 +69,7 @@ from hub.api import console
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch, decode_json
-from hub.api.routes import Route, match
+from hub.api.routes import Route, match, methods_of
 from hub.api.sessions import refusal_entry
 from hub.api.web import Console, Docs
 from hub.domain.errors import HubError, RequestError, UnavailableError
@@ -258,9 +258,10 @@ class ApiResource(resource.Resource):
         if found is None:
             raise HubError("not_found", "no such endpoint", status=404)
         if found[0].method != method:
+            allowed = ", ".join(methods_of(found[0].path))
             if request is not None:
-                request.setHeader("allow", found[0].method)
-            raise HubError("method_not_allowed", f"use {found[0].method}", status=405)
+                request.setHeader("allow", allowed)
+            raise HubError("method_not_allowed", f"use {allowed}", status=405)
         return found
 
     def _body(self, request: server.Request) -> bytes:

@@ -283,3 +283,22 @@ def test_bodies_are_strict_json(raw: bytes) -> None:
     with pytest.raises(RequestError) as err:
         decode_json(raw)
     assert err.value.code == "invalid_json"
+
+
+def test_a_literal_path_is_never_a_templates_value_and_405_names_every_method() -> None:
+    """Found by schemathesis: ``GET /v1/residents/search`` was taken for the resident
+    ``search`` (and answered as such), and a 405 on ``/v1/manual-answers/{id}`` named
+    one of its two methods."""
+    from hub.api.routes import ROUTES, match, methods_of
+
+    found = match("GET", "/v1/residents/search")
+    assert found is not None and (found[0].method, found[0].path) == (
+        "POST", "/v1/residents/search")  # a 405, not a read of a resident
+    found = match("GET", "/v1/residents/12345678901")
+    assert found is not None and found[1] == {"resident_code": "12345678901"}
+    assert methods_of("/v1/manual-answers/{item_id}") == ["POST", "GET"]
+    assert methods_of("/v1/sessions/current") == ["GET", "DELETE"]
+    for route in ROUTES:  # every route is found by its own path and method
+        concrete = route.path.replace("{", "").replace("}", "")
+        hit = match(route.method, concrete)
+        assert hit is not None and hit[0] is route, route.path

@@ -200,6 +200,9 @@ def test_the_probes_request_is_refused_and_stops_nothing(hub: Env) -> None:
     assert staff.post(f"/v1/manual-answers/{2**63}", {"decision": "refuse"})[0] == 400
     assert staff.post(f"/v1/dead-letters/{2**63}/replay", {})[0] == 400
     assert staff.get("/v1/inbox")[0] == 200  # answered, not hanging
+    assert staff.request("OPTIONS", "/v1/manual-answers/1")[0] == 405
+    assert staff.last_headers["allow"] == "POST, GET"
+    assert staff.get("/v1/residents/search")[0] == 405  # not the resident "search"
     assert hub.client("monitor").get("/healthz") == (200, {"status": "ok"})
     accepted = post_all(hub.client(), list(Synth(seed=1402).stream(3)))
     assert len(accepted) == 3
@@ -277,3 +280,20 @@ def test_two_replays_of_one_dead_letter_at_once_give_one_replay(hub: Env) -> Non
     applied = [r for r in hub.applied() if r["resident_code"] == change["resident_code"]
                and not r["withdrawn"]]
     assert len(applied) == 1  # sent again once, applied once
+
+
+def test_an_oversized_body_tells_a_caller_without_the_right_nothing(hub: Env) -> None:
+    """A body over max_body_bytes is read and dropped: the caller without the right is
+    refused and on the record as for any other body; one with the right hears 413."""
+    huge = b'{"decision": "approve", "pad": "' + b"x" * (9 << 20) + b'"}'
+    clerk = hub.staff("clerk-huge", "window_clerk")
+    [(before,)] = hub.read_store("SELECT count(*) FROM audit_log WHERE operator_id = "
+                                 "'clerk-huge' AND result = 'not_permitted'")
+    status, body = clerk.request("POST", "/v1/approvals/A0000000001", raw=huge)
+    assert (status, body["error"]["code"]) == (403, "not_permitted")
+    assert hub.read_store("SELECT count(*) FROM audit_log WHERE operator_id = 'clerk-huge' "
+                          "AND result = 'not_permitted'")[0][0] == before + 1
+    status, body = _caller(hub, "bulk.approve").request(
+        "POST", "/v1/approvals/A0000000001", raw=huge)
+    assert (status, body["error"]["code"]) == (413, "body_too_large")
+    assert hub.client("monitor").get("/healthz") == (200, {"status": "ok"})

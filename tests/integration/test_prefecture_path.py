@@ -246,7 +246,8 @@ def test_intake_refuses_bad_requests_and_foreign_clients(env: Env, rogue_certs_d
     status, body = client.request("POST", "/v1/changes", raw=b"{}", content_type="text/plain")
     assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
     status, body = client.post("/v1/changes/batch", {"changes": [change] * 1001})
-    assert (status, body["error"]["code"]) == (413, "batch_too_large")
+    assert (status, body["error"]["code"], body["error"]["item"]) == (
+        400, "batch_too_large", "changes")
     bad = dict(change, resident_code="12345678902")
     status, body = client.post("/v1/changes", bad)
     assert (status, body["error"]["code"], body["error"]["item"]) == (
