@@ -128,14 +128,7 @@ def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Pat
                       rules=OPS / "prometheus-alerts.yml")
     try:
         prom.wait_ready()
-        def scraped(ev: dict[str, Any]) -> bool:
-            return (ev.get("event") == "metrics.scraped"
-                    and ev.get("client") == "monitor.jukihub.test")
-
-        first = e.hub.wait_event(scraped, after=mark)
-        # The second scrape begins after the first one's samples are in the storage.
-        e.hub.wait_event(lambda ev: scraped(ev) and ev["scrape"] > first["scrape"],
-                         after=mark)
+        _scraped_twice(e, mark)
         [up] = prom.query('up{job="jukihub"}')
         assert up["value"][1] == "1"
         [delivered] = prom.query('jukihub_link_delivered_total{link="prefecture"}')
@@ -193,22 +186,16 @@ def test_a_freshly_started_healthy_hub_raises_no_alert(env_with: Any, tmp_path: 
                       rules=tmp_path / "rules.yml")
     try:
         prom.wait_ready()
-
-        def scraped(ev: dict[str, Any]) -> bool:
-            return ev.get("event") == "metrics.scraped"
-
-        first = e.hub.wait_event(scraped, after=mark)
-        second = e.hub.wait_event(lambda ev: scraped(ev) and ev["scrape"] > first["scrape"],
-                                  after=mark)
+        second = seen = _scraped_twice(e, mark)
         # Wait (on the hub's scrapes, a second apart) until the rules were evaluated on
         # samples of the second scrape or later.
-        seen, evaluated = second, False
+        evaluated = False
         for _ in range(30):
             [group] = prom.get("/api/v1/rules")["groups"]
             if _epoch(group["lastEvaluation"]) > second["ts"]:
                 evaluated = True
                 break
-            seen = e.hub.wait_event(lambda ev, s=seen["scrape"]: scraped(ev)
+            seen = e.hub.wait_event(lambda ev, s=seen["scrape"]: _scrape(ev)
                                     and ev["scrape"] > s, after=mark)
         assert evaluated
         assert prom.get("/api/v1/alerts")["alerts"] == []
@@ -230,6 +217,18 @@ def test_a_freshly_started_healthy_hub_raises_no_alert(env_with: Any, tmp_path: 
                            "live.test.yml"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _scrape(ev: dict[str, Any]) -> bool:
+    return ev.get("event") == "metrics.scraped" and ev.get("client") == "monitor.jukihub.test"
+
+
+def _scraped_twice(e: Any, mark: int) -> dict[str, Any]:
+    """The hub's second scrape since ``mark``: it begins after the first one's samples
+    are in Prometheus's storage, so a query then sees them — no polling."""
+    first = e.hub.wait_event(_scrape, after=mark)
+    return dict(e.hub.wait_event(lambda ev: _scrape(ev) and ev["scrape"] > first["scrape"],
+                                 after=mark))
 
 
 def _epoch(rfc3339: str) -> float:
