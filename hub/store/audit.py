@@ -79,7 +79,7 @@ class AuditStore:
         if self.sql.dialect == "postgresql":
             # The hub's writer and an administrator's command (``jukihub users``) may
             # append at once: one at a time, or both would take the same next id.
-            # (SQLite: the caller's transaction holds the write lock by now.)
+            # (SQLite: the transaction took the write lock at its BEGIN IMMEDIATE.)
             db.run("SELECT pg_advisory_xact_lock(7420117)")
         head = db.row(self._head)
         last, previous = (head[0], head[1] or GENESIS) if head is not None else (0, GENESIS)

@@ -59,6 +59,17 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages per connection
             cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
+            # Transactions are begun by SQLAlchemy (below), not by the driver, which would
+            # begin one only at its first write — after the reads that decide it.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # A write transaction takes SQLite's write lock when it begins: every read in
+            # it sees the newest commit of any process (an administrator's ``jukihub
+            # users …``), and nothing commits under it until it ends.  Reads outside a
+            # transaction (``Store.reading``) never wait for it (WAL).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)

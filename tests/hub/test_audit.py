@@ -119,3 +119,42 @@ def test_the_review_counts_per_operator() -> None:
         dt.datetime(2026, 12, 1, tzinfo=TOKYO).timestamp())
     with pytest.raises(ValueError):
         audit.month_bounds("2026-13", TOKYO)
+
+
+def test_appenders_racing_from_their_own_connections_keep_one_chain(store_url: str) -> None:
+    """The hub's writer and an administrator's ``jukihub users …`` append from different
+    processes.  The chain's head is read inside the appending transaction, which has the
+    store to itself from its start (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory
+    lock): eight appenders released together leave one unbroken chain, none refused."""
+    import threading
+
+    from hub.store import Store
+    from hub.store.base import Db
+    from hub.store.engine import make_engine, migrate
+
+    migrate(store_url)
+    store = Store(make_engine(store_url))
+    barrier, errors = threading.Barrier(8), []
+
+    def append(i: int) -> None:
+        try:
+            with store.engine.connect() as conn:
+                barrier.wait(timeout=30)
+                with conn.begin():
+                    store.audit.record(Db(conn), entries(3)[:1] * 2)
+        except Exception as exc:  # the test's finding, not a crash
+            errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        with store.reading() as db:
+            log = list(store.audit.walk(db))
+        assert errors == []
+        assert [e.id for e in log] == list(range(1, 17))
+        assert audit.verify(log, []).intact
+    finally:
+        store.dispose()
