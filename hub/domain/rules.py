@@ -11,6 +11,8 @@ Each refusal is a ``LogicError`` whose code names the rule:
 - ``address_outside_city``        転入 or 出生 to an address in another municipality
 - ``name_change_changes_more_than_name``     氏名変更 that changes other items
 - ``number_designation_changes_more_than_number``, ``individual_number_already_designated``
+- ``correction_sets_individual_number``  a 職権修正 that sets or replaces the 個人番号: only
+  a designation of the number J-LIS generated may (番号法 7条)
 - ``foreign_items_for_japanese_resident``
 - ``individual_number_in_use``    the 個人番号 belongs to another resident
 - ``atena_number_in_use``         the 宛名番号 belongs to another resident
@@ -106,8 +108,16 @@ def _name_change(change: Change, current: Resident, _municipality_code: str) -> 
                          f"name_change may change only the name, not {other}")
 
 
+def _correction(change: Change, current: Resident, _municipality_code: str) -> None:
+    number = change.items.get("individual_number")
+    if number is not None and number != current["individual_number"]:
+        raise LogicError("correction_sets_individual_number",
+                         "a correction may not set or replace the individual number; only "
+                         "the designation of the number J-LIS generated does")
+
+
 _BY_REASON = {Reason.MOVE_WITHIN: _move_within, Reason.NUMBER_DESIGNATION: _number_designation,
-              Reason.NAME_CHANGE: _name_change}
+              Reason.NAME_CHANGE: _name_change, Reason.CORRECTION: _correction}
 
 
 def card_event_refusal(event: str, current: Resident | None) -> LogicError | None:

@@ -229,7 +229,7 @@ def test_integrated_atena_is_assigned_with_the_first_individual_number(store_url
     assert first.integrated_atena == "000000000000001" and first.previous_update_seq is None
     assert [o.link for o in apply(w, baby).outbox] == ["prefecture"]
     person = synth.people[-1]
-    designation = synth._base("correction", person)  # the number arrives later
+    designation = synth._base("number_designation", person)  # the number arrives later
     designation["resident"] = {"individual_number": individual_number(synth.rng)}
     out = apply(w, designation)
     assert isinstance(decode_to_intermediate(out.outbox[1].payload), CodeRequest)

@@ -1,0 +1,196 @@
+"""Every logic rule (論理チェック, ``hub/domain/rules.py``) proven through the intake: a
+change posted over mutual TLS that the rule refuses answers 422 with the rule's code,
+and nothing is written (no resident, identity record, message, request id).  One hub
+for the module; each case makes the residents it needs."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.harness import Env
+from devtools.synthetic import OTHER_CITIES, Synth, individual_number
+from hub.domain import rules
+
+TABLES = ("residents", "identity_records", "outbox", "request_ids", "card_events")
+OTHER = "孫"  # a 続柄 the synthetic residents never start with: always a change
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[Env]:
+    e = Env(tmp_path_factory.mktemp("rules"), certs_dir)
+    e.start_mocks({})
+    e.start_hub()
+    yield e
+    e.stop()
+
+
+class Case:
+    """A resident or two on the register, then the change a rule must refuse."""
+
+    def __init__(self, env: Env, seed: int) -> None:
+        self.env, self.synth, self.client = env, Synth(seed=seed), env.client()
+
+    def post(self, change: dict[str, Any]) -> dict[str, Any]:
+        status, body = self.client.post("/v1/changes", change)
+        assert status == 201, body
+        return change
+
+    def arrive(self, numbered: bool = False) -> dict[str, Any]:
+        """A Japanese resident moving in: with a 個人番号, or (``numbered`` false) none."""
+        [a] = self.synth.japanese_arrivals(1, numbered=numbered)
+        if not numbered:
+            a["resident"].pop("individual_number", None)
+        return self.post(a)
+
+    def change(self, reason: str, arrival: dict[str, Any], **resident: Any) -> dict[str, Any]:
+        person = next(p for p in self.synth.people if p.code == arrival["resident_code"])
+        c = self.synth._base(reason, person)
+        if resident:
+            c["resident"] = resident
+        return c
+
+
+def _existing_move_in(c: Case) -> dict[str, Any]:
+    a = c.arrive()
+    again = copy.deepcopy(a)
+    again["request_id"] += "-again"
+    return again
+
+
+def _birth_of_existing(c: Case) -> dict[str, Any]:
+    a = c.arrive()
+    birth = copy.deepcopy(a)
+    birth.update(request_id=a["request_id"] + "-b", reason="birth",
+                 event_date=a["resident"]["birth_date"])
+    birth["resident"].pop("previous_address")
+    return birth
+
+
+def _card(event: str, numbered: bool = False, then: str | None = None,
+          ) -> Callable[[Case], dict[str, Any]]:
+    """A card ``event`` for a resident who arrived (``numbered`` or not), after their
+    ``then`` change (a 転出: a removed record), or for nobody on the register."""
+    def make(c: Case) -> dict[str, Any]:
+        if then == "nobody":
+            code = _unknown(c)["resident_code"]
+        else:
+            a = c.arrive(numbered=numbered)
+            code = a["resident_code"]
+            if then is not None:
+                c.post(c.change(then, a))
+        return {"request_id": f"{c.synth._rid()}-card", "operator_id": "op1",
+                "terminal_id": "t1", "resident_code": code, "event": event,
+                "event_date": c.synth.today.isoformat()}
+    return make
+
+
+def _removed_then(c: Case) -> dict[str, Any]:
+    a = c.arrive()
+    c.post(c.change("move_out", a))
+    return c.change("move_within", a, address=c.synth._address())
+
+
+def _unknown(c: Case) -> dict[str, Any]:
+    person = c.synth.new_person()
+    c.synth.people.append(person)
+    return c.synth._base("death", person)
+
+
+def _other_city_address() -> dict[str, str]:
+    code, text = OTHER_CITIES[1]
+    return {"municipality_code": code, "text": text}
+
+
+def _outside_city(c: Case) -> dict[str, Any]:
+    [a] = c.synth.japanese_arrivals(1)
+    a["resident"]["address"] = _other_city_address()
+    return a
+
+
+def _number_in_use(c: Case) -> dict[str, Any]:
+    holder = c.arrive(numbered=True)
+    [a] = c.synth.japanese_arrivals(1)
+    a["resident"]["individual_number"] = holder["resident"]["individual_number"]
+    return a
+
+
+def _atena_in_use(c: Case) -> dict[str, Any]:
+    holder = c.arrive()
+    [a] = c.synth.japanese_arrivals(1)
+    a["resident"]["atena_number"] = holder["resident"]["atena_number"]
+    return a
+
+
+def _another_number(c: Case) -> dict[str, Any]:
+    a = c.arrive(numbered=True)
+    return c.change("number_designation", a, individual_number=individual_number(c.synth.rng))
+
+
+# rule -> how to make a change it refuses (after what it needs is on the register)
+CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
+    "move_in_existing_resident": _existing_move_in,
+    "birth_existing_resident": _birth_of_existing,
+    "unknown_resident": _unknown,
+    "change_to_removed_record": _removed_then,
+    "move_within_changes_more_than_address": lambda c: c.change(
+        "move_within", c.arrive(), address=c.synth._address(), relationship=OTHER),
+    "move_within_leaves_city": lambda c: c.change(
+        "move_within", c.arrive(), address=_other_city_address()),
+    "address_outside_city": _outside_city,
+    "name_change_changes_more_than_name": lambda c: c.change(
+        "name_change", c.arrive(), name_kanji="沼津　一郎", name_kana="ヌマヅ　イチロウ",
+        relationship=OTHER),
+    "number_designation_changes_more_than_number": lambda c: c.change(
+        "number_designation", c.arrive(), individual_number=individual_number(c.synth.rng),
+        relationship=OTHER),
+    "individual_number_already_designated": _another_number,
+    "foreign_items_for_japanese_resident": lambda c: c.change(
+        "correction", c.arrive(), foreign={"nationality": "ブラジル"}),
+    "individual_number_in_use": _number_in_use,
+    "atena_number_in_use": _atena_in_use,
+    "correction_sets_individual_number": lambda c: c.change(
+        "correction", c.arrive(), individual_number=individual_number(c.synth.rng)),
+}
+CARD_CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
+    "no_individual_number": _card("issue"),
+    "unknown_resident": _card("issue", then="nobody"),
+    "change_to_removed_record": _card("issue", numbered=True, then="move_out"),
+}
+
+
+def _counts(env: Env) -> dict[str, int]:
+    return {t: env.read_store(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
+
+
+def test_every_rule_has_a_case() -> None:
+    """A new rule without a case here fails: the rules named in rules.py's docstring."""
+    named = {line.split("``")[1] for line in (rules.__doc__ or "").splitlines()
+             if line.startswith("- ``")}
+    assert named <= set(CASES) | set(CARD_CASES), named - set(CASES) - set(CARD_CASES)
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_a_change_the_rule_refuses_answers_its_code_and_writes_nothing(hub: Env,
+                                                                      rule: str) -> None:
+    case = Case(hub, seed=1600 + sorted(CASES).index(rule))
+    change = CASES[rule](case)
+    before = _counts(hub)
+    status, body = case.client.post("/v1/changes", change)
+    assert (status, body.get("error", {}).get("code")) == (422, rule), body
+    assert _counts(hub) == before
+
+
+@pytest.mark.parametrize("rule", sorted(CARD_CASES))
+def test_a_card_event_the_rule_refuses_answers_its_code_and_writes_nothing(
+        hub: Env, rule: str) -> None:
+    case = Case(hub, seed=1700 + sorted(CARD_CASES).index(rule))
+    event = CARD_CASES[rule](case)
+    before = _counts(hub)
+    status, body = case.client.post("/v1/card-events", event)
+    assert (status, body.get("error", {}).get("code")) == (422, rule), body
+    assert _counts(hub) == before
