@@ -19,6 +19,7 @@ from typing import Any
 
 from hub.domain import checks
 from hub.domain.errors import FormatError
+from protocols.card import EVENTS
 from protocols.charconv import UnifiedCharset
 from protocols.errors import BodyError
 
@@ -224,12 +225,12 @@ def parse_change(obj: dict[str, Any], today: dt.date,
     )
 
 
-CARD_EVENTS = ("issue", "revoke", "collect", "suspend_lift", "return")
+CARD_EVENTS = EVENTS  # 交付, 一時停止, 一時停止解除, 廃止, 回収, 返還 (protocols.card)
 
 
 @dataclass(frozen=True, slots=True)
 class CardEventRequest:
-    """A card event posted by the register system (交付, 廃止, 回収, 一時停止解除, 返還)."""
+    """A card event posted by the register system (``hub.domain.cards``)."""
 
     request_id: str      # 依頼管理番号
     operator_id: str     # 操作者ID

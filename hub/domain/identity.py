@@ -18,7 +18,8 @@ def resident_after(change: Change, current: Resident | None, columns: tuple[str,
                    update_seq: int, numbering: Numbering) -> Resident:
     """The resident row after ``change`` (a new row for a new resident); assigns the
     団体内統合宛名番号 when the first 個人番号 is recorded."""
-    state: Resident = dict(current) if current else dict.fromkeys(columns)
+    state: Resident = dict(current) if current else {**dict.fromkeys(columns),
+                                                     "card_state": "none"}
     state.update(change.items)
     state["resident_code"] = change.resident_code
     state["last_update_seq"] = update_seq

@@ -105,7 +105,7 @@ def parse_query(obj: dict[str, Any], municipality_code: str) -> QueryRequest:
 
 MAX_LOCAL_MATCHES = 100
 _SHOWN = ("resident_code", "name_kanji", "name_kana", "birth_date", "sex", "address",
-          "removed")
+          "removed", "card_state")
 
 
 def _bare(text: str | None) -> str:

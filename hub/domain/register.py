@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hub.domain import identity, rules
+from hub.domain import cards, identity, rules
 from hub.domain.changes import CardEventRequest, Change, ManualDecision
 from hub.domain.errors import ConflictError, HubError, LogicError, UnavailableError
 from hub.domain.numbering import Numbering
@@ -33,7 +33,6 @@ from hub.domain.outcomes import OutboxItem, Outcome, Request
 from hub.domain.routing import route
 from hub.store import AuditEntry, Conn, Flag, RegisterWrites, Store
 from hub.store.register import RESIDENT_COLUMNS
-from protocols.card import CardEvent, encode_card_event
 from protocols.intermediate import ManualAnswer, decode_from_intermediate, encode
 from protocols.jsonable import plain
 
@@ -175,7 +174,7 @@ class Register:
             return Outcome(request.request_id, reason=closed.code,
                            error=UnavailableError(closed.code, closed.message))
         if isinstance(request, CardEventRequest):
-            return self._card_event(ws, request)
+            return cards.record(self, ws, request)
         if isinstance(request, ManualDecision):
             return self._manual_decision(ws, request)
         current = ws.residents[request.resident_code]
@@ -206,36 +205,6 @@ class Register:
                                    f"change.{change.reason.value}", change.request_id,
                                    update_seq))
         return Outcome(change.request_id, response=response, reason=change.reason.value,
-                       outbox=items)
-
-    def _card_event(self, ws: WorkingSet, ev: CardEventRequest) -> Outcome:
-        """A card event: one message on the card link, after that link's earlier
-        messages (the resident's among them)."""
-        current = ws.residents[ev.resident_code]
-        refusal = rules.card_event_refusal(ev.event, current)
-        if refusal is not None:
-            return Outcome(ev.request_id, reason=refusal.code, error=refusal)
-        assert current is not None
-        now = self.wall_clock()
-        event_seq = self.numbers.next_card_event()
-        items = []
-        if "card" in self.enabled_links:
-            body = encode_card_event(CardEvent(
-                event_seq, self.municipality_code, ev.resident_code,
-                current["individual_number"], ev.event, ev.event_date, ev.operator_id,
-                ev.terminal_id))
-            items.append(self.enqueue(ws.outbox, "card", "card_event", body, ev.resident_code,
-                                      0, now, ev.correlation_id))
-        response = {"request_id": ev.request_id, "status": "accepted",
-                    "event_seq": event_seq, "links": [o.link for o in items]}
-        ws.remember(ev, None, response, now)
-        ws.writes.card_events.append({
-            "id": event_seq, "request_id": ev.request_id, "resident_code": ev.resident_code,
-            "event": ev.event, "event_date": ev.event_date, "operator_id": ev.operator_id,
-            "terminal_id": ev.terminal_id, "created_at": now})
-        ws.audit.append(AuditEntry(now, ev.operator_id, ev.terminal_id, f"card.{ev.event}",
-                                   ev.request_id))
-        return Outcome(ev.request_id, response=response, reason=f"card_{ev.event}",
                        outbox=items)
 
     def _manual_decision(self, ws: WorkingSet, d: ManualDecision) -> Outcome:

@@ -17,9 +17,8 @@ Each refusal is a ``LogicError`` whose code names the rule:
 - ``individual_number_in_use``    the 個人番号 belongs to another resident
 - ``atena_number_in_use``         the 宛名番号 belongs to another resident
 
-and for card events ``unknown_resident``, ``change_to_removed_record``,
-``no_individual_number``.  Checks run before any write, so a refused change writes
-nothing.
+(card events have their rules in ``hub.domain.cards``).  Checks run before any write,
+so a refused change writes nothing.
 """
 
 from __future__ import annotations
@@ -118,14 +117,3 @@ def _correction(change: Change, current: Resident, _municipality_code: str) -> N
 
 _BY_REASON = {Reason.MOVE_WITHIN: _move_within, Reason.NUMBER_DESIGNATION: _number_designation,
               Reason.NAME_CHANGE: _name_change, Reason.CORRECTION: _correction}
-
-
-def card_event_refusal(event: str, current: Resident | None) -> LogicError | None:
-    """A card event is for a living resident with a 個人番号."""
-    rule = ("unknown_resident" if current is None
-            else "change_to_removed_record" if current["removed"]
-            else "no_individual_number" if current["individual_number"] is None
-            else None)
-    if rule is None:
-        return None
-    return LogicError(rule, f"card event {event} refused: {rule.replace('_', ' ')}")

@@ -78,6 +78,8 @@ residents = Table(
     Column("removed", Boolean, nullable=False, default=False),     # 消除
     Column("removed_date", Date),
     Column("removed_reason", String(20)),
+    Column("card_state", String(12), nullable=False, server_default="none"),  # 個人番号カード
+    Column("card_state_date", Date),                               # since when
     Column("last_update_seq", Integer, nullable=False),
 )
 

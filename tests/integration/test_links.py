@@ -65,13 +65,15 @@ class Traffic:
                 h["resident"]["individual_number"] = individual_number(self.synth.rng)
             assert self.client.post("/v1/changes/batch", {"changes": holders})[0] == 200
             self.card_holders = [h["resident_code"] for h in holders]
-        kinds = ("issue", "suspend_lift", "collect", "return", "revoke")
+        # Each holder's card through its life, round and round: every event allowed.
+        life = ("issue", "suspend", "suspend_lift", "return", "issue", "revoke")
         for _ in range(count):
+            holder, turn = self.n % 5, self.n // 5  # the holder's turn-th event
             self.n += 1
             status, body = self.client.post("/v1/card-events", {
                 "request_id": f"CE-{self.n}", "operator_id": "op001", "terminal_id": "t01",
-                "resident_code": self.card_holders[self.n % 5],
-                "event": kinds[self.n % 5], "event_date": dt.date.today().isoformat()})
+                "resident_code": self.card_holders[holder], "event": life[turn % len(life)],
+                "event_date": dt.date.today().isoformat()})
             assert status == 201 and body["links"] == ["card"], body
             self.routed.add(body["event_seq"])
             self.messages += 1

@@ -109,7 +109,7 @@ def test_a_discarded_dead_letter_releases_what_it_held(env_with: Any) -> None:
     env.other_control("card", "POST", "/faults", {"refuse": {"kind": "permanent", "count": 1,
                                                              "code": "rejected_by_peer"}})
     today = synth.today.isoformat()
-    for n, kind in enumerate(["issue", "suspend_lift"]):
+    for n, kind in enumerate(["issue", "suspend"]):
         status, body = client.post("/v1/card-events", {
             "request_id": f"D-{n}", "operator_id": "op001", "terminal_id": "t01",
             "resident_code": adult["resident_code"], "event": kind, "event_date": today})
@@ -127,7 +127,7 @@ def test_a_discarded_dead_letter_releases_what_it_held(env_with: Any) -> None:
                          "resent": 1, "resent_from": 3, "still_held": False}
     env.other_control("card", "GET", "/wait?applied_seq=3")
     _, held = env.other_control("card", "GET", f"/card-events/{adult['resident_code']}")
-    assert [h["event"] for h in held] == ["suspend_lift"]  # the held one went; never the dead
+    assert [h["event"] for h in held] == ["suspend"]  # the held one went; never the dead
     assert env.read_store("SELECT seq, state FROM outbox WHERE link = 'card' ORDER BY seq") == [
         (1, "discarded"), (2, "released"), (3, "pending")]
     assert env.read_store("SELECT state, resolved_by, resolution FROM dead_letters") == [

@@ -393,7 +393,7 @@ def test_card_events_reach_the_card_system_in_order(env_with: Any) -> None:
     client = e.client()
     today = dt.date.today().isoformat()
     events = []
-    for n, kind in enumerate(["issue", "suspend_lift", "revoke", "return"]):
+    for n, kind in enumerate(["issue", "suspend", "suspend_lift", "return"]):
         ev = {"request_id": f"C-{n}", "operator_id": "op001", "terminal_id": "t01",
               "resident_code": adult["resident_code"], "event": kind, "event_date": today}
         status, body = client.post("/v1/card-events", ev)
@@ -409,7 +409,7 @@ def test_card_events_reach_the_card_system_in_order(env_with: Any) -> None:
     _, state = e.other_control("card", "GET", "/wait?applied_seq=4")
     assert state["events"] == 4
     _, held = e.other_control("card", "GET", f"/card-events/{adult['resident_code']}")
-    assert [h["event"] for h in held] == ["issue", "suspend_lift", "revoke", "return"]
+    assert [h["event"] for h in held] == ["issue", "suspend", "suspend_lift", "return"]
     assert [h["event_seq"] for h in held] == events == sorted(events)
 
 

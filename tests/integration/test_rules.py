@@ -1,7 +1,8 @@
-"""Every logic rule (論理チェック, ``hub/domain/rules.py``) proven through the intake: a
-change posted over mutual TLS that the rule refuses answers 422 with the rule's code,
-and nothing is written (no resident, identity record, message, request id).  One hub
-for the module; each case makes the residents it needs."""
+"""Every logic rule (論理チェック, ``hub/domain/rules.py``, and the card rules of
+``hub/domain/cards.py``) proven through the intake: a change or card event posted over
+mutual TLS that the rule refuses answers 422 with the rule's code, and nothing is
+written (no resident, identity record, message, request id, card event).  One hub for
+the module; each case makes the residents (and the cards) it needs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from devtools.harness import Env
 from devtools.synthetic import OTHER_CITIES, Synth, individual_number
-from hub.domain import rules
+from hub.domain import cards, rules
 
 TABLES = ("residents", "identity_records", "outbox", "request_ids", "card_events")
 OTHER = "孫"  # a 続柄 the synthetic residents never start with: always a change
@@ -71,21 +72,28 @@ def _birth_of_existing(c: Case) -> dict[str, Any]:
     return birth
 
 
+def _card_event(c: Case, code: str, event: str) -> dict[str, Any]:
+    return {"request_id": f"{c.synth._rid()}-card", "operator_id": "op1",
+            "terminal_id": "t1", "resident_code": code, "event": event,
+            "event_date": c.synth.today.isoformat()}
+
+
 def _card(event: str, numbered: bool = False, then: str | None = None,
-          ) -> Callable[[Case], dict[str, Any]]:
+          before: tuple[str, ...] = ()) -> Callable[[Case], dict[str, Any]]:
     """A card ``event`` for a resident who arrived (``numbered`` or not), after their
-    ``then`` change (a 転出: a removed record), or for nobody on the register."""
+    ``then`` change (a 転出: a removed record) and the card events ``before`` (each
+    accepted), or for nobody on the register."""
     def make(c: Case) -> dict[str, Any]:
         if then == "nobody":
-            code = _unknown(c)["resident_code"]
-        else:
-            a = c.arrive(numbered=numbered)
-            code = a["resident_code"]
-            if then is not None:
-                c.post(c.change(then, a))
-        return {"request_id": f"{c.synth._rid()}-card", "operator_id": "op1",
-                "terminal_id": "t1", "resident_code": code, "event": event,
-                "event_date": c.synth.today.isoformat()}
+            return _card_event(c, _unknown(c)["resident_code"], event)
+        a = c.arrive(numbered=numbered)
+        for earlier in before:
+            status, body = c.client.post("/v1/card-events",
+                                         _card_event(c, a["resident_code"], earlier))
+            assert status == 201, body
+        if then is not None:
+            c.post(c.change(then, a))
+        return _card_event(c, a["resident_code"], event)
     return make
 
 
@@ -160,6 +168,15 @@ CARD_CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
     "no_individual_number": _card("issue"),
     "unknown_resident": _card("issue", then="nobody"),
     "change_to_removed_record": _card("issue", numbered=True, then="move_out"),
+    # The card's life (protocols.card.LIFE): each event out of order.
+    "card_already_issued": _card("issue", numbered=True, before=("issue",)),
+    "card_not_in_use": _card("suspend", numbered=True),
+    "card_not_in_use (collect)": _card("collect", numbered=True,
+                                       before=("issue", "suspend")),
+    "card_not_suspended": _card("suspend_lift", numbered=True, before=("issue",)),
+    "card_not_issued": _card("revoke", numbered=True),
+    "card_not_issued (return)": _card("return", numbered=True,
+                                      before=("issue", "revoke")),
 }
 
 
@@ -167,11 +184,18 @@ def _counts(env: Env) -> dict[str, int]:
     return {t: env.read_store(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
 
 
+def _named(doc: str | None) -> set[str]:
+    """The rule codes a module's docstring lists (``- ``code``  …`` lines)."""
+    return {part.split("``")[0] for line in (doc or "").splitlines()
+            if line.startswith("- ``") for part in line.split("- ``")[1:][0].split(", ``")}
+
+
 def test_every_rule_has_a_case() -> None:
-    """A new rule without a case here fails: the rules named in rules.py's docstring."""
-    named = {line.split("``")[1] for line in (rules.__doc__ or "").splitlines()
-             if line.startswith("- ``")}
-    assert named <= set(CASES) | set(CARD_CASES), named - set(CASES) - set(CARD_CASES)
+    """A new rule without a case here fails: the rules named in rules.py's and cards.py's
+    docstrings."""
+    changes, card_events = _named(rules.__doc__), _named(cards.__doc__)
+    assert changes - set(CASES) == set()
+    assert card_events - {k.split(" ")[0] for k in CARD_CASES} == set()
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
@@ -192,5 +216,21 @@ def test_a_card_event_the_rule_refuses_answers_its_code_and_writes_nothing(
     event = CARD_CASES[rule](case)
     before = _counts(hub)
     status, body = case.client.post("/v1/card-events", event)
-    assert (status, body.get("error", {}).get("code")) == (422, rule), body
+    assert (status, body.get("error", {}).get("code")) == (422, rule.split(" ")[0]), body
     assert _counts(hub) == before
+
+
+def test_the_cards_state_is_on_the_record_and_in_the_search(hub: Env) -> None:
+    c = Case(hub, seed=1800)
+    a = c.arrive(numbered=True)
+    code = a["resident_code"]
+    for event in ("issue", "suspend"):
+        assert c.client.post("/v1/card-events", _card_event(c, code, event))[0] == 201
+    clerk = hub.staff("clerk-cards", "window_clerk")
+    status, record = clerk.get(f"/v1/residents/{code}")
+    assert status == 200 and record["card_state"] == "suspended", record
+    assert record["card_state_date"] == c.synth.today.isoformat()
+    status, found = clerk.post("/v1/residents/search", {"resident_code": code})
+    assert status == 200 and [m["card_state"] for m in found["matches"]] == ["suspended"]
+    assert c.client.post("/v1/card-events", _card_event(c, code, "suspend_lift"))[0] == 201
+    assert clerk.get(f"/v1/residents/{code}")[1]["card_state"] == "issued"
