@@ -138,14 +138,16 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
         mock("intermediate", "POST", "/push", {"manual_answer_request": {
             "request_number": "REQ-DEMO-1", "integrated_atena": atena, "requester": "INST-1",
             "procedure": "別表第二 16", "item": "住民票関係情報",
+            "items": ["name", "address", "birth_date"],
             "requested_at": time.strftime("%Y-%m-%dT%H:%M:%S")}})
     for name in ("moj", "national", "intermediate"):  # until the hub has recorded them
         pushed = len(mock(name, "GET", "/pushes"))
         mock(name, "GET", f"/wait?pushes_settled={pushed}&timeout=30")
     _, pending = staff.get("/v1/inbox?kind=intermediate.manual_answer_request&state=new")
-    for item in pending["items"]:
-        status, _ = staff.post(f"/v1/manual-answers/{item['id']}", {"decision": "approve"})
-        out["manual_answer"] = status
+    for item in pending["items"]:  # staff approve two of the three items asked
+        status, body = staff.post(f"/v1/manual-answers/{item['id']}",
+                                  {"decision": "approve", "items": ["name", "address"]})
+        out["manual_answer"] = f"{status} ({', '.join(body.get('items', []))} sent)"
     _, inbox = staff.get("/v1/inbox?limit=1000")
     out["inbox"] = Counter((i["kind"], i["state"]) for i in inbox["items"])
     # A consistency check, with one difference planted in J-LIS's copy.

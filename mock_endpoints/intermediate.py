@@ -4,7 +4,8 @@
 Copies are keyed by 団体内統合宛名番号.  It refuses a body that fails the msgpack
 schema (permanent), a document for another municipality (permanent), an update whose
 previous 更新順番号 is not the one it holds (temporary ``out_of_order``), and a manual
-answer to a request it never made or already had answered (permanent).
+answer to a request it never made or already had answered, or one that carries an
+item the request did not ask for (``items_not_asked``: over-provision), all permanent.
 
 A 符号 request is answered on its own stream with a ``CodeIssued`` carrying a new
 処理通番 (the same one again for the same 団体内統合宛名番号), queued in the transaction
@@ -14,11 +15,13 @@ a test harness through ``POST /push``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
 from mock_endpoints.base import Applied, MockEndpoint, Refusal
 from protocols.intermediate import (
+    ANSWER_ITEMS,
     CodeIssued,
     CodeRequest,
     CopyUpdate,
@@ -42,7 +45,7 @@ class IntermediateMock(MockEndpoint):
         individual_number TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS manual_requests (
         request_number TEXT PRIMARY KEY, integrated_atena TEXT NOT NULL,
-        decision TEXT, answer BLOB);
+        items TEXT NOT NULL, decision TEXT, answer BLOB);
     """
 
     def decode(self, body: bytes) -> Any:
@@ -82,29 +85,38 @@ class IntermediateMock(MockEndpoint):
 
     def _manual_answer(self, cur: sqlite3.Cursor, ans: ManualAnswer, body: bytes) -> tuple[
             Refusal | None, None, None]:
-        row = cur.execute("SELECT decision FROM manual_requests WHERE request_number=?",
-                          (ans.request_number,)).fetchone()
+        row = cur.execute("SELECT decision, items FROM manual_requests WHERE "
+                          "request_number=?", (ans.request_number,)).fetchone()
         if row is None:
             return Refusal(True, "unknown_request", "no such manual-answer request"), None, None
         if row[0] is not None:
             return Refusal(True, "already_answered", "the request was answered"), None, None
+        if not set(ans.items) <= set(json.loads(row[1])):  # over-provision: never accepted
+            return Refusal(True, "items_not_asked", "an item the request did not ask for"), \
+                None, None
+        if (ans.decision == "approved") != bool(ans.items):
+            return Refusal(True, "items_inconsistent", "an approval carries items, a "
+                           "refusal none"), None, None
         cur.execute("UPDATE manual_requests SET decision=?, answer=? WHERE request_number=?",
                     (ans.decision, body, ans.request_number))
         return None, None, None
 
     def build_push(self, spec: dict[str, Any]) -> bytes:
         """``{"manual_answer_request": {...}}`` (the items of ManualAnswerRequest; kept so
-        its answer can be checked), ``{"provision_record": {...}}`` (ProvisionRecord),
+        its answer can be checked: only the ``items`` asked for — all seven when not
+        given — may come back), ``{"provision_record": {...}}`` (ProvisionRecord),
         or ``{"raw_hex": "..."}`` for any bytes.  ``municipality_code`` defaults to the
         city's."""
         if "raw_hex" in spec:
             return bytes.fromhex(spec["raw_hex"])
         if "manual_answer_request" in spec:
             req = ManualAnswerRequest(**{"municipality_code": self.municipality_code,
+                                         "items": list(ANSWER_ITEMS),
                                          **spec["manual_answer_request"]})
             with self.db:
-                self.db.execute("INSERT INTO manual_requests VALUES (?, ?, NULL, NULL)",
-                                (req.request_number, req.integrated_atena))
+                self.db.execute("INSERT INTO manual_requests VALUES (?, ?, ?, NULL, NULL)",
+                                (req.request_number, req.integrated_atena,
+                                 json.dumps(req.items)))
             return encode(req)
         rec = ProvisionRecord(**{"municipality_code": self.municipality_code,
                                  **spec["provision_record"]})

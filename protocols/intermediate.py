@@ -8,12 +8,14 @@ by the hub when a resident's 個人番号 is first recorded).  On the hub's stre
   更新順番号 and the previous one, so the receiver can check order;
 - ``CodeRequest``: when the 団体内統合宛名番号 is assigned, the request for the
   resident's 符号 (番号法 19条8号 information provision needs it);
-- ``ManualAnswer``: staff's answer to a request for items flagged 自動応答不可.
+- ``ManualAnswer``: staff's answer to a request for items flagged 自動応答不可 —
+  exactly the items staff approved (a subset of those asked), or none.
 
 On the intermediate server's own stream (into the hub's inbox):
 
 - ``CodeIssued``: the 符号 was obtained; its 処理通番 is offered to the register system;
-- ``ManualAnswerRequest``: a request staff must approve or refuse (never automatic);
+- ``ManualAnswerRequest``: a request staff must approve or refuse (never automatic),
+  naming the items it asks for;
 - ``ProvisionRecord``: a 情報提供等記録 of the network, kept and listed.
 
 Each map carries ``kind``; its schema is the dataclass (exact keys, each of its type)
@@ -27,6 +29,7 @@ import datetime as dt
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -78,6 +81,12 @@ class CodeIssued:
     processing_number: str   # 処理通番 of the 符号 acquisition
 
 
+# The 住民票関係情報 items a request may ask for, and what staff see them as.
+ANSWER_ITEMS: dict[str, str] = {
+    "name": "氏名", "name_kana": "ふりがな", "birth_date": "生年月日", "sex": "性別",
+    "address": "住所", "household_number": "世帯番号", "relationship": "続柄"}
+
+
 @dataclass(frozen=True, slots=True)
 class ManualAnswerRequest:
     request_number: str     # the network's number for the request
@@ -85,7 +94,8 @@ class ManualAnswerRequest:
     municipality_code: str
     requester: str          # 情報照会者 (an institution code)
     procedure: str          # 事務手続 (番号法 別表第二 item)
-    item: str               # 特定個人情報名: the item flagged 自動応答不可
+    item: str               # 特定個人情報名: the information flagged 自動応答不可
+    items: list[str]        # the items of it asked for (keys of ANSWER_ITEMS)
     requested_at: str       # ISO date-time
 
 
@@ -96,14 +106,9 @@ class ManualAnswer:
     municipality_code: str
     decision: str           # approved | refused
     decided_on: str         # ISO date
-    # The answer when approved (the copy's items), absent when refused.
-    name: str | None
-    name_kana: str | None
-    birth_date: str | None
-    sex: str | None
-    address: str | None
-    household_number: str | None
-    relationship: str | None
+    # Approved: exactly the items staff approved (a subset of those asked), each with
+    # the register's value; refused: none.
+    items: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +124,23 @@ class ProvisionRecord:
     outcome: str            # provided | refused | manual
 
 
-class MsgpackDoc:
-    """One document type: its ``kind``, dataclass and text patterns."""
+Members = Callable[[Any], str | None]  # what is wrong with a list's or map's members
 
-    def __init__(self, cls: type, kind: str, patterns: dict[str, str]) -> None:
+
+class MsgpackDoc:
+    """One document type: its ``kind``, dataclass and text patterns; a list or map
+    item is checked by its ``members`` function."""
+
+    def __init__(self, cls: type, kind: str, patterns: dict[str, str],
+                 members: dict[str, Members] | None = None) -> None:
         self.cls, self.kind = cls, kind
         hints = typing.get_type_hints(cls)
         self.types: dict[str, tuple[type, ...]] = {}
         for f in dataclasses.fields(cls):
             hint = hints[f.name]
             args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-            self.types[f.name] = tuple(args)
+            self.types[f.name] = tuple(typing.get_origin(a) or a for a in args)
+        self.members = members or {}
         self.patterns = {k: re.compile(p) for k, p in patterns.items()}
         self.dates = tuple(k for k, p in patterns.items() if p == _DATE)
         self._names = ("kind", *self.types)
@@ -153,6 +164,9 @@ class MsgpackDoc:
             pattern = self.patterns.get(key)
             if isinstance(value, str) and pattern is not None and not pattern.fullmatch(value):
                 raise BodyError("schema_invalid", f"{key} has the wrong form")
+            members = self.members.get(key)
+            if members is not None and (wrong := members(value)) is not None:
+                raise BodyError("schema_invalid", f"{key}: {wrong}")
         for key in self.dates:
             if obj[key] is not None:
                 try:
@@ -172,12 +186,35 @@ CODE_REQUEST = MsgpackDoc(CodeRequest, "code_request", {
     "integrated_atena": _ATENA, "municipality_code": _CODE6, "individual_number": r"[0-9]{12}"})
 CODE_ISSUED = MsgpackDoc(CodeIssued, "code_issued", {
     "integrated_atena": _ATENA, "municipality_code": _CODE6, "processing_number": _ID})
+_ITEM_FORMS = {k: re.compile(p) for k, p in _COPY_TEXT.items()}
+
+
+def asked_items(value: Any) -> str | None:
+    """A request's items: one to all of ``ANSWER_ITEMS``, each once."""
+    if not value or len(value) > len(ANSWER_ITEMS) or len(set(value)) != len(value):
+        return "one to seven items, each once"
+    if any(not isinstance(v, str) or v not in ANSWER_ITEMS for v in value):
+        return "an item that is not one of the answer's items"
+    return None
+
+
+def answered_items(value: Any) -> str | None:
+    """An answer's items: each an answer item with a value of that item's form."""
+    for k, v in value.items():
+        if not isinstance(k, str) or k not in ANSWER_ITEMS:
+            return "an item that is not one of the answer's items"
+        if not isinstance(v, str) or not _ITEM_FORMS[k].fullmatch(v):
+            return f"{k} has the wrong form"
+    return None
+
+
 MANUAL_REQUEST = MsgpackDoc(ManualAnswerRequest, "manual_answer_request", {
     "request_number": _ID, "integrated_atena": _ATENA, "municipality_code": _CODE6,
-    "requester": _ID, "procedure": r".{1,40}", "item": r".{1,60}", "requested_at": r".{1,40}"})
+    "requester": _ID, "procedure": r".{1,40}", "item": r".{1,60}", "requested_at": r".{1,40}"},
+    {"items": asked_items})
 MANUAL_ANSWER = MsgpackDoc(ManualAnswer, "manual_answer", {
     "request_number": _ID, "integrated_atena": _ATENA, "municipality_code": _CODE6,
-    "decision": r"approved|refused", "decided_on": _DATE, **_COPY_TEXT})
+    "decision": r"approved|refused", "decided_on": _DATE}, {"items": answered_items})
 PROVISION = MsgpackDoc(ProvisionRecord, "provision_record", {
     "record_number": _ID, "integrated_atena": _ATENA, "municipality_code": _CODE6,
     "requester": _ID, "provider": _ID, "procedure": r".{1,40}", "item": r".{1,60}",

@@ -102,11 +102,14 @@ def manual_answers(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
 
 
 def decide_manual_answer(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
-    item_id, fields = _one(rest), visit.form()
+    item_id, fields = _one(rest), visit.form_lists()
     if item_id is None:
         raise Page(404, message="no such page", code="not_found")
-    return visit.call("POST", f"/v1/manual-answers/{item_id}",
-                      {"decision": fields.get("decision", "")}).addCallback(
+    decision = (fields.get("decision") or [""])[0]
+    body: dict[str, Any] = {"decision": decision}
+    if decision == "approve":  # the items ticked go; nothing else
+        body["items"] = fields.get("items", [])
+    return visit.call("POST", f"/v1/manual-answers/{item_id}", body).addCallback(
         lambda a: _done(visit, a, "/console/manual-answers"))
 
 

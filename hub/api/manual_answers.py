@@ -1,6 +1,8 @@
-"""Manual answers (自動応答不可): ``POST /v1/manual-answers/{item_id}`` — staff approve or
-refuse a request of the intermediate server; nothing else ever answers one.  The
-decision is the logged-in staff member's, from their terminal."""
+"""Manual answers (自動応答不可): ``GET /v1/manual-answers/{item_id}`` shows the items a
+request of the intermediate server asks for, with the values that would go;
+``POST`` approves (naming the items that go) or refuses it; nothing else ever answers
+one (``hub.domain.manual_answers``).  The decision is the logged-in staff member's,
+from their terminal."""
 
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ from twisted.internet import defer
 from actors.messages import SubmitChanges
 from hub.api.context import Answer, Api, Call
 from hub.api.sessions import audit
-from hub.domain.changes import parse_manual_decision
+from hub.domain.manual_answers import parse_decision
+from hub.domain.manual_answers import preview as manual_answer_preview
 from hub.domain.outcomes import Outcome
-from hub.domain.register import manual_answer_preview
 
 
 def decide(api: Api, call: Call) -> defer.Deferred[Answer]:
     """The decision to the store writer; its answer after the commit."""
-    decision = dataclasses.replace(parse_manual_decision(
+    decision = dataclasses.replace(parse_decision(
         call.body, call.params["item_id"], call.who.operator_id, call.who.terminal_id),
         correlation_id=call.correlation_id)
     done: defer.Deferred[list[Outcome]] = defer.Deferred()

@@ -170,15 +170,21 @@ class Visit:
                         ).hexdigest()[:32]
 
     def form(self) -> dict[str, str]:
-        """A POSTed form (url-encoded), after its CSRF token is checked."""
+        """A POSTed form (url-encoded), after its CSRF token is checked: each field's
+        first value (``form_lists`` has every value of a repeated field)."""
+        return {k: v[0] for k, v in self.form_lists().items()}
+
+    def form_lists(self) -> dict[str, list[str]]:
+        """A POSTed form with every value of each field (checkboxes), CSRF checked."""
         content = self.request.content
+        if content is not None:
+            content.seek(0)
         raw = content.read(_MAX_FORM + 1) if content is not None else b""
         if len(raw) > _MAX_FORM:
             raise Page(413, message="the form is too large", code="body_too_large")
-        fields = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace"),
-                                                             keep_blank_values=True).items()}
-        if self.token is not None and not hmac.compare_digest(fields.get("csrf", ""),
-                                                              self.csrf()):
+        fields = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        if self.token is not None and not hmac.compare_digest(
+                (fields.get("csrf") or [""])[0], self.csrf()):
             raise Page(403, message="the form is stale; open the page again",
                        code="form_expired")
         return fields

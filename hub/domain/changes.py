@@ -278,7 +278,8 @@ def number_designation(resident_code: str, individual_number: str,
 @dataclass(frozen=True, slots=True)
 class ManualDecision:
     """Staff's decision on a manual-answer request of the intermediate server (an item
-    flagged 自動応答不可): approve (answer with the register's items) or refuse."""
+    flagged 自動応答不可): approve (answer with ``items``, the register's values of the
+    items approved) or refuse (``hub.domain.manual_answers``)."""
 
     request_id: str   # derived from the inbox item: one decision per request
     item_id: int      # the inbox item holding the request
@@ -287,13 +288,4 @@ class ManualDecision:
     terminal_id: str  # 操作端末ID
     fingerprint: str
     correlation_id: str = ""
-
-
-def parse_manual_decision(obj: dict[str, Any], item_id: int, operator_id: str,
-                          terminal_id: str) -> ManualDecision:
-    """The decision of the staff member ``operator_id`` (from their session) at the
-    terminal ``terminal_id`` (its certificate)."""
-    if obj["decision"] not in ("approve", "refuse"):
-        raise FormatError("invalid_decision", "decision is approve or refuse", "decision")
-    return ManualDecision(f"MANUAL-{item_id}", item_id, obj["decision"], operator_id,
-                          terminal_id, fingerprint({"decision": obj["decision"]}))
+    items: tuple[str, ...] = ()  # the items approved (none when refused)

@@ -18,23 +18,19 @@ writer.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hub.domain import cards, identity, rules
+from hub.domain import cards, identity, manual_answers, rules
 from hub.domain.changes import CardEventRequest, Change, ManualDecision
-from hub.domain.errors import ConflictError, HubError, LogicError, UnavailableError
+from hub.domain.errors import ConflictError, LogicError, UnavailableError
 from hub.domain.numbering import Numbering
 from hub.domain.operations import MAINTENANCE, intake_closed
 from hub.domain.outcomes import OutboxItem, Outcome, Request
 from hub.domain.routing import route
 from hub.store import AuditEntry, Conn, Flag, RegisterWrites, Store
 from hub.store.register import RESIDENT_COLUMNS
-from protocols.intermediate import ManualAnswer, decode_from_intermediate, encode
-from protocols.jsonable import plain
 
 _UNIQUE_ITEMS = ("individual_number", "atena_number")
 
@@ -176,7 +172,7 @@ class Register:
         if isinstance(request, CardEventRequest):
             return cards.record(self, ws, request)
         if isinstance(request, ManualDecision):
-            return self._manual_decision(ws, request)
+            return manual_answers.record(self, ws, request)
         current = ws.residents[request.resident_code]
         try:
             rules.check_change(request, current, ws.holders, self.municipality_code)
@@ -207,48 +203,6 @@ class Register:
         return Outcome(change.request_id, response=response, reason=change.reason.value,
                        outbox=items)
 
-    def _manual_decision(self, ws: WorkingSet, d: ManualDecision) -> Outcome:
-        """Answer a manual-answer request as staff decided: the inbox item is taken (with
-        operator and terminal), the answer queued on the intermediate link, both in the
-        transaction that records the decision.  Nothing else ever answers one."""
-        refusal, req, person = self._decision_refusal(ws, d)
-        if refusal is not None:
-            return Outcome(d.request_id, reason=refusal.code, error=refusal)
-        assert req is not None
-        now = self.wall_clock()
-        answer = _manual_answer(req, self.municipality_code, d.decision, person,
-                                dt.date.fromtimestamp(now).isoformat())
-        key = person["resident_code"] if person is not None else ""
-        item = self.enqueue(ws.outbox, "intermediate", "manual_answer", encode(answer), key,
-                            0, now, d.correlation_id)
-        ws.decided[d.item_id] = (d.operator_id, d.terminal_id, now)
-        response = {"request_id": d.request_id, "status": "accepted", "item_id": d.item_id,
-                    "decision": d.decision, "links": [item.link]}
-        ws.remember(d, None, response, now)
-        ws.audit.append(AuditEntry(now, d.operator_id, d.terminal_id,
-                                   f"manual_answer.{d.decision}", d.request_id))
-        return Outcome(d.request_id, response=response, reason=f"manual_{d.decision}",
-                       outbox=[item])
-
-    def _decision_refusal(self, ws: WorkingSet, d: ManualDecision) -> tuple[
-            HubError | None, Any, dict[str, Any] | None]:
-        """(why the decision is refused, or None; the request; the person it is about)."""
-        item = self.store.inbox.get(ws.conn, d.item_id)
-        if item is None or item.kind != "intermediate.manual_answer_request":
-            return HubError("unknown_item", "no manual-answer request has this id",
-                            status=404), None, None
-        if item.state != "new" or d.item_id in ws.decided:
-            return ConflictError("already_decided", "the request was already approved or "
-                                 "refused"), None, None
-        if "intermediate" not in self.enabled_links:
-            return LogicError("link_disabled", "the intermediate link is not enabled"), None, None
-        req = decode_from_intermediate(item.body)
-        person = self.store.register.resident_by_integrated_atena(ws.conn, req.integrated_atena)
-        if d.decision == "approve" and person is None:
-            return LogicError("unknown_person", "nobody on the register holds this "
-                              "団体内統合宛名番号; refuse the request"), None, None
-        return None, req, person
-
 
 def _repeated(request: Request, fingerprint: str, response: dict[str, Any]) -> Outcome:
     """A request id seen before: its first answer, or a conflict if the body differs."""
@@ -260,35 +214,3 @@ def _repeated(request: Request, fingerprint: str, response: dict[str, Any]) -> O
     return Outcome(request.request_id, reason="request_id_reused", error=ConflictError(
         "request_id_reused", "this request id was used before for a different change",
         "request_id"))
-
-
-def manual_answer_preview(store: Store, conn: Conn, item_id: int, municipality_code: str,
-                          today: str) -> dict[str, Any]:
-    """A manual-answer request and what each decision would send (what staff see before
-    they decide): the answer with the register's items if approved, or the refusal."""
-    item = store.inbox.get(conn, item_id)
-    if item is None or item.kind != "intermediate.manual_answer_request":
-        raise HubError("unknown_item", "no manual-answer request has this id", status=404)
-    req = decode_from_intermediate(item.body)
-    person = store.register.resident_by_integrated_atena(conn, req.integrated_atena)
-    out: dict[str, Any] = {
-        "item_id": item_id, "state": item.state, "request": plain(dataclasses.asdict(req)),
-        "if_refused": plain(dataclasses.asdict(_manual_answer(
-            req, municipality_code, "refuse", None, today)))}
-    if person is not None:
-        out["if_approved"] = plain(dataclasses.asdict(_manual_answer(
-            req, municipality_code, "approve", person, today)))
-    return out
-
-
-def _manual_answer(req: Any, municipality_code: str, decision: str,
-                   person: dict[str, Any] | None, today: str) -> ManualAnswer:
-    if decision == "approve":
-        assert person is not None
-        return ManualAnswer(
-            req.request_number, req.integrated_atena, municipality_code, "approved", today,
-            person["name_kanji"], person["name_kana"], person["birth_date"].isoformat(),
-            person["sex"], person["address"], person["household_number"],
-            person["relationship"])
-    return ManualAnswer(req.request_number, req.integrated_atena, municipality_code,
-                        "refused", today, *[None] * 7)

@@ -58,7 +58,7 @@ def test_staff_approve_a_manual_answer_and_replay_a_dead_letter_in_a_browser(
     env.other_control("intermediate", "POST", "/push", {"manual_answer_request": {
         "request_number": "REQ-B1", "integrated_atena": atena, "requester": "INST-9",
         "procedure": "別表第二 16", "item": "住民票関係情報",
-        "requested_at": "2026-11-27T10:00:00"}})
+        "items": ["name", "address", "birth_date"], "requested_at": "2026-11-27T10:00:00"}})
     env.other_control("intermediate", "GET", "/wait?pushes_settled=2")
     # A dead letter on the prefecture link.
     env.control("POST", "/faults", {"refuse": {"kind": "permanent", "count": 1,
@@ -79,13 +79,16 @@ def test_staff_approve_a_manual_answer_and_replay_a_dead_letter_in_a_browser(
         b.find_element(By.CLASS_NAME, "manual-answer").click()
         WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "if-approved")))
         shown = b.find_element(By.ID, "if-approved").text
-        assert person["resident"]["name_kanji"] in shown and "approved" in shown
+        assert person["resident"]["name_kanji"] in shown and "住所 (address)" in shown
+        b.find_element(By.ID, "item-birth_date").click()  # not this one: two of three go
         b.find_element(By.ID, "approve").click()
         WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "manual-answers")))
         assert "REQ-B1" not in b.page_source
         env.other_control("intermediate", "GET", "/wait?applied_seq=3")
         _, answer = env.other_control("intermediate", "GET", "/manual-answers/REQ-B1")
         assert answer["decision"] == "approved"
+        assert answer["items"] == {"name": person["resident"]["name_kanji"],
+                                   "address": person["resident"]["address"]["text"]}
 
         # The dead letter: replayed from its list, delivered.
         b.find_element(By.ID, "nav-dead-letters").click()

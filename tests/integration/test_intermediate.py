@@ -7,8 +7,6 @@ from typing import Any
 from devtools.synthetic import Synth, individual_number
 from tests.integration.test_prefecture_path import post_all
 
-WHO: dict[str, str] = {}  # who acts comes from the staff session (op011)
-
 
 def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> None:
     e = env_with("intermediate")
@@ -34,6 +32,7 @@ def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> No
         e.other_control("intermediate", "POST", "/push", {"manual_answer_request": {
             "request_number": f"REQ-{n}", "integrated_atena": who, "requester": "INST-9",
             "procedure": "別表第二 16", "item": "住民票関係情報",
+            "items": ["name", "address", "household_number"],
             "requested_at": "2026-11-27T10:00:00"}})
     e.other_control("intermediate", "POST", "/push", {"provision_record": {
         "record_number": "REC-1", "integrated_atena": atena, "requester": "INST-9",
@@ -50,21 +49,36 @@ def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> No
     _, body = staff.get("/v1/inbox?kind=intermediate.unreadable")
     assert [(i["state"], i["code"]) for i in body["items"]] == [("refused", "schema_invalid")]
 
-    def decide(item: int, decision: str, client: Any = staff) -> tuple[int, Any]:
-        return client.post(f"/v1/manual-answers/{item}", {"decision": decision, **WHO})
+    def decide(item: int, decision: str, client: Any = staff,
+               items: list[str] | None = None) -> tuple[int, Any]:
+        body = {"decision": decision, **({"items": items} if items is not None else {})}
+        return client.post(f"/v1/manual-answers/{item}", body)
 
+    # What staff see first: the items asked for, with the values that would go.
+    status, preview = staff.get(f"/v1/manual-answers/{requests['REQ-1']}")
+    assert [a["item"] for a in preview["items_asked"]] == ["name", "address",
+                                                           "household_number"]
+    assert preview["if_approved"]["items"]["name"] == person["resident"]["name_kanji"]
+    # An approval names the items that go: some of those asked, never another one.
     status, body = decide(requests["REQ-1"], "approve")
+    assert (status, body["error"]["code"]) == (400, "missing_item")
+    status, body = decide(requests["REQ-1"], "approve", items=["name", "birth_date"])
+    assert (status, body["error"]["code"]) == (422, "items_not_asked")
+    status, body = decide(requests["REQ-1"], "approve", items=["name", "address"])
     assert (status, body["decision"], body["links"]) == (200, "approve", ["intermediate"])
-    assert decide(requests["REQ-1"], "approve") == (200, body)  # a retry: the first answer
+    assert body["items"] == ["name", "address"]
+    assert decide(requests["REQ-1"], "approve", items=["address", "name"]
+                  ) == (200, body)  # a retry: the first answer
     status, again = decide(requests["REQ-1"], "refuse")
     assert (status, again["error"]["code"]) == (409, "already_decided")
+    assert decide(requests["REQ-2"], "refuse", items=["name"])[0] == 400  # none with it
     status, body = decide(requests["REQ-2"], "refuse")
-    assert status == 200
-    status, body = decide(requests["REQ-3"], "approve")  # nobody here holds that atena
+    assert status == 200 and body["items"] == []
+    status, body = decide(requests["REQ-3"], "approve", items=["name"])  # nobody holds it
     assert (status, body["error"]["code"]) == (422, "unknown_person")
-    assert decide(999, "approve")[0] == 404
+    assert decide(999, "approve", items=["name"])[0] == 404
     issued_item = next(iter(requests.values())) - 1  # a code_issued item, not a request
-    assert decide(issued_item, "approve")[0] == 404
+    assert decide(issued_item, "approve", items=["name"])[0] == 404
     assert decide(requests["REQ-3"], "maybe")[0] == 400
     assert decide(requests["REQ-3"], "refuse", e.client("hub"))[0] == 403
 
@@ -72,16 +86,17 @@ def test_code_requests_manual_answers_and_provision_records(env_with: Any) -> No
     assert state["manual_answers"] == 2
     _, approved = e.other_control("intermediate", "GET", "/manual-answers/REQ-1")
     assert approved["decision"] == "approved"
-    assert approved["name"] == person["resident"]["name_kanji"]
-    assert approved["address"] == person["resident"]["address"]["text"]
+    assert approved["items"] == {"name": person["resident"]["name_kanji"],
+                                 "address": person["resident"]["address"]["text"]}
     _, refused = e.other_control("intermediate", "GET", "/manual-answers/REQ-2")
-    assert refused["decision"] == "refused" and refused["name"] is None
+    assert refused["decision"] == "refused" and refused["items"] == {}
     _, body = staff.get("/v1/inbox?kind=intermediate.manual_answer_request&state=new")
     assert [i["document"]["request_number"] for i in body["items"]] == ["REQ-3"]
     audit = [tuple(r) for r in e.read_store(
         "SELECT operator_id, terminal_id, action, result FROM audit_log WHERE action "
         "LIKE 'manual_answer.%' ORDER BY id")]
-    assert audit == [("op011", "operator.jukihub.test", "manual_answer.approve", "ok"),
+    assert audit == [("op011", "operator.jukihub.test", "manual_answer.preview", "ok"),
+                     ("op011", "operator.jukihub.test", "manual_answer.approve", "ok"),
                      ("op011", "operator.jukihub.test", "manual_answer.refuse", "ok"),
                      # the hub's certificate tried: refused, and on the record
                      ("hub.jukihub.test", "hub.jukihub.test", "manual_answer.decide",

@@ -59,12 +59,13 @@ def test_every_document_round_trips_and_each_stream_takes_only_its_own() -> None
 
     atena, city = "000000000000042", "222038"
     ours = [copy(), CodeRequest(atena, 7, city, "123456789018"),
-            ManualAnswer("REQ-1", atena, city, "refused", "2026-11-27", *[None] * 7),
-            ManualAnswer("REQ-2", atena, city, "approved", "2026-11-27", "髙橋　花子",
-                         "タカハシ　ハナコ", "1990-04-01", "2", "静岡県沼津市御幸町", "H1", "世帯主")]
+            ManualAnswer("REQ-1", atena, city, "refused", "2026-11-27", {}),
+            ManualAnswer("REQ-2", atena, city, "approved", "2026-11-27", {
+                "name": "髙橋　花子", "name_kana": "タカハシ　ハナコ", "birth_date": "1990-04-01",
+                "address": "静岡県沼津市御幸町"})]
     theirs = [CodeIssued(atena, 7, city, "P0000000001"),
               ManualAnswerRequest("REQ-1", atena, city, "INST-9", "別表第二 1", "住民票関係情報",
-                                  "2026-11-27T10:00:00"),
+                                  ["name", "address"], "2026-11-27T10:00:00"),
               ProvisionRecord("REC-1", atena, city, "INST-9", "CITY-222038", "別表第二 1",
                               "住民票関係情報", "2026-11-27T10:00:01", "provided")]
     for doc in ours:
@@ -80,3 +81,14 @@ def test_every_document_round_trips_and_each_stream_takes_only_its_own() -> None
     with pytest.raises(BodyError) as err:
         decode_to_intermediate(msgpack.packb(obj))
     assert err.value.code == "schema_invalid"
+    # An answer's items are answer items of their form; a request asks for one to seven.
+    for items in ({"income": "1"}, {"sex": "9"}, {"name": 1}):
+        obj = msgpack.unpackb(encode(ours[3]))
+        obj["items"] = items
+        with pytest.raises(BodyError):
+            decode_to_intermediate(msgpack.packb(obj))
+    for asked in ([], ["name", "name"], ["income"], ["name"] * 8, "name"):
+        obj = msgpack.unpackb(encode(theirs[1]))
+        obj["items"] = asked
+        with pytest.raises(BodyError):
+            decode_from_intermediate(msgpack.packb(obj))
