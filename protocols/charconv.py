@@ -7,11 +7,17 @@
   semi-voiced marks removed; small kana made large; long-vowel marks dropped; from the
   second character of each word, ウ after a kana of the オ row read as オ; spaces folded
   to one full-width space.
+- ``characters``: a text's characters as the 住基ネット counts them — a kanji with an
+  ideographic variation selector after it (``邉`` + U+E0102, an IVS from the city's 外字
+  table) is *one* character: ``char_length`` is what 項目長 counts.
 - ``gaiji_count``: 外字数, the characters outside JIS X 0208 (levels 1–2 and the
-  non-kanji rows), the city's own 外字 (private-use code points) among them.
+  non-kanji rows), the city's own 外字 (private-use code points) among them; a
+  character with a variation selector is judged by its base character and its MJ entry
+  (a 外字 unless MJ gives it the base, a JIS X 0208 character, as its own form).
 - ``substitute``: 代替文字 for the send-destination file: characters outside JIS X 0208
   and JIS X 0212 replaced by their standard substitutes from the MJ shrink maps
-  (jntajis-python), or the whole item given in kana where a character has none, with
+  (jntajis-python) — a character with a variation selector by its MJ substitute, else
+  its base character — or the whole item given in kana where a character has none, with
   one position flag per character.
 - ``UnifiedCharset``: the register's text into the 住基ネット unified characters and
   back, through the city's 外字 table (a TSV file that config names).
@@ -41,6 +47,26 @@ _SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオ�
 _O_ROW = frozenset("オコソトノホモヨロ")  # after the folds above: ゴ→コ, ョ→ヨ, ヲ→オ, …
 _MARKS = {"\u3099", "\u309a"}  # combining voiced and semi-voiced sound marks
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # where the register system's 外字 live
+# Variation selectors (VS1–16, and VS17–256 that ideographic variation sequences use).
+_SELECTORS = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
+_CHARACTER = re.compile(f"[^{_SELECTORS}][{_SELECTORS}]*|[{_SELECTORS}]+")
+_HAS_SELECTOR = re.compile(f"[{_SELECTORS}]")
+
+
+def characters(text: str) -> list[str]:
+    """``text`` as characters: each a code point with any variation selectors after it."""
+    if _HAS_SELECTOR.search(text) is None:
+        return list(text)  # nearly always
+    return _CHARACTER.findall(text)
+
+
+def char_length(text: str | None) -> int:
+    """Characters in ``text`` (項目長): a kanji with its variation selector counts once."""
+    if not text:
+        return 0
+    if _HAS_SELECTOR.search(text) is None:
+        return len(text)
+    return len(_CHARACTER.findall(text))
 
 
 @lru_cache(maxsize=65536)  # a resident's name comes back with each of their changes
@@ -88,8 +114,20 @@ def in_jisx0212(ch: str) -> bool:
 
 @lru_cache(maxsize=65536)  # names and addresses come back with each change of a resident
 def gaiji_count(text: str | None) -> int:
-    """外字数: characters of ``text`` outside JIS X 0208."""
-    return sum(1 for ch in text or "" if not in_jisx0208(ch))
+    """外字数: characters of ``text`` outside JIS X 0208 (see ``is_gaiji``)."""
+    return sum(1 for ch in characters(text or "") if is_gaiji(ch))
+
+
+@lru_cache(maxsize=65536)
+def is_gaiji(ch: str) -> bool:
+    """Whether the character ``ch`` is outside JIS X 0208: a plain one by itself; one with
+    a variation selector by its base character and its MJ entry — not a 外字 only when
+    its base is in JIS X 0208 and MJ gives that base as the sequence's own form."""
+    if len(ch) == 1:
+        return not in_jisx0208(ch)
+    base = ch[0]
+    return not in_jisx0208(base) or base not in set(jntajis.mj_shrink_candidates(
+        ch, _ALL_SCHEMES))
 
 
 _ALL_SCHEMES = int(jntajis.MJShrinkSchemeCombo.JIS_INCORPORATION_UCS_UNIFICATION_RULE
@@ -110,10 +148,19 @@ class Substitution:
     positions: str  # 代替文字位置情報: one flag per character of ``text``
 
 
+def _in_jis(text: str) -> bool:
+    return all(in_jisx0208(c) or in_jisx0212(c) for c in text)
+
+
 def _standard_substitute(ch: str) -> str | None:
+    """The MJ shrink maps' substitute of ``ch`` in JIS X 0208/0212; for a character with
+    a variation selector, else its base character (or the base's own substitute)."""
     for cand in jntajis.mj_shrink_candidates(ch, _ALL_SCHEMES):
-        if cand != ch and all(in_jisx0208(c) or in_jisx0212(c) for c in cand):
+        if cand != ch and _in_jis(cand):
             return cand
+    if len(ch) > 1:
+        base = ch[0]
+        return base if _in_jis(base) else _standard_substitute(base)
     return None
 
 
@@ -124,8 +171,8 @@ def substitute(text: str, kana: str | None = None, geta: bool = False) -> Substi
     without either it is a ``BodyError``."""
     out: list[str] = []
     flags: list[str] = []
-    for ch in text:
-        if in_jisx0208(ch) or in_jisx0212(ch):
+    for ch in characters(text):
+        if len(ch) == 1 and (in_jisx0208(ch) or in_jisx0212(ch)):
             out.append(ch)
             flags.append(NOT_NEEDED)
             continue

@@ -50,6 +50,9 @@ class Call:
     token: str | None = None  # a staff session's bearer token, as sent
     principal: Principal | None = None  # who calls: set before any handler runs
     correlation_id: str = ""  # ties this request to what it causes, in the logs
+    # Text answered in the register's own codes (the city's 外字 table); the console,
+    # which renders for a browser, keeps the 住基ネット's unified characters.
+    register_codes: bool = True
 
     @property
     def who(self) -> Principal:
@@ -171,6 +174,26 @@ class Intake:
     @property
     def config(self) -> IntakeConfig:
         return self.settings.intake
+
+    def to_register(self, value: T, call: Call | None = None) -> T:
+        """Text handed back to the register's side (inbox documents — 転出証明書情報 among
+        them — query answers, department feeds) in the register's own codes: every
+        string of ``value`` through the city's 外字 table (``UnifiedCharset.to_register``)
+        — unless ``call`` is the console's (a browser shows unified characters)."""
+        charset = self.charset
+        if charset is None or (call is not None and not call.register_codes):
+            return value
+        return _text_mapped(value, charset.to_register)
+
+
+def _text_mapped(value: Any, convert: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return convert(value)
+    if isinstance(value, dict):
+        return {k: _text_mapped(v, convert) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_mapped(v, convert) for v in value]
+    return value
 
 
 class Api:

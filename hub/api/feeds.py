@@ -50,7 +50,7 @@ def pull(api: Api, call: Call) -> defer.Deferred[Answer]:
         return api.reads.run(store.read, store.feeds.page, after, limit)
 
     def answer(rows: list[dict[str, Any]]) -> defer.Deferred[Answer]:
-        records = [plain(shown(r, dept)) for r in rows]
+        records = api.intake.to_register([plain(shown(r, dept)) for r in rows], call)
         body = {"department": dept.name, "basis": dept.basis, "records": records,
                 "next": rows[-1]["update_seq"] if rows else after}
         return audit(api, call.who, call.client, "feed.read", target=dept.name,

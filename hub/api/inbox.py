@@ -1,6 +1,7 @@
 """The inbox: what the outside systems pushed, for the register system and staff.
 A list that shows many people never shows the 個人番号 (the assessment's rule): fetch
-the one item for it."""
+the one item for it.  Documents come in the register's own character codes (the
+city's 外字 table), as the register system reads them."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def list_items(api: Api, call: Call) -> defer.Deferred[Answer]:
                       p.get("kind"), p.get("state"))
 
     def listed(rows: list[InboxItem]) -> defer.Deferred[Answer]:
-        body = {"items": [shown(r, listed=True) for r in rows]}
+        body = {"items": [api.intake.to_register(shown(r, listed=True), call) for r in rows]}
         return audit(api, call.who, call.client, "inbox.list", count=len(rows)).addCallback(
             lambda _: (200, body))
 
@@ -42,7 +43,8 @@ def fetch(api: Api, call: Call) -> defer.Deferred[Answer]:
     def answer(item: InboxItem | None) -> defer.Deferred[Answer]:
         if item is None:
             raise HubError("unknown_item", "no such inbox item", status=404)
-        body = shown(item, listed=not call.who.may("number.view"))
+        body = api.intake.to_register(
+            shown(item, listed=not call.who.may("number.view")), call)
         number = "individual_number" in body.get("document", {})
         d = audit(api, call.who, call.client, "inbox.read", target=str(item_id),
                   number_shown=number)

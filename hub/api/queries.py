@@ -38,7 +38,8 @@ def post(api: Api, call: Call) -> defer.Deferred[Answer]:
         # To the link actor with a tell; its reply crosses back with callFromThread.
         answer: defer.Deferred[tuple[bytes | None, str | None]] = defer.Deferred()
         national.tell(SendQuery(encode_query(req.query), reply=api.on_reactor(answer)))
-        return answer.addCallback(_answered).addCallback(counted)
+        return answer.addCallback(_answered).addCallback(
+            lambda a: (a[0], api.intake.to_register(a[1], call))).addCallback(counted)
 
     def counted(answer: Answer) -> Answer:
         audit(api, call.who, call.client, "query.answered", count=answer[1]["count"])

@@ -216,7 +216,8 @@ class ApiResource(resource.Resource):
 
         def admitted(caller: Call) -> None:
             reply = _Capture(self, d, route, route.name, started)
-            reply.run(self._in_worker, reply, caller, raw, path_params, query)
+            browser = dataclasses.replace(caller, register_codes=False)  # unified text
+            reply.run(self._in_worker, reply, browser, raw, path_params, query)
 
         self._authorized(client, f"Bearer {token}" if token else None, route,
                          uuid.uuid4().hex, admitted, d.callback)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from hub.domain.errors import FormatError
 from protocols import codes
+from protocols.charconv import char_length
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -67,7 +68,9 @@ def check_kana(value: str, item: str, max_len: int = 100) -> None:
 
 
 def check_length(value: str, item: str, max_len: int, min_len: int = 1) -> None:
-    if not (min_len <= len(value) <= max_len):
+    """In characters as the 住基ネット counts them (a kanji with its variation selector
+    is one)."""
+    if not (min_len <= char_length(value) <= max_len):
         raise FormatError("invalid_length", f"{item} must be {min_len}–{max_len} characters",
                           item)
 

@@ -27,7 +27,7 @@ from hub.domain.errors import HubError, LogicError
 from hub.domain.outcomes import OutboxItem
 from hub.domain.register import Register
 from hub.store import AuditEntry, Conn, Store
-from protocols.charconv import gaiji_count, substitute
+from protocols.charconv import char_length, gaiji_count, substitute
 from protocols.senddest import SendDestination, SendDestinationChunk, encode_chunk
 
 
@@ -154,21 +154,21 @@ def destination(r: Any, s: BatchSlice, municipality_code: str,
     sub_address = substitute(address, geta=True)
     c, i, k = s.cfg.city, s.cfg.issue_place, s.cfg.card_place
     return SendDestination(
-        s.batch_id, r["postal_code"], len(address), address, gaiji_count(address),
-        len(name), name, gaiji_count(name),
-        municipality_code, len(s.cfg.municipality_name), s.cfg.municipality_name,
-        c.postal_code, len(c.address), c.address, gaiji_count(c.address), c.phone,
-        len(i.name), i.name, gaiji_count(i.name), i.postal_code, len(i.address), i.address,
+        s.batch_id, r["postal_code"], char_length(address), address, gaiji_count(address),
+        char_length(name), name, gaiji_count(name),
+        municipality_code, char_length(s.cfg.municipality_name), s.cfg.municipality_name,
+        c.postal_code, char_length(c.address), c.address, gaiji_count(c.address), c.phone,
+        char_length(i.name), i.name, gaiji_count(i.name), i.postal_code, char_length(i.address), i.address,
         gaiji_count(i.address), i.phone,
-        len(k.name), k.name, gaiji_count(k.name), k.postal_code, len(k.address), k.address,
+        char_length(k.name), k.name, gaiji_count(k.name), k.postal_code, char_length(k.address), k.address,
         gaiji_count(k.address), k.phone,
         1, today, s.operator_id, s.terminal_id, s.print_class,
-        r["resident_code"], len(name), name, gaiji_count(name), len(kana), kana,
-        r["postal_code"], len(address), address, gaiji_count(address),
+        r["resident_code"], char_length(name), name, gaiji_count(name), char_length(kana), kana,
+        r["postal_code"], char_length(address), address, gaiji_count(address),
         r["birth_date"], r["sex"], r["individual_number"], r["article_30_45"],
         r["residence_period_end"],
-        max(sub_name.result, sub_address.result), len(sub_name.text), sub_name.text,
-        len(sub_address.text), sub_address.text, sub_name.positions, sub_address.positions,
+        max(sub_name.result, sub_address.result), char_length(sub_name.text), sub_name.text,
+        char_length(sub_address.text), sub_address.text, sub_name.positions, sub_address.positions,
         gaiji_count(name) + gaiji_count(address) > 0, None,
         None, None, None, None, None, None)
 

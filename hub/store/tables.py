@@ -54,18 +54,20 @@ residents = Table(
     # 団体内統合宛名番号: assigned by the hub when a 個人番号 is first recorded (0004).
     Column("integrated_atena", String(15), unique=True),
     Column("household_number", String(15), nullable=False),        # 世帯番号
-    Column("name_kanji", String(50), nullable=False),              # 氏名
+    # Text the 住基ネット counts in characters, kept with room for a variation selector
+    # after each kanji (an IVS is two code points, one character).
+    Column("name_kanji", String(100), nullable=False),             # 氏名 (50 characters)
     Column("name_kana", String(100), nullable=False),              # ふりがな
     Column("birth_date", Date, nullable=False),                    # 生年月日
     Column("sex", String(1), nullable=False),                      # 性別
-    Column("relationship", String(40), nullable=False),            # 続柄
+    Column("relationship", String(80), nullable=False),            # 続柄 (40 characters)
     Column("resident_type", String(10), nullable=False),           # 住民区分 japanese/foreign
     Column("municipality_code", String(6), nullable=False),        # 現住所: 市町村コード
     Column("aza_code", String(12)),                                # 大字・字コード
     Column("postal_code", String(7)),                              # 郵便番号
-    Column("address", String(150), nullable=False),                # 住所
+    Column("address", String(300), nullable=False),                # 住所 (150 characters)
     Column("previous_municipality_code", String(6)),               # 転入元 市町村コード
-    Column("previous_address", String(150)),                       # 転入元住所
+    Column("previous_address", String(300)),                       # 転入元住所
     Column("became_resident_date", Date),                          # 住民となった日
     Column("address_set_date", Date),                              # 住所を定めた日
     # Foreign residents only (外国人住民, 住基法 30条の45), from revision 0002:
@@ -74,7 +76,7 @@ residents = Table(
     Column("residence_status", String(40)),                        # 在留資格
     Column("residence_period_end", Date),                          # 在留期間の満了の日
     Column("residence_card_number", String(12)),                   # 在留カード等の番号
-    Column("common_name", String(50)),                             # 通称
+    Column("common_name", String(100)),                            # 通称
     Column("removed", Boolean, nullable=False, default=False),     # 消除
     Column("removed_date", Date),
     Column("removed_reason", String(20)),

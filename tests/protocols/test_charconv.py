@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from protocols import charconv
 from protocols.charconv import (
     KANA,
     NOT_NEEDED,
@@ -100,3 +101,43 @@ def test_table_errors_name_the_line(tmp_path: Path) -> None:
     bad.write_text("U+4E00\t一\n", encoding="utf-8")
     with pytest.raises(ValueError, match="g.tsv:1"):
         UnifiedCharset.load(bad)
+
+
+# ---- a kanji with an ideographic variation selector is one character --------------------
+
+IVS = "邉\U000E0102"  # what the city's 外字 table maps U+E003 to (data/gaiji.tsv)
+
+
+@pytest.mark.parametrize(("text", "chars"), [
+    (f"渡{IVS}　太郎", ["渡", IVS, "\u3000", "太", "郎"]),
+    ("渡辺", ["渡", "辺"]),
+    ("葛\U000E0100飾", ["葛\U000E0100", "飾"]),
+    ("\U000E0100", ["\U000E0100"]),  # a selector alone is a character of its own
+    ("", []),
+])
+def test_characters_keep_a_selector_with_its_kanji(text: str, chars: list[str]) -> None:
+    assert charconv.characters(text) == chars
+    assert charconv.char_length(text) == len(chars)
+
+
+def test_a_variation_sequence_counts_once_as_a_gaiji_judged_by_its_base_and_mj() -> None:
+    assert charconv.gaiji_count(f"渡{IVS}　太郎") == 1   # the IVS glyph is not JIS X 0208's
+    assert charconv.gaiji_count("渡邉　太郎") == 0       # the base alone is in JIS X 0208
+    assert charconv.is_gaiji(IVS) and not charconv.is_gaiji("邉")
+    assert charconv.gaiji_count("\U00020BB7\U000E0100") == 1  # 𠮷 (outside JIS) with a selector
+
+
+def test_a_variation_sequence_is_substituted_by_its_base_never_the_whole_name() -> None:
+    name = charconv.substitute(f"渡{IVS}　太郎", kana="ワタナベ　タロウ")
+    assert (name.result, name.text, name.positions) == ("1", "渡邉　太郎", "01000")
+    address = charconv.substitute(f"静岡県沼津市{IVS}町", geta=True)
+    assert (address.result, address.text) == ("1", "静岡県沼津市邉町")  # no 〓
+    assert charconv.char_length(name.text) == len(name.positions)
+
+
+def test_the_register_gets_its_own_codes_back() -> None:
+    table = charconv.UnifiedCharset.load(Path(__file__).resolve().parents[2] / "data" / "gaiji.tsv")
+    unified = table.to_unified("渡\ue003　太郎")
+    assert unified == f"渡{IVS}　太郎"
+    assert table.to_register(unified) == "渡\ue003　太郎"
+    assert table.to_register("渡邉　太郎") == "渡邉　太郎"  # the base alone is not the 外字
