@@ -177,8 +177,9 @@ class MsgpackDoc:
 
 
 _KANA = r"[\u30A1-\u30F6\u30FC\u3000]{1,100}"
-_COPY_TEXT = {"name": r".{1,50}", "name_kana": _KANA, "birth_date": _DATE, "sex": r"[12]",
-              "address": r".{1,150}", "household_number": _ID, "relationship": r".{1,40}"}
+# Text lengths in code points: a kanji with its variation selector is two (one character).
+_COPY_TEXT = {"name": r".{1,100}", "name_kana": _KANA, "birth_date": _DATE, "sex": r"[12]",
+              "address": r".{1,300}", "household_number": _ID, "relationship": r".{1,80}"}
 COPY = MsgpackDoc(CopyUpdate, "copy_update", {
     "integrated_atena": _ATENA, "municipality_code": _CODE6, "reason": _REASONS,
     "event_date": _DATE, "resident_type": r"japanese|foreign", **_COPY_TEXT})
