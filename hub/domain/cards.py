@@ -17,11 +17,13 @@ writes nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from typing import TYPE_CHECKING
 
 from hub.domain.changes import CardEventRequest
 from hub.domain.errors import LogicError
 from hub.domain.outcomes import Outcome
+from hub.domain.resident import Card, Resident
 from hub.store import AuditEntry
 from protocols.card import CardEvent, card_after, encode_card_event
 
@@ -29,12 +31,12 @@ if TYPE_CHECKING:  # the register dispatches here; no cycle at run time
     from hub.domain.register import Register, WorkingSet
 
 
-def refusal(event: str, current: dict[str, Any] | None) -> LogicError | None:
+def refusal(event: str, current: Resident | None) -> LogicError | None:
     """Why ``event`` may not be recorded for ``current`` (the resident), or ``None``."""
     rule = ("unknown_resident" if current is None
-            else "change_to_removed_record" if current["removed"]
-            else "no_individual_number" if current["individual_number"] is None
-            else card_after(current["card_state"], event)[1])
+            else "change_to_removed_record" if current.removed
+            else "no_individual_number" if current.individual_number is None
+            else card_after(current.card.state, event)[1])
     if rule is None:
         return None
     return LogicError(rule, f"card event {event} refused: {rule.replace('_', ' ')}")
@@ -46,17 +48,17 @@ def record(register: Register, ws: WorkingSet, ev: CardEventRequest) -> Outcome:
     refused = refusal(ev.event, current)
     if refused is not None:
         return Outcome(ev.request_id, reason=refused.code, error=refused)
-    assert current is not None
+    assert current is not None and current.individual_number is not None  # refusal() saw to it
     now = register.wall_clock()
     event_seq = register.numbers.next_card_event()
-    after = {**current, "card_state": card_after(current["card_state"], ev.event)[0],
-             "card_state_date": ev.event_date, "_dirty": True}
+    after = dataclasses.replace(current, card=Card(card_after(current.card.state, ev.event)[0],
+                                                   ev.event_date))
     ws.put_resident(ev.resident_code, current, after)
     items = []
     if "card" in register.enabled_links:
         body = encode_card_event(CardEvent(
             event_seq, register.municipality_code, ev.resident_code,
-            current["individual_number"], ev.event, ev.event_date, ev.operator_id,
+            current.individual_number, ev.event, ev.event_date, ev.operator_id,
             ev.terminal_id))
         items.append(register.enqueue(ws.outbox, "card", "card_event", body,
                                       ev.resident_code, 0, now, ev.correlation_id))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hub.domain.changes import ManualDecision, fingerprint
 from hub.domain.errors import ConflictError, FormatError, HubError, LogicError
 from hub.domain.outcomes import Outcome
+from hub.domain.resident import Resident
 from hub.store import AuditEntry, Conn, Store
 from protocols.intermediate import (
     ANSWER_ITEMS,
@@ -70,7 +71,7 @@ def record(register: Register, ws: WorkingSet, d: ManualDecision) -> Outcome:
     now = register.wall_clock()
     answer = manual_answer(req, register.municipality_code, d.items, person,
                            dt.date.fromtimestamp(now).isoformat())
-    key = person["resident_code"] if person is not None else ""
+    key = person.resident_code if person is not None else ""
     item = register.enqueue(ws.outbox, "intermediate", "manual_answer", encode(answer), key,
                             0, now, d.correlation_id)
     ws.decided[d.item_id] = (d.operator_id, d.terminal_id, now)
@@ -85,7 +86,7 @@ def record(register: Register, ws: WorkingSet, d: ManualDecision) -> Outcome:
 
 
 def _refusal(register: Register, ws: WorkingSet, d: ManualDecision) -> tuple[
-        HubError | None, ManualAnswerRequest | None, dict[str, Any] | None]:
+        HubError | None, ManualAnswerRequest | None, Resident | None]:
     """(why the decision is refused, or None; the request; the person it is about)."""
     store = register.store
     item = store.inbox.get(ws.conn, d.item_id)
@@ -99,7 +100,7 @@ def _refusal(register: Register, ws: WorkingSet, d: ManualDecision) -> tuple[
         return LogicError("link_disabled", "the intermediate link is not enabled"), None, None
     req = decode_from_intermediate(item.body)
     assert isinstance(req, ManualAnswerRequest)
-    person = store.register.resident_by_integrated_atena(ws.conn, req.integrated_atena)
+    person = _holder(store, ws.conn, req.integrated_atena)
     if d.decision == "approve" and person is None:
         return LogicError("unknown_person", "nobody on the register holds this "
                           "団体内統合宛名番号; refuse the request"), None, None
@@ -120,7 +121,7 @@ def preview(store: Store, conn: Conn, item_id: int, municipality_code: str,
         raise HubError("unknown_item", "no manual-answer request has this id", status=404)
     req = decode_from_intermediate(item.body)
     assert isinstance(req, ManualAnswerRequest)
-    person = store.register.resident_by_integrated_atena(conn, req.integrated_atena)
+    person = _holder(store, conn, req.integrated_atena)
     out: dict[str, Any] = {
         "item_id": item_id, "state": item.state, "request": plain(dataclasses.asdict(req)),
         "items_asked": [{"item": i, "name": ANSWER_ITEMS[i]} for i in req.items],
@@ -133,7 +134,7 @@ def preview(store: Store, conn: Conn, item_id: int, municipality_code: str,
 
 
 def manual_answer(req: ManualAnswerRequest, municipality_code: str, items: tuple[str, ...],
-                  person: dict[str, Any] | None, today: str) -> ManualAnswer:
+                  person: Resident | None, today: str) -> ManualAnswer:
     """The answer to ``req``: approved with exactly ``items`` (the register's values), or
     refused (no items) when ``items`` is empty."""
     if not items:
@@ -144,8 +145,13 @@ def manual_answer(req: ManualAnswerRequest, municipality_code: str, items: tuple
                         "approved", today, {i: _value(person, i) for i in items})
 
 
-def _value(person: dict[str, Any], item: str) -> str:
+def _holder(store: Store, conn: Conn, integrated_atena: str) -> Resident | None:
+    """Who holds ``integrated_atena`` on the register (``None``: nobody)."""
+    row = store.register.resident_by_integrated_atena(conn, integrated_atena)
+    return Resident.from_row(row) if row is not None else None
+
+
+def _value(person: Resident, item: str) -> str:
     """An answer item's value, as the register holds it."""
-    column = {"name": "name_kanji"}.get(item, item)
-    value = person[column]
+    value = getattr(person, {"name": "name_kanji"}.get(item, item))
     return value.isoformat() if isinstance(value, dt.date) else str(value)

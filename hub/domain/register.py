@@ -28,9 +28,9 @@ from hub.domain.errors import ConflictError, LogicError, UnavailableError
 from hub.domain.numbering import Numbering
 from hub.domain.operations import MAINTENANCE, intake_closed
 from hub.domain.outcomes import OutboxItem, Outcome, Request
+from hub.domain.resident import Resident
 from hub.domain.routing import route
 from hub.store import AuditEntry, Conn, Flag, RegisterWrites, Store
-from hub.store.register import RESIDENT_COLUMNS
 
 _UNIQUE_ITEMS = ("individual_number", "atena_number")
 
@@ -42,9 +42,11 @@ class WorkingSet:
         self.conn = conn  # for the rare reads one kind of request needs (staff decisions)
         self.requests = store.register.requests(conn, list({c.request_id for c in changes}))
         codes = list({c.resident_code for c in changes if not isinstance(c, ManualDecision)})
-        found = store.register.residents(conn, codes)
-        self.residents: dict[str, dict[str, Any] | None] = {c: found.get(c) for c in codes}
-        self.stored_atena = {code: r["atena_number"] for code, r in found.items()}
+        found = {code: Resident.from_row(row)
+                 for code, row in store.register.residents(conn, codes).items()}
+        self.residents: dict[str, Resident | None] = {c: found.get(c) for c in codes}
+        self.stored_atena = {code: r.atena_number for code, r in found.items()}
+        self.changed: set[str] = set()  # residents this batch writes (by 住民票コード)
         self.holders: dict[tuple[str, Any], str] = {}
         for item in _UNIQUE_ITEMS:
             values = list({c.items[item] for c in changes
@@ -53,20 +55,22 @@ class WorkingSet:
                 self.holders[(item, value)] = atena
         for state in found.values():
             for item in _UNIQUE_ITEMS:
-                if state[item] is not None:
-                    self.holders[(item, state[item])] = state["atena_number"]
+                if (value := getattr(state, item)) is not None:
+                    self.holders[(item, value)] = state.atena_number
         self.writes = RegisterWrites()
         self.outbox: list[tuple[object, ...]] = []
         self.audit: list[AuditEntry] = []
         self.decided: dict[int, tuple[str, str, float]] = {}  # inbox item -> who, when
 
-    def put_resident(self, code: str, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+    def put_resident(self, code: str, old: Resident | None, new: Resident) -> None:
+        """``new`` is the resident ``code`` after a change: written with the batch."""
         for item in _UNIQUE_ITEMS:
-            if old is not None and old[item] is not None:
-                self.holders.pop((item, old[item]), None)
-            if new[item] is not None:
-                self.holders[(item, new[item])] = new["atena_number"]
+            if old is not None and (before := getattr(old, item)) is not None:
+                self.holders.pop((item, before), None)
+            if (after := getattr(new, item)) is not None:
+                self.holders[(item, after)] = new.atena_number
         self.residents[code] = new
+        self.changed.add(code)
 
     def remember(self, request: Request, update_seq: int | None, response: dict[str, Any],
                  now: float) -> None:
@@ -76,12 +80,13 @@ class WorkingSet:
                                      response, now))
 
     def write(self, store: Store, conn: Conn) -> None:
-        for code, state in self.residents.items():
-            if state is not None and state.pop("_dirty", False):
-                if code in self.stored_atena:
-                    self.writes.changed_residents.append((state, self.stored_atena[code]))
-                else:
-                    self.writes.new_residents.append(state)
+        for code in sorted(self.changed):
+            state = self.residents[code]
+            assert state is not None  # a changed resident exists after the change
+            if code in self.stored_atena:
+                self.writes.changed_residents.append((state.as_row(), self.stored_atena[code]))
+            else:
+                self.writes.new_residents.append(state.as_row())
         store.register.write(conn, self.writes)
         store.outbox.append(conn, self.outbox)
         store.audit.record(conn, self.audit)
@@ -180,14 +185,12 @@ class Register:
             return Outcome(request.request_id, error=err, reason=err.code)
         return self._change(ws, request, current)
 
-    def _change(self, ws: WorkingSet, change: Change, current: dict[str, Any] | None) -> Outcome:
+    def _change(self, ws: WorkingSet, change: Change, current: Resident | None) -> Outcome:
         now = self.wall_clock()
         update_seq = self.numbers.next_update_seq()
-        state = identity.resident_after(change, current, RESIDENT_COLUMNS, update_seq,
-                                        self.numbers)
-        state["_dirty"] = True
+        state = identity.resident_after(change, current, update_seq, self.numbers)
         ws.put_resident(change.resident_code, current, state)
-        previous_update_seq = current["last_update_seq"] if current else None
+        previous_update_seq = current.last_update_seq if current else None
         record = identity.identity_record(change, state, update_seq, now)
         ws.writes.identities.append((record, previous_update_seq))
         items = [self.enqueue(ws.outbox, msg.link, msg.kind, msg.payload, change.resident_code,

@@ -14,8 +14,8 @@ and staff answers are routed where they are recorded (``hub/domain/register.py``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from hub.domain.resident import Resident
 from protocols.identity import IdentityRecord, IdentityUpdate, encode_identity_update
 from protocols.intermediate import CodeRequest, CopyUpdate, encode, encode_copy_update
 from protocols.moj import ForeignResidentNotice, encode_notice
@@ -35,7 +35,7 @@ class Outbound:
 
 
 def route(record: IdentityRecord, previous_update_seq: int | None,
-          resident: dict[str, Any], previous: dict[str, Any] | None,
+          resident: Resident, previous: Resident | None,
           enabled_links: frozenset[str]) -> list[Outbound]:
     """Messages caused by one change: ``resident`` is the register row after it,
     ``previous`` the row before it (``None`` for a new resident)."""
@@ -43,24 +43,26 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
     if "prefecture" in enabled_links:
         body = encode_identity_update(IdentityUpdate(record, previous_update_seq))
         out.append(Outbound("prefecture", "identity_update", body))
-    if "moj" in enabled_links and resident["resident_type"] == "foreign":
+    if "moj" in enabled_links and resident.resident_type == "foreign":
+        # A foreign resident has both (the format checks on arrival; rules otherwise).
+        assert resident.nationality is not None and resident.article_30_45 is not None
         # The previous notice is the previous change only if it too was a foreigner's.
-        was_foreign = previous is not None and previous["resident_type"] == "foreign"
+        was_foreign = previous is not None and previous.resident_type == "foreign"
         notice = ForeignResidentNotice(
             update_seq=record.update_seq,
             previous_update_seq=previous_update_seq if was_foreign else None,
             municipality_code=record.municipality_code, resident_code=record.resident_code,
             reason=record.reason, event_date=record.event_date, name=record.name_kanji,
-            name_kana=record.name_kana, common_name=resident["common_name"],
+            name_kana=record.name_kana, common_name=resident.common_name,
             birth_date=record.birth_date, sex=record.sex,
-            nationality=resident["nationality"], article_30_45=resident["article_30_45"],
-            residence_status=resident["residence_status"],
-            residence_period_end=resident["residence_period_end"],
-            residence_card_number=resident["residence_card_number"],
+            nationality=resident.nationality, article_30_45=resident.article_30_45,
+            residence_status=resident.residence_status,
+            residence_period_end=resident.residence_period_end,
+            residence_card_number=resident.residence_card_number,
             address=record.address, record_status=record.record_status)
         out.append(Outbound("moj", "foreign_resident_notice", encode_notice(notice)))
     if ("national" in enabled_links and record.reason in ("birth", "move_in")
-            and resident["individual_number"] is None):
+            and resident.individual_number is None):
         # A new resident without a 個人番号: ask J-LIS to generate one (番号法 8条).
         req = NumberRequest(record.update_seq, record.municipality_code,
                             record.resident_code, record.birth_date, record.sex)
@@ -73,22 +75,23 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
             record.update_seq, record.municipality_code, record.previous_municipality_code,
             record.resident_code, record.event_date, record.notified_date, record.address)
         out.append(Outbound("national", "transfer_in_notice", encode_transfer_in(transfer)))
-    if "intermediate" in enabled_links and resident.get("integrated_atena"):
-        had_copy = previous is not None and previous.get("integrated_atena") is not None
+    if "intermediate" in enabled_links and resident.integrated_atena:
+        had_copy = previous is not None and previous.integrated_atena is not None
         if not had_copy:
             # The 団体内統合宛名番号 was just assigned: ask for the resident's 符号.
-            code_req = CodeRequest(resident["integrated_atena"], record.update_seq,
-                                   record.municipality_code, resident["individual_number"])
+            assert resident.individual_number is not None  # assigned with the number
+            code_req = CodeRequest(resident.integrated_atena, record.update_seq,
+                                   record.municipality_code, resident.individual_number)
             out.append(Outbound("intermediate", "code_request", encode(code_req)))
         copy = CopyUpdate(
-            integrated_atena=resident["integrated_atena"], update_seq=record.update_seq,
+            integrated_atena=resident.integrated_atena, update_seq=record.update_seq,
             previous_update_seq=previous_update_seq if had_copy else None,
             municipality_code=record.municipality_code, reason=record.reason,
             event_date=record.event_date.isoformat(), name=record.name_kanji,
             name_kana=record.name_kana, birth_date=record.birth_date.isoformat(),
             sex=record.sex, address=record.address,
-            household_number=resident["household_number"],
-            relationship=resident["relationship"], resident_type=resident["resident_type"],
-            removed=bool(resident["removed"]))
+            household_number=resident.household_number,
+            relationship=resident.relationship, resident_type=resident.resident_type,
+            removed=bool(resident.removed))
         out.append(Outbound("intermediate", "copy_update", encode_copy_update(copy)))
     return out

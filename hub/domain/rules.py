@@ -14,6 +14,8 @@ Each refusal is a ``LogicError`` whose code names the rule:
 - ``correction_sets_individual_number``  a 職権修正 that sets or replaces the 個人番号: only
   a designation of the number J-LIS generated may (番号法 7条)
 - ``foreign_items_for_japanese_resident``
+- ``foreign_items_missing``  a resident made foreign (a correction) without 国籍・地域 or
+  the 法30条45規定区分
 - ``individual_number_in_use``    the 個人番号 belongs to another resident
 - ``atena_number_in_use``         the 宛名番号 belongs to another resident
 
@@ -28,8 +30,8 @@ from typing import Any
 
 from hub.domain.changes import ADDRESS_ITEMS, CREATING, FOREIGN_ITEMS, Change, Reason
 from hub.domain.errors import LogicError
+from hub.domain.resident import Resident
 
-Resident = dict[str, Any]
 # (unique item, value) -> the 宛名番号 of the resident who holds it
 Holders = Mapping[tuple[str, Any], str]
 
@@ -44,11 +46,18 @@ def check_change(change: Change, current: Resident | None, holders: Holders,
         assert current is not None  # every reason with its own rule changes a resident
         check(change, current, municipality_code)
     items = change.items
-    resident_type = items.get("resident_type") or (current or {}).get("resident_type")
+    resident_type = items.get("resident_type") or (current.resident_type if current else None)
     if resident_type == "japanese" and any(items.get(k) is not None for k in FOREIGN_ITEMS):
         raise LogicError("foreign_items_for_japanese_resident",
                          "foreign-resident items are only for foreign residents")
-    own_atena = current["atena_number"] if current else None
+    if resident_type == "foreign":
+        missing = next((k for k in ("nationality", "article_30_45")
+                        if items.get(k) is None and (current is None
+                                                     or getattr(current, k) is None)), None)
+        if missing is not None:
+            raise LogicError("foreign_items_missing", f"a foreign resident has {missing}",
+                             missing)
+    own_atena = current.atena_number if current else None
     for item, rule in (("individual_number", "individual_number_in_use"),
                        ("atena_number", "atena_number_in_use")):
         value = items.get(item)
@@ -60,7 +69,7 @@ def check_change(change: Change, current: Resident | None, holders: Holders,
 def _check_existence(change: Change, current: Resident | None, municipality_code: str) -> None:
     reason = change.reason
     if reason in CREATING:
-        if current is not None and (reason is Reason.BIRTH or not current["removed"]):
+        if current is not None and (reason is Reason.BIRTH or not current.removed):
             rule = ("birth_existing_resident" if reason is Reason.BIRTH
                     else "move_in_existing_resident")
             raise LogicError(rule, f"{reason.value} for a person already on the register")
@@ -69,13 +78,13 @@ def _check_existence(change: Change, current: Resident | None, municipality_code
                              f"{reason.value} must be to an address in this city")
     elif current is None:
         raise LogicError("unknown_resident", f"{reason.value} for a person not on the register")
-    elif current["removed"]:
+    elif current.removed:
         raise LogicError("change_to_removed_record", f"{reason.value} for a removed (消除) record")
 
 
 def _changed_besides(change: Change, current: Resident, allowed: frozenset[str]) -> str | None:
     return next((k for k, v in change.items.items()
-                 if k not in allowed and current.get(k) != v), None)
+                 if k not in allowed and getattr(current, k) != v), None)
 
 
 def _move_within(change: Change, current: Resident, municipality_code: str) -> None:
@@ -92,7 +101,7 @@ def _number_designation(change: Change, current: Resident, _municipality_code: s
     if set(change.items) != {"individual_number"}:
         raise LogicError("number_designation_changes_more_than_number",
                          "number_designation may set only the individual number")
-    if current["individual_number"] not in (None, change.items["individual_number"]):
+    if current.individual_number not in (None, change.items["individual_number"]):
         raise LogicError("individual_number_already_designated",
                          "the resident already has another individual number")
 
@@ -109,7 +118,7 @@ def _name_change(change: Change, current: Resident, _municipality_code: str) -> 
 
 def _correction(change: Change, current: Resident, _municipality_code: str) -> None:
     number = change.items.get("individual_number")
-    if number is not None and number != current["individual_number"]:
+    if number is not None and number != current.individual_number:
         raise LogicError("correction_sets_individual_number",
                          "a correction may not set or replace the individual number; only "
                          "the designation of the number J-LIS generated does")

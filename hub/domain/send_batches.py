@@ -26,6 +26,7 @@ from hub.domain import approvals
 from hub.domain.errors import HubError, LogicError
 from hub.domain.outcomes import OutboxItem
 from hub.domain.register import Register
+from hub.domain.resident import Resident
 from hub.store import AuditEntry, Conn, Store
 from protocols.charconv import char_length, gaiji_count, substitute
 from protocols.senddest import SendDestination, SendDestinationChunk, encode_chunk
@@ -54,8 +55,8 @@ class BatchSlice:
             store = register.store
             members = store.jobs.members(conn, self.batch_id, self.after, size)
             today = dt.date.fromtimestamp(now)
-            dests = tuple(destination(r, self, register.municipality_code, today)
-                          for r in members)
+            dests = tuple(destination(Resident.from_row(r), self, register.municipality_code,
+                                      today) for r in members)
             built = self.built + len(dests)
             final = len(members) < size or built >= self.total
             chunk = SendDestinationChunk(self.batch_id, register.municipality_code,
@@ -146,15 +147,16 @@ def _member_refusal(states: dict[str, tuple[bool, bool]], codes: list[str]) -> H
     return None
 
 
-def destination(r: Any, s: BatchSlice, municipality_code: str,
+def destination(r: Resident, s: BatchSlice, municipality_code: str,
                 today: dt.date) -> SendDestination:
     """The 67 items for one resident (one destination: the resident's own address)."""
-    name, kana, address = r["name_kanji"], r["name_kana"], r["address"]
+    name, kana, address = r.name_kanji, r.name_kana, r.address
+    assert r.birth_date is not None and r.individual_number is not None  # a member has both
     sub_name = substitute(name, kana=kana)
     sub_address = substitute(address, geta=True)
     c, i, k = s.cfg.city, s.cfg.issue_place, s.cfg.card_place
     return SendDestination(
-        s.batch_id, r["postal_code"], char_length(address), address, gaiji_count(address),
+        s.batch_id, r.postal_code, char_length(address), address, gaiji_count(address),
         char_length(name), name, gaiji_count(name),
         municipality_code, char_length(s.cfg.municipality_name), s.cfg.municipality_name,
         c.postal_code, char_length(c.address), c.address, gaiji_count(c.address), c.phone,
@@ -163,10 +165,10 @@ def destination(r: Any, s: BatchSlice, municipality_code: str,
         char_length(k.name), k.name, gaiji_count(k.name), k.postal_code, char_length(k.address), k.address,
         gaiji_count(k.address), k.phone,
         1, today, s.operator_id, s.terminal_id, s.print_class,
-        r["resident_code"], char_length(name), name, gaiji_count(name), char_length(kana), kana,
-        r["postal_code"], char_length(address), address, gaiji_count(address),
-        r["birth_date"], r["sex"], r["individual_number"], r["article_30_45"],
-        r["residence_period_end"],
+        r.resident_code, char_length(name), name, gaiji_count(name), char_length(kana), kana,
+        r.postal_code, char_length(address), address, gaiji_count(address),
+        r.birth_date, r.sex, r.individual_number, r.article_30_45,
+        r.residence_period_end,
         max(sub_name.result, sub_address.result), char_length(sub_name.text), sub_name.text,
         char_length(sub_address.text), sub_address.text, sub_name.positions, sub_address.positions,
         gaiji_count(name) + gaiji_count(address) > 0, None,

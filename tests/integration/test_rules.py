@@ -159,6 +159,8 @@ CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
     "individual_number_already_designated": _another_number,
     "foreign_items_for_japanese_resident": lambda c: c.change(
         "correction", c.arrive(), foreign={"nationality": "ブラジル"}),
+    "foreign_items_missing": lambda c: c.change(
+        "correction", c.arrive(), resident_type="foreign"),
     "individual_number_in_use": _number_in_use,
     "atena_number_in_use": _atena_in_use,
     "correction_sets_individual_number": lambda c: c.change(

@@ -1,0 +1,85 @@
+"""A resident as the register's rules read and write them: a typed, frozen record (the
+住民基本台帳ファイル's items the hub keeps), its ``Card``, and the conversions to and from
+the store's rows (one column per item; the card as two).
+
+A change never edits a resident in place: ``with_items`` makes the resident after it
+(the items a change carries are named as the record's fields), and the register's
+working set keeps which residents a batch changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+CARD_STATES = ("none", "issued", "suspended", "revoked", "collected", "returned")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """The resident's 個人番号カード: its state in the card's life (``protocols.card``) and
+    the day it took it."""
+
+    state: str = "none"
+    since: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """One person on the register (住民基本台帳ファイル), as the hub keeps them."""
+
+    atena_number: str                          # 宛名番号
+    resident_code: str                         # 住民票コード
+    individual_number: str | None = None       # 個人番号
+    integrated_atena: str | None = None        # 団体内統合宛名番号 (the hub assigns it)
+    household_number: str = ""                 # 世帯番号
+    name_kanji: str = ""                       # 氏名
+    name_kana: str = ""                        # ふりがな
+    birth_date: dt.date | None = None          # 生年月日
+    sex: str = ""                              # 性別
+    relationship: str = ""                     # 続柄
+    resident_type: str = "japanese"            # 住民区分: japanese / foreign
+    municipality_code: str = ""                # 現住所: 市町村コード
+    aza_code: str | None = None                # 大字・字コード
+    postal_code: str | None = None             # 郵便番号
+    address: str = ""                          # 住所
+    previous_municipality_code: str | None = None  # 転入前: 市町村コード
+    previous_address: str | None = None        # 転入前住所
+    became_resident_date: dt.date | None = None  # 住民となった日
+    address_set_date: dt.date | None = None    # 住所を定めた日
+    nationality: str | None = None             # 国籍・地域
+    article_30_45: str | None = None           # 法30条45規定区分
+    residence_status: str | None = None        # 在留資格
+    residence_period_end: dt.date | None = None  # 在留期間の満了の日
+    residence_card_number: str | None = None   # 在留カード等の番号
+    common_name: str | None = None             # 通称
+    removed: bool = False                      # 消除
+    removed_date: dt.date | None = None
+    removed_reason: str | None = None
+    card: Card = Card()                        # 個人番号カード
+    last_update_seq: int = 0                   # the newest 更新順番号 of this resident
+
+    # ---- from and to the store's rows ------------------------------------------------
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Resident:
+        """A resident from a ``residents`` row (as ``RegisterStore.row`` reads it)."""
+        values = {k: row[k] for k in _COLUMN_FIELDS if k in row}
+        return cls(**values, card=Card(row.get("card_state") or "none",
+                                       row.get("card_state_date")))
+
+    def as_row(self) -> dict[str, Any]:
+        """The ``residents`` row of this resident (every column)."""
+        row = {k: getattr(self, k) for k in _COLUMN_FIELDS}
+        row["card_state"], row["card_state_date"] = self.card.state, self.card.since
+        return row
+
+    def with_items(self, items: Mapping[str, Any]) -> Resident:
+        """The resident with ``items`` (field -> value) set: what a change makes of it."""
+        return dataclasses.replace(self, **items)
+
+
+_COLUMN_FIELDS = tuple(f.name for f in dataclasses.fields(Resident) if f.name != "card")
