@@ -82,7 +82,14 @@ class Synth:
             "birth_date": p.birth.isoformat(), "sex": p.sex,
             "relationship": "子" if newborn else self.rng.choice(RELATIONSHIPS),
             "resident_type": "foreign" if self.rng.random() < 0.03 else "japanese",
-            "address": self._address()}
+            "address": self._address(),
+            # The register's own dates: the day of the 転入 (or birth), as it records them.
+            "became_resident_date": change["event_date"],
+            "address_set_date": change["event_date"]}
+        if not newborn and self.rng.random() < 0.05:  # a 旧氏 on the 住民票
+            last = self.fake.last_name_pair()
+            resident["old_surname"] = {"kanji": last[0], "kana": last[1],
+                                       "gaiji_change_seq": 0}
         if p.number:
             resident["individual_number"] = p.number
         if resident["resident_type"] == "foreign":
@@ -94,7 +101,10 @@ class Synth:
                                                  for _ in range(2))
                 + f"{self.rng.randint(0, 99999999):08d}"
                 + "".join(self.rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(2))}
-        if not newborn:
+        if not newborn and "foreign" in resident and self.rng.random() < 0.5:
+            # from abroad: the 転入前住所 is the country, with no 市町村コード
+            resident["previous_address"] = {"text": resident["foreign"]["nationality"]}
+        elif not newborn:
             code, text = self.rng.choice(OTHER_CITIES)
             resident["previous_address"] = {"municipality_code": code, "text": text}
         change["resident"] = resident
@@ -123,9 +133,14 @@ class Synth:
             return self.arrival()
         kind = self.rng.choices(["move_within", "name_change", "correction", "move_out",
                                  "death"], [50, 15, 15, 15, 5])[0]
+        return self.change(kind, p)
+
+    def change(self, kind: str, p: Person, **resident: Any) -> dict[str, Any]:
+        """A valid change of ``kind`` for ``p`` with the items the kind needs, or with
+        ``resident`` as its items when given."""
         change = self._base(kind, p)
         if kind == "move_within":
-            change["resident"] = {"address": self._address()}
+            change["resident"] = self.move_within_items()
         elif kind == "name_change":
             last = self.fake.last_name_pair()
             given_kanji, given_kana = p.name_kanji.split("　")[1], p.name_kana.split("　")[1]
@@ -133,9 +148,27 @@ class Synth:
             change["resident"] = {"name_kanji": p.name_kanji, "name_kana": p.name_kana}
         elif kind == "correction":
             change["resident"] = {"relationship": self.rng.choice(RELATIONSHIPS)}
-        else:
+        elif kind == "move_out":
+            change["resident"] = self.moving_out_items(change["event_date"])
+        elif kind == "number_designation":
+            change["resident"] = {"individual_number": individual_number(self.rng)}
+        if resident:
+            change["resident"] = resident
+        if kind in ("move_out", "death"):
             p.removed = True
         return change
+
+    def move_within_items(self) -> dict[str, Any]:
+        """A 転居's items: the new address and the day it was set."""
+        return {"address": self._address(),
+                "address_set_date": (self.today - dt.timedelta(days=self.rng.randint(0, 5))
+                                     ).isoformat()}
+
+    def moving_out_items(self, planned: str) -> dict[str, Any]:
+        """A 転出's items: where to (another city) and when."""
+        code, text = self.rng.choice(OTHER_CITIES)
+        return {"moving_out": {"planned_date": planned, "municipality_code": code,
+                               "address": f"{text}{self.rng.randint(1, 30)}番地"}}
 
     def stream(self, n: int, arrivals: float = 0.5) -> Iterator[dict[str, Any]]:
         """``n`` valid changes: arrivals and births, then changes to the people made."""
@@ -156,10 +189,14 @@ class Synth:
                              "name_kanji": p.name_kanji, "name_kana": p.name_kana,
                              "birth_date": p.birth.isoformat(), "sex": p.sex,
                              "relationship": "世帯主", "resident_type": "japanese",
-                             "address": self._address()}
+                             "address": self._address(),
+                             "became_resident_date": again["event_date"],
+                             "address_set_date": again["event_date"],
+                             "previous_address": {"municipality_code": OTHER_CITIES[0][0],
+                                                  "text": OTHER_CITIES[0][1]}}
         yield "move_in_existing_resident", again
         move = self._base("move_within", p)
-        move["resident"] = {"address": self._address(), "name_kanji": "別人　太郎"}
+        move["resident"] = {**self.move_within_items(), "name_kanji": "別人　太郎"}
         yield "move_within_changes_more_than_address", move
         kana = self._base("name_change", p)
         kana["resident"] = {"name_kanji": "山田　花子", "name_kana": "やまだ　はなこ"}
@@ -168,6 +205,5 @@ class Synth:
         yield "unknown_resident", unknown
         removed = next((x for x in self.people if x.removed), None)
         if removed is not None:
-            late = self._base("move_within", removed)
-            late["resident"] = {"address": self._address()}
+            late = self.change("move_within", removed)
             yield "change_to_removed_record", late

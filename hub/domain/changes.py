@@ -37,15 +37,23 @@ class Reason(enum.StrEnum):
     NUMBER_DESIGNATION = "number_designation"  # 個人番号の指定 (from the national server)
 
 
-ADDRESS_ITEMS = frozenset({"municipality_code", "aza_code", "postal_code", "address"})
+ADDRESS_ITEMS = frozenset({"municipality_code", "aza_code", "postal_code", "address",
+                           "address_set_date"})
 FULL_ITEMS = frozenset({"atena_number", "household_number", "name_kanji", "name_kana",
                         "birth_date", "sex", "relationship", "resident_type",
-                        "municipality_code", "address"})
+                        "municipality_code", "address", "became_resident_date",
+                        "address_set_date"})
+# The register's state of the resident (更新禁止, 予定者, 排他): sent with any change.
+STATE_ITEMS = frozenset({"update_prohibited", "prospective", "exclusive"})
+OLD_SURNAME_ITEMS = frozenset({"old_surname_kanji", "old_surname_kana",
+                               "old_surname_gaiji_change_seq"})
+MOVING_OUT_ITEMS = frozenset({"moving_out_planned_date", "moving_out_municipality_code",
+                              "moving_out_address", "moving_out_special"})
 REQUIRED_ITEMS: dict[Reason, frozenset[str]] = {
-    Reason.MOVE_IN: FULL_ITEMS,
+    Reason.MOVE_IN: FULL_ITEMS | {"previous_address"},  # 転入前住所 (abroad: its text)
     Reason.BIRTH: FULL_ITEMS,
-    Reason.MOVE_WITHIN: frozenset({"municipality_code", "address"}),
-    Reason.MOVE_OUT: frozenset(),
+    Reason.MOVE_WITHIN: frozenset({"municipality_code", "address", "address_set_date"}),
+    Reason.MOVE_OUT: frozenset({"moving_out_planned_date", "moving_out_address"}),
     Reason.DEATH: frozenset(),
     Reason.NAME_CHANGE: frozenset({"name_kanji", "name_kana"}),
     Reason.CORRECTION: frozenset(),
@@ -71,6 +79,7 @@ class Change:
     items: dict[str, Any]  # resident items this change sets, flattened (residents columns)
     fingerprint: str     # sha256 of the request item, to recognise a repeated request id
     correlation_id: str = ""  # the intake request it came in (for the logs)
+    special: bool = False     # a 特例転入: with the former city's 転出証明書情報
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -84,7 +93,8 @@ FOREIGN_ITEMS = frozenset({"nationality", "article_30_45", "residence_status",
 
 def _flatten(resident: dict[str, Any]) -> dict[str, Any]:
     items = {k: v for k, v in resident.items()
-             if k not in ("address", "previous_address", "foreign")}
+             if k not in ("address", "previous_address", "foreign", "old_surname",
+                          "moving_out")}
     items.update(resident.get("foreign") or {})
     if (addr := resident.get("address")) is not None:
         items["municipality_code"] = addr.get("municipality_code")
@@ -96,6 +106,14 @@ def _flatten(resident: dict[str, Any]) -> dict[str, Any]:
     if (prev := resident.get("previous_address")) is not None:
         items["previous_municipality_code"] = prev.get("municipality_code")
         items["previous_address"] = prev.get("text")
+    if (old := resident.get("old_surname")) is not None:
+        items["old_surname_kanji"], items["old_surname_kana"] = old["kanji"], old["kana"]
+        items["old_surname_gaiji_change_seq"] = old.get("gaiji_change_seq")
+    if (out := resident.get("moving_out")) is not None:
+        items["moving_out_planned_date"] = out["planned_date"]
+        items["moving_out_municipality_code"] = out.get("municipality_code")
+        items["moving_out_address"] = out["address"]
+        items["moving_out_special"] = bool(out.get("special", False))
     return items
 
 
@@ -136,19 +154,27 @@ _ITEM_CHECKS: dict[str, Callable[[Any, str], None]] = {
     "residence_status": _text(40),
     "common_name": _text(50),
     "residence_card_number": _residence_card_number,
+    "old_surname_kanji": _text(50),
+    "old_surname_kana": lambda value, name: checks.check_kana(value, name, 100),
+    "moving_out_municipality_code": checks.check_municipality_code,
+    "moving_out_address": _text(150),
 }
-_DATE_ITEMS = frozenset({"birth_date", "residence_period_end"})
+_DATE_ITEMS = frozenset({"birth_date", "residence_period_end", "became_resident_date",
+                         "address_set_date", "moving_out_planned_date"})
 
 
 def _check_items(items: dict[str, Any]) -> None:
     for name, value in items.items():
+        if value is None:  # an optional part left out (転入前 市町村コード from abroad)
+            continue
         if name in _DATE_ITEMS:
             items[name] = checks.parse_date(value, name)
         elif (check := _ITEM_CHECKS.get(name)) is not None:
             check(value, name)
 
 
-_TEXT_ITEMS = ("name_kanji", "address", "previous_address", "relationship")
+_TEXT_ITEMS = ("name_kanji", "address", "previous_address", "relationship",
+               "old_surname_kanji", "moving_out_address")
 
 
 def _to_unified(items: dict[str, Any], charset: UnifiedCharset) -> None:
@@ -169,9 +195,13 @@ def _check_reason_items(reason: Reason, items: dict[str, Any]) -> None:
         raise FormatError("missing_item", f"{reason.value} requires {missing[0]}", missing[0])
     if reason is Reason.CORRECTION and not items:
         raise FormatError("missing_item", "correction must set at least one item", "resident")
-    if reason in REMOVING and items:
-        raise FormatError("unexpected_item", f"{reason.value} carries no resident items",
-                          "resident")
+    allowed_removing = STATE_ITEMS | (MOVING_OUT_ITEMS if reason is Reason.MOVE_OUT
+                                      else frozenset())
+    if reason in REMOVING and items.keys() - allowed_removing:
+        raise FormatError("unexpected_item", f"{reason.value} carries no resident items "
+                          "but where to (move_out) and the register's state", "resident")
+    if MOVING_OUT_ITEMS & items.keys() and reason is not Reason.MOVE_OUT:
+        raise FormatError("unexpected_item", "only move_out says where to", "moving_out")
     if reason in CREATING:
         foreign = items["resident_type"] == "foreign"
         if not foreign and FOREIGN_ITEMS & items.keys():
@@ -212,6 +242,9 @@ def parse_change(obj: dict[str, Any], today: dt.date,
     birth = items.get("birth_date")
     if birth is not None and birth > event_date and reason is not Reason.CORRECTION:
         raise FormatError("invalid_date", "birth_date is after event_date", "birth_date")
+    for item in ("became_resident_date", "address_set_date"):
+        if items.get(item) is not None and items[item] > today:
+            raise FormatError("date_in_future", f"{item} is after today", item)
     return Change(
         request_id=obj["request_id"],
         operator_id=obj["operator_id"],

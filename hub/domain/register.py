@@ -195,8 +195,8 @@ class Register:
         ws.writes.identities.append((record, previous_update_seq))
         items = [self.enqueue(ws.outbox, msg.link, msg.kind, msg.payload, change.resident_code,
                               update_seq, now, change.correlation_id)
-                 for msg in route(record, previous_update_seq, state, current,
-                                  self.enabled_links)]
+                 for msg in route(change.reason.value, record, previous_update_seq, state,
+                                  current, self.enabled_links)]
         response = {"request_id": change.request_id, "status": "accepted",
                     "update_seq": update_seq, "links": list(dict.fromkeys(i.link for i in items))}
         ws.remember(change, update_seq, response, now)

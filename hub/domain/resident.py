@@ -61,6 +61,17 @@ class Resident:
     removed_reason: str | None = None
     card: Card = Card()                        # 個人番号カード
     last_update_seq: int = 0                   # the newest 更新順番号 of this resident
+    resident_code_used_date: dt.date | None = None  # 住民票コード使用年月日 (a code change)
+    update_prohibited: bool = False            # 更新禁止 (the register's state)
+    prospective: bool = False                  # 予定者 (the register's state)
+    exclusive: bool = False                    # 排他 (the register's state)
+    old_surname_kanji: str | None = None       # 旧氏 漢字
+    old_surname_kana: str | None = None        # 旧氏 ふりがな
+    old_surname_gaiji_change_seq: int | None = None  # 旧氏 外字変更連番
+    moving_out_planned_date: dt.date | None = None  # 転出予定日
+    moving_out_municipality_code: str | None = None  # 転出先 市町村コード (none: abroad)
+    moving_out_address: str | None = None      # 転出先住所
+    moving_out_special: bool = False           # 特例転出
 
     # ---- from and to the store's rows ------------------------------------------------
 

@@ -34,11 +34,12 @@ class Outbound:
     payload: bytes
 
 
-def route(record: IdentityRecord, previous_update_seq: int | None,
+def route(reason: str, record: IdentityRecord, previous_update_seq: int | None,
           resident: Resident, previous: Resident | None,
           enabled_links: frozenset[str]) -> list[Outbound]:
-    """Messages caused by one change: ``resident`` is the register row after it,
-    ``previous`` the row before it (``None`` for a new resident)."""
+    """Messages caused by one change of ``reason`` (the hub's name for it; the record
+    carries its 住基ネット code): ``resident`` is the resident after it, ``previous``
+    before it (``None`` for a new resident)."""
     out: list[Outbound] = []
     if "prefecture" in enabled_links:
         body = encode_identity_update(IdentityUpdate(record, previous_update_seq))
@@ -52,7 +53,7 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
             update_seq=record.update_seq,
             previous_update_seq=previous_update_seq if was_foreign else None,
             municipality_code=record.municipality_code, resident_code=record.resident_code,
-            reason=record.reason, event_date=record.event_date, name=record.name_kanji,
+            reason=reason, event_date=record.event_date, name=record.name_kanji,
             name_kana=record.name_kana, common_name=resident.common_name,
             birth_date=record.birth_date, sex=record.sex,
             nationality=resident.nationality, article_30_45=resident.article_30_45,
@@ -61,13 +62,13 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
             residence_card_number=resident.residence_card_number,
             address=record.address, record_status=record.record_status)
         out.append(Outbound("moj", "foreign_resident_notice", encode_notice(notice)))
-    if ("national" in enabled_links and record.reason in ("birth", "move_in")
+    if ("national" in enabled_links and reason in ("birth", "move_in")
             and resident.individual_number is None):
         # A new resident without a 個人番号: ask J-LIS to generate one (番号法 8条).
         req = NumberRequest(record.update_seq, record.municipality_code,
                             record.resident_code, record.birth_date, record.sex)
         out.append(Outbound("national", "number_request", encode_number_request(req)))
-    if ("national" in enabled_links and record.reason == "move_in"
+    if ("national" in enabled_links and reason == "move_in"
             and record.previous_municipality_code
             and record.previous_municipality_code != record.municipality_code):
         # 転入通知 (住基法 9条1項) to the former municipality, through the national server.
@@ -86,7 +87,7 @@ def route(record: IdentityRecord, previous_update_seq: int | None,
         copy = CopyUpdate(
             integrated_atena=resident.integrated_atena, update_seq=record.update_seq,
             previous_update_seq=previous_update_seq if had_copy else None,
-            municipality_code=record.municipality_code, reason=record.reason,
+            municipality_code=record.municipality_code, reason=reason,
             event_date=record.event_date.isoformat(), name=record.name_kanji,
             name_kana=record.name_kana, birth_date=record.birth_date.isoformat(),
             sex=record.sex, address=record.address,

@@ -28,7 +28,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.domain.changes import ADDRESS_ITEMS, CREATING, FOREIGN_ITEMS, Change, Reason
+from hub.domain.changes import (
+    ADDRESS_ITEMS,
+    CREATING,
+    FOREIGN_ITEMS,
+    OLD_SURNAME_ITEMS,
+    STATE_ITEMS,
+    Change,
+    Reason,
+)
 from hub.domain.errors import LogicError
 from hub.domain.resident import Resident
 
@@ -83,8 +91,11 @@ def _check_existence(change: Change, current: Resident | None, municipality_code
 
 
 def _changed_besides(change: Change, current: Resident, allowed: frozenset[str]) -> str | None:
+    """An item ``change`` changes other than ``allowed`` (the register's state flags may
+    come with any change)."""
     return next((k for k, v in change.items.items()
-                 if k not in allowed and getattr(current, k) != v), None)
+                 if k not in allowed and k not in STATE_ITEMS and getattr(current, k) != v),
+                None)
 
 
 def _move_within(change: Change, current: Resident, municipality_code: str) -> None:
@@ -98,7 +109,7 @@ def _move_within(change: Change, current: Resident, municipality_code: str) -> N
 
 
 def _number_designation(change: Change, current: Resident, _municipality_code: str) -> None:
-    if set(change.items) != {"individual_number"}:
+    if set(change.items) - STATE_ITEMS != {"individual_number"}:
         raise LogicError("number_designation_changes_more_than_number",
                          "number_designation may set only the individual number")
     if current.individual_number not in (None, change.items["individual_number"]):
@@ -106,7 +117,7 @@ def _number_designation(change: Change, current: Resident, _municipality_code: s
                          "the resident already has another individual number")
 
 
-_NAME_ITEMS = frozenset({"name_kanji", "name_kana"})
+_NAME_ITEMS = frozenset({"name_kanji", "name_kana"}) | OLD_SURNAME_ITEMS  # 旧氏 too
 
 
 def _name_change(change: Change, current: Resident, _municipality_code: str) -> None:

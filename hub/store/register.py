@@ -22,6 +22,7 @@ from protocols.identity import FIELDS, IdentityRecord
 RESIDENT_COLUMNS = tuple(c.name for c in residents.columns)
 _RESIDENT_DATES = tuple(c.name for c in residents.columns
                         if c.type.python_type.__name__ == "date")
+_RESIDENT_BOOLS = tuple(c.name for c in residents.columns if c.type.python_type is bool)
 _IDENTITY_COLUMNS = (*(attr for attr, _ in FIELDS), "previous_update_seq")
 _IDENTITY_VALUES = attrgetter(*(attr for attr, _ in FIELDS))
 _RESIDENT_VALUES = itemgetter(*RESIDENT_COLUMNS)
@@ -129,7 +130,8 @@ class RegisterStore:
         resident = dict(zip(RESIDENT_COLUMNS, row, strict=True))
         for name in _RESIDENT_DATES:
             resident[name] = to_date(resident[name])
-        resident["removed"] = bool(resident["removed"])
+        for name in _RESIDENT_BOOLS:  # SQLite answers 0 and 1
+            resident[name] = bool(resident[name])
         return resident
 
     # ---- the writes of a batch -------------------------------------------------------

@@ -83,6 +83,18 @@ residents = Table(
     Column("card_state", String(12), nullable=False, server_default="none"),  # 個人番号カード
     Column("card_state_date", Date),                               # since when
     Column("last_update_seq", Integer, nullable=False),
+    Column("resident_code_used_date", Date),                       # 住民票コード使用年月日
+    # The register's state of the resident: 更新禁止, 予定者, 排他.
+    Column("update_prohibited", Boolean, nullable=False, server_default=false()),
+    Column("prospective", Boolean, nullable=False, server_default=false()),
+    Column("exclusive", Boolean, nullable=False, server_default=false()),
+    Column("old_surname_kanji", String(100)),                      # 旧氏 漢字
+    Column("old_surname_kana", String(100)),                       # 旧氏 ふりがな
+    Column("old_surname_gaiji_change_seq", Integer),               # 旧氏 外字変更連番
+    Column("moving_out_planned_date", Date),                       # 転出予定日
+    Column("moving_out_municipality_code", String(6)),             # 転出先 (none: abroad)
+    Column("moving_out_address", String(300)),                     # 転出先住所
+    Column("moving_out_special", Boolean, nullable=False, server_default=false()),  # 特例転出
 )
 
 _SQL_TYPES = {"bool": Boolean, "int": Integer, "datetime": DateTime, "date": Date}

@@ -217,8 +217,7 @@ def test_permanent_refusal_dead_letters_and_holds_only_that_resident(rig: Rig) -
     synth = rig.synth
     a, b = synth.arrival(), synth.arrival()
     person_a = synth.people[-2]
-    move_a = synth._base("move_within", person_a)
-    move_a["resident"] = {"address": synth._address()}
+    move_a = synth.change("move_within", person_a)
     c = synth.arrival()
     rig.commit([a, b, move_a, c])  # seqs: 1 a, 2 b, 3 a again, 4 c
     rig.start()

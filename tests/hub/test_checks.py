@@ -110,12 +110,39 @@ def test_future_event_date_refused() -> None:
     assert err.value.code == "date_in_future"
 
 
-def test_move_out_carries_no_items() -> None:
+def test_move_out_carries_where_to_and_nothing_else() -> None:
     obj = _arrival()
     obj["reason"] = "move_out"
     with pytest.raises(FormatError) as err:
         parse_change(obj, TODAY)
+    assert (err.value.code, err.value.item) == ("missing_item", "moving_out_address")
+    where = {"planned_date": "2026-12-10", "municipality_code": "131016",
+             "address": "東京都千代田区千代田１番"}
+    obj["resident"]["moving_out"] = where
+    with pytest.raises(FormatError) as err:
+        parse_change(obj, TODAY)
     assert err.value.code == "unexpected_item"
+    obj["resident"] = {"moving_out": where, "update_prohibited": False}
+    change = parse_change(obj, TODAY)
+    assert change.items["moving_out_planned_date"] == dt.date(2026, 12, 10)
+    assert change.items["moving_out_municipality_code"] == "131016"
+
+
+def test_only_move_out_says_where_to() -> None:
+    obj = _arrival()
+    obj["resident"]["moving_out"] = {"planned_date": "2026-12-10",
+                                     "address": "東京都千代田区千代田１番"}
+    with pytest.raises(FormatError) as err:
+        parse_change(obj, TODAY)
+    assert (err.value.code, err.value.item) == ("unexpected_item", "moving_out")
+
+
+def test_the_registers_dates_may_not_be_in_the_future() -> None:
+    obj = _arrival()
+    obj["resident"]["address_set_date"] = "2026-12-01"
+    with pytest.raises(FormatError) as err:
+        parse_change(obj, TODAY)
+    assert (err.value.code, err.value.item) == ("date_in_future", "address_set_date")
 
 
 def test_error_messages_never_carry_values() -> None:

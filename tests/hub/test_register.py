@@ -58,7 +58,7 @@ def test_move_in_writes_resident_identity_outbox_and_request(writer: Register) -
     [item] = out.outbox
     assert (item.link, item.seq, item.update_seq) == ("prefecture", 1, 1)
     msg = decode_identity_update(item.payload)  # what goes out validates against the XSD
-    assert msg.previous_update_seq is None and msg.record.reason == "move_in"
+    assert msg.previous_update_seq is None and msg.record.reason == "01"  # 転入
 
 
 @pytest.mark.parametrize("rule", ["move_in_existing_resident", "move_within_changes_more_than_address",
@@ -114,8 +114,7 @@ def test_batch_sees_its_own_earlier_changes(writer: Register) -> None:
     synth = Synth(seed=6, today=TODAY)
     arrival = synth.arrival()
     person = synth.people[-1]
-    move = synth._base("move_within", person)
-    move["resident"] = {"address": synth._address()}
+    move = synth.change("move_within", person)
     repeat = dict(arrival)
     outcomes = writer.apply_batch([parse_change(x, TODAY) for x in (arrival, move, repeat)])
     assert [o.error for o in outcomes] == [None, None, None]
@@ -139,7 +138,7 @@ def test_removed_record_then_move_in_again(writer: Register) -> None:
     arrival = synth.arrival()
     apply(writer, arrival)
     person = synth.people[-1]
-    assert apply(writer, synth._base("move_out", person)).error is None
+    assert apply(writer, synth.change("move_out", person)).error is None
     back = dict(arrival, request_id="R-back")
     out = apply(writer, back)
     assert out.error is None  # 転入 of a person whose record was removed is a new arrival
@@ -229,13 +228,11 @@ def test_integrated_atena_is_assigned_with_the_first_individual_number(store_url
     assert first.integrated_atena == "000000000000001" and first.previous_update_seq is None
     assert [o.link for o in apply(w, baby).outbox] == ["prefecture"]
     person = synth.people[-1]
-    designation = synth._base("number_designation", person)  # the number arrives later
-    designation["resident"] = {"individual_number": individual_number(synth.rng)}
+    designation = synth.change("number_designation", person)  # the number arrives later
     out = apply(w, designation)
     assert isinstance(decode_to_intermediate(out.outbox[1].payload), CodeRequest)
     copy = decode_copy_update(out.outbox[2].payload)
     assert (copy.integrated_atena, copy.previous_update_seq) == ("000000000000002", None)
-    again = synth._base("move_within", person)
-    again["resident"] = {"address": synth._address()}
+    again = synth.change("move_within", person)
     copy = decode_copy_update(apply(w, again).outbox[1].payload)
     assert (copy.integrated_atena, copy.previous_update_seq) == ("000000000000002", 3)

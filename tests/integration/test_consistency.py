@@ -36,8 +36,7 @@ def test_planted_differences_are_found_exactly(env_with: Any) -> None:
     # A change after J-LIS was seeded: the prefecture has it (it travels on the same
     # stream, before the check), J-LIS does not — a real difference, found as one.
     person = next(p for p in synth.people if p.code == f)
-    move = synth._base("move_within", person)
-    move["resident"] = {"address": synth._address()}
+    move = synth.change("move_within", person)
     post_all(e.client(), [move])
 
     e.add_staff("op021", "supervisor")

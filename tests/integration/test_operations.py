@@ -15,9 +15,7 @@ from hub.api.openapi import OPENAPI_PATH, Contract
 
 
 def _move(synth: Synth, person: Any) -> dict[str, Any]:
-    change = synth._base("move_within", person)
-    change["resident"] = {"address": synth._address()}
-    return change
+    return synth.change("move_within", person)
 
 
 def _post(client: Any, change: dict[str, Any], cid: str | None = None) -> int:

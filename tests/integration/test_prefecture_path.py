@@ -159,8 +159,7 @@ def test_malformed_body_is_dead_lettered_and_others_flow(env: Env) -> None:
     mark = 0  # this hub process's own events, from its first: its links start before
     # its intake serves, so the dead letter may come before hub.ready
     later = []
-    move = synth._base("move_within", victim)
-    move["resident"] = {"address": synth._address()}
+    move = synth.change("move_within", victim)
     later.append(move)  # held back behind the dead letter
     later += [synth.arrival() for _ in range(5)]  # other residents: delivered
     more = post_all(client, later, batch=100)
@@ -289,8 +288,7 @@ def test_foreign_residents_are_notified_to_the_ministry_and_only_they(env_with: 
     follow = []
     for c in foreign[:5]:  # and a later change of five of them
         person = next(p for p in synth.people if p.code == c["resident_code"])
-        move = synth._base("move_within", person)
-        move["resident"] = {"address": synth._address()}
+        move = synth.change("move_within", person)
         follow.append(move)
     accepted = post_all(e.client(), changes + follow)
     e.wait_applied(len(accepted))
@@ -429,7 +427,7 @@ def test_number_generation_round_trip(env_with: Any) -> None:
         number = issued["individual_number"]
         assert individual_number_std.is_valid(number)
         _, held = e.control("GET", f"/identities/{code}")
-        assert (held["individual_number"], held["reason"]) == (number, "number_designation")
+        assert (held["individual_number"], held["reason"]) == (number, "33")  # 個人番号の指定
     _, copies = e.other_control("intermediate", "GET", "/wait?applied_seq=6")
     assert copies["copies"] == 3  # each designated resident now has a copy
     assert copies["codes"] == 3  # and a 符号 request was made for each

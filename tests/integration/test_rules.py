@@ -50,10 +50,7 @@ class Case:
 
     def change(self, reason: str, arrival: dict[str, Any], **resident: Any) -> dict[str, Any]:
         person = next(p for p in self.synth.people if p.code == arrival["resident_code"])
-        c = self.synth._base(reason, person)
-        if resident:
-            c["resident"] = resident
-        return c
+        return self.synth.change(reason, person, **resident)
 
 
 def _existing_move_in(c: Case) -> dict[str, Any]:
@@ -100,7 +97,12 @@ def _card(event: str, numbered: bool = False, then: str | None = None,
 def _removed_then(c: Case) -> dict[str, Any]:
     a = c.arrive()
     c.post(c.change("move_out", a))
-    return c.change("move_within", a, address=c.synth._address())
+    return c.change("move_within", a, **c.synth.move_within_items())
+
+
+def _moving(c: Case, **items: Any) -> dict[str, Any]:
+    """A 転居 of a resident who arrived, its items overridden by ``items``."""
+    return c.change("move_within", c.arrive(), **{**c.synth.move_within_items(), **items})
 
 
 def _unknown(c: Case) -> dict[str, Any]:
@@ -145,10 +147,8 @@ CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
     "birth_existing_resident": _birth_of_existing,
     "unknown_resident": _unknown,
     "change_to_removed_record": _removed_then,
-    "move_within_changes_more_than_address": lambda c: c.change(
-        "move_within", c.arrive(), address=c.synth._address(), relationship=OTHER),
-    "move_within_leaves_city": lambda c: c.change(
-        "move_within", c.arrive(), address=_other_city_address()),
+    "move_within_changes_more_than_address": lambda c: _moving(c, relationship=OTHER),
+    "move_within_leaves_city": lambda c: _moving(c, address=_other_city_address()),
     "address_outside_city": _outside_city,
     "name_change_changes_more_than_name": lambda c: c.change(
         "name_change", c.arrive(), name_kanji="沼津　一郎", name_kana="ヌマヅ　イチロウ",

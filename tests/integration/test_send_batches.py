@@ -19,8 +19,7 @@ def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> Non
     rare["address"]["text"] = "静岡県沼津市大手町﨑１番"
     babies = [synth.arrival(newborn=True) for _ in range(2)]  # no number: no notice yet
     post_all(e.client(), people + babies)
-    gone = synth._base("move_out", synth.people[11])  # removed: no notice either
-    gone["resident"] = {}
+    gone = synth.change("move_out", synth.people[11])  # removed: no notice either
     post_all(e.client(), [gone])
     staff = e.staff("op031")
     codes = [p["resident_code"] for p in people]

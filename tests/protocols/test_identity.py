@@ -8,7 +8,9 @@ from lxml import etree
 
 from protocols.errors import BodyError
 from protocols.identity import (
+    DETAILS,
     FIELDS,
+    REASONS,
     IdentityRecord,
     IdentityUpdate,
     decode_identity_update,
@@ -27,7 +29,7 @@ def record(**over: object) -> IdentityRecord:
         individual_number="123456789018", became_resident_date=dt.date(2020, 1, 1),
         address_set_date=dt.date(2020, 1, 1), notified_date=dt.date(2020, 1, 5),
         previous_municipality_code=None, previous_address=None,
-        previous_address_gaiji_count=0, relationship="世帯主", reason="move_in",
+        previous_address_gaiji_count=0, relationship="世帯主", reason="01",
         event_date=dt.date(2020, 1, 1), reason_detail=None, old_resident_code=None,
         resident_code_used_date=None, request_id="REQ-1", operator_id="op1",
         terminal_id="t1", update_seq=42, abnormal_update_seq=None,
@@ -90,10 +92,33 @@ def test_size_and_depth_bounds() -> None:
 def test_every_field_survives_with_all_optionals_set() -> None:
     full = record(
         name_seion_kana="タカハシ　ハナコ", previous_municipality_code="131016",
-        previous_address="東京都千代田区", reason_detail="国外から", old_resident_code="12345678903",
+        previous_address="東京都千代田区", reason_detail="0102", old_resident_code="12345678903",
         resident_code_used_date=dt.date(2020, 1, 1), abnormal_update_seq=3,
         old_surname_kanji="邊見", old_surname_kana="ヘンミ", old_surname_gaiji_change_seq=0,
     )
     assert all(getattr(full, f.name) is not None for f in dataclasses.fields(full))
     msg = IdentityUpdate(full, 7)
     assert decode_identity_update(encode_identity_update(msg)) == msg
+
+
+def test_reason_codes_in_the_xsd_are_the_tables() -> None:
+    """The XSD's 異動事由 and 異動事由詳細 enumerations are REASONS and DETAILS, with the
+    same names, so a code the hub sends is one the receiver's schema knows."""
+    xsd = etree.parse(str(SCHEMA_DIR / "identity_update.xsd"))
+    ns = {"xs": "http://www.w3.org/2001/XMLSchema"}
+
+    def listed(name: str) -> dict[str, str]:
+        return {e.get("value"): e.findtext("xs:annotation/xs:documentation", namespaces=ns)
+                for e in xsd.xpath(f"//xs:simpleType[@name='{name}']//xs:enumeration",
+                                   namespaces=ns)}
+
+    assert listed("Reason") == {code: name for code, name in REASONS.values()}
+    assert listed("ReasonDetail") == DETAILS
+    assert all(code[:2] in listed("Reason") for code in DETAILS)
+
+
+def test_an_unknown_reason_code_is_refused_by_the_schema() -> None:
+    data = encode_identity_update(IdentityUpdate(record(reason="move_in"), None))
+    with pytest.raises(BodyError) as err:
+        decode_identity_update(data)
+    assert err.value.code == "xsd_invalid"
