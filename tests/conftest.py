@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from certs.devca import init_certs
+from devtools.leaks import WATCH
 from devtools.pgserver import PgServer
 from hub.config import load_config
 
@@ -45,6 +46,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_server").database())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def nothing_personal_written() -> Any:
+    """At the end of each test process (each pytest-xdist worker has its own hubs and
+    its own ``WATCH``): nothing personal any test gave a hub is in what the hubs wrote
+    (``tests/integration/test_leaks.py`` says what is searched).  A hit fails the run
+    as an error at this fixture's teardown, naming the value's kind and where."""
+    yield
+    hits = WATCH.hits()
+    assert not hits, f"{len(hits)} personal values written; the first in: {hits[0][1]}"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The leak scan runs last, so it searches what the whole session wrote."""
+    """The leak scan runs last, so it searches what the whole session wrote (of its
+    process: with several workers, ``nothing_personal_written`` checks each one's)."""
     items.sort(key=lambda item: item.nodeid.startswith("tests/integration/test_leaks.py"))

@@ -204,10 +204,14 @@ def test_readiness_maintenance_drain_and_backpressure(env_with: Any) -> None:
     assert [r["update_seq"] for r in env.applied()] == [waiting]
     off = env.as_staff("ops2", "maintenance", "off")
     assert off.returncode == 0, off.stderr
+    mark = env.hub.mark()
     _post(client, synth.arrival())
     logged = env.read_store("SELECT operator_id, action FROM audit_log WHERE action LIKE "
                             "'maintenance.%' ORDER BY id")
     assert logged == [("ops2", "maintenance.on"), ("ops2", "maintenance.off")]
+    # Delivered before the peer stalls, so the outbox below holds exactly what follows.
+    env.hub.wait_event(lambda e: e.get("event") == "link.delivered" and e.get("seq") == 2,
+                       after=mark)
 
     # Backpressure: the peer stalls, the outbox passes its limit, the intake says why.
     env.control("POST", "/faults", {"stall": True})
