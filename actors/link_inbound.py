@@ -13,6 +13,7 @@ from actors.inbound_stream import InboundStream, Push
 from actors.link_metrics import LinkMetrics
 from actors.messages import Designated, InboundRecorded, RecordInbound, SubmitChanges
 from hub.domain import inbound
+from protocols.national import TransferInNotice
 from protocols.session import DataFrame, Session
 
 
@@ -47,19 +48,25 @@ class LinkInbound:
             return b""
         if effect.check is not None:
             self.metrics.consistency_answered(effect.check)
-        self.record(frame.seq, effect.kind, frame.body, effect.refused, effect.check)
+        self.record(frame.seq, effect.kind, frame.body, effect.refused, effect.check,
+                    effect.transfer_in)
         return b""
 
     def record(self, seq: int, kind: str, body: bytes, code: str | None,
-               check: inbound.CheckAnswer | None = None) -> None:
-        """Into the inbox (refused with ``code`` if set); ``recorded`` follows."""
-        self.metrics.inbound_refused(code)
+               check: inbound.CheckAnswer | None = None,
+               transfer_in: TransferInNotice | None = None) -> None:
+        """Into the inbox (refused with ``code`` if set, or with the code the writer
+        decides: a 転入通知 that answers no 転出); ``recorded`` follows."""
+        later = self.later
+        # The writer's reply crosses back to this actor as a tell (``later``).
         self.writer.tell(RecordInbound(self.link, seq, kind, body, code, check=check,
-                                       reply=self.later(InboundRecorded(seq, code))))
+                                       transfer_in=transfer_in, reply=lambda decided: later(
+                                           InboundRecorded(seq, decided))()))
 
     def recorded(self, msg: InboundRecorded, session: Session | None) -> bytes:
         """The push is in the inbox: its acknowledgement (or refusal), if connected."""
         self.stream.recorded(msg.seq)
+        self.metrics.inbound_refused(msg.refused_code)
         self.metrics.inbound()
         if session is None:
             return b""

@@ -20,6 +20,7 @@ from hub.domain.inbound import CheckAnswer
 from hub.domain.outcomes import OutboxItem, Outcome, Request
 from hub.domain.staff import LockoutRule, LoginVerdict
 from hub.store import AuditEntry
+from protocols.national import TransferInNotice
 
 
 def tell_if_alive(actor: pykka.ActorRef[Any], message: Any) -> None:
@@ -74,8 +75,9 @@ class RecordInbound:
     kind: str
     body: bytes
     refused_code: str | None  # set when the document was refused (kept for staff)
-    reply: Callable[[], None]
+    reply: Callable[[str | None], None]  # with the refusal's code (the writer's, if any)
     check: CheckAnswer | None = None  # a consistency check's result: its counts
+    transfer_in: TransferInNotice | None = None  # a 転入通知: confirms the 転出 it answers
 
 
 @dataclass(frozen=True, slots=True)

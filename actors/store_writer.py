@@ -108,12 +108,27 @@ def _hold(w: StoreWriter, conn: Conn, m: HoldMessages, _now: float) -> Reply:
 
 
 def _inbound(w: StoreWriter, conn: Conn, m: RecordInbound, now: float) -> Reply:
-    item_id = w.store.inbox.record(conn, m.link, m.seq, m.kind, m.body, m.refused_code, now)
+    code, result = m.refused_code, None
+    if m.transfer_in is not None and (
+            held := w.store.inbox.find(conn, m.link, m.seq)) is not None:
+        code = held.code  # a resend: answered as the first time
+    elif m.transfer_in is not None:
+        # A 転入通知: the 転出 it answers is confirmed here, in the writer, once.
+        confirmed = w.register.transfer_in(conn, m.transfer_in)
+        result = {"move_out": confirmed.state,
+                  "move_out_update_seq": confirmed.move_out_update_seq,
+                  "confirmed_date": confirmed.confirmed_date.isoformat()
+                  if confirmed.confirmed_date else None}
+        code = "no_matching_move_out" if confirmed.state == "no_matching_move_out" else None
+        log.info("transfer-in notice", extra={"event": "moves.transfer_in",
+                                              "state": confirmed.state,
+                                              "update_seq": confirmed.move_out_update_seq})
+    item_id = w.store.inbox.record(conn, m.link, m.seq, m.kind, m.body, code, now, result)
     if (a := m.check) is not None:
         w.store.jobs.check_answered(conn, m.link, a.check_id, a.compared, a.held,
                                     a.differences, item_id, now)
     w.store.link_state.advance_inbound(conn, m.link, m.seq)
-    return m.reply
+    return functools.partial(m.reply, code)
 
 
 def _ack_inbox(w: StoreWriter, conn: Conn, m: AckInbox, now: float) -> Reply:

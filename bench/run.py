@@ -259,24 +259,31 @@ def main() -> None:
         store = "PostgreSQL (private server, unix socket)" if pg else "SQLite (WAL, FULL)"
         print(f"hub                store {store}, five links"
               + (f", overrides {' '.join(args.set)}" if args.set else ""))
+        def stream(n: int) -> list[dict[str, Any]]:
+            """``n`` changes; J-LIS knows where each arrival from another city came from
+            (its 転入 asks for the 転出証明書情報, as a city's does)."""
+            changes = list(synth.stream(n))
+            env.from_elsewhere(synth)
+            return changes
+
         n = 60 if q else 2000
-        rate = sequential(env, list(synth.stream(n)))
+        rate = sequential(env, stream(n))
         print(f"1 client × 1       {rate:>10,.0f} changes/s ({n:,} single requests in "
               f"turn, until every link acknowledged; {beside(rate)})")
         n = 200 if q else 10_000
-        rate = concurrent(env, tmp, list(synth.stream(n)), 64)
+        rate = concurrent(env, tmp, stream(n), 64)
         print(f"64 clients × 1     {rate:>10,.0f} changes/s ({n:,} single requests, 64 at a "
               f"time; {beside(rate)})")
         n = 800 if q else 50_000
         profiler = Profiler(args.profile, env, "batches-postgres" if pg else "batches")
-        answered, e2e, messages = batches(env, list(synth.stream(n)), 4, 200)
+        answered, e2e, messages = batches(env, stream(n), 4, 200)
         profiler.stop()
         print(f"intake             {answered:>10,.0f} changes/s ({n:,} changes, 4 clients × "
               f"batches of 200, answered after commit)")
         print(f"end to end         {e2e:>10,.0f} changes/s ({messages:,} messages on five "
               f"links, {messages * e2e / n:,.0f}/s, all acknowledged; {beside(e2e, messages * e2e / n)})")
         secs = 1 if q else 20
-        lat = latency(env, tmp, list(synth.stream(int(args.rate * secs))), args.rate)
+        lat = latency(env, tmp, stream(int(args.rate * secs)), args.rate)
         print(f"latency @ {args.rate:,.0f}/s  p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, "
               f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms (scheduled send → "
               f"prefecture commit, {lat['n']:,} changes); answered p50 "

@@ -6,8 +6,11 @@ system and staff would:
 
 1. posts a few hundred synthetic changes through the intake API — singly, in batches,
    once repeated, and a handful that the checks must refuse — and card events; births
-   and arrivals from abroad go to J-LIS for a 個人番号 and come back designated;
-2. when every link is quiet: an identity query at the national server, a
+   and arrivals from abroad go to J-LIS for a 個人番号 and come back designated, arrivals
+   from another city keep theirs from the 転出証明書情報 J-LIS holds; one card holder
+   moves to Tokyo (特例転出: the certificate goes to J-LIS for the destination);
+2. when every link is quiet: the destination's 転入通知, which confirms the 特例転出
+   (転出確定, in the inbox), an identity query at the national server, a
    send-destination batch for everyone needing a number notice, a ministry notice and
    a moving-out certificate pushed into the inbox, a manual-answer request of the
    intermediate server approved by staff, and a consistency check with the prefectural
@@ -32,7 +35,7 @@ import pykka
 from actors.messages import GetStatus
 from certs.devca import init_certs
 from devtools.control import control
-from devtools.harness import seed_national
+from devtools.harness import known_elsewhere, seed_national
 from devtools.synthetic import Synth
 from hub.admin import add_account
 from hub.client import HttpsClient
@@ -46,11 +49,15 @@ STAFF = {"operator_id": "demo01", "terminal_id": "t01"}  # the register system's
 DEMO_STAFF = {"demo-supervisor": ("supervisor",), "demo-clerk": ("window_clerk",)}
 
 
-def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
+def _drive(host: str, port: int, certs_dir: Path, n: int,
+           controls: dict[str, int]) -> dict[str, Any]:
     """Post the demo's changes (runs in a worker thread; blocking HTTP is fine there)."""
     client = HttpsClient(host, port, certs_dir, "register")
     synth = Synth()
     changes = list(synth.stream(n))
+    # J-LIS knows where each arrival from another city came from: each 転入 finds the
+    # former city's 転出証明書情報 (and keeps the 個人番号 from it).
+    known_elsewhere(controls["national"], synth)
     accepted = 0
     refused: Counter[str] = Counter()
     started = time.perf_counter()
@@ -76,6 +83,14 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
             "request_id": f"CARD-{k}", **STAFF, "resident_code": person.code,
             "event": "issue", "event_date": synth.today.isoformat()})
         cards += status == 201
+    # One of them moves to Tokyo with the card: a 特例転出 (its 転出証明書情報 goes to
+    # J-LIS for the destination; the 転入通知 comes back in the tour).
+    leaving = holders[0]
+    status, moved = client.post("/v1/changes", synth.change("move_out", leaving, moving_out={
+        "planned_date": synth.today.isoformat(), "municipality_code": "131016",
+        "address": "東京都千代田区丸の内１丁目１番", "special": True}))
+    special = {"code": leaving.code, "status": status, "update_seq": moved.get("update_seq"),
+               "links": moved.get("links", [])}
     status, first = client.post("/v1/changes", singles[0])
     repeat_same = status == 201 and first["update_seq"] == 1
     expected: Counter[str] = Counter()
@@ -90,11 +105,12 @@ def _drive(host: str, port: int, certs_dir: Path, n: int) -> dict[str, Any]:
     living = next(p for p in synth.people if not p.removed and p.number)
     return {"accepted": accepted, "refused": refused, "expected_refusals": expected,
             "cards": cards, "repeat_same": repeat_same, "elapsed": elapsed, "posted": n,
-            "someone": living}
+            "someone": living, "special_move_out": special}
 
 
 def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
-                someone: Any, password: str) -> dict[str, Any]:
+                someone: Any, special_move_out: dict[str, Any],
+                password: str) -> dict[str, Any]:
     """What staff and the outside systems do next (a worker thread, blocking HTTP)."""
     out: dict[str, Any] = {}
     clerk = HttpsClient(host, port, certs_dir, "operator")
@@ -111,6 +127,15 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
             raise RuntimeError(f"mock {name} {method} {path}: {status}")
         return answer
 
+    # The 特例転出's destination records the 転入: its 転入通知 confirms the 転出.
+    leaving = special_move_out["code"]
+    notice = mock("national", "POST", f"/moved-in/{leaving}", {})
+    pushed = len(mock("national", "GET", "/pushes"))
+    mock("national", "GET", f"/wait?pushes_settled={pushed}&timeout=30")
+    _, transfers = staff.get("/v1/inbox?kind=national.transfer_in")
+    out["transfer_in"] = next((i.get("result", {}) for i in transfers["items"]
+                               if i.get("document", {}).get("resident_code") == leaving), {})
+    out["transfer_in"]["to"] = notice["municipality_code"]
     # J-LIS holds what the prefectural server holds (plus the rest of the country).
     out["seeded"] = seed_national(controls["prefecture"], controls["national"])
     # An identity query by the four items (name in kana + birth date).
@@ -147,7 +172,8 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
     for item in pending["items"]:  # staff approve two of the three items asked
         status, body = staff.post(f"/v1/manual-answers/{item['id']}",
                                   {"decision": "approve", "items": ["name", "address"]})
-        out["manual_answer"] = f"{status} ({', '.join(body.get('items', []))} sent)"
+        out["manual_answer"] = status
+        out["manual_answer_items"] = body.get("items", [])
     _, inbox = staff.get("/v1/inbox?limit=1000")
     out["inbox"] = Counter((i["kind"], i["state"]) for i in inbox["items"])
     # A consistency check, with one difference planted in J-LIS's copy.
@@ -225,7 +251,7 @@ class _Demo:
         print(f"hub on https://127.0.0.1:{self.ports.intake} (intake); mocks' control APIs on "
               + ", ".join(f"{k} http://127.0.0.1:{v}" for k, v in self.controls.items()))
         d = threads.deferToThread(_drive, "127.0.0.1", self.ports.intake, self.cfg.certs_dir,
-                                  self.n)
+                                  self.n, self.controls)
         d.addCallback(self.tour).addCallback(self.scrape).addCallback(self.report)
         d.addErrback(self.failed).addBoth(self.shutdown)
         return d
@@ -255,7 +281,7 @@ class _Demo:
         self.state["summary"] = summary
         return self.quiet().addCallback(lambda _: threads.deferToThread(
             _staff_tour, "127.0.0.1", self.ports.intake, self.cfg.certs_dir, self.controls,
-            summary["someone"], self.password))
+            summary["someone"], summary["special_move_out"], self.password))
 
     def scrape(self, staff: dict[str, Any]) -> Any:
         from twisted.internet import threads
@@ -332,7 +358,12 @@ def _report(summary: dict[str, Any], staff: dict[str, Any], text: str,
         f"{kind} {st} {n}" for (kind, st), n in sorted(inbox.items())))
     print(f"  staff                logged in from a staff terminal → {staff['login']}; a "
           f"window clerk starting a bulk output → {staff['clerk_batch']}")
-    print(f"  manual answer        approved by staff → {staff.get('manual_answer', 'none')}")
+    print(f"  manual answer        approved by staff → {staff.get('manual_answer', 'none')} "
+          f"({', '.join(staff.get('manual_answer_items', []))} sent of the three asked)")
+    sm, ti = summary["special_move_out"], staff["transfer_in"]
+    print(f"  特例転出              転出 {sm['status']} (更新順番号 {sm['update_seq']}) → "
+          f"転出証明書情報 to J-LIS ({', '.join(sm['links'])}) → 転入通知 from "
+          f"{ti.get('to')} → {ti.get('move_out')} {ti.get('confirmed_date')}")
     for link, c in sorted(staff["checks"].items()):
         print(f"  consistency check    {link}: sent {c['sent']}, compared {c['compared']}, "
               f"held {c['held']} → {c['difference_count']} difference(s) "
@@ -353,6 +384,8 @@ def _report(summary: dict[str, Any], staff: dict[str, Any], text: str,
         "difference_count"]) == (0, 1) and staff["query"][1] == "found"
     ok = ok and b["state"] == "delivered" and staff.get("manual_answer") == 200
     ok = ok and staff["login"] == 201 and staff["clerk_batch"] == 403
+    ok = ok and sm["status"] == 201 and "national" in sm["links"] and (
+        ti.get("move_out"), ti.get("move_out_update_seq")) == ("confirmed", sm["update_seq"])
     print(f"  metrics              https://127.0.0.1:{ports.metrics}/metrics (client "
           f"certificate {certs_dir}/monitor.pem); e.g.")
     print(f"    curl --cacert {certs_dir}/ca.pem --cert {certs_dir}/monitor.pem "

@@ -196,6 +196,13 @@ class Env:
         """Give the national mock the city's residents as the prefecture holds them."""
         return seed_national(self.control_port, self.others["national"][2])
 
+    def from_elsewhere(self, synth: Any) -> int:
+        """Tell J-LIS (the national mock, if it runs) where ``synth``'s domestic arrivals
+        came from, so each 転入 finds its 転出証明書情報; how many people."""
+        if "national" not in self.others:
+            return 0
+        return known_elsewhere(self.others["national"][2], synth)
+
     def start_hub(self, extra: list[str] | None = None) -> None:
         if extra is not None:
             self.hub_extra = extra
@@ -369,6 +376,17 @@ def seed_national(prefecture_port: int, national_port: int) -> int:
     for i in range(0, len(people), 1000):
         control("127.0.0.1", national_port, "POST", "/persons", people[i : i + 1000])
     return len(people)
+
+
+def known_elsewhere(national_port: int, synth: Any) -> int:
+    """J-LIS's register of the country holds ``synth``'s domestic arrivals at the city
+    each came from (``Synth.former_records``), by the national mock's control port."""
+    rows = synth.former_records()
+    for i in range(0, len(rows), 1000):
+        status, body = control("127.0.0.1", national_port, "POST", "/persons",
+                               rows[i : i + 1000])
+        assert status == 200, body
+    return len(rows)
 
 
 def check_order(applied: list[dict[str, Any]]) -> dict[str, list[int]]:

@@ -48,6 +48,8 @@ class Synth:
         self.today = today or dt.date.today()
         self.people: list[Person] = []
         self.serial = 0
+        # 住民票コード -> a domestic arrival at the city they left, as J-LIS holds them
+        self.former: dict[str, dict[str, Any]] = {}
 
     def _rid(self) -> str:
         self.serial += 1
@@ -107,6 +109,7 @@ class Synth:
         elif not newborn:
             code, text = self.rng.choice(OTHER_CITIES)
             resident["previous_address"] = {"municipality_code": code, "text": text}
+            self._left(p, code)
         change["resident"] = resident
         self.people.append(p)
         return change
@@ -115,12 +118,32 @@ class Synth:
         """``n`` arrivals of Japanese residents; ``numbered``: each given a 個人番号
         (drawn after all of them, in order)."""
         arrivals = [self.arrival() for _ in range(n)]
-        for a in arrivals:
+        for a, person in zip(arrivals, self.people[-n:], strict=True):
             if numbered:
-                a["resident"]["individual_number"] = individual_number(self.rng)
+                person.number = individual_number(self.rng)
+                a["resident"]["individual_number"] = person.number
             a["resident"]["resident_type"] = "japanese"
             a["resident"].pop("foreign", None)
+            if "municipality_code" not in a["resident"]["previous_address"]:
+                code, text = self.rng.choice(OTHER_CITIES)  # from a city in Japan
+                a["resident"]["previous_address"] = {"municipality_code": code, "text": text}
+            self._left(person, a["resident"]["previous_address"]["municipality_code"])
         return arrivals
+
+    def former_records(self) -> list[dict[str, Any]]:
+        """Where each domestic arrival came from, as J-LIS holds them (its register of
+        the country: ``POST /persons`` of the national mock), so a 転入 finds the former
+        city's 転出証明書情報: the person at their former city, with their 個人番号, as
+        they were when they arrived."""
+        return list(self.former.values())
+
+    def _left(self, p: Person, city: str) -> None:
+        town = next(text for c, text in OTHER_CITIES if c == city)
+        self.former[p.code] = {
+            "resident_code": p.code, "individual_number": p.number, "municipality_code": city,
+            "name_kanji": p.name_kanji, "name_kana": p.name_kana,
+            "birth_date": p.birth.isoformat(), "sex": p.sex, "address": town,
+            "record_status": "active", "update_seq": None, "held_for": city}
 
     def _living(self) -> Person | None:
         alive = [p for p in self.people[-500:] if not p.removed]
@@ -192,8 +215,8 @@ class Synth:
                              "address": self._address(),
                              "became_resident_date": again["event_date"],
                              "address_set_date": again["event_date"],
-                             "previous_address": {"municipality_code": OTHER_CITIES[0][0],
-                                                  "text": OTHER_CITIES[0][1]}}
+                             # from abroad: refused by its rule, with no 転出証明書情報
+                             "previous_address": {"text": "アメリカ合衆国"}}
         yield "move_in_existing_resident", again
         move = self._base("move_within", p)
         move["resident"] = {**self.move_within_items(), "name_kanji": "別人　太郎"}

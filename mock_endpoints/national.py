@@ -8,6 +8,14 @@ sent after the commit.  A request for a resident it already numbered gets the sa
 number again.  It refuses a body that is not a valid request (permanent) or one for
 another municipality (permanent).
 
+Moves between cities: a domestic 転入's ``CertificateRequest`` is answered with the
+転出証明書情報 of a 特例転出 addressed to the city (``POST /certificates`` plays the
+former city sending one), else with the former city's record in its register (by
+住民票コード, else by ふりがな, birth date and sex), else ``not_found``.  The hub's own
+特例転出 certificates are kept (``GET /moving-outs``); ``POST /moved-in/<住民票コード>``
+plays the destination's 転入 and pushes its 転入通知 back (or every certificate at once
+with the option ``auto_transfer_in``).
+
 Its register (``persons``) starts with ``seed_others`` people of other municipalities
 (option of ``[mocks.national]``, deterministic) and takes the city's residents through
 the control API (``POST /persons``), as the real server holds what the prefectural
@@ -33,19 +41,26 @@ from protocols.charconv import seion_kana
 from protocols.codes import individual_number_check_digit
 from protocols.consistency import CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
+from protocols.jsonable import as_json
 from protocols.national import (
     MAX_MATCHES,
+    CertificateAnswer,
+    CertificateRequest,
+    IdentityQuery,
     MovingOutCertificate,
     NumberGenerated,
     NumberRequest,
     QueryMatch,
     QueryResult,
     TransferInNotice,
-    decode_query,
+    decode_from_national,
+    decode_question,
     decode_to_national,
+    encode_certificate_answer,
     encode_moving_out,
     encode_number_generated,
     encode_query_result,
+    encode_transfer_in,
 )
 
 PERSON_ITEMS = ("resident_code", "individual_number", "municipality_code", "name_kanji",
@@ -70,6 +85,13 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     CREATE INDEX IF NOT EXISTS persons_kana ON persons (kana_key);
     CREATE INDEX IF NOT EXISTS persons_name ON persons (name_key);
     CREATE INDEX IF NOT EXISTS persons_held ON persons (held_for);
+    CREATE TABLE IF NOT EXISTS certificates (
+        resident_code TEXT NOT NULL, to_municipality_code TEXT NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (resident_code, to_municipality_code));
+    CREATE TABLE IF NOT EXISTS moving_outs (
+        resident_code TEXT PRIMARY KEY, certificate_number TEXT NOT NULL,
+        to_municipality_code TEXT NOT NULL, body TEXT NOT NULL,
+        moved_in INTEGER NOT NULL DEFAULT 0);
     """ + checkpeer.SCHEMA
     # The city's file as J-LIS keeps it (機構保存本人確認情報), compared by a check.
     HELD_CODES = "SELECT resident_code AS code FROM persons WHERE held_for = ?"
@@ -115,9 +137,81 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
 
     def answer(self, body: bytes) -> bytes:
         try:
-            q = decode_query(body)
+            question = decode_question(body)
         except BodyError:
             return encode_query_result(QueryResult("refused", 0))
+        if isinstance(question, CertificateRequest):
+            return encode_certificate_answer(self._certificate(question))
+        return self._query(question)
+
+    # ---- moves between cities -----------------------------------------------------------
+
+    def _certificate(self, req: CertificateRequest) -> CertificateAnswer:
+        """The 転出証明書情報 for a destination's 転入 (see the module docstring)."""
+        if req.municipality_code != self.municipality_code:
+            return CertificateAnswer("refused")
+        row = self.db.execute("SELECT body FROM certificates WHERE resident_code=? AND "
+                              "to_municipality_code=?",
+                              (req.resident_code, req.municipality_code)).fetchone()
+        if row is not None:
+            cert = decode_from_national(row[0].encode())
+            assert isinstance(cert, MovingOutCertificate)
+            return CertificateAnswer("found", True, cert)
+        columns = ", ".join(PERSON_ITEMS)
+        rows = self.db.execute(f"SELECT {columns} FROM persons WHERE resident_code=? AND "
+                               "held_for=?", (req.resident_code,
+                                              req.former_municipality_code)).fetchall()
+        if not rows:  # the code the register has may be wrong: the person by their items
+            rows = self.db.execute(
+                f"SELECT {columns} FROM persons WHERE held_for=? AND kana_key=? AND "
+                "birth_date=? AND sex=?", (req.former_municipality_code,
+                                           seion_kana(req.name_kana),
+                                           req.birth_date.isoformat(), req.sex)).fetchall()
+        if len(rows) != 1:
+            return CertificateAnswer("not_found")
+        p = dict(zip(PERSON_ITEMS, rows[0], strict=True))
+        return CertificateAnswer("found", False, MovingOutCertificate(
+            certificate_number=f"J{p['resident_code']}", from_municipality_code=p[
+                "municipality_code"], to_municipality_code=req.municipality_code,
+            resident_code=p["resident_code"], name_kanji=p["name_kanji"],
+            name_kana=p["name_kana"], birth_date=dt.date.fromisoformat(p["birth_date"]),
+            sex=p["sex"], former_address=p["address"],
+            individual_number=p["individual_number"]))
+
+    def _moving_out(self, cur: sqlite3.Cursor, cert: MovingOutCertificate) -> Applied:
+        """The city's 特例転出: kept for its destination (which moves the person in when
+        the control API says, or at once with ``auto_transfer_in``)."""
+        cur.execute("INSERT OR REPLACE INTO moving_outs VALUES (?, ?, ?, ?, 0)",
+                    (cert.resident_code, cert.certificate_number, cert.to_municipality_code,
+                     encode_moving_out(cert).decode()))
+        if self.options.get("auto_transfer_in"):
+            self._moved_in(cur, cert.resident_code, cert.moving_out_date)
+        return None, cert.resident_code, None
+
+    def _moved_in(self, cur: sqlite3.Cursor, resident_code: str,
+                  on: dt.date | None = None) -> TransferInNotice | None:
+        """The destination's 転入 of a person the city sent a certificate for: its 転入通知
+        pushed to the city (``None``: no such certificate)."""
+        row = cur.execute("SELECT body FROM moving_outs WHERE resident_code=?",
+                          (resident_code,)).fetchone()
+        if row is None:
+            return None
+        cert = decode_to_national(row[0].encode())
+        assert isinstance(cert, MovingOutCertificate)
+        day = on or cert.moving_out_date or dt.date.today()
+        (moved,) = cur.execute("SELECT count(*) FROM moving_outs WHERE moved_in=1").fetchone()
+        notice = TransferInNotice(
+            update_seq=moved + 1,  # the destination's 更新順番号 of its 転入 (made up)
+            municipality_code=cert.to_municipality_code,
+            former_municipality_code=cert.from_municipality_code,
+            resident_code=cert.resident_code, move_in_date=day, notified_date=day,
+            address=cert.planned_address or "（転入先住所）")
+        cur.execute("UPDATE moving_outs SET moved_in=1 WHERE resident_code=?",
+                    (resident_code,))
+        self.queue_push(cur, encode_transfer_in(notice))
+        return notice
+
+    def _query(self, q: IdentityQuery) -> bytes:
         where: list[str] = []
         args: list[Any] = []
         if q.resident_code:
@@ -160,9 +254,17 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     def decode(self, body: bytes) -> Any:
         return decode_to_national(body)
 
+    def municipality_of(self, doc: Any) -> str | None:
+        if isinstance(doc, MovingOutCertificate):
+            return doc.from_municipality_code
+        code: str | None = doc.municipality_code
+        return code
+
     def apply_document(self, cur: sqlite3.Cursor, doc: Any, body: bytes) -> Applied:
         if isinstance(doc, ConsistencyChunk):
             return self.check_chunk(cur, doc), None, None
+        if isinstance(doc, MovingOutCertificate):
+            return self._moving_out(cur, doc)
         if isinstance(doc, TransferInNotice):
             # Forwarded to the former municipality (here: kept for the control API).
             cur.execute("INSERT OR REPLACE INTO transfer_notices VALUES (?, ?, ?, ?)",
@@ -198,15 +300,57 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
         to this city); ``{"raw": "<xml/>"}``: any bytes."""
         if "raw" in spec:
             return str(spec["raw"]).encode()
-        if "moving_out" in spec:
-            m = {"to_municipality_code": self.municipality_code, **spec["moving_out"]}
-            for k in ("birth_date", "moving_out_date"):
-                m[k] = dt.date.fromisoformat(m[k])
-            return encode_moving_out(MovingOutCertificate(**m))
+        if "moving_out" in spec:  # held for the 転入 too, as POST /certificates does
+            cert = self._certificate_of(spec["moving_out"])
+            self._hold_certificates([cert])
+            return encode_moving_out(cert)
+        if "transfer_in" in spec:  # a 転入通知 of any person (one the city never sent)
+            t = {"update_seq": 1, "former_municipality_code": self.municipality_code,
+                 "notified_date": None, **spec["transfer_in"]}
+            t["move_in_date"] = dt.date.fromisoformat(t["move_in_date"])
+            return encode_transfer_in(TransferInNotice(**t))
         g = spec["generated"]
         return encode_number_generated(NumberGenerated(
             int(g["request_update_seq"]), g.get("municipality_code", self.municipality_code),
             g["resident_code"], g["individual_number"]))
+
+    def _moves_control(self, method: str, path: str, request: Any) -> Any | None:
+        """The control API's moves between cities (see the module docstring)."""
+        if method == "POST" and path == "/certificates":
+            # Another city's 特例転出 to this city: its 転出証明書情報, held for the 転入.
+            certs = [self._certificate_of(c) for c in json.loads(request_body(request))]
+            self._hold_certificates(certs)
+            return {"stored": len(certs)}
+        if method == "GET" and path == "/moving-outs":
+            rows = self.db.execute("SELECT body, moved_in FROM moving_outs ORDER BY rowid")
+            return [{**as_json(decode_to_national(r[0].encode())), "moved_in": bool(r[1])}
+                    for r in rows]
+        if method == "POST" and path.startswith("/moved-in/"):
+            day = json.loads(request_body(request, b"{}")).get("move_in_date")
+            with self.db:
+                self.db.execute("BEGIN")
+                notice = self._moved_in(self.db.cursor(), path.rsplit("/", 1)[1],
+                                        dt.date.fromisoformat(day) if day else None)
+            if notice is None:
+                request.setResponseCode(404)
+                return {"error": "no certificate for this resident"}
+            self.flush_pushes()
+            return as_json(notice)
+        return None
+
+    def _hold_certificates(self, certs: list[MovingOutCertificate]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO certificates VALUES (?, ?, ?)", [
+                (c.resident_code, c.to_municipality_code, encode_moving_out(c).decode())
+                for c in certs])
+
+    def _certificate_of(self, items: dict[str, Any]) -> MovingOutCertificate:
+        m = {"to_municipality_code": self.municipality_code, **items}
+        for k in ("birth_date", "moving_out_date"):
+            if m.get(k):
+                m[k] = dt.date.fromisoformat(m[k])
+        return MovingOutCertificate(**m)
 
     def describe(self) -> dict[str, Any]:
         return {"issued": self.db.execute("SELECT count(*) FROM numbers").fetchone()[0],
@@ -228,6 +372,9 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
                                    " move_in_date FROM transfer_notices ORDER BY update_seq")
             return [{"update_seq": r[0], "resident_code": r[1],
                      "former_municipality_code": r[2], "move_in_date": r[3]} for r in rows]
+        moves = self._moves_control(method, path, request)
+        if moves is not None:
+            return moves
         if method == "POST" and path == "/persons":
             rows = json.loads(request_body(request, b"[]"))
             if not isinstance(rows, list):

@@ -1,5 +1,18 @@
 """Documents exchanged with the national server (全国サーバ, J-LIS).
 
+Moves between cities (住基法 9条, 22条, 24条の2), both ways through the national server:
+
+- this city is the *former* city: a 特例転出 (the resident has a 個人番号カード) sends the
+  ``MovingOutCertificate`` (転出証明書情報) on the hub's stream for the destination; the
+  destination's ``TransferInNotice`` (転入通知) comes back on the national server's
+  stream and confirms the 転出.
+- this city is the *destination*: a domestic 転入 asks (request/response, like a query)
+  ``CertificateRequest`` for the former city's 転出証明書情報; the ``CertificateAnswer``
+  carries it — ``special`` when it is a 特例転出's certificate, else the former city's
+  record as J-LIS holds it (what the resident's paper 転出証明書 says) — and the hub
+  keeps the 住民票コード and 個人番号 from it.  The hub's ``TransferInNotice`` then goes
+  to the former city on the hub's stream.
+
 Individual-number generation:
 
 A new 住民票コード without a 個人番号 (出生, 転入 from abroad, …) sends a
@@ -14,8 +27,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from lxml import etree
+
 from protocols.consistency import CHUNK, RESULT, ConsistencyChunk, ConsistencyResult
-from protocols.xmlrecord import XmlDispatch, XmlDocument, XmlListDocument
+from protocols.xmlrecord import XmlDispatch, XmlDocument, XmlListDocument, XmlRecord
+from protocols.xmlsafe import load_schema, parse_xml, validate
 
 NAMESPACE = "urn:jukihub:national:number:1"
 QUERY_NAMESPACE = "urn:jukihub:national:query:1"
@@ -132,21 +148,43 @@ def decode_query_result(data: bytes) -> QueryResult:
 
 @dataclass(frozen=True, slots=True)
 class MovingOutCertificate:
-    """転出証明書情報 (住基法 24条の2): someone moving here with a card (特例転入)."""
+    """転出証明書情報 (住基法 24条の2): someone moving from one city to another; the
+    former city sends it for a 特例転出, and a destination's request is answered with it."""
 
     certificate_number: str       # the certificate's number at the former municipality
     from_municipality_code: str   # 転出元 市町村コード
-    to_municipality_code: str     # 転入先 (this city)
+    to_municipality_code: str     # 転入先 市町村コード
     resident_code: str            # 住民票コード
     name_kanji: str               # 氏名
     name_kana: str                # ふりがな
     birth_date: dt.date           # 生年月日
     sex: str                      # 性別
     former_address: str           # 転出元住所
-    planned_address: str          # 転出先（予定）住所
-    moving_out_date: dt.date      # 転出予定年月日
+    planned_address: str | None = None   # 転出先（予定）住所
+    moving_out_date: dt.date | None = None  # 転出予定年月日
     household_head: str | None = None  # 世帯主
     relationship: str | None = None    # 続柄
+    individual_number: str | None = None  # 個人番号
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRequest:
+    """A destination asks for the former city's 転出証明書情報 of the person its 転入
+    names: by 住民票コード, else by ふりがな, birth date and sex at the former city."""
+
+    municipality_code: str         # the asking city (the destination)
+    former_municipality_code: str  # 転出元 市町村コード
+    resident_code: str             # 住民票コード, as the register has it
+    name_kana: str                 # ふりがな
+    birth_date: dt.date            # 生年月日
+    sex: str                       # 性別
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateAnswer:
+    status: str                    # found | not_found | refused
+    special: bool = False          # a 特例転出's certificate (else the record J-LIS holds)
+    certificate: MovingOutCertificate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +204,49 @@ _MOVING_OUT = XmlDocument(MovingOutCertificate, "MovingOutCertificate", TRANSFER
                           "national_moving_out.xsd")
 _TRANSFER_IN = XmlDocument(TransferInNotice, "TransferInNotice", TRANSFER_NAMESPACE,
                            "national_transfer_in.xsd")
+_CERTIFICATE_REQUEST = XmlDocument(CertificateRequest, "CertificateRequest",
+                                   TRANSFER_NAMESPACE, "national_certificate_request.xsd")
+CERTIFICATE_REQUEST_FIELDS = _CERTIFICATE_REQUEST.fields
+
+
+class _AnswerDocument:
+    """``CertificateAnswer``: its status and ``special``, then the certificate's elements
+    inside a ``MovingOutCertificate`` element (absent unless found)."""
+
+    root = "CertificateAnswer"
+    xsd = "national_certificate_answer.xsd"
+
+    def __init__(self) -> None:
+        self.head = XmlRecord(CertificateAnswer, skip=("certificate",))
+        self.certificate = XmlRecord(MovingOutCertificate)
+        self._open = (f"<?xml version='1.0' encoding='UTF-8'?>\n"
+                      f"<{self.root} xmlns=\"{TRANSFER_NAMESPACE}\">")
+
+    def dumps(self, answer: CertificateAnswer) -> bytes:
+        parts = [self._open, self.head.encode(answer)]
+        if answer.certificate is not None:
+            parts += ["<MovingOutCertificate>", self.certificate.encode(answer.certificate),
+                      "</MovingOutCertificate>"]
+        parts.append(f"</{self.root}>")
+        return "".join(parts).encode()
+
+    def loads(self, data: bytes) -> CertificateAnswer:
+        return self.load_root(parse_xml(data))
+
+    def load_root(self, root: etree._Element) -> CertificateAnswer:
+        validate(load_schema(self.xsd), root)
+        inner = root.find(f"{{{TRANSFER_NAMESPACE}}}MovingOutCertificate")
+        cert = self.certificate.decode(inner) if inner is not None else None
+        answer: CertificateAnswer = self.head.decode(root, certificate=cert)
+        return answer
+
+
+_CERTIFICATE_ANSWER = _AnswerDocument()
 # What the hub sends on the national stream, and what the national server pushes back.
-_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN, CHUNK)
-_FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT, RESULT)
+_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN, _MOVING_OUT, CHUNK)
+_FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT, _TRANSFER_IN, RESULT)
+# The questions the hub asks the national server (request/response).
+_QUESTIONS = XmlDispatch(_QUERY, _CERTIFICATE_REQUEST)
 
 
 def encode_moving_out(doc: MovingOutCertificate) -> bytes:
@@ -179,14 +257,35 @@ def encode_transfer_in(doc: TransferInNotice) -> bytes:
     return _TRANSFER_IN.dumps(doc)
 
 
-def decode_to_national(data: bytes) -> NumberRequest | TransferInNotice | ConsistencyChunk:
-    """A document of the hub's national stream (the mock's side)."""
-    doc: NumberRequest | TransferInNotice | ConsistencyChunk = _TO_NATIONAL.loads(data)
+def encode_certificate_request(req: CertificateRequest) -> bytes:
+    return _CERTIFICATE_REQUEST.dumps(req)
+
+
+def encode_certificate_answer(answer: CertificateAnswer) -> bytes:
+    return _CERTIFICATE_ANSWER.dumps(answer)
+
+
+def decode_certificate_answer(data: bytes) -> CertificateAnswer:
+    return _CERTIFICATE_ANSWER.loads(data)
+
+
+def decode_question(data: bytes) -> IdentityQuery | CertificateRequest:
+    """A question the hub asked (the mock's side)."""
+    doc: IdentityQuery | CertificateRequest = _QUESTIONS.loads(data)
     return doc
 
 
-def decode_from_national(data: bytes) -> NumberGenerated | MovingOutCertificate | \
-        ConsistencyResult:
+ToNational = NumberRequest | TransferInNotice | MovingOutCertificate | ConsistencyChunk
+FromNational = NumberGenerated | MovingOutCertificate | TransferInNotice | ConsistencyResult
+
+
+def decode_to_national(data: bytes) -> ToNational:
+    """A document of the hub's national stream (the mock's side)."""
+    doc: ToNational = _TO_NATIONAL.loads(data)
+    return doc
+
+
+def decode_from_national(data: bytes) -> FromNational:
     """A document the national server pushed (the hub's side)."""
-    doc: NumberGenerated | MovingOutCertificate | ConsistencyResult = _FROM_NATIONAL.loads(data)
+    doc: FromNational = _FROM_NATIONAL.loads(data)
     return doc

@@ -78,6 +78,8 @@ def shown(item: InboxItem, listed: bool) -> dict[str, Any]:
                            "state": item.state}
     if item.code:
         out["code"] = item.code
+    if item.result is not None:  # what the hub did with it (a 転入通知: 転出確定)
+        out["result"] = item.result
     if item.state != "refused" and (doc := inbound.decode(item.link, item.body)) is not None:
         document = as_json(doc)
         if listed:

@@ -22,6 +22,7 @@ from hub.domain.errors import FormatError
 from protocols.card import EVENTS
 from protocols.charconv import UnifiedCharset
 from protocols.errors import BodyError
+from protocols.national import MovingOutCertificate
 
 
 class Reason(enum.StrEnum):
@@ -79,7 +80,10 @@ class Change:
     items: dict[str, Any]  # resident items this change sets, flattened (residents columns)
     fingerprint: str     # sha256 of the request item, to recognise a repeated request id
     correlation_id: str = ""  # the intake request it came in (for the logs)
-    special: bool = False     # a 特例転入: with the former city's 転出証明書情報
+    # A domestic 転入: the former city's 転出証明書情報 (``hub.domain.moves``), and
+    # whether it is a 特例転出's (a 特例転入).
+    certificate: MovingOutCertificate | None = None
+    special: bool = False
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -202,6 +206,10 @@ def _check_reason_items(reason: Reason, items: dict[str, Any]) -> None:
                           "but where to (move_out) and the register's state", "resident")
     if MOVING_OUT_ITEMS & items.keys() and reason is not Reason.MOVE_OUT:
         raise FormatError("unexpected_item", "only move_out says where to", "moving_out")
+    if items.get("moving_out_special") and not items.get("moving_out_municipality_code"):
+        raise FormatError("missing_item", "a 特例転出 (special) is to a city in Japan: it "
+                          "needs the destination's municipality_code",
+                          "moving_out_municipality_code")
     if reason in CREATING:
         foreign = items["resident_type"] == "foreign"
         if not foreign and FOREIGN_ITEMS & items.keys():

@@ -9,7 +9,10 @@ kinds do more:
   as a number designation — an idempotent change, so a resent notice is answered with
   its first answer and never applied twice;
 - a consistency check's result (``ConsistencyResult``) also completes the check it
-  answers.
+  answers;
+- a destination's 転入通知 (``TransferInNotice``) confirms the city's 転出 it answers
+  (``hub.domain.moves``; decided in the store writer, which refuses one that answers
+  no 転出 of this city: ``no_matching_move_out``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,12 @@ from protocols.intermediate import (
     decode_from_intermediate,
 )
 from protocols.moj import ResidenceChangeNotice, decode_change_notice
-from protocols.national import MovingOutCertificate, NumberGenerated, decode_from_national
+from protocols.national import (
+    MovingOutCertificate,
+    NumberGenerated,
+    TransferInNotice,
+    decode_from_national,
+)
 
 # The decoder that checks what each link's peer pushes, and the inbox kind of a push it
 # could not read (kept, refused, for staff).
@@ -45,6 +53,7 @@ INBOX_KINDS: dict[type, str] = {
     ResidenceChangeNotice: "moj.residence_change",
     NumberGenerated: "national.number_generated",
     MovingOutCertificate: "national.moving_out",
+    TransferInNotice: "national.transfer_in",
     CodeIssued: "intermediate.code_issued",
     ManualAnswerRequest: "intermediate.manual_answer_request",
     ProvisionRecord: "intermediate.provision_record",
@@ -69,6 +78,7 @@ class Keep:
     kind: str
     refused: str | None = None
     check: CheckAnswer | None = None
+    transfer_in: TransferInNotice | None = None  # confirms a 転出 (in the writer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,8 @@ def effect(link: str, body: bytes, today: dt.date) -> Keep | Designate:
                                                 today), kind)
         except HubError as err:
             return Keep(kind, err.code)
+    if isinstance(doc, TransferInNotice):
+        return Keep(kind, transfer_in=doc)
     if isinstance(doc, ConsistencyResult):
         return Keep(kind, check=CheckAnswer(doc.check_id, doc.compared, doc.held,
                                             doc.difference_count))

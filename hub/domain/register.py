@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hub.domain import cards, identity, manual_answers, rules
+from hub.domain import cards, identity, manual_answers, moves, rules
 from hub.domain.changes import CardEventRequest, Change, ManualDecision
 from hub.domain.errors import ConflictError, LogicError, UnavailableError
 from hub.domain.numbering import Numbering
@@ -31,6 +31,7 @@ from hub.domain.outcomes import OutboxItem, Outcome, Request
 from hub.domain.resident import Resident
 from hub.domain.routing import route
 from hub.store import AuditEntry, Conn, Flag, RegisterWrites, Store
+from protocols.national import TransferInNotice
 
 _UNIQUE_ITEMS = ("individual_number", "atena_number")
 
@@ -49,8 +50,9 @@ class WorkingSet:
         self.changed: set[str] = set()  # residents this batch writes (by 住民票コード)
         self.holders: dict[tuple[str, Any], str] = {}
         for item in _UNIQUE_ITEMS:
-            values = list({c.items[item] for c in changes
-                           if isinstance(c, Change) and c.items.get(item) is not None})
+            values = list({v for c in changes if isinstance(c, Change)
+                           and (v := moves.kept_from_certificate(c).items.get(item))
+                           is not None})
             for value, atena in store.register.holders(conn, item, values).items():
                 self.holders[(item, value)] = atena
         for state in found.values():
@@ -180,10 +182,25 @@ class Register:
             return manual_answers.record(self, ws, request)
         current = ws.residents[request.resident_code]
         try:
+            moves.check_certificate(request)  # a domestic 転入: is it its certificate's?
+            request = moves.kept_from_certificate(request)
             rules.check_change(request, current, ws.holders, self.municipality_code)
         except LogicError as err:
             return Outcome(request.request_id, error=err, reason=err.code)
         return self._change(ws, request, current)
+
+    # ---- a 転入通知 for a 転出 of this city ---------------------------------------------------
+
+    def transfer_in(self, conn: Conn, notice: TransferInNotice) -> moves.Confirmation:
+        """The destination's 転入通知: the 転出 it answers confirmed (転出確定), once."""
+        row = self.store.register.residents(conn, [notice.resident_code]).get(
+            notice.resident_code)
+        found = moves.confirmation(notice, self.municipality_code,
+                                   Resident.from_row(row) if row is not None else None)
+        if found.state == "confirmed" and not self.store.register.confirm_move_out(
+                conn, notice.resident_code, found.confirmed_date):
+            return moves.Confirmation("already_confirmed", found.move_out_update_seq)
+        return found
 
     def _change(self, ws: WorkingSet, change: Change, current: Resident | None) -> Outcome:
         now = self.wall_clock()

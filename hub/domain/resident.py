@@ -72,6 +72,7 @@ class Resident:
     moving_out_municipality_code: str | None = None  # 転出先 市町村コード (none: abroad)
     moving_out_address: str | None = None      # 転出先住所
     moving_out_special: bool = False           # 特例転出
+    moving_out_confirmed_date: dt.date | None = None  # 転出確定: the destination's 転入 date
 
     # ---- from and to the store's rows ------------------------------------------------
 

@@ -11,6 +11,10 @@ Each refusal is a ``LogicError`` whose code names the rule:
 - ``address_outside_city``        転入 or 出生 to an address in another municipality
 - ``name_change_changes_more_than_name``     氏名変更 that changes other items
 - ``number_designation_changes_more_than_number``, ``individual_number_already_designated``
+- ``special_move_out_without_card``  a 特例転出 of a resident whose 個人番号カード is not in
+  use (住基法 24条の2: the procedure is for a card holder)
+- ``move_in_contradicts_certificate``  a domestic 転入 whose 住民票コード, birth date, sex,
+  ふりがな, 個人番号 or former city is not its 転出証明書情報's (``hub.domain.moves``)
 - ``correction_sets_individual_number``  a 職権修正 that sets or replaces the 個人番号: only
   a designation of the number J-LIS generated may (番号法 7条)
 - ``foreign_items_for_japanese_resident``
@@ -135,5 +139,13 @@ def _correction(change: Change, current: Resident, _municipality_code: str) -> N
                          "the designation of the number J-LIS generated does")
 
 
+def _move_out(change: Change, current: Resident, _municipality_code: str) -> None:
+    if change.items.get("moving_out_special") and current.card.state != "issued":
+        raise LogicError("special_move_out_without_card",
+                         "a 特例転出 is for a resident whose 個人番号カード is in use",
+                         "moving_out")
+
+
 _BY_REASON = {Reason.MOVE_WITHIN: _move_within, Reason.NUMBER_DESIGNATION: _number_designation,
-              Reason.NAME_CHANGE: _name_change, Reason.CORRECTION: _correction}
+              Reason.NAME_CHANGE: _name_change, Reason.CORRECTION: _correction,
+              Reason.MOVE_OUT: _move_out}

@@ -3,12 +3,13 @@ system) take it; refused documents are kept too, with the code they were refused
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from hub.store.base import Db, Sql, named
 
-_COLUMNS = "id, link, peer_seq, kind, body, received_at, state, code"
+_COLUMNS = "id, link, peer_seq, kind, body, received_at, state, code, result"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class InboxItem:
     received_at: float
     state: str          # new | acknowledged | refused
     code: str | None    # why it was refused
+    result: dict[str, Any] | None = None  # what the hub did with it (a 転入通知: 転出確定)
 
 
 class InboxStore:
@@ -28,24 +30,33 @@ class InboxStore:
         self.sql = sql
         self._id = sql.text("SELECT id FROM inbox WHERE link = ? AND peer_seq = ?")
         self._insert = sql.text("INSERT INTO inbox (link, peer_seq, kind, body, received_at, "
-                                "state, code) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+                                "state, code, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                                "RETURNING id")
         self._state = sql.text("SELECT state FROM inbox WHERE id = ?")
         self._take = ("UPDATE inbox SET state = 'acknowledged', acknowledged_at = ?, "
                       "operator_id = ?, terminal_id = ? WHERE id = ?")
         self._get = sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE id = ?")
+        self._find = sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE link = ? AND peer_seq = ?")
         self._purgeable = sql.text("SELECT id FROM inbox WHERE state = 'acknowledged' AND "
                                    "acknowledged_at < ? ORDER BY id LIMIT ?")
 
     @named("inbox.record")
     def record(self, db: Db, link: str, peer_seq: int, kind: str, body: bytes,
-               refused_code: str | None, now: float) -> int:
+               refused_code: str | None, now: float,
+               result: dict[str, Any] | None = None) -> int:
         """Keep a push (once: a resend after a reconnect finds the first); its id."""
         held = db.scalar(self._id, (link, peer_seq))
         if held is not None:
             return int(held)
-        return int(db.scalar(self._insert, (link, peer_seq, kind, body, now,
-                                            "refused" if refused_code else "new",
-                                            refused_code)))
+        return int(db.scalar(self._insert, (
+            link, peer_seq, kind, body, now, "refused" if refused_code else "new",
+            refused_code, json.dumps(result, sort_keys=True) if result is not None else None)))
+
+    @named("inbox.find")
+    def find(self, db: Db, link: str, peer_seq: int) -> InboxItem | None:
+        """The push ``peer_seq`` of ``link``, if it is kept already (a resend)."""
+        row = db.row(self._find, (link, peer_seq))
+        return _item(row) if row is not None else None
 
     @named("inbox.acknowledge")
     def acknowledge(self, db: Db, item_id: int, operator_id: str, terminal_id: str,
@@ -89,4 +100,5 @@ class InboxStore:
 
 
 def _item(r: Any) -> InboxItem:
-    return InboxItem(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6], r[7])
+    return InboxItem(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6], r[7],
+                     json.loads(r[8]) if r[8] is not None else None)

@@ -86,6 +86,15 @@ class RegisterStore:
         row = db.row(self._by_atena, (atena,))
         return self.row(row) if row is not None else None
 
+    @named("register.confirm_move_out")
+    def confirm_move_out(self, db: Db, resident_code: str, day: Any) -> bool:
+        """転出確定: the 転出 of ``resident_code`` confirmed on ``day`` — once: the update
+        itself decides (its row count), never a state read before it."""
+        db.run(self.sql.text("UPDATE residents SET moving_out_confirmed_date = ? WHERE "
+                             "resident_code = ? AND moving_out_confirmed_date IS NULL"),
+               (day, resident_code))
+        return bool(db.cursor.rowcount)
+
     @named("register.holders")
     def holders(self, db: Db, item: str, values: Sequence[str]) -> dict[str, str]:
         """Who holds each value of a unique item (``individual_number``,

@@ -95,6 +95,7 @@ residents = Table(
     Column("moving_out_municipality_code", String(6)),             # 転出先 (none: abroad)
     Column("moving_out_address", String(300)),                     # 転出先住所
     Column("moving_out_special", Boolean, nullable=False, server_default=false()),  # 特例転出
+    Column("moving_out_confirmed_date", Date),                     # 転出確定 (転入通知)
 )
 
 _SQL_TYPES = {"bool": Boolean, "int": Integer, "datetime": DateTime, "date": Date}
@@ -149,6 +150,7 @@ inbox = Table(
     Column("received_at", Float, nullable=False),
     Column("state", String(12), nullable=False),                     # new / acknowledged / refused
     Column("code", String(40)),                                      # why it was refused
+    Column("result", Text),                                          # what the hub did with it (JSON)
     Column("acknowledged_at", Float),
     Column("operator_id", String(40)),                               # 操作者ID of the ack
     Column("terminal_id", String(40)),                               # 操作端末ID of the ack

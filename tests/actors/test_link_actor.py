@@ -345,7 +345,7 @@ def test_inbox_records_once_and_purges_after_retention(store_url: str) -> None:
     try:
         for seq in (1, 1, 2):  # a resend of 1 after a reconnect is recorded once
             writer.tell(RecordInbound("moj", seq, "moj.residence_change", b"<x/>", None,
-                                      reply=lambda: None))
+                                      reply=lambda _code: None))
         verdicts: list[str] = []
         writer.tell(AckInbox(1, "op001", "t01", reply=verdicts.append))
         writer.tell(AckInbox(1, "op001", "t01", reply=verdicts.append))

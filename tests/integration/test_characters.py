@@ -19,7 +19,9 @@ def test_a_kanji_with_a_variation_selector_is_one_character_everywhere(env_with:
     e = env_with("national", "card")
     synth = Synth(seed=1901)
     [arrival] = synth.japanese_arrivals(1, numbered=True)
-    arrival["resident"].update(name_kanji=REGISTER, name_kana="ワタナベ　タロウ")
+    # Back from abroad (no 転出証明書情報 to match the name given here against).
+    arrival["resident"].update(name_kanji=REGISTER, name_kana="ワタナベ　タロウ",
+                               previous_address={"text": "アメリカ合衆国"})
     code = arrival["resident_code"]
     assert e.client().post("/v1/changes", arrival)[0] == 201
     e.wait_applied(1)

@@ -16,6 +16,7 @@ def test_planted_differences_are_found_exactly(env_with: Any) -> None:
     e = env_with("national", hub_extra=["consistency.chunk_records=7"])
     synth = Synth(seed=221)
     arrivals = [synth.arrival() for _ in range(40)]
+    e.from_elsewhere(synth)  # J-LIS knows where each came from
     post_all(e.client(), arrivals)
     e.wait_applied(40)
     assert e.seed_national() == 40  # J-LIS holds what the prefecture holds

@@ -3,9 +3,11 @@ tests (its JSON log, decoded), every /metrics text, every error body it answered
 every refusal it sent a peer is searched for every synthetic resident's name, kana,
 address, 個人番号 and 住民票コード that the tests gave it.  Zero hits.
 
-This test runs last (``tests/conftest.py`` orders it) so it sees the whole session;
-run alone it still sees its own workload: changes with errors in personal items,
-searches refused as too broad, documents pushed by the outside systems and refused."""
+This test runs last (``tests/conftest.py`` orders it) so it sees the whole session of
+its process — with pytest-xdist workers, ``nothing_personal_written`` (tests/conftest.py)
+searches each worker's at its end too; run alone it still sees its own workload:
+changes with errors in personal items, searches refused as too broad, documents pushed
+by the outside systems and refused."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ def test_nothing_personal_was_written(env_with: Any) -> None:
     e = env_with("national", "moj")
     synth = Synth(seed=851)
     people = [synth.arrival() for _ in range(20)]
+    e.from_elsewhere(synth)  # J-LIS knows where each came from
     post_all(e.client(), people)
     client, staff = e.client(), e.staff("op851", "supervisor")
     r = people[0]["resident"]
@@ -29,6 +32,12 @@ def test_nothing_personal_was_written(env_with: Any) -> None:
     assert client.post("/v1/changes", {**people[2], "surprise": r["name_kanji"]})[0] == 400
     assert client.post("/v1/changes", dict(people[3], request_id="LEAK-2",
                                             reason="move_out"))[0] >= 400
+    other = next(p for p in people if "municipality_code" in p["resident"].get(
+        "previous_address", {}))  # a 転入 contradicting its 転出証明書情報
+    contra = dict(other, request_id="LEAK-3", resident={**other["resident"], "sex": "1"
+                                                        if other["resident"]["sex"] == "2"
+                                                        else "2"})
+    assert client.post("/v1/changes", contra)[0] == 422
     assert staff.post("/v1/queries/identity", {"name": r["name_kanji"],
                                                "address": "静岡県"})[0] == 422
     assert staff.post("/v1/residents/search", {"name_kana": r["name_kana"],

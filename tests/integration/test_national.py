@@ -19,6 +19,7 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     e = env_with("national", hub_extra=["links.national.query_timeout=1.0"])
     synth = Synth(seed=201)
     arrivals = synth.japanese_arrivals(30)
+    e.from_elsewhere(synth)  # J-LIS knows where each came from
     post_all(e.client(), arrivals)
     e.wait_applied(30)
     assert e.seed_national() == 30
@@ -64,7 +65,8 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
                                      {**WHO, "resident_code": target["resident_code"]})
     assert status == 403
     _, state = e.other_control("national", "GET", "/state")
-    assert state["queries_answered"] == answered
+    # and each arrival's 転出証明書情報 was asked for beside the stream
+    assert state["queries_answered"] == answered + len(arrivals)
 
     # The national server is silent: the caller is told, and may ask again.
     e.other_control("national", "POST", "/faults", {"mute_queries": True})
@@ -83,7 +85,8 @@ def test_identity_queries_by_code_number_and_four_items(env_with: Any) -> None:
     assert (status, body["error"]["code"]) == (503, "link_unavailable")
 
     m = e.metrics()
-    assert m['jukihub_link_queries_total{link="national",outcome="answered"}'] == answered
+    assert m['jukihub_link_queries_total{link="national",outcome="answered"}'] == (
+        answered + len(arrivals))
     assert m['jukihub_link_queries_total{link="national",outcome="query_timeout"}'] == 1
     assert m['jukihub_link_queries_total{link="national",outcome="link_unavailable"}'] == 1
     # Every query is in the 操作ログ before it is sent (the ones that could not be sent
