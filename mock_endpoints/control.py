@@ -88,6 +88,8 @@ class ControlAPI(resource.Resource):
                                         "code": str(r.get("code", "injected"))}
         if "mute_queries" in spec:  # leave queries unanswered (the hub's timeout)
             self.ep.faults["mute_queries"] = bool(spec["mute_queries"])
+        if "hold_numbers" in spec:  # national: generate numbers, notify none
+            self.ep.faults["hold_numbers"] = bool(spec["hold_numbers"])
         if "drop_after" in spec:
             self.ep.faults["drop_after"] = int(spec["drop_after"])
         if "stall" in spec:

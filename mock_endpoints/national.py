@@ -8,6 +8,11 @@ sent after the commit.  A request for a resident it already numbered gets the sa
 number again.  It refuses a body that is not a valid request (permanent) or one for
 another municipality (permanent).
 
+住民票コードの変更: a ``CodeChangeRequest`` is answered with a new code it never issued
+(the same one for a repeated 依頼管理番号; ``POST /next-code {"code": ...}`` makes the
+next answer that code, unchecked); the change, on the hub's stream as an
+identity update with 旧住民票コード, renames the person in its register.
+
 Moves between cities: a domestic 転入's ``CertificateRequest`` is answered with the
 転出証明書情報 of a 特例転出 addressed to the city (``POST /certificates`` plays the
 former city sending one), else with the former city's record in its register (by
@@ -34,18 +39,21 @@ import sqlite3
 from typing import Any
 
 from mock_endpoints import checkpeer
-from mock_endpoints.base import Applied, MockEndpoint
+from mock_endpoints.base import Applied, MockEndpoint, Refusal
 from mock_endpoints.control import request_body
 from mock_endpoints.population import people_of_other_cities
 from protocols.charconv import seion_kana
-from protocols.codes import individual_number_check_digit
+from protocols.codes import individual_number_check_digit, resident_code_check_digit
 from protocols.consistency import CheckRecord, ConsistencyChunk
 from protocols.errors import BodyError
+from protocols.identity import IdentityUpdate
 from protocols.jsonable import as_json
 from protocols.national import (
     MAX_MATCHES,
     CertificateAnswer,
     CertificateRequest,
+    CodeChangeAnswer,
+    CodeChangeRequest,
     IdentityQuery,
     MovingOutCertificate,
     NumberGenerated,
@@ -57,6 +65,7 @@ from protocols.national import (
     decode_question,
     decode_to_national,
     encode_certificate_answer,
+    encode_code_change_answer,
     encode_moving_out,
     encode_number_generated,
     encode_query_result,
@@ -88,6 +97,8 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     CREATE TABLE IF NOT EXISTS certificates (
         resident_code TEXT NOT NULL, to_municipality_code TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (resident_code, to_municipality_code));
+    CREATE TABLE IF NOT EXISTS code_changes (
+        request_id TEXT PRIMARY KEY, old_code TEXT NOT NULL, new_code TEXT NOT NULL UNIQUE);
     CREATE TABLE IF NOT EXISTS moving_outs (
         resident_code TEXT PRIMARY KEY, certificate_number TEXT NOT NULL,
         to_municipality_code TEXT NOT NULL, body TEXT NOT NULL,
@@ -142,7 +153,45 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
             return encode_query_result(QueryResult("refused", 0))
         if isinstance(question, CertificateRequest):
             return encode_certificate_answer(self._certificate(question))
+        if isinstance(question, CodeChangeRequest):
+            return encode_code_change_answer(self._new_code(question))
         return self._query(question)
+
+    # ---- 住民票コードの変更 -------------------------------------------------------------------
+
+    def _new_code(self, req: CodeChangeRequest) -> CodeChangeAnswer:
+        """A new 住民票コード, never issued before (the same again for a repeated request)."""
+        if req.municipality_code != self.municipality_code:
+            return CodeChangeAnswer("refused")
+        row = self.db.execute("SELECT new_code FROM code_changes WHERE request_id=?",
+                              (req.request_id,)).fetchone()
+        if row is not None:
+            return CodeChangeAnswer("issued", row[0])
+        planted = self.faults.pop("next_code", None)
+        if planted is not None:  # a test's code, whoever holds it (the hub must check)
+            return CodeChangeAnswer("issued", planted)
+        while True:
+            body = "".join(str(self.rng.randint(0, 9)) for _ in range(10))
+            code = body + resident_code_check_digit(body)
+            taken = self.db.execute(
+                "SELECT 1 FROM persons WHERE resident_code=? UNION ALL SELECT 1 FROM "
+                "code_changes WHERE new_code=? OR old_code=?", (code, code, code)).fetchone()
+            if taken is None and code != req.resident_code:
+                break
+        with self.db:
+            self.db.execute("INSERT INTO code_changes VALUES (?, ?, ?)",
+                            (req.request_id, req.resident_code, code))
+        return CodeChangeAnswer("issued", code)
+
+    def _code_changed(self, cur: sqlite3.Cursor, msg: IdentityUpdate) -> Applied:
+        """The change on the hub's stream: J-LIS's copy follows the resident's new code."""
+        rec = msg.record
+        if rec.old_resident_code is None:
+            return Refusal(True, "unexpected_document", "only a code change comes as an "
+                           "identity update"), None, None
+        cur.execute("UPDATE persons SET resident_code=?, update_seq=? WHERE resident_code=?",
+                    (rec.resident_code, rec.update_seq, rec.old_resident_code))
+        return None, rec.resident_code, rec.update_seq
 
     # ---- moves between cities -----------------------------------------------------------
 
@@ -257,6 +306,8 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     def municipality_of(self, doc: Any) -> str | None:
         if isinstance(doc, MovingOutCertificate):
             return doc.from_municipality_code
+        if isinstance(doc, IdentityUpdate):
+            return doc.record.municipality_code
         code: str | None = doc.municipality_code
         return code
 
@@ -265,6 +316,8 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
             return self.check_chunk(cur, doc), None, None
         if isinstance(doc, MovingOutCertificate):
             return self._moving_out(cur, doc)
+        if isinstance(doc, IdentityUpdate):
+            return self._code_changed(cur, doc)
         if isinstance(doc, TransferInNotice):
             # Forwarded to the former municipality (here: kept for the control API).
             cur.execute("INSERT OR REPLACE INTO transfer_notices VALUES (?, ?, ?, ?)",
@@ -277,8 +330,9 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
         row = cur.execute("SELECT individual_number FROM numbers WHERE resident_code=?",
                           (req.resident_code,)).fetchone()
         number = row[0] if row else self._new_number(cur, req.resident_code)
-        self.queue_push(cur, encode_number_generated(NumberGenerated(
-            req.update_seq, req.municipality_code, req.resident_code, number)))
+        if not self.faults.get("hold_numbers"):  # else: generated, not yet notified
+            self.queue_push(cur, encode_number_generated(NumberGenerated(
+                req.update_seq, req.municipality_code, req.resident_code, number)))
         return None, req.resident_code, req.update_seq
 
     def _new_number(self, cur: sqlite3.Cursor, resident_code: str) -> str:
@@ -316,6 +370,9 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
 
     def _moves_control(self, method: str, path: str, request: Any) -> Any | None:
         """The control API's moves between cities (see the module docstring)."""
+        if method == "POST" and path == "/next-code":
+            self.faults["next_code"] = str(json.loads(request_body(request))["code"])
+            return {"next_code": self.faults["next_code"]}
         if method == "POST" and path == "/certificates":
             # Another city's 特例転出 to this city: its 転出証明書情報, held for the 転入.
             certs = [self._certificate_of(c) for c in json.loads(request_body(request))]

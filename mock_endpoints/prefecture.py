@@ -53,11 +53,16 @@ class PrefectureMock(checkpeer.CheckPeer, MockEndpoint):
         if isinstance(msg, ConsistencyChunk):
             return self.check_chunk(cur, msg), None, None
         rec = msg.record
+        # A 住民票コードの変更 follows the resident's record under the old code.
+        key = rec.old_resident_code or rec.resident_code
         row = cur.execute("SELECT update_seq FROM identities WHERE resident_code=?",
-                          (rec.resident_code,)).fetchone()
+                          (key,)).fetchone()
         held = row[0] if row else None
         if msg.previous_update_seq != held:
             return Refusal(False, "out_of_order", "previous update not applied"), None, None
+        if rec.old_resident_code is not None:
+            cur.execute("DELETE FROM identities WHERE resident_code=?", (key,))
+            cur.execute("DELETE FROM held WHERE resident_code=?", (key,))
         # The document as received; the control API decodes it when asked.
         cur.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)",
                     (rec.resident_code, rec.update_seq, body.decode("utf-8")))

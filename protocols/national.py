@@ -13,6 +13,12 @@ Moves between cities (住基法 9条, 22条, 24条の2), both ways through the n
   keeps the 住民票コード and 個人番号 from it.  The hub's ``TransferInNotice`` then goes
   to the former city on the hub's stream.
 
+住民票コードの変更 (住基法 30条の4): a resident asks for a new 住民票コード; the hub asks
+(request/response) ``CodeChangeRequest`` and J-LIS answers ``CodeChangeAnswer`` with the
+new code (the same one again for a repeated 依頼管理番号).  The change itself then goes
+to J-LIS on the hub's stream as an ``IdentityUpdate`` (new code, old code in 旧住民票コード),
+so its copy follows.
+
 Individual-number generation:
 
 A new 住民票コード without a 個人番号 (出生, 転入 from abroad, …) sends a
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from protocols.consistency import CHUNK, RESULT, ConsistencyChunk, ConsistencyResult
+from protocols.identity import IDENTITY_UPDATE, IdentityUpdate
 from protocols.xmlrecord import XmlDispatch, XmlDocument, XmlListDocument, XmlRecord
 from protocols.xmlsafe import load_schema, parse_xml, validate
 
@@ -242,11 +249,45 @@ class _AnswerDocument:
 
 
 _CERTIFICATE_ANSWER = _AnswerDocument()
+
+
+@dataclass(frozen=True, slots=True)
+class CodeChangeRequest:
+    """A new 住民票コード for a resident who asked for one (住基法 30条の4)."""
+
+    municipality_code: str   # the asking city
+    resident_code: str       # 住民票コード now
+    request_id: str          # 依頼管理番号 of the change (asked again: the same new code)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeChangeAnswer:
+    status: str                      # issued | refused
+    new_resident_code: str | None = None
+
+
+_CODE_CHANGE_REQUEST = XmlDocument(CodeChangeRequest, "CodeChangeRequest", NAMESPACE,
+                                   "national_code_change_request.xsd")
+_CODE_CHANGE_ANSWER = XmlDocument(CodeChangeAnswer, "CodeChangeAnswer", NAMESPACE,
+                                  "national_code_change_answer.xsd")
+
+
+def encode_code_change_request(req: CodeChangeRequest) -> bytes:
+    return _CODE_CHANGE_REQUEST.dumps(req)
+
+
+def encode_code_change_answer(answer: CodeChangeAnswer) -> bytes:
+    return _CODE_CHANGE_ANSWER.dumps(answer)
+
+
+def decode_code_change_answer(data: bytes) -> CodeChangeAnswer:
+    answer: CodeChangeAnswer = _CODE_CHANGE_ANSWER.loads(data)
+    return answer
 # What the hub sends on the national stream, and what the national server pushes back.
-_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN, _MOVING_OUT, CHUNK)
+_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN, _MOVING_OUT, CHUNK, IDENTITY_UPDATE)
 _FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT, _TRANSFER_IN, RESULT)
 # The questions the hub asks the national server (request/response).
-_QUESTIONS = XmlDispatch(_QUERY, _CERTIFICATE_REQUEST)
+_QUESTIONS = XmlDispatch(_QUERY, _CERTIFICATE_REQUEST, _CODE_CHANGE_REQUEST)
 
 
 def encode_moving_out(doc: MovingOutCertificate) -> bytes:
@@ -269,13 +310,17 @@ def decode_certificate_answer(data: bytes) -> CertificateAnswer:
     return _CERTIFICATE_ANSWER.loads(data)
 
 
-def decode_question(data: bytes) -> IdentityQuery | CertificateRequest:
+Question = IdentityQuery | CertificateRequest | CodeChangeRequest
+
+
+def decode_question(data: bytes) -> Question:
     """A question the hub asked (the mock's side)."""
-    doc: IdentityQuery | CertificateRequest = _QUESTIONS.loads(data)
+    doc: Question = _QUESTIONS.loads(data)
     return doc
 
 
-ToNational = NumberRequest | TransferInNotice | MovingOutCertificate | ConsistencyChunk
+ToNational = (NumberRequest | TransferInNotice | MovingOutCertificate | ConsistencyChunk
+              | IdentityUpdate)
 FromNational = NumberGenerated | MovingOutCertificate | TransferInNotice | ConsistencyResult
 
 

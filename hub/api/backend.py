@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadable import isInIOThread
 
 from actors.messages import RecordAudit, SubmitChanges
-from hub.api import certificates
+from hub.api import national_first
 from hub.api.context import Answer, Api, Call
 from hub.api.routes import Route
 from hub.api.sessions import authorize
@@ -69,32 +69,32 @@ class LocalBackend:
             error = UnavailableError(closed.code, closed.message)
             done([Outcome(r.request_id, error=error, reason=closed.code) for r in requests])
             return
-        if certificates.wanted(self.api, requests):
-            # A domestic 転入 waits for its 転出証明書情報 (asked on the reactor thread).
-            on_reactor(self.api.reactor, self._with_certificates, requests, done)
+        if national_first.wanted(self.api, requests):
+            # A change that needs J-LIS's answer first (asked on the reactor thread).
+            on_reactor(self.api.reactor, self._asking_national, requests, done)
             return
         # To the store writer's thread with a tell; it calls ``done`` after the commit.
         self.api.writer.tell(SubmitChanges(requests, reply=done))
 
-    def _with_certificates(self, requests: list[Request], done: Outcomes) -> None:
-        def ready(prepared: list[certificates.Prepared]) -> None:
+    def _asking_national(self, requests: list[Request], done: Outcomes) -> None:
+        def ready(prepared: list[national_first.Prepared]) -> None:
             go = [p for p in prepared if not isinstance(p, Outcome)]
             if not go:
-                done(certificates.merged(prepared, []))
+                done(national_first.merged(prepared, []))
                 return
             # To the store writer's thread with a tell; it calls back after the commit.
             self.api.writer.tell(SubmitChanges(go, reply=lambda outcomes: done(
-                certificates.merged(prepared, outcomes))))
+                national_first.merged(prepared, outcomes))))
 
         def failed(failure: Failure) -> None:  # a bug: every request answered 500
-            log.error("certificate step failed", extra={
+            log.error("asking J-LIS first failed", extra={
                 "event": "intake.error", "error": failure.type.__name__ if failure.type
                 else "unknown"})
             done([Outcome(r.request_id, error=HubError("internal_error", "the hub failed "
                                                          "to handle this request", status=500),
                           reason="internal_error") for r in requests])
 
-        certificates.attach(self.api, requests).addCallbacks(ready, failed)
+        national_first.attach(self.api, requests).addCallbacks(ready, failed)
 
     def call(self, route: Route, call: Call, done: Answered) -> None:
         on_reactor(self.api.reactor, self._call, route, call, done)

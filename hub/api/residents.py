@@ -1,7 +1,8 @@
 """The hub's own register, searched by staff (本人確認情報検索, locally): ``POST
 /v1/residents/search`` under the same two-item rule as the national query, a list
 without the 個人番号; ``GET /v1/residents/{resident_code}``, one record, with the
-個人番号 only for a role granted ``number.view``.  Every search (its count, or why it
+個人番号 only for a role granted ``number.view``.  A 住民票コード finds its resident also
+after a 住民票コードの変更 (the record shows the code now).  Every search (its count, or why it
 was refused) and every record shown (and whether the number was) is in the 操作ログ,
 keyed by the 宛名番号, never the 住民票コード."""
 
@@ -52,8 +53,7 @@ def show(api: Api, call: Call) -> defer.Deferred[Answer]:
     store, code = api.reads.store, call.params["resident_code"]
     may_see_number = call.who.may("number.view")
 
-    def answered(found: dict[str, dict[str, Any]]) -> defer.Deferred[Answer]:
-        resident = found.get(code)
+    def answered(resident: dict[str, Any] | None) -> defer.Deferred[Answer]:
         if resident is None:
             raise HubError("unknown_resident", "no resident has this 住民票コード", status=404)
         record = {k: v for k, v in resident.items()
@@ -64,4 +64,6 @@ def show(api: Api, call: Call) -> defer.Deferred[Answer]:
                      target=resident["atena_number"], number_shown=shown).addCallback(
             lambda _: (200, plain(record)))
 
-    return api.reads.run(store.read, store.register.residents, [code]).addCallback(answered)
+    # By the code now, or one the resident had before a 住民票コードの変更.
+    return api.reads.run(store.read, store.register.resident_by_any_code, code).addCallback(
+        answered)

@@ -36,6 +36,7 @@ class Reason(enum.StrEnum):
     NAME_CHANGE = "name_change"  # 氏名変更
     CORRECTION = "correction"    # 職権修正
     NUMBER_DESIGNATION = "number_designation"  # 個人番号の指定 (from the national server)
+    RESIDENT_CODE_CHANGE = "resident_code_change"  # 住民票コードの変更 (住基法 30条の4)
 
 
 ADDRESS_ITEMS = frozenset({"municipality_code", "aza_code", "postal_code", "address",
@@ -59,6 +60,7 @@ REQUIRED_ITEMS: dict[Reason, frozenset[str]] = {
     Reason.NAME_CHANGE: frozenset({"name_kanji", "name_kana"}),
     Reason.CORRECTION: frozenset(),
     Reason.NUMBER_DESIGNATION: frozenset({"individual_number"}),
+    Reason.RESIDENT_CODE_CHANGE: frozenset(),
 }
 # Reasons that create a resident record; the others change an existing one.
 CREATING = frozenset({Reason.MOVE_IN, Reason.BIRTH})
@@ -84,6 +86,8 @@ class Change:
     # whether it is a 特例転出's (a 特例転入).
     certificate: MovingOutCertificate | None = None
     special: bool = False
+    # A 住民票コードの変更: the new code J-LIS issued (``hub.domain.resident_codes``).
+    new_resident_code: str | None = None
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -201,6 +205,10 @@ def _check_reason_items(reason: Reason, items: dict[str, Any]) -> None:
         raise FormatError("missing_item", "correction must set at least one item", "resident")
     allowed_removing = STATE_ITEMS | (MOVING_OUT_ITEMS if reason is Reason.MOVE_OUT
                                       else frozenset())
+    if reason is Reason.RESIDENT_CODE_CHANGE and items.keys() - STATE_ITEMS:
+        raise FormatError("unexpected_item", "resident_code_change carries no resident "
+                          "items but the register's state: J-LIS issues the new code",
+                          "resident")
     if reason in REMOVING and items.keys() - allowed_removing:
         raise FormatError("unexpected_item", f"{reason.value} carries no resident items "
                           "but where to (move_out) and the register's state", "resident")

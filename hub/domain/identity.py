@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hub.domain import resident_codes
 from hub.domain.changes import CREATING, REMOVING, Change, Reason
 from hub.domain.numbering import Numbering
 from hub.domain.resident import Resident
@@ -28,6 +29,8 @@ def resident_after(change: Change, current: Resident | None, update_seq: int,
         items.update(removed=False, removed_date=None, removed_reason=None)
     if reason in REMOVING:
         items.update(removed=True, removed_date=event, removed_reason=reason.value)
+    if reason is Reason.RESIDENT_CODE_CHANGE:
+        items.update(resident_codes.items_after(change))
     state = before.with_items(items)
     if state.individual_number is not None and state.integrated_atena is None:
         state = state.with_items({"integrated_atena": numbering.next_integrated_atena()})
@@ -49,18 +52,17 @@ def reason_detail(change: Change, state: Resident) -> str:
 
 
 def identity_record(change: Change, state: Resident, update_seq: int, now: float,
-                    old_resident_code: str | None = None,
                     abnormal_update_seq: int | None = None) -> IdentityRecord:
     """The 40 items after ``change`` (``state``: the resident after it), each from its
-    source as ``protocols.identity`` lists them: ``old_resident_code`` for a 住民票コード
-    の変更, ``abnormal_update_seq`` for a correction resent to mend a difference."""
+    source as ``protocols.identity`` lists them: ``abnormal_update_seq`` for a
+    correction resent to mend a difference."""
     assert state.birth_date is not None  # every resident on the register has one
     name_gaiji = gaiji_count(state.name_kanji)
     address_gaiji = gaiji_count(state.address)
     previous_gaiji = gaiji_count(state.previous_address)
     old_surname_gaiji = gaiji_count(state.old_surname_kanji)
     return IdentityRecord(
-        resident_code=change.resident_code,                              # 1
+        resident_code=state.resident_code,                               # 1
         name_kanji=state.name_kanji,                                     # 2
         name_gaiji_count=name_gaiji,                                     # 3
         name_kana=state.name_kana,                                       # 4
@@ -83,7 +85,8 @@ def identity_record(change: Change, state: Resident, update_seq: int, now: float
         reason=reason_code(change.reason.value),                         # 21
         event_date=change.event_date,                                    # 22
         reason_detail=reason_detail(change, state),                      # 23
-        old_resident_code=old_resident_code,                             # 24
+        old_resident_code=change.resident_code                           # 24
+        if change.new_resident_code is not None else None,
         resident_code_used_date=state.resident_code_used_date,           # 25
         request_id=change.request_id,                                    # 26
         operator_id=change.operator_id,                                  # 27

@@ -42,7 +42,10 @@ class WorkingSet:
     def __init__(self, store: Store, conn: Conn, changes: list[Request]) -> None:
         self.conn = conn  # for the rare reads one kind of request needs (staff decisions)
         self.requests = store.register.requests(conn, list({c.request_id for c in changes}))
-        codes = list({c.resident_code for c in changes if not isinstance(c, ManualDecision)})
+        new_codes = {c.new_resident_code for c in changes
+                     if isinstance(c, Change) and c.new_resident_code is not None}
+        codes = list({c.resident_code for c in changes if not isinstance(c, ManualDecision)}
+                     | new_codes)
         found = {code: Resident.from_row(row)
                  for code, row in store.register.residents(conn, codes).items()}
         self.residents: dict[str, Resident | None] = {c: found.get(c) for c in codes}
@@ -55,7 +58,12 @@ class WorkingSet:
                            is not None})
             for value, atena in store.register.holders(conn, item, values).items():
                 self.holders[(item, value)] = atena
+        # A 住民票コード once given up is never anyone's again.
+        for value, atena in store.register.holders(conn, "old_resident_code",
+                                                   list(new_codes)).items():
+            self.holders[("old_resident_code", value)] = atena
         for state in found.values():
+            self.holders[("resident_code", state.resident_code)] = state.atena_number
             for item in _UNIQUE_ITEMS:
                 if (value := getattr(state, item)) is not None:
                     self.holders[(item, value)] = state.atena_number
@@ -66,7 +74,7 @@ class WorkingSet:
 
     def put_resident(self, code: str, old: Resident | None, new: Resident) -> None:
         """``new`` is the resident ``code`` after a change: written with the batch."""
-        for item in _UNIQUE_ITEMS:
+        for item in (*_UNIQUE_ITEMS, "resident_code"):
             if old is not None and (before := getattr(old, item)) is not None:
                 self.holders.pop((item, before), None)
             if (after := getattr(new, item)) is not None:
@@ -210,12 +218,18 @@ class Register:
         previous_update_seq = current.last_update_seq if current else None
         record = identity.identity_record(change, state, update_seq, now)
         ws.writes.identities.append((record, previous_update_seq))
-        items = [self.enqueue(ws.outbox, msg.link, msg.kind, msg.payload, change.resident_code,
+        if change.new_resident_code is not None:  # the old code stays findable
+            ws.writes.old_codes.append((change.resident_code, state.atena_number, update_seq,
+                                        change.event_date))
+        # Keyed by the resident's code after the change (a new one, after a code change).
+        items = [self.enqueue(ws.outbox, msg.link, msg.kind, msg.payload, state.resident_code,
                               update_seq, now, change.correlation_id)
                  for msg in route(change.reason.value, record, previous_update_seq, state,
                                   current, self.enabled_links)]
         response = {"request_id": change.request_id, "status": "accepted",
                     "update_seq": update_seq, "links": list(dict.fromkeys(i.link for i in items))}
+        if change.new_resident_code is not None:
+            response["resident_code"] = change.new_resident_code  # J-LIS's new code
         ws.remember(change, update_seq, response, now)
         ws.audit.append(AuditEntry(now, change.operator_id, change.terminal_id,
                                    f"change.{change.reason.value}", change.request_id,

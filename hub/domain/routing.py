@@ -14,6 +14,8 @@ national        number request           a birth or an arrival from abroad witho
                                          which keeps its number from the 転出証明書情報
 national        転入通知                 a 転入 from another city (住基法 9条1項)
 national        転出証明書情報           a 特例転出 (住基法 24条の2), for the destination
+national        identity update          a 住民票コードの変更 (住基法 30条の4): J-LIS's copy
+                                         follows the new code (旧住民票コード in it)
 intermediate    符号 request             the 団体内統合宛名番号 was just assigned
 intermediate    copy (副本) update        every change of a resident who has one
                                          (番号法 19条8号)
@@ -168,7 +170,9 @@ ROUTING: dict[str, tuple[Route, ...]] = {
                   _foreign_notice),),
     "national": (Route("number_request", _needs_number, _number_request),
                  Route("transfer_in_notice", _from_another_city, _transfer_in),
-                 Route("moving_out_certificate", _special_move_out, _moving_out_certificate)),
+                 Route("moving_out_certificate", _special_move_out, _moving_out_certificate),
+                 Route("identity_update", lambda c: c.reason == "resident_code_change",
+                       _identity_update)),
     "intermediate": (Route("code_request", _copy_is_new, _code_request),
                      Route("copy_update", lambda c: bool(c.resident.integrated_atena),
                            _copy_update)),

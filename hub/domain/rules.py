@@ -15,6 +15,8 @@ Each refusal is a ``LogicError`` whose code names the rule:
   use (住基法 24条の2: the procedure is for a card holder)
 - ``move_in_contradicts_certificate``  a domestic 転入 whose 住民票コード, birth date, sex,
   ふりがな, 個人番号 or former city is not its 転出証明書情報's (``hub.domain.moves``)
+- ``resident_code_in_use``  a 住民票コードの変更 to a code another resident holds, or one
+  given up before (by anyone)
 - ``correction_sets_individual_number``  a 職権修正 that sets or replaces the 個人番号: only
   a designation of the number J-LIS generated may (番号法 7条)
 - ``foreign_items_for_japanese_resident``
@@ -57,6 +59,9 @@ def check_change(change: Change, current: Resident | None, holders: Holders,
     if check is not None:
         assert current is not None  # every reason with its own rule changes a resident
         check(change, current, municipality_code)
+    if change.reason is Reason.RESIDENT_CODE_CHANGE:
+        assert current is not None
+        _resident_code_change(change, current, holders)
     items = change.items
     resident_type = items.get("resident_type") or (current.resident_type if current else None)
     if resident_type == "japanese" and any(items.get(k) is not None for k in FOREIGN_ITEMS):
@@ -144,6 +149,14 @@ def _move_out(change: Change, current: Resident, _municipality_code: str) -> Non
         raise LogicError("special_move_out_without_card",
                          "a 特例転出 is for a resident whose 個人番号カード is in use",
                          "moving_out")
+
+
+def _resident_code_change(change: Change, current: Resident, holders: Holders) -> None:
+    holder = holders.get(("resident_code", change.new_resident_code))
+    if (holder is not None and holder != current.atena_number) or (
+            ("old_resident_code", change.new_resident_code) in holders):
+        raise LogicError("resident_code_in_use", "the new 住民票コード is in use, or was "
+                         "used before", "resident_code")
 
 
 _BY_REASON = {Reason.MOVE_WITHIN: _move_within, Reason.NUMBER_DESIGNATION: _number_designation,

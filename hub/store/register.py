@@ -44,6 +44,8 @@ class RegisterWrites:
     requests: list[tuple[str, str, int | None, dict[str, Any], float]] = field(
         default_factory=list)
     card_events: list[dict[str, Any]] = field(default_factory=list)
+    # 住民票コードの変更: (old code, 宛名番号, 更新順番号, 使用年月日)
+    old_codes: list[tuple[str, str, int, Any]] = field(default_factory=list)
 
 
 class RegisterStore:
@@ -56,6 +58,12 @@ class RegisterStore:
         self._insert_card = sql.insert("card_events", _CARD_COLUMNS)
         self._select_residents = f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM residents WHERE "
         self._by_atena = self._select_residents + sql.text("integrated_atena = ?")
+        self._insert_old_code = sql.insert("old_resident_codes", (
+            "old_code", "atena_number", "update_seq", "changed_date"))
+        # A resident by their 住民票コード, or by one they had before a 住民票コードの変更.
+        self._code_or_old = sql.text(
+            "(resident_code = ? OR atena_number IN (SELECT atena_number FROM "
+            "old_resident_codes WHERE old_code = ?))")
 
     # ---- reads of a batch ------------------------------------------------------------
 
@@ -81,6 +89,12 @@ class RegisterStore:
                 found[resident["resident_code"]] = resident
         return found
 
+    @named("register.resident_by_any_code")
+    def resident_by_any_code(self, db: Db, code: str) -> dict[str, Any] | None:
+        """The resident whose 住民票コード is ``code``, or was before a change of it."""
+        row = db.row(self._select_residents + self._code_or_old, (code, code))
+        return self.row(row) if row is not None else None
+
     @named("register.resident_by_integrated_atena")
     def resident_by_integrated_atena(self, db: Db, atena: str) -> dict[str, Any] | None:
         row = db.row(self._by_atena, (atena,))
@@ -98,12 +112,15 @@ class RegisterStore:
     @named("register.holders")
     def holders(self, db: Db, item: str, values: Sequence[str]) -> dict[str, str]:
         """Who holds each value of a unique item (``individual_number``,
-        ``atena_number``): value -> 宛名番号."""
-        assert item in ("individual_number", "atena_number")
+        ``atena_number``), or held it (``old_resident_code``, a 住民票コード given up in a
+        change of it): value -> 宛名番号."""
+        table, column = {"individual_number": ("residents", "individual_number"),
+                         "atena_number": ("residents", "atena_number"),
+                         "old_resident_code": ("old_resident_codes", "old_code")}[item]
         found: dict[str, str] = {}
         for part in chunks(values):
-            for value, atena in db.rows(f"SELECT {item}, atena_number FROM residents WHERE "
-                                        f"{item} IN ({self.sql.marks(len(part))})", part):
+            for value, atena in db.rows(f"SELECT {column}, atena_number FROM {table} WHERE "
+                                        f"{column} IN ({self.sql.marks(len(part))})", part):
                 found[value] = atena
         return found
 
@@ -114,7 +131,10 @@ class RegisterStore:
         ``items["address"]``; at most ``limit``, by 住民票コード.  Names are compared by the
         domain (kana by its 清音化かな)."""
         where, args = [], []
-        for item in ("resident_code", "individual_number", "birth_date", "sex"):
+        if items.get("resident_code") is not None:  # its old codes too
+            where.append(self._code_or_old)
+            args += [items["resident_code"], items["resident_code"]]
+        for item in ("individual_number", "birth_date", "sex"):
             if items.get(item) is not None:
                 where.append(f"{item} = {self.sql.mark}")
                 args.append(items[item])
@@ -156,3 +176,4 @@ class RegisterStore:
         db.insert(self._insert_request, [(rid, fp, seq, json.dumps(answer), at)
                                        for rid, fp, seq, answer, at in w.requests])
         db.insert(self._insert_card, [_CARD_VALUES(r) for r in w.card_events])
+        db.insert(self._insert_old_code, w.old_codes)

@@ -116,6 +116,16 @@ identity_records = Table(
     Index("ix_identity_records_resident_code", "resident_code"),
 )
 
+# 住民票コードの変更: each old code, so a search by it still finds the resident.
+old_resident_codes = Table(
+    "old_resident_codes", metadata,
+    Column("old_code", String(11), primary_key=True),                # 旧住民票コード
+    Column("atena_number", String(15), nullable=False),              # whose (宛名番号)
+    Column("update_seq", Integer, nullable=False),                   # the change's 更新順番号
+    Column("changed_date", Date, nullable=False),                    # 住民票コード使用年月日
+    Index("ix_old_resident_codes_atena", "atena_number"),
+)
+
 outbox = Table(
     "outbox", metadata,
     Column("link", String(16), primary_key=True),

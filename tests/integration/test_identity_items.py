@@ -52,6 +52,8 @@ class Case:
     detail: str                 # 23 異動事由詳細, by hand
     seion: str | None           # 5 清音化かな氏名, by hand
     removed: bool = False       # 35 消除
+    new_code: str | None = None  # 1 after a 住民票コードの変更: the code J-LIS issues
+    old_code: str | None = None  # 24 旧住民票コード
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
     answer: dict[str, Any] = dataclasses.field(default_factory=dict)
     record: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -70,7 +72,7 @@ def _within_post(c: Case) -> Any:
 
 
 SOURCES: dict[str, Callable[[Case], Any]] = {
-    "resident_code": lambda c: c.change["resident_code"],                       # 1
+    "resident_code": lambda c: c.new_code or c.change["resident_code"],         # 1
     "name_kanji": lambda c: c.state["name_kanji"],                              # 2
     "name_gaiji_count": lambda c: outside_jis_x0208(c.state["name_kanji"]),     # 3
     "name_kana": lambda c: c.state["name_kana"],                                # 4
@@ -96,8 +98,8 @@ SOURCES: dict[str, Callable[[Case], Any]] = {
     "event_date": lambda c: c.change["event_date"],                             # 22
     "reason_detail": lambda c: c.detail,                                        # 23
     # 24, 25: only a 住民票コードの変更 has an old code and the new one's first day.
-    "old_resident_code": lambda c: None,
-    "resident_code_used_date": lambda c: None,
+    "old_resident_code": lambda c: c.old_code,
+    "resident_code_used_date": lambda c: c.change["event_date"] if c.old_code else None,
     "request_id": lambda c: c.change["request_id"],                             # 26
     "operator_id": lambda c: c.change["operator_id"],                           # 27
     "terminal_id": lambda c: c.change["terminal_id"],                           # 28
@@ -196,6 +198,9 @@ def _cases() -> list[Case]:
              "21", "2102", "フシ　ハナコ", removed=True),
         Case("death", "C", change("C", "death", "2026-11-27", None, "2026-11-28"),
              "22", "2201", "クエン　ハン　アン", removed=True),
+        Case("resident_code_change", "B", change("B", "resident_code_change", "2026-11-28"),
+             "34", "3401", "ヌマス　ヒマリ", new_code=resident_code(rng),
+             old_code=codes["B"]),
     ]
 
 
@@ -209,12 +214,26 @@ def _merge(state: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
 def sent(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[list[Case]]:
     """Every case posted in order, with the record the prefecture holds after it."""
     e = Env(tmp_path_factory.mktemp("items"), certs_dir)
-    e.start_mocks({})
+    e.start_mocks({"national": None})
     e.start_hub()
     try:
         client, states, delivered = e.client(), {}, 0
         cases = _cases()
+        # J-LIS knows where the domestic arrivals come from (their 転出証明書情報).
+        status, _ = e.other_control("national", "POST", "/persons", [
+            {"resident_code": c.change["resident_code"], "municipality_code": TOKYO[0],
+             "address": TOKYO[1], "record_status": "active", "held_for": TOKYO[0],
+             **{k: c.change["resident"][k]
+                for k in ("name_kanji", "name_kana", "birth_date", "sex")}}
+            for c in cases if c.name.startswith("move_in from another city")
+            or c.name.startswith("move_in, later")])
+        assert status == 200
+        # The numbers it generates for the birth and the arrival from abroad stay in
+        # J-LIS: this test's model has no designation the register did not post.
+        e.other_control("national", "POST", "/faults", {"hold_numbers": True})
         for case in cases:
+            if case.new_code is not None:  # the code J-LIS is to issue
+                e.other_control("national", "POST", "/next-code", {"code": case.new_code})
             before = dt.datetime.now()
             status, answer = client.post("/v1/changes", case.change)
             after = dt.datetime.now()
@@ -225,7 +244,8 @@ def sent(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[
             case.state = states[case.person]
             delivered += "prefecture" in answer["links"]
             e.wait_applied(delivered)
-            status, case.record = e.control("GET", f"/identities/{case.change['resident_code']}")
+            code = case.new_code or case.change["resident_code"]
+            status, case.record = e.control("GET", f"/identities/{code}")
             assert status == 200, case.record
         yield cases
     finally:
@@ -253,8 +273,9 @@ def test_the_cases_reach_what_each_item_can_be(sent: list[Case]) -> None:
     for flag in ("update_prohibited", "prospective", "exclusive", "gaiji_flag"):
         assert seen(flag) == {"True", "False"}, flag
     for item in ("previous_municipality_code", "previous_address", "individual_number",
-                 "old_surname_kanji", "notified_date", "aza_code"):
+                 "old_surname_kanji", "notified_date", "aza_code", "old_resident_code",
+                 "resident_code_used_date"):
         assert "None" in seen(item) and len(seen(item)) > 1, item
     assert {c.record["name_gaiji_count"] for c in sent} == {0, 1}
     assert {c.record["old_surname_gaiji_count"] for c in sent} == {0, 1}
-    assert len(seen("reason_detail")) == 10
+    assert len(seen("reason_detail")) == 11

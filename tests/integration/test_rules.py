@@ -170,7 +170,8 @@ CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
 }
 # Rules whose case needs another outside system than the prefecture: proven in the
 # module named, which must hold the rule's code in a test.
-ELSEWHERE = {"move_in_contradicts_certificate": "test_moves.py"}
+ELSEWHERE = {"move_in_contradicts_certificate": "test_moves.py",
+             "resident_code_in_use": "test_resident_codes.py"}
 
 
 def _special_to_tokyo(c: Case) -> dict[str, Any]:
