@@ -55,6 +55,12 @@ def _drive(host: str, port: int, certs_dir: Path, n: int,
     client = HttpsClient(host, port, certs_dir, "register")
     synth = Synth()
     changes = list(synth.stream(n))
+    # A household of four arrives together (its notices go to its 世帯主 as one).
+    family = synth.japanese_arrivals(4, numbered=True)
+    first = family[0]["resident"]
+    for a, relationship in zip(family, ("世帯主", "妻", "子", "子"), strict=True):
+        a["resident"].update(household_number=first["household_number"],
+                             address=first["address"], relationship=relationship)
     # J-LIS knows where each arrival from another city came from: each 転入 finds the
     # former city's 転出証明書情報 (and keeps the 個人番号 from it).
     known_elsewhere(controls["national"], synth)
@@ -76,6 +82,9 @@ def _drive(host: str, port: int, certs_dir: Path, n: int,
             else:
                 refused[r["error"]["code"]] += 1
     elapsed = time.perf_counter() - started
+    for a in family:
+        status, _ = client.post("/v1/changes", a)
+        accepted += status == 201
     holders = [p for p in synth.people if p.number and not p.removed][:5]
     cards = 0
     for k, person in enumerate(holders):  # their 個人番号カード is issued
@@ -105,11 +114,12 @@ def _drive(host: str, port: int, certs_dir: Path, n: int,
     living = next(p for p in synth.people if not p.removed and p.number)
     return {"accepted": accepted, "refused": refused, "expected_refusals": expected,
             "cards": cards, "repeat_same": repeat_same, "elapsed": elapsed, "posted": n,
-            "someone": living, "special_move_out": special}
+            "someone": living, "special_move_out": special,
+            "household": [a["resident_code"] for a in family]}
 
 
 def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
-                someone: Any, special_move_out: dict[str, Any],
+                someone: Any, special_move_out: dict[str, Any], household: list[str],
                 password: str) -> dict[str, Any]:
     """What staff and the outside systems do next (a worker thread, blocking HTTP)."""
     out: dict[str, Any] = {}
@@ -148,6 +158,15 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
     status, batch = staff.post("/v1/send-destination-batches", {"needing_notice": True})
     status, shown = staff.get(f"/v1/send-destination-batches/{batch['batch_id']}?wait=30")
     out["batch"] = shown
+    # The household's four notices: one destination, to its 世帯主.
+    held = mock("card", "GET", f"/send-batches/{batch['batch_id']}?limit=1000000")
+    family = [i for i in held["items"] if i["resident_code"] in household]
+    out["household"] = {
+        "members": len(family),
+        "numbers": sorted({i["management_number"] for i in family}),
+        "persons": sorted({i["persons"] for i in family}),
+        "to_head": all(i["dest_name"] == family[0]["dest_name"] for i in family)
+        and any(i["name"] == i["dest_name"] for i in family)}
     # The ministry and J-LIS push; the intermediate server asks for a manual answer.
     mock("moj", "POST", "/push", {"notice": {
         "notice_number": "N-DEMO-1", "residence_card_number": "AB12345678CD",
@@ -281,7 +300,8 @@ class _Demo:
         self.state["summary"] = summary
         return self.quiet().addCallback(lambda _: threads.deferToThread(
             _staff_tour, "127.0.0.1", self.ports.intake, self.cfg.certs_dir, self.controls,
-            summary["someone"], summary["special_move_out"], self.password))
+            summary["someone"], summary["special_move_out"], summary["household"],
+            self.password))
 
     def scrape(self, staff: dict[str, Any]) -> Any:
         from twisted.internet import threads
@@ -353,6 +373,11 @@ def _report(summary: dict[str, Any], staff: dict[str, Any], text: str,
     b = staff["batch"]
     print(f"  send destinations    batch {b['batch_id']}: {b['total']} residents needing a "
           f"number notice, {b['chunks']} chunk(s), {b['state']}")
+    h = staff["household"]
+    print(f"  household notice     a 世帯 of {h['members']} → {len(h['numbers'])} destination "
+          f"(送付先管理番号 {', '.join(h['numbers'])}), 対象となる人数 "
+          f"{'/'.join(map(str, h['persons']))}, "
+          f"{'to its 世帯主' if h['to_head'] else 'NOT to its 世帯主'}")
     inbox = staff["inbox"]
     print("  inbox                " + ", ".join(
         f"{kind} {st} {n}" for (kind, st), n in sorted(inbox.items())))
@@ -370,7 +395,10 @@ def _report(summary: dict[str, Any], staff: dict[str, Any], text: str,
               + " ".join(f"[{d['kind']} {d.get('items', '')}]" for d in c.get("differences", [])))
     print(f"  {'link':<13}{'messages':>10}{'delivered':>11}{'dead':>6}{'received':>10}"
           f"{'refused':>9}")
-    ok = summary["repeat_same"] and summary["refused"] == summary["expected_refusals"]
+    h = staff["household"]
+    ok = (summary["repeat_same"] and summary["refused"] == summary["expected_refusals"]
+          and h["members"] == 4 and len(h["numbers"]) == 1 and h["persons"] == [4]
+          and h["to_head"])
     for name, st in sorted(statuses.items()):
         delivered = metric("jukihub_link_delivered_total", link=name)
         dead = metric("jukihub_link_dead_letters_total", link=name)

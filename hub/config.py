@@ -64,6 +64,7 @@ class SendConfig:
     card_place: Place    # カード送付場所
     chunk_records: int
     print_class: str
+    per_household: bool = True  # one destination per 世帯 (to its 世帯主), or per resident
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,12 @@ def _apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
         node[leaf] = parsed
 
 
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} is true or false")
+    return value
+
+
 def _send_config(raw: dict[str, Any] | None) -> SendConfig | None:
     if not raw:
         return None
@@ -205,7 +212,8 @@ def _send_config(raw: dict[str, Any] | None) -> SendConfig | None:
     if not 1 <= chunk <= 300:
         raise ValueError("send_destination.chunk_records must be 1..300")
     return SendConfig(str(raw["municipality_name"]), place("city"), place("issue_place"),
-                      place("card_place"), chunk, str(raw.get("print_class", "2")))
+                      place("card_place"), chunk, str(raw.get("print_class", "2")),
+                      _bool(raw.get("per_household", True), "send_destination.per_household"))
 
 
 def _with_departments(access: dict[str, Any], departments: dict[str, Department],

@@ -58,7 +58,7 @@ class CardMock(MockEndpoint):
         if chunk.chunk_no != chunks + 1:
             return Refusal(True, "chunk_out_of_order", "a chunk is missing or repeated")
         cur.executemany("INSERT OR REPLACE INTO send_destinations VALUES (?, ?, ?)", [
-            (d.management_number, d.resident_code,
+            (chunk.management_number, d.resident_code,
              json.dumps(as_json(d, keep_none=True), ensure_ascii=False))
             for d in chunk.destinations])
         count += len(chunk.destinations)

@@ -11,12 +11,16 @@ Layout decisions (documented in the README):
 
 - XML rather than the fixed-length layout; the 項目長 items are kept and carry the
   length, in characters, of the item that follows them, as the file defines.
-- One destination per resident: 対象となる人数 is 1, 送付先 is the resident's own
-  name and address.  (The real file groups a household; grouping is a later step.)
+- One record per person (items 38–67 theirs); the records of one destination share
+  items 1–37: its own 送付先管理番号 (the batch's number and a 7-digit serial), the
+  送付先 (items 2–8: the household's 世帯主, or the resident's own name and address
+  when the city sends per resident) and 対象となる人数 (how many of the batch go there).
 - 代替文字 (items 53–59) by ``charconv.substitute``: the name falls back to its kana,
   the address to 〓; 外字数 by ``charconv.gaiji_count``.
 - The city's own items (9–32) come from ``[send_destination]`` in config.toml.
-- 外字パターン, ローマ字 and 旧氏 are not held by this register: left out.
+- 旧氏 (62–65) and ローマ字 (66–67) where the register has them; 外字パターン (61) the
+  外字 the printer needs for the person's name, address and 旧氏, each once, as code
+  points (``U+9089_U+E0102`` for a kanji with its variation selector).
 """
 
 from __future__ import annotations

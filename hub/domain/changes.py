@@ -37,6 +37,8 @@ class Reason(enum.StrEnum):
     CORRECTION = "correction"    # 職権修正
     NUMBER_DESIGNATION = "number_designation"  # 個人番号の指定 (from the national server)
     RESIDENT_CODE_CHANGE = "resident_code_change"  # 住民票コードの変更 (住基法 30条の4)
+    HOUSEHOLD_CHANGE = "household_change"  # 世帯変更 (hub.domain.households)
+    HOUSEHOLD_HEAD_CHANGE = "household_head_change"  # 世帯主変更
 
 
 ADDRESS_ITEMS = frozenset({"municipality_code", "aza_code", "postal_code", "address",
@@ -61,6 +63,14 @@ REQUIRED_ITEMS: dict[Reason, frozenset[str]] = {
     Reason.CORRECTION: frozenset(),
     Reason.NUMBER_DESIGNATION: frozenset({"individual_number"}),
     Reason.RESIDENT_CODE_CHANGE: frozenset(),
+    Reason.HOUSEHOLD_CHANGE: frozenset({"household_number", "relationship"}),
+    Reason.HOUSEHOLD_HEAD_CHANGE: frozenset(),
+}
+# Reasons that carry only some items (and the register's state): what each may carry.
+ONLY_ITEMS: dict[Reason, frozenset[str]] = {
+    Reason.RESIDENT_CODE_CHANGE: frozenset(),  # J-LIS issues the new code
+    Reason.HOUSEHOLD_CHANGE: frozenset({"household_number", "relationship"}),
+    Reason.HOUSEHOLD_HEAD_CHANGE: frozenset({"former_head_relationship"}),
 }
 # Reasons that create a resident record; the others change an existing one.
 CREATING = frozenset({Reason.MOVE_IN, Reason.BIRTH})
@@ -88,6 +98,8 @@ class Change:
     special: bool = False
     # A 住民票コードの変更: the new code J-LIS issued (``hub.domain.resident_codes``).
     new_resident_code: str | None = None
+    # A 世帯主変更: the former 世帯主's 続柄 to the new one (``hub.domain.households``).
+    former_head_relationship: str | None = None
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -140,6 +152,16 @@ def _residence_card_number(value: str, name: str) -> None:
                           "two letters, eight digits and two letters", name)
 
 
+def _romaji(value: str, name: str) -> None:
+    """ローマ字: as a card shows it — Latin capitals, spaces, hyphens, apostrophes,
+    commas and full stops, at most 100."""
+    if not (isinstance(value, str) and 1 <= len(value) <= 100 and value.isascii()
+            and value.strip() == value
+            and all(c.isupper() or c in " -',." for c in value)):
+        raise FormatError("invalid_format", f"{name} is ローマ字 in capitals (A–Z, space, "
+                          "-, ', comma, full stop), at most 100", name)
+
+
 def _text(max_len: int) -> Callable[[str, str], None]:
     return lambda value, name: checks.check_text(value, name, max_len)
 
@@ -158,6 +180,9 @@ _ITEM_CHECKS: dict[str, Callable[[Any, str], None]] = {
     "address": _text(150),
     "previous_address": _text(150),
     "relationship": _text(40),
+    "former_head_relationship": _text(40),
+    "romaji_name": _romaji,
+    "romaji_old_surname": _romaji,
     "nationality": _text(40),
     "residence_status": _text(40),
     "common_name": _text(50),
@@ -182,6 +207,7 @@ def _check_items(items: dict[str, Any]) -> None:
 
 
 _TEXT_ITEMS = ("name_kanji", "address", "previous_address", "relationship",
+               "former_head_relationship",
                "old_surname_kanji", "moving_out_address")
 
 
@@ -196,6 +222,18 @@ def _to_unified(items: dict[str, Any], charset: UnifiedCharset) -> None:
                                   "city's 外字 table", name) from None
 
 
+def _check_only_items(reason: Reason, items: dict[str, Any]) -> None:
+    """A reason that carries only some items carries no other."""
+    if reason in ONLY_ITEMS and (extra := sorted(items.keys() - STATE_ITEMS
+                                                 - ONLY_ITEMS[reason])):
+        allowed = sorted(ONLY_ITEMS[reason]) or ["none"]
+        raise FormatError("unexpected_item", f"{reason.value} carries no {extra[0]}: only "
+                          f"{', '.join(allowed)} and the register's state", extra[0])
+    if "former_head_relationship" in items and reason is not Reason.HOUSEHOLD_HEAD_CHANGE:
+        raise FormatError("unexpected_item", "only household_head_change names the former "
+                          "世帯主's 続柄", "former_head_relationship")
+
+
 def _check_reason_items(reason: Reason, items: dict[str, Any]) -> None:
     """The items a change of ``reason`` must, may and must not carry."""
     missing = sorted(REQUIRED_ITEMS[reason] - {k for k, v in items.items() if v is not None})
@@ -205,10 +243,7 @@ def _check_reason_items(reason: Reason, items: dict[str, Any]) -> None:
         raise FormatError("missing_item", "correction must set at least one item", "resident")
     allowed_removing = STATE_ITEMS | (MOVING_OUT_ITEMS if reason is Reason.MOVE_OUT
                                       else frozenset())
-    if reason is Reason.RESIDENT_CODE_CHANGE and items.keys() - STATE_ITEMS:
-        raise FormatError("unexpected_item", "resident_code_change carries no resident "
-                          "items but the register's state: J-LIS issues the new code",
-                          "resident")
+    _check_only_items(reason, items)
     if reason in REMOVING and items.keys() - allowed_removing:
         raise FormatError("unexpected_item", f"{reason.value} carries no resident items "
                           "but where to (move_out) and the register's state", "resident")
@@ -261,7 +296,11 @@ def parse_change(obj: dict[str, Any], today: dt.date,
     for item in ("became_resident_date", "address_set_date"):
         if items.get(item) is not None and items[item] > today:
             raise FormatError("date_in_future", f"{item} is after today", item)
+    former_head = items.pop("former_head_relationship", None)
+    if reason is Reason.HOUSEHOLD_HEAD_CHANGE:
+        items["relationship"] = "世帯主"  # the resident becomes the 世帯主
     return Change(
+        former_head_relationship=former_head,
         request_id=obj["request_id"],
         operator_id=obj["operator_id"],
         terminal_id=obj["terminal_id"],

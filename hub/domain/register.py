@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hub.domain import cards, identity, manual_answers, moves, rules
+from hub.domain import cards, households, identity, manual_answers, moves, rules
 from hub.domain.changes import CardEventRequest, Change, ManualDecision
 from hub.domain.errors import ConflictError, LogicError, UnavailableError
 from hub.domain.numbering import Numbering
@@ -67,10 +67,38 @@ class WorkingSet:
             for item in _UNIQUE_ITEMS:
                 if (value := getattr(state, item)) is not None:
                     self.holders[(item, value)] = state.atena_number
+        self._register = store.register
+        self._households: dict[str, tuple[Resident, ...]] = {}  # as stored, when read
         self.writes = RegisterWrites()
         self.outbox: list[tuple[object, ...]] = []
         self.audit: list[AuditEntry] = []
         self.decided: dict[int, tuple[str, str, float]] = {}  # inbox item -> who, when
+
+    def household(self, number: str) -> households.Household:
+        """The 世帯 ``number`` now: its stored members (read once per batch) with this
+        batch's changes over them."""
+        if number not in self._households:
+            self._households[number] = tuple(
+                Resident.from_row(r) for r in self._register.household(self.conn, number))
+        members = {m.atena_number: m for m in self._households[number]}
+        for code in self.changed:
+            state = self.residents[code]
+            assert state is not None  # a changed resident exists after the change
+            members.pop(state.atena_number, None)
+            if state.household_number == number and not state.removed:
+                members[state.atena_number] = state
+        return households.Household(number, tuple(members.values()))
+
+    def adopt(self, resident: Resident) -> Resident:
+        """A resident read with a household, now changed by the batch too: the batch's
+        own state of them if it has one."""
+        code = resident.resident_code
+        if self.residents.get(code) is None:
+            self.residents[code] = resident
+            self.stored_atena[code] = resident.atena_number
+        state = self.residents[code]
+        assert state is not None
+        return state
 
     def put_resident(self, code: str, old: Resident | None, new: Resident) -> None:
         """``new`` is the resident ``code`` after a change: written with the batch."""
@@ -193,6 +221,9 @@ class Register:
             moves.check_certificate(request)  # a domestic 転入: is it its certificate's?
             request = moves.kept_from_certificate(request)
             rules.check_change(request, current, ws.holders, self.municipality_code)
+            if current is not None:
+                households.check(request, current, {
+                    n: ws.household(n) for n in households.households_read(request, current)})
         except LogicError as err:
             return Outcome(request.request_id, error=err, reason=err.code)
         return self._change(ws, request, current)
@@ -212,6 +243,32 @@ class Register:
 
     def _change(self, ws: WorkingSet, change: Change, current: Resident | None) -> Outcome:
         now = self.wall_clock()
+        # 世帯主変更: the former 世帯主 (found before the new one is written) changes too.
+        former = (households.former_head_change(change, ws.household(current.household_number))
+                  if change.former_head_relationship is not None and current is not None
+                  else None)
+        update_seq, items = self._write(ws, change, current, now)
+        response: dict[str, Any] = {"request_id": change.request_id, "status": "accepted",
+                                    "update_seq": update_seq}
+        if change.new_resident_code is not None:
+            response["resident_code"] = change.new_resident_code  # J-LIS's new code
+        if former is not None:  # their 続柄 to the new one, as its own update
+            who, theirs = former
+            also_seq, also_items = self._write(ws, theirs, ws.adopt(who), now)
+            items += also_items
+            response["also"] = [{"resident_code": who.resident_code, "update_seq": also_seq}]
+        response["links"] = list(dict.fromkeys(i.link for i in items))
+        ws.remember(change, update_seq, response, now)
+        ws.audit.append(AuditEntry(now, change.operator_id, change.terminal_id,
+                                   f"change.{change.reason.value}", change.request_id,
+                                   update_seq))
+        return Outcome(change.request_id, response=response, reason=change.reason.value,
+                       outbox=items)
+
+    def _write(self, ws: WorkingSet, change: Change, current: Resident | None,
+               now: float) -> tuple[int, list[OutboxItem]]:
+        """One resident's side of a change: the resident after it, its identity record
+        with the next 更新順番号, and its messages to each link."""
         update_seq = self.numbers.next_update_seq()
         state = identity.resident_after(change, current, update_seq, self.numbers)
         ws.put_resident(change.resident_code, current, state)
@@ -226,16 +283,7 @@ class Register:
                               update_seq, now, change.correlation_id)
                  for msg in route(change.reason.value, record, previous_update_seq, state,
                                   current, self.enabled_links)]
-        response = {"request_id": change.request_id, "status": "accepted",
-                    "update_seq": update_seq, "links": list(dict.fromkeys(i.link for i in items))}
-        if change.new_resident_code is not None:
-            response["resident_code"] = change.new_resident_code  # J-LIS's new code
-        ws.remember(change, update_seq, response, now)
-        ws.audit.append(AuditEntry(now, change.operator_id, change.terminal_id,
-                                   f"change.{change.reason.value}", change.request_id,
-                                   update_seq))
-        return Outcome(change.request_id, response=response, reason=change.reason.value,
-                       outbox=items)
+        return update_seq, items
 
 
 def _repeated(request: Request, fingerprint: str, response: dict[str, Any]) -> Outcome:

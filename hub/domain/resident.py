@@ -73,6 +73,8 @@ class Resident:
     moving_out_address: str | None = None      # 転出先住所
     moving_out_special: bool = False           # 特例転出
     moving_out_confirmed_date: dt.date | None = None  # 転出確定: the destination's 転入 date
+    romaji_name: str | None = None             # ローマ字 氏名 (as the card shows it)
+    romaji_old_surname: str | None = None      # ローマ字 旧氏
 
     # ---- from and to the store's rows ------------------------------------------------
 

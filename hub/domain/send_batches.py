@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from hub.domain.outcomes import OutboxItem
 from hub.domain.register import Register
 from hub.domain.resident import Resident
 from hub.store import AuditEntry, Conn, Store
-from protocols.charconv import char_length, gaiji_count, substitute
+from protocols.charconv import char_length, characters, gaiji_count, is_gaiji, substitute
 from protocols.senddest import SendDestination, SendDestinationChunk, encode_chunk
 
 
@@ -42,10 +43,12 @@ class BatchSlice:
     operator_id: str
     terminal_id: str
     total: int
-    after: str = ""
+    after: tuple[str, str] = ("", "")  # (世帯番号, 住民票コード) of the last member built
     chunk_no: int = 1
     built: int = 0
     attempts: int = 0
+    destinations: int = 0  # destinations numbered so far (送付先管理番号)
+    last_to: Resident | None = None  # the last destination (a household may go on)
 
     def build(self, register: Register, now: float
               ) -> tuple[list[OutboxItem], BatchSlice | None]:
@@ -53,23 +56,56 @@ class BatchSlice:
         size = self.cfg.chunk_records
         with register.job_transaction() as conn:
             store = register.store
-            members = store.jobs.members(conn, self.batch_id, self.after, size)
+            members = [Resident.from_row(r)
+                       for r in store.jobs.members(conn, self.batch_id, self.after, size)]
             today = dt.date.fromtimestamp(now)
-            dests = tuple(destination(Resident.from_row(r), self, register.municipality_code,
-                                      today) for r in members)
+            destinations, last_to, dests = self.destinations, self.last_to, []
+            for member, to, persons in self._addressed(store, conn, members):
+                if last_to is None or _key(to, self.cfg) != _key(last_to, self.cfg):
+                    destinations += 1
+                last_to = to
+                number = f"{self.batch_id}{destinations:07d}"
+                dests.append(destination(member, to, number, persons, self,
+                                         register.municipality_code, today))
             built = self.built + len(dests)
             final = len(members) < size or built >= self.total
             chunk = SendDestinationChunk(self.batch_id, register.municipality_code,
-                                         self.chunk_no, final, built if final else None, dests)
+                                         self.chunk_no, final, built if final else None,
+                                         tuple(dests))
             rows: list[tuple[object, ...]] = []
             item = register.enqueue(rows, "card", "send_destination", encode_chunk(chunk),
                                     self.batch_id, 0, now, self.batch_id)
             store.outbox.append(conn, rows)
             store.jobs.batch_progress(conn, self.batch_id, built, self.chunk_no, final)
         nxt = None if final else dataclasses.replace(
-            self, after=dests[-1].resident_code, chunk_no=self.chunk_no + 1, built=built,
-            attempts=0)
+            self, after=(members[-1].household_number, members[-1].resident_code),
+            chunk_no=self.chunk_no + 1, built=built, attempts=0, destinations=destinations,
+            last_to=last_to)
         return [item], nxt
+
+    def _addressed(self, store: Store, conn: Conn, members: list[Resident],
+                   ) -> Iterator[tuple[Resident, Resident, int]]:
+        """Each member with the destination of their notice and how many go there: per
+        household (the 世帯主, or without one its first member in the batch; every
+        member of the batch in it), or each to their own address."""
+        if not self.cfg.per_household:
+            for m in members:
+                yield m, m, 1
+            return
+        numbers = list(dict.fromkeys(m.household_number for m in members))
+        sizes = store.jobs.household_sizes(conn, self.batch_id, numbers)
+        heads = {n: Resident.from_row(r)
+                 for n, r in store.jobs.household_heads(conn, numbers).items()}
+        if self.last_to is not None:  # a household the last chunk began goes on
+            heads.setdefault(self.last_to.household_number, self.last_to)
+        for m in members:
+            to = heads.setdefault(m.household_number, m)  # no 世帯主: its first member
+            yield m, to, sizes[m.household_number]
+
+
+def _key(to: Resident, cfg: SendConfig) -> str:
+    """What makes a destination one: its household, or its resident."""
+    return to.household_number if cfg.per_household else to.resident_code
 
     def again(self) -> BatchSlice:
         return dataclasses.replace(self, attempts=self.attempts + 1)
@@ -147,32 +183,48 @@ def _member_refusal(states: dict[str, tuple[bool, bool]], codes: list[str]) -> H
     return None
 
 
-def destination(r: Resident, s: BatchSlice, municipality_code: str,
-                today: dt.date) -> SendDestination:
-    """The 67 items for one resident (one destination: the resident's own address)."""
+def destination(r: Resident, to: Resident, number: str, persons: int, s: BatchSlice,
+                municipality_code: str, today: dt.date) -> SendDestination:
+    """The 67 items for one resident ``r`` whose notice goes to ``to`` (the 世帯主, or
+    themselves) under 送付先管理番号 ``number``, with ``persons`` going there."""
     name, kana, address = r.name_kanji, r.name_kana, r.address
     assert r.birth_date is not None and r.individual_number is not None  # a member has both
     sub_name = substitute(name, kana=kana)
     sub_address = substitute(address, geta=True)
     c, i, k = s.cfg.city, s.cfg.issue_place, s.cfg.card_place
+    old = r.old_surname_kanji
     return SendDestination(
-        s.batch_id, r.postal_code, char_length(address), address, gaiji_count(address),
-        char_length(name), name, gaiji_count(name),
+        number, to.postal_code, char_length(to.address), to.address, gaiji_count(to.address),
+        char_length(to.name_kanji), to.name_kanji, gaiji_count(to.name_kanji),
         municipality_code, char_length(s.cfg.municipality_name), s.cfg.municipality_name,
         c.postal_code, char_length(c.address), c.address, gaiji_count(c.address), c.phone,
         char_length(i.name), i.name, gaiji_count(i.name), i.postal_code, char_length(i.address), i.address,
         gaiji_count(i.address), i.phone,
         char_length(k.name), k.name, gaiji_count(k.name), k.postal_code, char_length(k.address), k.address,
         gaiji_count(k.address), k.phone,
-        1, today, s.operator_id, s.terminal_id, s.print_class,
+        persons, today, s.operator_id, s.terminal_id, s.print_class,
         r.resident_code, char_length(name), name, gaiji_count(name), char_length(kana), kana,
         r.postal_code, char_length(address), address, gaiji_count(address),
         r.birth_date, r.sex, r.individual_number, r.article_30_45,
         r.residence_period_end,
         max(sub_name.result, sub_address.result), char_length(sub_name.text), sub_name.text,
         char_length(sub_address.text), sub_address.text, sub_name.positions, sub_address.positions,
-        gaiji_count(name) + gaiji_count(address) > 0, None,
-        None, None, None, None, None, None)
+        gaiji_count(name) + gaiji_count(address) > 0,
+        gaiji_pattern(name, address, old),
+        old, gaiji_count(old) if old is not None else None, r.old_surname_kana,
+        r.old_surname_gaiji_change_seq if old is not None else None,
+        r.romaji_name, r.romaji_old_surname)
+
+
+def gaiji_pattern(*texts: str | None) -> str | None:
+    """61 外字パターン: the 外字 the printer needs for the person's name, address and
+    旧氏 — each once, in order, as its code points (``U+9089_U+E0102`` for a kanji with
+    its variation selector); ``None`` when there is none."""
+    seen = dict.fromkeys(ch for text in texts for ch in characters(text or "")
+                         if is_gaiji(ch))
+    if not seen:
+        return None
+    return " ".join("_".join(f"U+{ord(c):04X}" for c in ch) for ch in seen)
 
 
 def progress(batch: dict[str, Any], undelivered: int) -> dict[str, Any]:

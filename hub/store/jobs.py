@@ -30,7 +30,8 @@ class JobStore:
         self._members = sql.text(
             "SELECT " + ", ".join(f"r.{c}" for c in RESIDENT_COLUMNS)
             + " FROM residents r JOIN send_batch_members m ON m.resident_code = r.resident_code"
-            " WHERE m.batch_id = ? AND r.resident_code > ? ORDER BY r.resident_code LIMIT ?")
+            " WHERE m.batch_id = ? AND (r.household_number > ? OR (r.household_number = ? AND"
+            " r.resident_code > ?)) ORDER BY r.household_number, r.resident_code LIMIT ?")
 
     # ---- consistency checks -------------------------------------------------------------
 
@@ -136,10 +137,40 @@ class JobStore:
                   [tuple(batch[c] for c in BATCH_COLUMNS)])
 
     @named("jobs.members")
-    def members(self, db: Db, batch_id: str, after: str,
+    def members(self, db: Db, batch_id: str, after: tuple[str, str],
                 limit: int) -> list[dict[str, Any]]:
-        """The batch's next residents (whole rows) after 住民票コード ``after``."""
-        return [self.register.row(r) for r in db.rows(self._members, (batch_id, after, limit))]
+        """The batch's next residents (whole rows), household by household: after
+        (世帯番号, 住民票コード) ``after``."""
+        household, code = after
+        return [self.register.row(r) for r in db.rows(self._members, (
+            batch_id, household, household, code, limit))]
+
+    @named("jobs.household_sizes")
+    def household_sizes(self, db: Db, batch_id: str,
+                        households: Sequence[str]) -> dict[str, int]:
+        """世帯番号 -> how many of the batch's members are of that household."""
+        found: dict[str, int] = {}
+        for part in chunks(households):
+            for number, n in db.rows(self.sql.text(
+                    "SELECT r.household_number, count(*) FROM residents r JOIN "
+                    "send_batch_members m ON m.resident_code = r.resident_code WHERE "
+                    f"m.batch_id = ? AND r.household_number IN ({self.sql.marks(len(part))})"
+                    " GROUP BY r.household_number"), (batch_id, *part)):
+                found[number] = int(n)
+        return found
+
+    @named("jobs.household_heads")
+    def household_heads(self, db: Db, households: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """世帯番号 -> its living 世帯主 (a whole row), for those that have one."""
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(households):
+            for r in db.rows(self.sql.text(
+                    f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM residents WHERE "
+                    f"household_number IN ({self.sql.marks(len(part))}) AND removed = ? "
+                    "AND relationship = ? ORDER BY resident_code"), (*part, False, "世帯主")):
+                row = self.register.row(r)
+                found.setdefault(row["household_number"], row)
+        return found
 
     @named("jobs.batch_progress")
     def batch_progress(self, db: Db, batch_id: str, built: int, chunks_sent: int,

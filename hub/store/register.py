@@ -58,6 +58,8 @@ class RegisterStore:
         self._insert_card = sql.insert("card_events", _CARD_COLUMNS)
         self._select_residents = f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM residents WHERE "
         self._by_atena = self._select_residents + sql.text("integrated_atena = ?")
+        self._household = self._select_residents + sql.text(
+            "household_number = ? AND removed = ? ORDER BY resident_code")
         self._insert_old_code = sql.insert("old_resident_codes", (
             "old_code", "atena_number", "update_seq", "changed_date"))
         # A resident by their 住民票コード, or by one they had before a 住民票コードの変更.
@@ -94,6 +96,11 @@ class RegisterStore:
         """The resident whose 住民票コード is ``code``, or was before a change of it."""
         row = db.row(self._select_residents + self._code_or_old, (code, code))
         return self.row(row) if row is not None else None
+
+    @named("register.household")
+    def household(self, db: Db, number: str) -> list[dict[str, Any]]:
+        """The living members of the 世帯 ``number`` (whole rows)."""
+        return [self.row(r) for r in db.rows(self._household, (number, False))]
 
     @named("register.resident_by_integrated_atena")
     def resident_by_integrated_atena(self, db: Db, atena: str) -> dict[str, Any] | None:

@@ -96,6 +96,9 @@ residents = Table(
     Column("moving_out_address", String(300)),                     # 転出先住所
     Column("moving_out_special", Boolean, nullable=False, server_default=false()),  # 特例転出
     Column("moving_out_confirmed_date", Date),                     # 転出確定 (転入通知)
+    Column("romaji_name", String(100)),                            # ローマ字 氏名
+    Column("romaji_old_surname", String(100)),                     # ローマ字 旧氏
+    Index("ix_residents_household", "household_number"),           # a 世帯's members
 )
 
 _SQL_TYPES = {"bool": Boolean, "int": Integer, "datetime": DateTime, "date": Date}

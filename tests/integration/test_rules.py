@@ -15,7 +15,7 @@ import pytest
 
 from devtools.harness import Env
 from devtools.synthetic import OTHER_CITIES, Synth, individual_number
-from hub.domain import cards, rules
+from hub.domain import cards, households, rules
 
 TABLES = ("residents", "identity_records", "outbox", "request_ids", "card_events")
 OTHER = "孫"  # a 続柄 the synthetic residents never start with: always a change
@@ -141,6 +141,28 @@ def _another_number(c: Case) -> dict[str, Any]:
     return c.change("number_designation", a, individual_number=individual_number(c.synth.rng))
 
 
+def _household(c: Case, *relationships: str) -> list[dict[str, Any]]:
+    """A 世帯 arriving together: one member per 続柄 given, at one address."""
+    arrivals = c.synth.japanese_arrivals(len(relationships))
+    first = arrivals[0]["resident"]
+    for a, relationship in zip(arrivals, relationships, strict=True):
+        a["resident"].update(household_number=first["household_number"],
+                             address=first["address"], relationship=relationship)
+        c.post(a)
+    return arrivals
+
+
+def _joining(c: Case, relationship: str, same_address: bool = True) -> dict[str, Any]:
+    """A resident (living alone) joining another household as ``relationship``."""
+    [head] = _household(c, "世帯主")
+    [b] = c.synth.japanese_arrivals(1)
+    if same_address:
+        b["resident"]["address"] = head["resident"]["address"]
+    c.post(b)
+    return c.change("household_change", b, relationship=relationship,
+                    household_number=head["resident"]["household_number"])
+
+
 # rule -> how to make a change it refuses (after what it needs is on the register)
 CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
     "move_in_existing_resident": _existing_move_in,
@@ -167,6 +189,24 @@ CASES: dict[str, Callable[[Case], dict[str, Any]]] = {
         "correction", c.arrive(), individual_number=individual_number(c.synth.rng)),
     "special_move_out_without_card": lambda c: c.change("move_out", c.arrive(numbered=True),
                                                         moving_out=_special_to_tokyo(c)),
+    # 世帯 (hub/domain/households.py)
+    "household_unchanged": lambda c: (lambda h: c.change(
+        "household_change", h[1], relationship="子",
+        household_number=h[1]["resident"]["household_number"]))(_household(c, "世帯主", "妻")),
+    "household_head_leaves_members": lambda c: c.change(
+        "household_change", _household(c, "世帯主", "妻")[0], relationship="世帯主",
+        household_number="HNEW-LEAVES"),
+    "household_without_head": lambda c: c.change(
+        "household_change", _household(c, "世帯主")[0], relationship="子",
+        household_number="HNEW-NOHEAD"),
+    "household_head_exists": lambda c: _joining(c, "世帯主"),
+    "household_at_another_address": lambda c: _joining(c, "子", same_address=False),
+    "already_household_head": lambda c: c.change(
+        "household_head_change", _household(c, "世帯主", "妻")[0]),
+    "former_head_relationship_missing": lambda c: c.change(
+        "household_head_change", _household(c, "世帯主", "妻")[1]),
+    "no_former_head": lambda c: c.change(
+        "household_head_change", _household(c, "子")[0], former_head_relationship="父"),
 }
 # Rules whose case needs another outside system than the prefecture: proven in the
 # module named, which must hold the rule's code in a test.
@@ -205,9 +245,10 @@ def _named(doc: str | None) -> set[str]:
 
 
 def test_every_rule_has_a_case() -> None:
-    """A new rule without a case here fails: the rules named in rules.py's and cards.py's
-    docstrings."""
-    changes, card_events = _named(rules.__doc__), _named(cards.__doc__)
+    """A new rule without a case here fails: the rules named in the docstrings of
+    rules.py, households.py and cards.py."""
+    changes = _named(rules.__doc__) | _named(households.__doc__)
+    card_events = _named(cards.__doc__)
     assert changes - set(CASES) - set(ELSEWHERE) == set()
     for rule, module in ELSEWHERE.items():
         assert f'"{rule}"' in (Path(__file__).parent / module).read_text(), (rule, module)

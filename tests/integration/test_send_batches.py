@@ -39,8 +39,10 @@ def test_batches_by_list_and_for_everyone_needing_a_notice(env_with: Any) -> Non
     assert (item["substitute_address"], item["substitution_result"]) == (
         "静岡県沼津市大手町崎１番", "1")
     assert item["substitute_address_positions"] == "000000000100"
-    assert (item["management_number"], item["municipality_name"], item["persons"]) == (
-        "S0000000001", "沼津市", 1)
+    # Three households of one: three destinations, each its own 送付先管理番号.
+    assert (item["municipality_name"], item["persons"]) == ("沼津市", 1)
+    assert sorted(i["management_number"] for i in held["items"]) == [
+        f"S0000000001{n:07d}" for n in (1, 2, 3)]
     assert item["individual_number"] == rare["individual_number"]
 
     status, body = staff.post("/v1/send-destination-batches",

@@ -38,7 +38,7 @@ def sample(**over: object) -> SendDestination:
         t = str(f.type)
         values[f.name] = (0 if "int" in t else dt.date(2026, 11, 27) if "date" in t
                           else False if "bool" in t else None if "None" in t else "x")
-    values.update(management_number="S0000000001", municipality_code="222038",
+    values.update(management_number="S00000000010000001", municipality_code="222038",
                   municipality_postal_code="4108601", issue_place_postal_code="4108601",
                   card_place_postal_code="4108601", municipality_phone="055-934-4720",
                   issue_place_phone="055-934-4720", card_place_phone="055-934-4720",
