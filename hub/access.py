@@ -39,6 +39,7 @@ RIGHTS: dict[str, str] = {
     "manual_answer.decide": "approve or refuse a manual answer to the intermediate server",
     "consistency.run": "start a consistency check",
     "consistency.read": "follow a consistency check and its differences",
+    "consistency.mend": "resend the hub's record for a difference, or explain it",
     "send_batch.start": "start a send-destination batch",
     "send_batch.read": "follow a send-destination batch",
     "feed.read": "pull one's department feed (a department's system only)",

@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,14 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
 from actors.link import LinkActor
-from actors.messages import AnchorAudit, Barrier, PurgeDelivered, PurgeInbox, Subscribe
+from actors.messages import (
+    AnchorAudit,
+    Barrier,
+    PurgeDelivered,
+    PurgeInbox,
+    StartJob,
+    Subscribe,
+)
 from actors.store_writer import StoreWriter
 from actors.writer_health import WriterBoard
 from hub import metrics
@@ -46,6 +54,7 @@ from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource, Site
 from hub.api.sessions import Sessions
 from hub.config import Config
+from hub.domain import consistency
 from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
 from hub.domain.register import Register
 from hub.logs import emit
@@ -55,6 +64,7 @@ from hub.store import Store
 from hub.store.engine import make_engine, migrate
 from hub.tls import client_options, server_options
 from protocols.charconv import UnifiedCharset
+from protocols.consistency import MAX_RECORDS
 
 log = logging.getLogger("jukihub.app")
 
@@ -266,13 +276,37 @@ class Hub:
             # Staff sessions past their idle or absolute limit (reactor thread, theirs).
             self.sessions.prune(clock.seconds())
 
-        for work, interval, now in ((purge, cfg.purge_interval, True), (checkpoint, 1.0, False),
-                                    (forget_sessions, 60.0, False),
-                                    (anchor, cfg.audit.anchor_interval, True)):
+        timers = [(purge, cfg.purge_interval, True), (checkpoint, 1.0, False),
+                  (forget_sessions, 60.0, False), (anchor, cfg.audit.anchor_interval, True)]
+        if cfg.check_every is not None:
+            timers.append((self._scheduled_checks(cfg.check_every),
+                           min(cfg.check_every / 4, 60.0), True))
+        for work, interval, now in timers:
             loop = task.LoopingCall(work)
             loop.clock = self.reactor
             loop.start(interval, now=now)
             self.loops.append(loop)
+
+    def _scheduled_checks(self, every: float) -> Callable[[], None]:
+        """The consistency checks' schedule (``[consistency] every``): each tick asks the
+        store writer, which alone decides whether a link's check is due (one check per
+        interval, however many ticks or hubs ask)."""
+        cfg, writer, reactor = self.config, self.writer, self.reactor
+        links = [link for link in cfg.check_links if link in self.links]
+        size = min(cfg.check_chunk, MAX_RECORDS)
+
+        def started(checks: Any) -> None:  # on the reactor thread
+            if isinstance(checks, dict) and checks:
+                emit("consistency.scheduled", checks=checks)
+
+        def tick() -> None:
+            # The writer's reply crosses back to the reactor with callFromThread.
+            writer.tell(StartJob(
+                lambda register, now: consistency.start_scheduled(register, links, every,
+                                                                  size, now),
+                reply=lambda value: reactor.callFromThread(started, value)))
+
+        return tick
 
     def stop(self) -> defer.Deferred[Any]:
         """Stop the intake and listeners, then links, then the writer (which commits

@@ -170,6 +170,8 @@ class Config:
     inbox_retention: float
     purge_interval: float
     check_chunk: int = 500
+    check_every: float | None = None   # seconds between scheduled checks (None: off)
+    check_links: tuple[str, ...] = ("prefecture", "national")
     delivered_retention: float = 30 * 86400.0
     log_scrapes: bool = False
     bulk_threshold: int = 1000
@@ -192,6 +194,24 @@ def _apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = parsed
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def interval(value: Any, name: str) -> float | None:
+    """``"365d"``, ``"30d"``, ``"12h"``, ``"90m"``, ``"2s"`` in seconds; ``"off"``: ``None``."""
+    text = str(value).strip()
+    if text == "off":
+        return None
+    number, unit = text[:-1], text[-1:]
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except (KeyError, ValueError):
+        raise ValueError(f"{name} is a number and a unit (s, m, h, d), or off") from None
+    if not 0 < seconds < 10 * 366 * 86400 or seconds != seconds:
+        raise ValueError(f"{name} is more than nothing and at most ten years")
+    return seconds
 
 
 def _bool(value: Any, name: str) -> bool:
@@ -341,6 +361,10 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             inbox_retention=float(raw.get("inbox", {}).get("retention_days", 30)) * 86400,
             purge_interval=float(raw.get("inbox", {}).get("purge_interval", 600)),
             check_chunk=int(raw.get("consistency", {}).get("chunk_records", 500)),
+            check_every=interval(raw.get("consistency", {}).get("every", "off"),
+                                 "consistency.every"),
+            check_links=tuple(str(x) for x in raw.get("consistency", {}).get(
+                "links", ["prefecture", "national"])),
             delivered_retention=float(store.get("delivered_retention_days", 30)) * 86400,
             log_scrapes=bool(metrics.get("log_scrapes", False)),
             bulk_threshold=int(raw.get("controls", {}).get("bulk_threshold", 1000)),

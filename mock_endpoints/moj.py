@@ -35,7 +35,9 @@ class MojMock(MockEndpoint):
         held = row[0] if row else None
         if notice.previous_update_seq is not None and notice.previous_update_seq != held:
             return Refusal(False, "out_of_order", "previous notice not held"), None, None
-        if held is not None and notice.update_seq <= held:
+        # A resend of the record held (no previous) is taken again; an older one is not.
+        resent = notice.previous_update_seq is None and notice.update_seq == held
+        if held is not None and notice.update_seq <= held and not resent:
             return Refusal(True, "stale_notice", "not newer than the notice held"), None, None
         cur.execute("INSERT OR REPLACE INTO notices VALUES (?, ?, ?)",
                     (notice.resident_code, notice.update_seq, body.decode("utf-8")))

@@ -186,9 +186,18 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     def _code_changed(self, cur: sqlite3.Cursor, msg: IdentityUpdate) -> Applied:
         """The change on the hub's stream: J-LIS's copy follows the resident's new code."""
         rec = msg.record
+        if rec.abnormal_update_seq is not None:  # a correction: the city's record as is
+            cur.execute(f"INSERT OR REPLACE INTO persons VALUES "
+                        f"({', '.join('?' * (len(PERSON_ITEMS) + 3))})", (
+                            rec.resident_code, rec.individual_number, rec.municipality_code,
+                            rec.name_kanji, rec.name_kana, rec.birth_date.isoformat(),
+                            rec.sex, rec.address, rec.record_status, rec.abnormal_update_seq,
+                            _name_key(rec.name_kanji), seion_kana(rec.name_kana),
+                            self.municipality_code))
+            return None, rec.resident_code, rec.update_seq
         if rec.old_resident_code is None:
-            return Refusal(True, "unexpected_document", "only a code change comes as an "
-                           "identity update"), None, None
+            return Refusal(True, "unexpected_document", "a code change or a correction "
+                           "comes as an identity update"), None, None
         cur.execute("UPDATE persons SET resident_code=?, update_seq=? WHERE resident_code=?",
                     (rec.resident_code, rec.update_seq, rec.old_resident_code))
         return None, rec.resident_code, rec.update_seq

@@ -58,15 +58,19 @@ class PrefectureMock(checkpeer.CheckPeer, MockEndpoint):
         row = cur.execute("SELECT update_seq FROM identities WHERE resident_code=?",
                           (key,)).fetchone()
         held = row[0] if row else None
-        if msg.previous_update_seq != held:
+        # A correction (異常時更新) replaces whatever is held; its chain goes on from the
+        # 更新順番号 it corrects.
+        corrected = rec.abnormal_update_seq
+        if corrected is None and msg.previous_update_seq != held:
             return Refusal(False, "out_of_order", "previous update not applied"), None, None
         if rec.old_resident_code is not None:
             cur.execute("DELETE FROM identities WHERE resident_code=?", (key,))
             cur.execute("DELETE FROM held WHERE resident_code=?", (key,))
         # The document as received; the control API decodes it when asked.
         cur.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)",
-                    (rec.resident_code, rec.update_seq, body.decode("utf-8")))
+                    (rec.resident_code, corrected or rec.update_seq, body.decode("utf-8")))
         items = {k: getattr(rec, k) for k in ("resident_code", *CHECK_ITEMS)}
+        items["update_seq"] = corrected or rec.update_seq  # the record it stands for
         cur.execute("INSERT OR REPLACE INTO held VALUES (?, ?)",
                     (rec.resident_code, json.dumps(items, default=str, ensure_ascii=False)))
         return None, rec.resident_code, rec.update_seq

@@ -68,8 +68,9 @@ def discard(api: Api, call: Call) -> defer.Deferred[Answer]:
 
 def _mend(api: Api, call: Call, action: str) -> defer.Deferred[Answer]:
     store, letter_id = api.reads.store, call.params["dead_letter_id"]
-    mend = dead_letters.Mend(letter_id, action, (call.body or {}).get("reason"),
-                             call.who.operator_id, call.who.terminal_id)
+    body = call.body or {}
+    mend = dead_letters.Mend(letter_id, action, body.get("reason"), call.who.operator_id,
+                             call.who.terminal_id, bool(body.get("resend", False)))
 
     def send(letter: DeadLetter | None) -> defer.Deferred[Any]:
         done: defer.Deferred[Any] = defer.Deferred()

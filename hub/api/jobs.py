@@ -64,11 +64,27 @@ def show_check(api: Api, call: Call) -> defer.Deferred[Answer]:
         if row["differences"] is not None:
             out["difference_count"] = row["differences"]
         if body is not None:
-            out["differences"] = [as_json(d) for d in decode_result(body).differences]
+            mends = store.read(store.jobs.mends, check_id)
+            out["differences"] = [_with_mend(as_json(d), mends)
+                                  for d in decode_result(body).differences]
         return 200, out
 
     return api.reads.until(read, lambda a: a[1]["state"] == "answered",
                            call.params.get("wait", 0.0))
+
+
+def _with_mend(difference: dict[str, Any], mends: dict[str, Any]) -> dict[str, Any]:
+    mend = mends.get(difference["resident_code"])
+    return {**difference, "mend": mend} if mend is not None else difference
+
+
+def mend_difference(api: Api, call: Call) -> defer.Deferred[Answer]:
+    body, check_id, who = call.body, call.params["check_id"], call.who
+    checks.check_resident_code(body["resident_code"])
+    d = start_job(api, lambda register, now: consistency.mend(
+        register, check_id, body["resident_code"], body["action"], body.get("reason"),
+        who.operator_id, who.terminal_id, now), "mend")
+    return d.addCallback(lambda shown: (201, shown))
 
 
 # ---- send-destination batches -------------------------------------------------------------

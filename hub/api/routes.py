@@ -78,6 +78,8 @@ ROUTES = (
     Route("POST", "/v1/consistency-checks", "consistency", jobs.start_check),
     Route("GET", "/v1/consistency-checks/{check_id}", "consistency",
           jobs.show_check),
+    Route("POST", "/v1/consistency-checks/{check_id}/mends", "consistency",
+          jobs.mend_difference),
     Route("POST", "/v1/send-destination-batches", "send_batch",
           jobs.start_batch, prepare=jobs.prepare_batch),
     Route("GET", "/v1/send-destination-batches/{batch_id}", "send_batch",

@@ -13,17 +13,32 @@ change committed between two slices is seen the same way on both sides.
 
 Every chunk of a check has the check id as its routing key: if the peer refuses one for
 good, the rest of that check is held back behind it, and nothing else.
+
+**On a schedule** (``[consistency] every``: the assessment's about once a year with
+the prefecture and J-LIS; a city may choose monthly): ``start_scheduled`` starts a check
+of each link whose newest check — staff's or the schedule's — is older than the
+interval, counted from the schedule's first start when there was none.  It decides in
+the store writer, so two ticks (or two hubs) never start two checks for one interval.
+
+**Mending a difference** (``mend``): staff resend the hub's record to the peer as a
+correction (``hub.domain.resends``: its own 更新順番号, 異常時更新順番号 the one it
+corrects), or mark the difference explained with a reason.  One decision per
+difference (``already_mended``), on the record (``consistency_mends``) and in the
+操作ログ.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
+from hub.domain import resends
+from hub.domain.errors import ConflictError, HubError, RequestError
 from hub.domain.outcomes import OutboxItem
 from hub.domain.register import Register
 from hub.store import AuditEntry
-from protocols.consistency import ConsistencyChunk, encode_chunk
+from protocols.consistency import ConsistencyChunk, decode_result, encode_chunk
 
 CHECK_LINKS = ("prefecture", "national")
 
@@ -65,6 +80,33 @@ class Slice:
         return dataclasses.replace(self, attempts=self.attempts + 1)
 
 
+SCHEDULE = "consistency_schedule"  # the hub_flags row: the schedule's first start
+SCHEDULER = ("schedule", "hub")     # who starts a scheduled check (操作者ID, 端末ID)
+
+
+def due(links: list[str], last: dict[str, float], since: float, every: float,
+        now: float) -> list[str]:
+    """The links whose newest check (or, without one, the schedule's start) is
+    ``every`` seconds old or older."""
+    return [link for link in links if now >= last.get(link, since) + every]
+
+
+def start_scheduled(register: Register, links: list[str], every: float, size: int,
+                    now: float) -> tuple[dict[str, str], Slice | None]:
+    """The schedule's tick, in the store writer: start a check of each link that is
+    due (link -> check id, and the first slice), else nothing."""
+    store = register.store
+    with store.transaction("job") as conn:
+        flag = store.flags.get(conn, SCHEDULE)
+        if flag is None:  # the first tick: the schedule counts from now
+            store.flags.set(conn, SCHEDULE, f"every {every:g} s", now, SCHEDULER[0])
+            return {}, None
+        links = due(links, store.jobs.last_checks(conn), flag.set_at, every, now)
+    if not links:
+        return {}, None
+    return start(register, links, *SCHEDULER, size, now)
+
+
 def start(register: Register, links: list[str], operator_id: str, terminal_id: str,
           size: int, now: float) -> tuple[dict[str, str], Slice]:
     """Record a new check for each of ``links``: link -> check id, and the first slice."""
@@ -77,3 +119,70 @@ def start(register: Register, links: list[str], operator_id: str, terminal_id: s
                                              f"consistency.{link}", check_id)
                                   for link, check_id in checks.items()])
     return checks, Slice(checks, size)
+
+
+# ---- mending a difference -------------------------------------------------------------
+
+MEND_ACTIONS = ("resend", "explain")
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """A job's last step: the messages its start committed, told to their links."""
+
+    items: tuple[OutboxItem, ...]
+    attempts: int = 0
+
+    def build(self, register: Register, now: float) -> tuple[list[OutboxItem], None]:
+        return list(self.items), None
+
+    def again(self) -> Announce:
+        return self
+
+
+def mend(register: Register, check_id: str, resident_code: str, action: str,
+         reason: str | None, operator_id: str, terminal_id: str,
+         now: float) -> tuple[dict[str, Any] | HubError, Announce | None]:
+    """Resend or explain one difference of an answered check, in one transaction of
+    the store writer: (the mend as shown, the resend to announce) or (the refusal,
+    ``None``), nothing written then."""
+    if action not in MEND_ACTIONS:
+        return RequestError("unknown_action", "resend or explain", "action"), None
+    if action == "explain" and not (reason or "").strip():
+        return RequestError("reason_required", "say why the difference is explained",
+                            "reason"), None
+    store = register.store
+    try:
+        with register.job_transaction() as conn:
+            found = store.jobs.check(conn, check_id)
+            if found is None:
+                raise HubError("unknown_check", "no consistency check has this id",
+                               status=404)
+            check, body = found
+            differences = decode_result(body).differences if body is not None else ()
+            if not any(d.resident_code == resident_code for d in differences):
+                raise HubError("unknown_difference", "the check found no difference for "
+                               "this resident", "resident_code", status=404)
+            if resident_code in store.jobs.mends(conn, check_id):
+                raise ConflictError("already_mended", "this difference was resent or "
+                                    "explained already")
+            item = (resends.resend_current(register, conn, check["link"], resident_code,
+                                           operator_id, terminal_id, now)
+                    if action == "resend" else None)
+            done = "resent" if item is not None else "explained"
+            update_seq = item.update_seq if item is not None else None
+            store.jobs.record_mend(conn, check_id, resident_code, done, reason, update_seq,
+                                   operator_id, terminal_id, now)
+            store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
+                                                 f"consistency.mend.{action}", check_id,
+                                                 update_seq)])
+    except HubError as refused:  # rolled back: nothing written, the numbers given back
+        return refused, None
+    shown: dict[str, Any] = {"check_id": check_id, "resident_code": resident_code,
+                             "action": done, "operator_id": operator_id,
+                             "terminal_id": terminal_id, "decided_at": now}
+    if reason:
+        shown["reason"] = reason
+    if item is not None:
+        shown.update(update_seq=item.update_seq, link=item.link)
+    return shown, Announce((item,) if item is not None else ())

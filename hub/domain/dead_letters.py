@@ -12,6 +12,12 @@ of the store writer:
 - **discard**: the dead message becomes ``discarded`` (the retention purge deletes it
   later, a send-destination chunk's residents' data with it); the messages held
   behind it are sent again the same way (``released``).
+- **discard and resend** (``resend``: a chained link — the prefecture, J-LIS, the
+  ministry — whose peer never applied the discarded message, so every later one would
+  name a previous it does not hold): the dead message is discarded, the messages held
+  behind it are ``superseded``, and the resident's current record goes instead, as a
+  correction (``hub.domain.resends``: 異常時更新順番号), after which the resident's
+  updates flow again.
 
 Either way the dead letter is closed (who, when, why), the 操作ログ has the entry, and
 the link actor, told after the commit, stops holding the resident (unless another of
@@ -27,6 +33,7 @@ from typing import Any
 
 import msgpack
 
+from hub.domain import resends
 from hub.domain.errors import ConflictError, HubError, RequestError
 from hub.domain.outcomes import OutboxItem
 from hub.domain.register import Register
@@ -46,6 +53,7 @@ class Mend:
     reason: str | None      # why (required to discard)
     operator_id: str
     terminal_id: str
+    resend: bool = False    # discard, then resend the resident's current record
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -53,6 +61,9 @@ class Mend:
         if self.action == "discard" and not (self.reason or "").strip():
             raise RequestError("reason_required", "say why the message is discarded",
                                "reason")
+        if self.resend and self.action != "discard":
+            raise RequestError("resend_needs_discard", "the current record is resent in "
+                               "place of a discarded message", "resend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +92,8 @@ def mend(register: Register, m: Mend, now: float) -> Mended | HubError:
         return _mend(register, m, now)
     except _Resolved as already:
         return ConflictError("already_resolved", f"this dead letter was {already.state}")
+    except HubError as refused:  # nothing to resend: rolled back, nothing written
+        return refused
 
 
 class _Resolved(Exception):
@@ -103,20 +116,27 @@ def _mend(register: Register, m: Mend, now: float) -> Mended | HubError:
         rows = store.outbox.unsent_of_key(conn, letter.link, letter.resident_key, letter.seq)
         again = [r for r in rows if m.action == "replay" or r[0] != letter.seq]
         out: list[tuple[object, ...]] = []
-        items = tuple(register.enqueue(out, letter.link, kind, payload, letter.resident_key,
-                                       update_seq, now, correlation)
-                      for _seq, update_seq, kind, payload, _state, correlation in again)
+        if m.resend:  # the held ones give way to the resident's current record
+            items: tuple[OutboxItem, ...] = (resends.resend_current(
+                register, conn, letter.link, letter.resident_key, m.operator_id,
+                m.terminal_id, now),)
+        else:
+            items = tuple(register.enqueue(out, letter.link, kind, payload,
+                                           letter.resident_key, update_seq, now, correlation)
+                          for _seq, update_seq, kind, payload, _state, correlation in again)
         store.outbox.append(conn, out)
         state = _RESOLVED[m.action]
         if m.action == "discard":
             store.outbox.mark(conn, letter.link, [letter.seq], "discarded")
         store.outbox.mark(conn, letter.link, [r[0] for r in again],
-                          "replayed" if m.action == "replay" else "released")
+                          "replayed" if m.action == "replay"
+                          else "superseded" if m.resend else "released")
         if not store.dead_letters.resolve(conn, letter.id, state, now, m.operator_id,
                                           m.reason, [i.seq for i in items]):
             raise _Resolved("resolved meanwhile")
         store.audit.record(conn, [AuditEntry(now, m.operator_id, m.terminal_id,
-                                             f"deadletters.{m.action}", str(letter.id),
+                                             f"deadletters.{m.action}"
+                                             + ("_resend" if m.resend else ""), str(letter.id),
                                              None, None, False, "ok", len(items))])
         still_held = store.dead_letters.others_open(conn, letter) > 0
     return Mended(letter.id, letter.link, letter.resident_key, state, items,

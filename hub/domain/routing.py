@@ -21,6 +21,10 @@ intermediate    copy (副本) update        every change of a resident who has o
                                          (番号法 19条8号)
 ==============  =======================  ==============================================
 
+A resident's current record resent to mend a difference or a discarded dead letter
+(``RESENDS``: prefecture and J-LIS an identity update with 異常時更新順番号, the
+ministry a notice) is routed by ``resend``.
+
 The rest of DESIGN.md's table is routed where it is recorded: card events
 (``hub.domain.cards``), staff's manual answers (``hub.domain.manual_answers``),
 send-destination batches and consistency checks (jobs), queries (request/response).
@@ -28,6 +32,7 @@ send-destination batches and consistency checks (jobs), queries (request/respons
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -177,6 +182,36 @@ ROUTING: dict[str, tuple[Route, ...]] = {
                      Route("copy_update", lambda c: bool(c.resident.integrated_atena),
                            _copy_update)),
 }
+
+
+# link -> the message that carries a resident's whole current record again, as a
+# correction (異常時更新: ``hub.domain.resends``); the links not here have none.
+RESENDS: dict[str, Route] = {
+    "prefecture": Route("identity_update", lambda c: True, _identity_update),
+    "national": Route("identity_update", lambda c: True, _identity_update),
+    # The ministry's notices are chained by 更新順番号: the resend takes the place of the
+    # record it corrects (its own number stays in the identity record), chaining none.
+    "moj": Route("foreign_resident_notice", lambda c: c.resident.resident_type == "foreign",
+                 lambda c: _moj_resend(c)),
+}
+
+
+def _moj_resend(c: Routed) -> bytes:
+    corrected = c.record.abnormal_update_seq
+    assert corrected is not None  # a resend corrects a record
+    return _foreign_notice(dataclasses.replace(
+        c, record=dataclasses.replace(c.record, update_seq=corrected), previous=None))
+
+
+def resend(link: str, record: IdentityRecord, resident: Resident) -> Outbound | None:
+    """The message that resends ``resident``'s current record to ``link``, or ``None``
+    (a link without one, or a resident it never hears of).  ``record`` is the
+    correction, its 異常時更新順番号 the 更新順番号 it corrects."""
+    found = RESENDS.get(link)
+    c = Routed("correction", record, record.abnormal_update_seq, resident, None)
+    if found is None or not found.when(c):
+        return None
+    return Outbound(link, found.kind, found.build(c))
 
 
 def route(reason: str, record: IdentityRecord, previous_update_seq: int | None,

@@ -15,6 +15,8 @@ from protocols.consistency import CHECK_ITEMS, CheckRecord
 
 CHECK_COLUMNS = ("check_id", "link", "state", "operator_id", "terminal_id", "started_at",
                  "sent", "chunks", "answered_at", "compared", "held", "differences", "inbox_id")
+_MEND_COLUMNS = ("resident_code", "action", "reason", "update_seq", "operator_id",
+                 "terminal_id", "decided_at")
 BATCH_COLUMNS = ("batch_id", "selection", "print_class", "state", "operator_id",
                  "terminal_id", "created_at", "total", "built", "chunks")
 
@@ -94,6 +96,30 @@ class JobStore:
             body = db.scalar(self.sql.text("SELECT body FROM inbox WHERE id = ?"),
                              (check["inbox_id"],))
         return check, bytes(body) if body is not None else None
+
+    @named("jobs.last_checks")
+    def last_checks(self, db: Db) -> dict[str, float]:
+        """link -> when its newest check (staff's or the schedule's) started."""
+        return {link: float(at) for link, at in db.rows(
+            "SELECT link, max(started_at) FROM consistency_checks GROUP BY link")}
+
+    @named("jobs.mends")
+    def mends(self, db: Db, check_id: str) -> dict[str, dict[str, Any]]:
+        """住民票コード -> what staff did about that difference of the check."""
+        return {r[0]: {k: v for k, v in zip(_MEND_COLUMNS[1:], r[1:], strict=True)
+                       if v is not None}
+                for r in db.rows(self.sql.text(
+                    f"SELECT {', '.join(_MEND_COLUMNS)} FROM consistency_mends "
+                    "WHERE check_id = ?"), (check_id,))}
+
+    @named("jobs.record_mend")
+    def record_mend(self, db: Db, check_id: str, resident_code: str, action: str,
+                    reason: str | None, update_seq: int | None, operator_id: str,
+                    terminal_id: str, now: float) -> None:
+        db.insert(self.sql.insert("consistency_mends", (
+            "check_id", "resident_code", *_MEND_COLUMNS[1:])),
+            [(check_id, resident_code, action, reason, update_seq, operator_id,
+              terminal_id, now)])
 
     # ---- send-destination batches -------------------------------------------------------
 

@@ -18,8 +18,9 @@ from hub.store.base import Db, Sql, named
 OUTBOX_COLUMNS = ("link", "seq", "update_seq", "resident_key", "kind", "payload",
                   "enqueued_at", "state", "correlation_id")
 # Rows the retention purge may delete once old enough, besides acknowledged ones: the
-# dead letters staff discarded and the messages sent again as new ones.
-SETTLED = ("replayed", "released", "discarded")
+# dead letters staff discarded, the messages sent again as new ones, and those a resend
+# of the resident's current record took the place of.
+SETTLED = ("replayed", "released", "discarded", "superseded")
 
 
 @dataclass(frozen=True, slots=True)

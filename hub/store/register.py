@@ -9,6 +9,7 @@ A batch of changes reads what it needs in a few queries up front (``requests``,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class RegisterStore:
         self._insert_resident = sql.insert("residents", RESIDENT_COLUMNS)
         self._update_resident = sql.update("residents", RESIDENT_COLUMNS, ("atena_number",))
         self._insert_identity = sql.insert("identity_records", _IDENTITY_COLUMNS)
+        self._identity_by_seq = sql.text(
+            f"SELECT {', '.join(a for a, _ in FIELDS)} FROM identity_records "
+            "WHERE update_seq = ?")
         self._insert_request = sql.insert("request_ids", _REQUEST_COLUMNS)
         self._insert_card = sql.insert("card_events", _CARD_COLUMNS)
         self._select_residents = f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM residents WHERE "
@@ -96,6 +100,25 @@ class RegisterStore:
         """The resident whose 住民票コード is ``code``, or was before a change of it."""
         row = db.row(self._select_residents + self._code_or_old, (code, code))
         return self.row(row) if row is not None else None
+
+    @named("register.identity_record")
+    def identity_record(self, db: Db, update_seq: int) -> IdentityRecord | None:
+        """The identity record of 更新順番号 ``update_seq`` as it was sent."""
+        row = db.row(self._identity_by_seq, (update_seq,))
+        if row is None:
+            return None
+        values = {}
+        for (attr, _), value in zip(FIELDS, row, strict=True):
+            kind = IdentityRecord.__annotations__[attr]
+            if value is not None and "datetime" in kind:
+                value = value if isinstance(value, dt.datetime) else (
+                    dt.datetime.fromisoformat(str(value)))
+            elif value is not None and "date" in kind:
+                value = to_date(value)
+            elif value is not None and "bool" in kind:
+                value = bool(value)
+            values[attr] = value
+        return IdentityRecord(**values)
 
     @named("register.household")
     def household(self, db: Db, number: str) -> list[dict[str, Any]]:

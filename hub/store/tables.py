@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -230,6 +231,20 @@ consistency_checks = Table(
     Column("held", Integer),
     Column("differences", Integer),
     Column("inbox_id", Integer),                                     # the result document
+)
+
+# What staff did about each difference a check found (one decision per difference).
+consistency_mends = Table(
+    "consistency_mends", metadata,
+    Column("check_id", String(11), nullable=False),                  # the check
+    Column("resident_code", String(11), nullable=False),             # the difference's
+    Column("action", String(10), nullable=False),                    # resent / explained
+    Column("reason", String(400)),                                   # why (explained)
+    Column("update_seq", Integer),                                   # the resend's 更新順番号
+    Column("operator_id", String(40), nullable=False),
+    Column("terminal_id", String(40), nullable=False),
+    Column("decided_at", Float, nullable=False),
+    PrimaryKeyConstraint("check_id", "resident_code"),
 )
 
 send_batches = Table(

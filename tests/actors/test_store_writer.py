@@ -243,3 +243,48 @@ def test_no_change_commits_while_maintenance_is_on(rig: Rig) -> None:
     assert errors == [None, "maintenance", None]
     assert outcomes[1][0].error is not None and outcomes[1][0].error.status == 503
     assert rig.count(residents) == 2
+
+
+def test_scheduled_ticks_released_together_start_one_check_per_link(rig: Rig) -> None:
+    """The schedule's decision (is a link's check due?) is the writer's: eight ticks
+    told at once — from eight threads released together, as from timers of several
+    hubs — start one check per link for the interval, never two."""
+    from hub.domain import consistency
+    from hub.store.tables import consistency_checks
+
+    links, every = ["prefecture"], 3600.0  # the rig's one link
+    replies: list[Any] = []
+    done = threading.Semaphore(0)
+
+    def reply(value: Any) -> None:
+        replies.append(value)
+        done.release()
+
+    def tick(now: float) -> StartJob:
+        return StartJob(lambda register, _now: consistency.start_scheduled(
+            register, links, every, 100, now), reply)
+
+    rig.writer.tell(tick(0.0))  # the first tick: the schedule counts from here
+    assert done.acquire(timeout=30)
+    gate = threading.Barrier(8)
+
+    def tell() -> None:
+        gate.wait(timeout=30)
+        rig.writer.tell(tick(every + 1))
+
+    threads = [threading.Thread(target=tell) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    for _ in range(8):
+        assert done.acquire(timeout=30)
+    started = [r for r in replies[1:] if r]
+    assert len(started) == 1 and sorted(started[0]) == links
+    assert rig.count(consistency_checks) == 1
+    # Not due again until an interval after the last check; then due once more.
+    rig.writer.tell(tick(every * 1.5))
+    assert done.acquire(timeout=30) and replies[-1] == {}
+    rig.writer.tell(tick(every * 2 + 2))
+    assert done.acquire(timeout=30) and sorted(replies[-1]) == links
+    assert rig.count(consistency_checks) == 2

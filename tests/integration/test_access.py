@@ -49,6 +49,9 @@ def samples(synth: Synth) -> dict[tuple[str, str], tuple[str, Any]]:
                                              {"links": ["prefecture"]}),
         ("GET", "/v1/consistency-checks/{check_id}"): ("/v1/consistency-checks/C0000000001",
                                                        None),
+        ("POST", "/v1/consistency-checks/{check_id}/mends"): (
+            "/v1/consistency-checks/C0000000099/mends",
+            {"resident_code": "12345678903", "action": "explain", "reason": "-"}),
         ("POST", "/v1/send-destination-batches"): ("/v1/send-destination-batches",
                                                    {"residents": ["12345678903"]}),
         ("GET", "/v1/send-destination-batches/{batch_id}"): (
