@@ -49,18 +49,20 @@ class LinkInbound:
         if effect.check is not None:
             self.metrics.consistency_answered(effect.check)
         self.record(frame.seq, effect.kind, frame.body, effect.refused, effect.check,
-                    effect.transfer_in)
+                    effect.transfer_in, effect.copy_request)
         return b""
 
     def record(self, seq: int, kind: str, body: bytes, code: str | None,
                check: inbound.CheckAnswer | None = None,
-               transfer_in: TransferInNotice | None = None) -> None:
+               transfer_in: TransferInNotice | None = None,
+               copy_request: Any = None) -> None:
         """Into the inbox (refused with ``code`` if set, or with the code the writer
         decides: a 転入通知 that answers no 転出); ``recorded`` follows."""
         later = self.later
         # The writer's reply crosses back to this actor as a tell (``later``).
         self.writer.tell(RecordInbound(self.link, seq, kind, body, code, check=check,
-                                       transfer_in=transfer_in, reply=lambda decided: later(
+                                       transfer_in=transfer_in, copy_request=copy_request,
+                                       reply=lambda decided: later(
                                            InboundRecorded(seq, decided))()))
 
     def recorded(self, msg: InboundRecorded, session: Session | None) -> bytes:

@@ -78,6 +78,7 @@ class RecordInbound:
     reply: Callable[[str | None], None]  # with the refusal's code (the writer's, if any)
     check: CheckAnswer | None = None  # a consistency check's result: its counts
     transfer_in: TransferInNotice | None = None  # a 転入通知: confirms the 転出 it answers
+    copy_request: Any = None  # a 広域交付 request (WideAreaCopyRequest): answered
 
 
 @dataclass(frozen=True, slots=True)

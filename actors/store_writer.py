@@ -69,6 +69,7 @@ from actors.messages import (
 )
 from actors.writer_health import WriterBoard
 from hub import metrics
+from hub.domain import wide_area
 from hub.domain.errors import HubError, UnavailableError
 from hub.domain.outcomes import OutboxItem, Outcome
 from hub.domain.register import Register
@@ -109,9 +110,14 @@ def _hold(w: StoreWriter, conn: Conn, m: HoldMessages, _now: float) -> Reply:
 
 def _inbound(w: StoreWriter, conn: Conn, m: RecordInbound, now: float) -> Reply:
     code, result = m.refused_code, None
-    if m.transfer_in is not None and (
+    answers: tuple[OutboxItem, ...] = ()
+    if (m.transfer_in is not None or m.copy_request is not None) and (
             held := w.store.inbox.find(conn, m.link, m.seq)) is not None:
         code = held.code  # a resend: answered as the first time
+    elif m.copy_request is not None and code is None:
+        # A 広域交付 request: answered, and recorded as a provision, here, once.
+        provided = wide_area.provide(w.register, conn, m.copy_request, now)
+        code, result, answers = provided.code, provided.result, provided.items
     elif m.transfer_in is not None:
         # A 転入通知: the 転出 it answers is confirmed here, in the writer, once.
         confirmed = w.register.transfer_in(conn, m.transfer_in)
@@ -128,6 +134,11 @@ def _inbound(w: StoreWriter, conn: Conn, m: RecordInbound, now: float) -> Reply:
         w.store.jobs.check_answered(conn, m.link, a.check_id, a.compared, a.held,
                                     a.differences, item_id, now)
     w.store.link_state.advance_inbound(conn, m.link, m.seq)
+    if answers:  # after the commit: the answer to its link, then the push acknowledged
+        def after_commit() -> None:
+            w._announce(answers)
+            m.reply(code)
+        return after_commit
     return functools.partial(m.reply, code)
 
 

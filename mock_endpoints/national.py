@@ -13,6 +13,10 @@ another municipality (permanent).
 next answer that code, unchecked); the change, on the hub's stream as an
 identity update with 旧住民票コード, renames the person in its register.
 
+広域交付住民票: ``POST /push {"copy_request": {request_number, issuing_municipality_code,
+resident_code, scope?}}`` plays another municipality's window asking for a copy; the
+hub's answer is kept (``GET /wide-area-copies/<請求番号>``).
+
 Moves between cities: a domestic 転入's ``CertificateRequest`` is answered with the
 転出証明書情報 of a 特例転出 addressed to the city (``POST /certificates`` plays the
 former city sending one), else with the former city's record in its register (by
@@ -71,6 +75,8 @@ from protocols.national import (
     encode_query_result,
     encode_transfer_in,
 )
+from protocols.wide_area import WideAreaCopyAnswer, WideAreaCopyRequest
+from protocols.wide_area import encode_request as encode_copy_request
 
 PERSON_ITEMS = ("resident_code", "individual_number", "municipality_code", "name_kanji",
                 "name_kana", "birth_date", "sex", "address", "record_status", "update_seq")
@@ -97,6 +103,8 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
     CREATE TABLE IF NOT EXISTS certificates (
         resident_code TEXT NOT NULL, to_municipality_code TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (resident_code, to_municipality_code));
+    CREATE TABLE IF NOT EXISTS copies (
+        request_number TEXT PRIMARY KEY, answer TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS code_changes (
         request_id TEXT PRIMARY KEY, old_code TEXT NOT NULL, new_code TEXT NOT NULL UNIQUE);
     CREATE TABLE IF NOT EXISTS moving_outs (
@@ -327,6 +335,11 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
             return self._moving_out(cur, doc)
         if isinstance(doc, IdentityUpdate):
             return self._code_changed(cur, doc)
+        if isinstance(doc, WideAreaCopyAnswer):  # to the 交付地 (here: kept)
+            cur.execute("INSERT OR REPLACE INTO copies VALUES (?, ?)", (
+                doc.request_number, json.dumps(as_json(doc, keep_none=True),
+                                               ensure_ascii=False, default=str)))
+            return None, None, None
         if isinstance(doc, TransferInNotice):
             # Forwarded to the former municipality (here: kept for the control API).
             cur.execute("INSERT OR REPLACE INTO transfer_notices VALUES (?, ?, ?, ?)",
@@ -367,6 +380,12 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
             cert = self._certificate_of(spec["moving_out"])
             self._hold_certificates([cert])
             return encode_moving_out(cert)
+        if "copy_request" in spec:  # another municipality's 広域交付 request
+            c = {"municipality_code": self.municipality_code, "scope": "person",
+                 "requested_at": dt.datetime.now().replace(microsecond=0).isoformat(),
+                 **spec["copy_request"]}
+            c["requested_at"] = dt.datetime.fromisoformat(c["requested_at"])
+            return encode_copy_request(WideAreaCopyRequest(**c))
         if "transfer_in" in spec:  # a 転入通知 of any person (one the city never sent)
             t = {"update_seq": 1, "former_municipality_code": self.municipality_code,
                  "notified_date": None, **spec["transfer_in"]}
@@ -379,6 +398,13 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
 
     def _moves_control(self, method: str, path: str, request: Any) -> Any | None:
         """The control API's moves between cities (see the module docstring)."""
+        if method == "GET" and path.startswith("/wide-area-copies/"):
+            row = self.db.execute("SELECT answer FROM copies WHERE request_number=?",
+                                  (path.rsplit("/", 1)[1],)).fetchone()
+            if row is None:
+                request.setResponseCode(404)
+                return {"error": "no answer yet"}
+            return json.loads(row[0])
         if method == "POST" and path == "/next-code":
             self.faults["next_code"] = str(json.loads(request_body(request))["code"])
             return {"next_code": self.faults["next_code"]}

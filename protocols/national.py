@@ -19,6 +19,10 @@ new code (the same one again for a repeated 依頼管理番号).  The change its
 to J-LIS on the hub's stream as an ``IdentityUpdate`` (new code, old code in 旧住民票コード),
 so its copy follows.
 
+The wide-area copy of the 住民票 (広域交付, ``protocols.wide_area``): J-LIS pushes another
+municipality's ``WideAreaCopyRequest``; the hub answers ``WideAreaCopyAnswer`` on its
+stream.
+
 Individual-number generation:
 
 A new 住民票コード without a 個人番号 (出生, 転入 from abroad, …) sends a
@@ -35,8 +39,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from protocols import wide_area
 from protocols.consistency import CHUNK, RESULT, ConsistencyChunk, ConsistencyResult
 from protocols.identity import IDENTITY_UPDATE, IdentityUpdate
+from protocols.wide_area import WideAreaCopyAnswer, WideAreaCopyRequest
 from protocols.xmlrecord import XmlDispatch, XmlDocument, XmlListDocument, XmlRecord
 from protocols.xmlsafe import load_schema, parse_xml, validate
 
@@ -284,8 +290,9 @@ def decode_code_change_answer(data: bytes) -> CodeChangeAnswer:
     answer: CodeChangeAnswer = _CODE_CHANGE_ANSWER.loads(data)
     return answer
 # What the hub sends on the national stream, and what the national server pushes back.
-_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN, _MOVING_OUT, CHUNK, IDENTITY_UPDATE)
-_FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT, _TRANSFER_IN, RESULT)
+_TO_NATIONAL = XmlDispatch(_REQUEST, _TRANSFER_IN, _MOVING_OUT, CHUNK, IDENTITY_UPDATE,
+                           wide_area.ANSWER)
+_FROM_NATIONAL = XmlDispatch(_GENERATED, _MOVING_OUT, _TRANSFER_IN, RESULT, wide_area.REQUEST)
 # The questions the hub asks the national server (request/response).
 _QUESTIONS = XmlDispatch(_QUERY, _CERTIFICATE_REQUEST, _CODE_CHANGE_REQUEST)
 
@@ -320,8 +327,9 @@ def decode_question(data: bytes) -> Question:
 
 
 ToNational = (NumberRequest | TransferInNotice | MovingOutCertificate | ConsistencyChunk
-              | IdentityUpdate)
-FromNational = NumberGenerated | MovingOutCertificate | TransferInNotice | ConsistencyResult
+              | IdentityUpdate | WideAreaCopyAnswer)
+FromNational = (NumberGenerated | MovingOutCertificate | TransferInNotice | ConsistencyResult
+                | WideAreaCopyRequest)
 
 
 def decode_to_national(data: bytes) -> ToNational:

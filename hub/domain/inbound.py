@@ -12,7 +12,10 @@ kinds do more:
   answers;
 - a destination's 転入通知 (``TransferInNotice``) confirms the city's 転出 it answers
   (``hub.domain.moves``; decided in the store writer, which refuses one that answers
-  no 転出 of this city: ``no_matching_move_out``).
+  no 転出 of this city: ``no_matching_move_out``);
+- another municipality's request for a wide-area copy of a 住民票
+  (``WideAreaCopyRequest``) is answered from the register and recorded as a provision
+  (``hub.domain.wide_area``; in the store writer, with the inbox item).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from protocols.national import (
     TransferInNotice,
     decode_from_national,
 )
+from protocols.wide_area import WideAreaCopyRequest
 
 # The decoder that checks what each link's peer pushes, and the inbox kind of a push it
 # could not read (kept, refused, for staff).
@@ -58,6 +62,7 @@ INBOX_KINDS: dict[type, str] = {
     ManualAnswerRequest: "intermediate.manual_answer_request",
     ProvisionRecord: "intermediate.provision_record",
     ConsistencyResult: "consistency.result",
+    WideAreaCopyRequest: "national.wide_area_copy_request",
 }
 
 
@@ -79,6 +84,7 @@ class Keep:
     refused: str | None = None
     check: CheckAnswer | None = None
     transfer_in: TransferInNotice | None = None  # confirms a 転出 (in the writer)
+    copy_request: WideAreaCopyRequest | None = None  # answered (in the writer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,8 @@ def effect(link: str, body: bytes, today: dt.date) -> Keep | Designate:
             return Keep(kind, err.code)
     if isinstance(doc, TransferInNotice):
         return Keep(kind, transfer_in=doc)
+    if isinstance(doc, WideAreaCopyRequest):
+        return Keep(kind, copy_request=doc)
     if isinstance(doc, ConsistencyResult):
         return Keep(kind, check=CheckAnswer(doc.check_id, doc.compared, doc.held,
                                             doc.difference_count))

@@ -27,7 +27,8 @@ ministry a notice) is routed by ``resend``.
 
 The rest of DESIGN.md's table is routed where it is recorded: card events
 (``hub.domain.cards``), staff's manual answers (``hub.domain.manual_answers``),
-send-destination batches and consistency checks (jobs), queries (request/response).
+send-destination batches and consistency checks (jobs), the answers to 広域交付 requests
+(``hub.domain.wide_area``), queries (request/response).
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ _RESIDENT_BOOLS = tuple(c.name for c in residents.columns if c.type.python_type 
 _IDENTITY_COLUMNS = (*(attr for attr, _ in FIELDS), "previous_update_seq")
 _IDENTITY_VALUES = attrgetter(*(attr for attr, _ in FIELDS))
 _RESIDENT_VALUES = itemgetter(*RESIDENT_COLUMNS)
+_PROVISION_COLUMNS = ("request_number", "issuing_municipality_code", "atena_number", "scope",
+                      "status", "persons", "requested_at", "answered_at", "outbox_seq")
 _CARD_COLUMNS = ("id", "request_id", "resident_code", "event", "event_date", "operator_id",
                  "terminal_id", "created_at")
 _CARD_VALUES = itemgetter(*_CARD_COLUMNS)
@@ -55,6 +57,9 @@ class RegisterStore:
         self._insert_resident = sql.insert("residents", RESIDENT_COLUMNS)
         self._update_resident = sql.update("residents", RESIDENT_COLUMNS, ("atena_number",))
         self._insert_identity = sql.insert("identity_records", _IDENTITY_COLUMNS)
+        self._provided = sql.text(
+            "SELECT 1 FROM wide_area_provisions WHERE request_number = ?")
+        self._insert_provision = sql.insert("wide_area_provisions", _PROVISION_COLUMNS)
         self._identity_by_seq = sql.text(
             f"SELECT {', '.join(a for a, _ in FIELDS)} FROM identity_records "
             "WHERE update_seq = ?")
@@ -119,6 +124,15 @@ class RegisterStore:
                 value = bool(value)
             values[attr] = value
         return IdentityRecord(**values)
+
+    @named("register.provided")
+    def provided(self, db: Db, request_number: str) -> bool:
+        """Whether a 広域交付 request of this 請求番号 was answered already."""
+        return db.scalar(self._provided, (request_number,)) is not None
+
+    @named("register.provision")
+    def provision(self, db: Db, row: dict[str, Any]) -> None:
+        db.insert(self._insert_provision, [tuple(row[c] for c in _PROVISION_COLUMNS)])
 
     @named("register.household")
     def household(self, db: Db, number: str) -> list[dict[str, Any]]:

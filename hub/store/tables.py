@@ -233,6 +233,20 @@ consistency_checks = Table(
     Column("inbox_id", Integer),                                     # the result document
 )
 
+# 広域交付住民票: every copy answered for another municipality (a provision, 住基法 12条の4).
+wide_area_provisions = Table(
+    "wide_area_provisions", metadata,
+    Column("request_number", String(40), primary_key=True),          # 請求番号 (交付地's)
+    Column("issuing_municipality_code", String(6), nullable=False),  # 交付地
+    Column("atena_number", String(15)),                              # whose (none: unknown)
+    Column("scope", String(10), nullable=False),                     # person / household
+    Column("status", String(10), nullable=False),                    # issued/not_found/removed
+    Column("persons", Integer, nullable=False),                      # people on the copy
+    Column("requested_at", Float, nullable=False),
+    Column("answered_at", Float, nullable=False),
+    Column("outbox_seq", Integer, nullable=False),                   # the answer on the link
+)
+
 # What staff did about each difference a check found (one decision per difference).
 consistency_mends = Table(
     "consistency_mends", metadata,
