@@ -12,12 +12,14 @@ standard output.  Its first message is ``("ready", pid)``; the others go to
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +73,21 @@ class _Worker(protocol.ProcessProtocol):
         self.owner.worker_ended(self, reason)
 
 
+def _bind(host: str, port: int, patience: float = 10.0) -> socket.socket:
+    """The intake's listening socket.  After a crash the previous hub's intake workers
+    still hold the port for a moment (each closes it when it sees the hub gone): a fixed
+    port is retried for up to ``patience`` seconds before the start fails.  Only at the
+    hub's start (``jukihub run`` spawns the intake before the reactor runs)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return socket.create_server((host, port), backlog=512, reuse_port=False)
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE or port == 0 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class IntakeProcesses:
     """See the module docstring."""
 
@@ -90,7 +107,7 @@ class IntakeProcesses:
 
     def start(self, host: str, port: int) -> int:
         """Bind the listening socket, spawn the workers; the port bound."""
-        self.listener = socket.create_server((host, port), backlog=512, reuse_port=False)
+        self.listener = _bind(host, port)
         self.listener.setblocking(False)
         for number in range(1, self.count + 1):
             self._spawn(number)
