@@ -207,15 +207,15 @@ class Register:
         prior = ws.requests.get(request.request_id)
         if prior is not None:
             return _repeated(request, *prior)
-        if self.maintenance is not None and not isinstance(request, ManualDecision):
+        if self.maintenance is not None and type(request) in _HELD_IN_MAINTENANCE:
             closed = intake_closed(self.maintenance, {}, 0)
             assert closed is not None
             return Outcome(request.request_id, reason=closed.code,
                            error=UnavailableError(closed.code, closed.message))
-        if isinstance(request, CardEventRequest):
-            return cards.record(self, ws, request)
-        if isinstance(request, ManualDecision):
-            return manual_answers.record(self, ws, request)
+        return _APPLY[type(request)](self, ws, request)
+
+    def _apply_change(self, ws: WorkingSet, request: Change) -> Outcome:
+        """A register change: its logic rules against the working set, then its writes."""
         current = ws.residents[request.resident_code]
         try:
             moves.check_certificate(request)  # a domestic 転入: is it its certificate's?
@@ -284,6 +284,18 @@ class Register:
                  for msg in route(change.reason.value, record, previous_update_seq, state,
                                   current, self.enabled_links)]
         return update_seq, items
+
+
+# Each kind of request and what applies it, inside the store writer's transaction: a
+# register change (here), a card event (``hub.domain.cards``), staff's decision on a
+# manual answer (``hub.domain.manual_answers``).
+_APPLY: dict[type, Callable[[Register, WorkingSet, Any], Outcome]] = {
+    Change: Register._apply_change,
+    CardEventRequest: lambda register, ws, r: cards.record(register, ws, r),
+    ManualDecision: lambda register, ws, r: manual_answers.record(register, ws, r),
+}
+# What maintenance mode holds back: changes to the register, not staff's decisions.
+_HELD_IN_MAINTENANCE = frozenset({Change, CardEventRequest})
 
 
 def _repeated(request: Request, fingerprint: str, response: dict[str, Any]) -> Outcome:
