@@ -52,6 +52,7 @@ class Case:
     detail: str                 # 23 異動事由詳細, by hand
     seion: str | None           # 5 清音化かな氏名, by hand
     removed: bool = False       # 35 消除
+    also: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # others
     new_code: str | None = None  # 1 after a 住民票コードの変更: the code J-LIS issues
     old_code: str | None = None  # 24 旧住民票コード
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -181,7 +182,7 @@ def _cases() -> list[Case]:
             "name_kanji": "髙野　一郎", "name_kana": "タカノ　イチロオ"}, "2026-11-16"),
              "31", "3101", "タカノ　イチロオ"),
         Case("correction with the register's state", "A", change(
-            "A", "correction", "2026-11-17", {"relationship": "本人", "prospective": True,
+            "A", "correction", "2026-11-17", {"relationship": "世帯主", "prospective": True,
                                               "exclusive": True}),
              "32", "3201", "タカノ　イチロオ"),
         Case("number_designation", "A", change("A", "number_designation", "2026-11-18", {
@@ -189,6 +190,16 @@ def _cases() -> list[Case]:
              "33", "3301", "タカノ　イチロオ"),
         Case("birth", "B", change("B", "birth", "2026-11-15", b_born, "2026-11-20"),
              "02", "0201", "ヌマス　ヒマリ"),
+        # 世帯変更: D founds a household of their own (the first member: its 世帯主).
+        Case("household_change", "D", change("D", "household_change", "2026-11-20", {
+            "household_number": "HD002", "relationship": "世帯主"}),
+             "12", "1201", "フシ　ハナコ"),
+        # 世帯主変更: B becomes the 世帯主 of A's household; A, the former, is now 父 —
+        # A's record is checked by A's next case (its 続柄 and its 更新順番号 chain).
+        Case("household_head_change", "B", change("B", "household_head_change",
+                                                  "2026-11-21", {
+                                                      "former_head_relationship": "父"}),
+             "13", "1301", "ヌマス　ヒマリ", also={"A": {"relationship": "父"}}),
         Case("move_out to another city", "A", change("A", "move_out", "2026-11-25", {
             "moving_out": {"planned_date": "2026-11-30", "municipality_code": TOKYO[0],
                            "address": TOKYO[1]}, "update_prohibited": True}, "2026-11-25"),
@@ -239,10 +250,14 @@ def sent(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[
             after = dt.datetime.now()
             assert status == 201, answer
             case.answer, case.posted = answer, (before, after)
-            states[case.person] = _merge(states.get(case.person, {}),
-                                         case.change.get("resident") or {})
+            items = dict(case.change.get("resident") or {})
+            if case.change["reason"] == "household_head_change":  # the change's effect
+                items = {"relationship": "世帯主"}
+            states[case.person] = _merge(states.get(case.person, {}), items)
             case.state = states[case.person]
-            delivered += "prefecture" in answer["links"]
+            for other, changed in case.also.items():  # changed with it (世帯主変更)
+                states[other] = _merge(states[other], changed)
+            delivered += ("prefecture" in answer["links"]) * (1 + len(answer.get("also", [])))
             e.wait_applied(delivered)
             code = case.new_code or case.change["resident_code"]
             status, case.record = e.control("GET", f"/identities/{code}")
@@ -278,4 +293,4 @@ def test_the_cases_reach_what_each_item_can_be(sent: list[Case]) -> None:
         assert "None" in seen(item) and len(seen(item)) > 1, item
     assert {c.record["name_gaiji_count"] for c in sent} == {0, 1}
     assert {c.record["old_surname_gaiji_count"] for c in sent} == {0, 1}
-    assert len(seen("reason_detail")) == 11
+    assert len(seen("reason_detail")) == 13
