@@ -11,7 +11,8 @@ unanswered waits for that answer (the register system never has two changes of o
 person in flight), its latency still counted from its own schedule.
 
 It prints one JSON line: per change the scheduled time, the answer time, the status
-and the ``update_seq`` of the answer (for the latency to the peer's commit).
+and the ``update_seq`` of the answer (for the latency to the peer's commit), or the
+refusal's code.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ async def _run(spec: dict[str, Any]) -> list[dict[str, Any]]:
             await before
         status, answer = await run.post(bodies[i])
         results[i] = {"due": due, "answered": time.time(), "status": status,
-                      "update_seq": answer.get("update_seq")}
+                      "update_seq": answer.get("update_seq"),
+                      "code": (answer.get("error") or {}).get("code")}
         mine.set_result(None)
         if in_flight.get(residents[i]) is mine:
             del in_flight[residents[i]]

@@ -259,10 +259,12 @@ def main() -> None:
         store = "PostgreSQL (private server, unix socket)" if pg else "SQLite (WAL, FULL)"
         print(f"hub                store {store}, five links"
               + (f", overrides {' '.join(args.set)}" if args.set else ""))
-        def stream(n: int) -> list[dict[str, Any]]:
+        def stream(n: int, lag: int = 0) -> list[dict[str, Any]]:
             """``n`` changes; J-LIS knows where each arrival from another city came from
-            (its 転入 asks for the 転出証明書情報, as a city's does)."""
-            changes = list(synth.stream(n))
+            (its 転入 asks for the 転出証明書情報, as a city's does).  ``lag``: no change to
+            one of the ``lag`` newest people (an open loop sends a change at its time,
+            answered arrival before it or not)."""
+            changes = list(synth.stream(n, lag=lag))
             env.from_elsewhere(synth)
             return changes
 
@@ -283,7 +285,8 @@ def main() -> None:
         print(f"end to end         {e2e:>10,.0f} changes/s ({messages:,} messages on five "
               f"links, {messages * e2e / n:,.0f}/s, all acknowledged; {beside(e2e, messages * e2e / n)})")
         secs = 1 if q else 20
-        lat = latency(env, tmp, stream(int(args.rate * secs)), args.rate)
+        # A change to a person at least two seconds' worth of arrivals after theirs.
+        lat = latency(env, tmp, stream(int(args.rate * secs), lag=int(args.rate)), args.rate)
         print(f"latency @ {args.rate:,.0f}/s  p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, "
               f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms (scheduled send → "
               f"prefecture commit, {lat['n']:,} changes); answered p50 "

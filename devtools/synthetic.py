@@ -48,6 +48,7 @@ class Synth:
         self.today = today or dt.date.today()
         self.people: list[Person] = []
         self.serial = 0
+        self.taken: set[str] = set()  # codes, numbers and 宛名番号 given out: never twice
         # 住民票コード -> a domestic arrival at the city they left, as J-LIS holds them
         self.former: dict[str, dict[str, Any]] = {}
 
@@ -69,8 +70,23 @@ class Synth:
                 "notified_date": self.today.isoformat(), "resident_code": person.code}
 
     def new_person(self, newborn: bool = False) -> Person:
+        """A new person whose 住民票コード, 宛名番号 and 個人番号 no one else of this
+        generator has (random draws collide: among 100,000 people, 11-digit codes do
+        about every other run)."""
         self.serial += 1
-        return new_person(self.rng, self.fake, self.today, newborn)
+        while True:
+            p = new_person(self.rng, self.fake, self.today, newborn)
+            ids = {p.code, p.atena, *([p.number] if p.number else [])}
+            if not ids & self.taken:
+                self.taken |= ids
+                return p
+
+    def new_number(self) -> str:
+        """A 個人番号 not given out before by this generator."""
+        while (number := individual_number(self.rng)) in self.taken:
+            pass
+        self.taken.add(number)
+        return number
 
     def arrival(self, newborn: bool = False) -> dict[str, Any]:
         """A 転入 (or 出生) of a new person."""
@@ -120,7 +136,7 @@ class Synth:
         arrivals = [self.arrival() for _ in range(n)]
         for a, person in zip(arrivals, self.people[-n:], strict=True):
             if numbered:
-                person.number = individual_number(self.rng)
+                person.number = self.new_number()
                 a["resident"]["individual_number"] = person.number
             a["resident"]["resident_type"] = "japanese"
             a["resident"].pop("foreign", None)
@@ -145,13 +161,16 @@ class Synth:
             "birth_date": p.birth.isoformat(), "sex": p.sex, "address": town,
             "record_status": "active", "update_seq": None, "held_for": city}
 
-    def _living(self) -> Person | None:
-        alive = [p for p in self.people[-500:] if not p.removed]
+    def _living(self, lag: int = 0) -> Person | None:
+        """One of the last 500 people still here, not among the ``lag`` newest."""
+        recent = self.people[-500 - lag:len(self.people) - lag]
+        alive = [p for p in recent if not p.removed]
         return self.rng.choice(alive) if alive else None
 
-    def follow_up(self) -> dict[str, Any]:
-        """A change for an existing resident: 転居, 氏名変更, 職権修正, 転出 or 死亡."""
-        p = self._living()
+    def follow_up(self, lag: int = 0) -> dict[str, Any]:
+        """A change for an existing resident: 転居, 氏名変更, 職権修正, 転出 or 死亡 — of
+        one not among the ``lag`` newest people."""
+        p = self._living(lag)
         if p is None:
             return self.arrival()
         kind = self.rng.choices(["move_within", "name_change", "correction", "move_out",
@@ -174,7 +193,7 @@ class Synth:
         elif kind == "move_out":
             change["resident"] = self.moving_out_items(change["event_date"])
         elif kind == "number_designation":
-            change["resident"] = {"individual_number": individual_number(self.rng)}
+            change["resident"] = {"individual_number": self.new_number()}
         if resident:
             change["resident"] = resident
         if kind in ("move_out", "death"):
@@ -193,13 +212,16 @@ class Synth:
         return {"moving_out": {"planned_date": planned, "municipality_code": code,
                                "address": f"{text}{self.rng.randint(1, 30)}番地"}}
 
-    def stream(self, n: int, arrivals: float = 0.5) -> Iterator[dict[str, Any]]:
-        """``n`` valid changes: arrivals and births, then changes to the people made."""
+    def stream(self, n: int, arrivals: float = 0.5, lag: int = 0,
+               ) -> Iterator[dict[str, Any]]:
+        """``n`` valid changes: arrivals and births, then changes to the people made —
+        with ``lag``, never to one of the ``lag`` newest (for a load that sends changes
+        at their schedule, whether the arrival before them was answered or not)."""
         for _ in range(n):
-            if not self.people or self.rng.random() < arrivals:
+            if len(self.people) <= lag or self.rng.random() < arrivals:
                 yield self.arrival(newborn=self.rng.random() < 0.1)
             else:
-                yield self.follow_up()
+                yield self.follow_up(lag)
 
     def invalid(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Changes the hub must refuse, each with the code it should refuse them by."""
