@@ -202,8 +202,12 @@ def test_readiness_maintenance_drain_and_backpressure(env_with: Any) -> None:
     state = env.wait_applied(1)
     assert state["applied_seq"] == 1  # drained while in maintenance
     assert [r["update_seq"] for r in env.applied()] == [waiting]
+    mark = env.hub.mark()
     off = env.as_staff("ops2", "maintenance", "off")
     assert off.returncode == 0, off.stderr
+    # The gate opens on its next tick: waited for, so its event is not taken below for
+    # the backpressure's reopening.
+    env.hub.wait_event(lambda e: e.get("event") == "intake.open", after=mark)
     mark = env.hub.mark()
     _post(client, synth.arrival())
     logged = env.read_store("SELECT operator_id, action FROM audit_log WHERE action LIKE "
@@ -220,6 +224,7 @@ def test_readiness_maintenance_drain_and_backpressure(env_with: Any) -> None:
         _post(client, synth.arrival())
     env.hub.wait_event(lambda e: e.get("event") == "intake.closed"
                        and e.get("code") == "backpressure", after=mark)
+    mark = env.hub.mark()  # what opens the intake again is after this
     status, refused = client.post("/v1/changes", synth.arrival())
     assert status == 503 and refused["error"]["code"] == "backpressure"
     assert "prefecture outbox holds 4 messages" in refused["error"]["message"]
