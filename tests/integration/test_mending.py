@@ -168,3 +168,42 @@ def test_a_discarded_dead_letter_on_a_chained_link_is_followed_by_the_current_re
     assert record["abnormal_update_seq"] is None and record["update_seq"] == last + 2
     assert env.read_store("SELECT action FROM audit_log WHERE action LIKE "
                           "'deadletters.discard%'") == [("deadletters.discard_resend",)]
+
+
+def test_the_ministrys_chain_comes_back_the_same_way(env_with: Any) -> None:
+    """On the ministry's link too (a notice names the previous one): discard with
+    resend, and the foreign resident's notices flow again."""
+    e: Env = env_with("moj")
+    synth, client = Synth(seed=1904), e.client()
+    a = synth.arrival()
+    r = a["resident"]
+    r.update(resident_type="foreign", previous_address={"text": "ベトナム"}, foreign={
+        "nationality": "ベトナム", "article_30_45": "1", "residence_status": "技能実習",
+        "residence_period_end": "2029-03-31", "residence_card_number": "AB12345678CD"})
+    post_all(client, [a])
+    e.wait_applied(1, mock="moj")
+    person = synth.people[-1]
+    e.other_control("moj", "POST", "/faults", {"refuse": {
+        "kind": "permanent", "count": 1, "code": "rejected_by_peer"}})
+    post_all(client, [synth.change("move_within", person)])          # refused for good
+    assert e.hub is not None
+    e.hub.wait_event(lambda ev: ev.get("event") == "link.dead_letter"
+                     and ev.get("link") == "moj")
+    latest = synth.change("move_within", person)
+    post_all(client, [latest])                                        # held behind it
+    ops = e.staff("ops1904", "operator")
+    _, listed = ops.get("/v1/dead-letters?link=moj")
+    (letter,) = listed["dead_letters"]
+    status, done = ops.post(f"/v1/dead-letters/{letter['id']}/discard",
+                            {"reason": "入管へ別途連絡済み", "resend": True})
+    assert status == 200 and done["resent"] == 1, done
+    e.wait_applied(e.sent_on("moj"), mock="moj")
+    [(last,)] = e.read_store("SELECT last_update_seq FROM residents WHERE "
+                             f"resident_code = '{person.code}'")
+    _, notice = e.other_control("moj", "GET", f"/notices/{person.code}")
+    assert (notice["update_seq"], notice["address"]) == (
+        last, latest["resident"]["address"]["text"])
+    post_all(client, [synth.change("move_within", person)])           # flows again
+    e.wait_applied(e.sent_on("moj"), mock="moj")
+    _, notice = e.other_control("moj", "GET", f"/notices/{person.code}")
+    assert (notice["update_seq"], notice["previous_update_seq"]) == (last + 2, last)
