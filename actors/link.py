@@ -29,6 +29,7 @@ from actors.link_inbound import LinkInbound
 from actors.link_metrics import LinkMetrics
 from actors.link_outbound import LinkOutbound
 from actors.queries import LinkQueries
+from hub import metrics
 from hub.config import LinkConfig
 from hub.domain.consistency import CHECK_LINKS
 from hub.domain.dead_letters import Mended, mend
@@ -136,18 +137,33 @@ class LinkActor(pykka.ThreadingActor):
         self._fail("disconnected")
 
     def _on_hello(self, hello: s.PeerHello) -> None:
+        metrics.link_peer_applied.labels(self.link).set(hello.applied)
         stop = self.outbound.hello(hello.applied)
         if stop is not None:  # sending would reuse or skip numbers: an operator decides
             self.metrics.protocol_error(stop)
             log.error("peer's hello does not fit our outbox", extra={
                 "event": f"link.{stop}", "link": self.link, "peer_applied": hello.applied})
-            self._close(stop)
+            self._halt(stop)
             return
         self.backoff.reset()
         self.conn.move("ready")
         log.info("link ready", extra={"event": "link.ready", "link": self.link,
                                       "peer_applied": hello.applied})
         self._timer("heartbeat", self.cfg.heartbeat_interval)
+
+    def _halt(self, cause: str) -> None:
+        """Stop the link for good (no reconnect): the peer's numbers and ours disagree
+        (a store restored behind the peer, or a purged gap), and sending anything would
+        reuse or skip a sequence number.  Shown as ``stopped`` (``jukihub_link_state``,
+        ``/readyz``, ``jukihub status``) until staff realign it (README, *Backup and
+        restore*) and start the hub again."""
+        self.call_in_reactor(self.transport.close, self.conn.attempt)
+        self.metrics.failed(cause, self.wall_clock())
+        self.queries.fail_all("link_stopped")
+        self.session = None
+        self.conn.move("stopped")
+        log.error("link stopped", extra={"event": "link.stopped", "link": self.link,
+                                         "cause": cause})
 
     def _close(self, cause: str) -> None:
         self.call_in_reactor(self.transport.close, self.conn.attempt)

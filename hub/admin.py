@@ -301,7 +301,127 @@ def add_parsers(sub: Any) -> list[argparse.ArgumentParser]:
                           "refusals")
     month.add_argument("--month", required=True, help="YYYY-MM")
     month.add_argument("--csv", action="store_true", help="CSV on standard output")
+
+    bk = sub.add_parser("backup", help="an online, checked copy of the store now "
+                        "(the hub may run); kept in [backup] folder")
+    bk.add_argument("--folder", help="where to put it (default: [backup] folder)")
+    bk.set_defaults(func=lambda args: backup_now(args, _config_of(args)))
+    parsers.append(bk)
+    rs = sub.add_parser("restore", help="bring a checked copy back as the store of a "
+                        "stopped hub")
+    rs.add_argument("copy", help="a jukihub-*.db or jukihub-*.pgdump file")
+    rs.add_argument("--force", action="store_true",
+                    help="even if a hub beat into the store in the last 30 s")
+    rs.set_defaults(func=lambda args: restore_copy(args, _config_of(args)))
+    parsers.append(rs)
+    links = sub.add_parser("links", help="a link's numbers, for an administrator (the hub "
+                           "stopped)")
+    links_sub = links.add_subparsers(dest="links_command", required=True)
+    ra = links_sub.add_parser("realign", help="after a restore behind the peer: number on "
+                              "after what the peer applied (jukihub_link_peer_applied)")
+    ra.add_argument("link")
+    ra.add_argument("--peer-applied", type=int, required=True,
+                    help="the highest sequence the peer applied (its hello; the metric)")
+    ra.add_argument("--force", action="store_true",
+                    help="even if a hub beat into the store in the last 30 s")
+    ra.set_defaults(func=lambda args: realign_link(args, _config_of(args)))
+    parsers.append(ra)
     return parsers
+
+
+# ---- backup and restore ---------------------------------------------------------------------
+
+
+def backup_now(args: argparse.Namespace, cfg: Config) -> int:
+    """Take a checked copy now, and record it in the 操作ログ; exit 1 if it failed."""
+    from pathlib import Path
+
+    from hub.domain import backups
+    from hub.store import AuditEntry
+    from hub.store.backup import BackupError
+
+    assert cfg.backup is not None
+    folder = Path(args.folder) if args.folder else cfg.backup.folder
+    operator, terminal = _who()
+    store = _store(cfg)
+    try:
+        taken = backups.take(cfg.store_url, folder, cfg.backup.keep, cfg.audit.anchor_file,
+                             time.time())
+    except BackupError as err:
+        with store.transaction("admin") as db:
+            store.audit.record(db, [AuditEntry(time.time(), operator, terminal,
+                                               "backup.made", result="backup_failed")])
+        print(f"backup failed: {err}", file=sys.stderr)
+        return 1
+    c = taken.copy
+    with store.transaction("admin") as db:
+        store.audit.record(db, [AuditEntry(time.time(), operator, terminal, "backup.made",
+                                           c.path.name, count=c.counts["residents"])])
+    print(f"backup {c.path} ({c.size:,} bytes): "
+          + ", ".join(f"{t} {n:,}" for t, n in c.counts.items())
+          + f"; operation log intact ({c.audit_entries:,} entries)"
+          + (f"; {len(taken.pruned)} older cop{'y' if len(taken.pruned) == 1 else 'ies'} "
+             "deleted" if taken.pruned else ""))
+    return 0
+
+
+def realign_link(args: argparse.Namespace, cfg: Config) -> int:
+    """Number a link on after its peer (see ``hub.domain.backups.realign``)."""
+    from hub.domain import backups
+    from hub.domain.register import Register
+    from hub.store.backup import BackupError
+
+    store = _store(cfg)
+    beat = backups.last_beat(cfg.store_url)
+    if beat is not None and time.time() - beat < backups.HEARTBEAT_FRESH and not args.force:
+        print("realign refused: a hub wrote to this store seconds ago: stop it first",
+              file=sys.stderr)
+        return 1
+    enabled = frozenset(n for n, link in cfg.links.items() if link.enabled)
+    register = Register(store, cfg.municipality_code, enabled, time.time)
+    operator, terminal = _who()
+    try:
+        done = backups.realign(register, args.link, args.peer_applied, operator, terminal,
+                               time.time())
+    except BackupError as err:
+        print(f"realign refused: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.link}: numbered on after the peer's {args.peer_applied}; "
+          f"{done['resent']} message(s) numbered since the restore sent again; start the "
+          "hub, then run a consistency check and mend its differences")
+    return 0
+
+
+def restore_copy(args: argparse.Namespace, cfg: Config) -> int:
+    """Check a copy and put it in place of the store (the hub stopped); exit 1 if not."""
+    from pathlib import Path
+
+    from hub.domain import backups
+    from hub.store import AuditEntry
+    from hub.store.backup import BackupError
+
+    copy = Path(args.copy)
+    if not copy.is_file():
+        print(f"no such copy: {copy}", file=sys.stderr)
+        return 1
+    try:
+        c = backups.bring_back(copy, cfg.store_url, cfg.audit.anchor_file, time.time(),
+                               force=args.force)
+    except BackupError as err:
+        print(f"restore refused: {err}", file=sys.stderr)
+        return 1
+    operator, terminal = _who()
+    store = _store(cfg)  # migrates a copy of an older schema forward
+    backups.mark_restored(store, copy.name, operator, time.time())
+    with store.transaction("admin") as db:
+        store.audit.record(db, [AuditEntry(time.time(), operator, terminal,
+                                           "backup.restored", copy.name,
+                                           count=c.counts["residents"])])
+    print(f"restored {copy.name}: " + ", ".join(f"{t} {n:,}" for t, n in c.counts.items())
+          + ".  Start the hub: each link whose peer applied more than the copy knows stops "
+          "(peer_ahead) until a consistency check and its corrections bring both sides "
+          "in line (README, Backup and restore).")
+    return 0
 
 
 def _config_of(args: argparse.Namespace) -> Config:

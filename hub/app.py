@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet import defer, task
+from twisted.internet import defer, task, threads
 from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
@@ -39,6 +39,7 @@ from actors.messages import (
     Barrier,
     PurgeDelivered,
     PurgeInbox,
+    RecordAudit,
     StartJob,
     Subscribe,
 )
@@ -54,13 +55,13 @@ from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource, Site
 from hub.api.sessions import Sessions
 from hub.config import Config
-from hub.domain import consistency
+from hub.domain import backups, consistency
 from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
 from hub.domain.register import Register
 from hub.logs import emit
 from hub.net.intake_processes import IntakeProcesses, spawn_intake
 from hub.net.link_client import LinkTransport
-from hub.store import Store
+from hub.store import AuditEntry, Store
 from hub.store.engine import make_engine, migrate
 from hub.tls import client_options, server_options
 from protocols.charconv import UnifiedCharset
@@ -281,6 +282,9 @@ class Hub:
         if cfg.check_every is not None:
             timers.append((self._scheduled_checks(cfg.check_every),
                            min(cfg.check_every / 4, 60.0), True))
+        if cfg.backup is not None and cfg.backup.every is not None:
+            timers.append((self._scheduled_backups(cfg.backup.every),
+                           min(cfg.backup.every / 4, 60.0), True))
         for work, interval, now in timers:
             loop = task.LoopingCall(work)
             loop.clock = self.reactor
@@ -305,6 +309,48 @@ class Hub:
                 lambda register, now: consistency.start_scheduled(register, links, every,
                                                                   size, now),
                 reply=lambda value: reactor.callFromThread(started, value)))
+
+        return tick
+
+    def _scheduled_backups(self, every: float) -> Callable[[], None]:
+        """The daily backup (``[backup] every``): the store writer says whether a copy is
+        due (the schedule's first tick is on the record there); the copy is made and
+        checked in a pool thread, never on the reactor or in the writer, and recorded in
+        the 操作ログ through the writer."""
+        cfg, writer, reactor, store = self.config, self.writer, self.reactor, self._store
+        assert cfg.backup is not None
+        folder, keep = cfg.backup.folder, cfg.backup.keep
+        busy = [False]
+
+        def take(due: Any) -> None:  # on the reactor thread
+            if due is not True or busy[0]:
+                return
+            busy[0] = True
+            d = threads.deferToThreadPool(reactor, reactor.getThreadPool(), backups.take,
+                                          cfg.store_url, folder, keep, cfg.audit.anchor_file,
+                                          reactor.seconds())
+            d.addCallbacks(taken, failed).addBoth(lambda _: busy.__setitem__(0, False))
+
+        def taken(t: backups.Taken) -> None:
+            metrics.backup_last_success.set(t.copy.path.stat().st_mtime)
+            writer.tell(RecordAudit(AuditEntry(0, "schedule", "hub", "backup.made",
+                                               t.copy.path.name,
+                                               count=t.copy.counts["residents"])))
+            emit("backup.made", copy=t.copy.path.name, size=t.copy.size,
+                 pruned=len(t.pruned))
+
+        def failed(f: Any) -> None:
+            metrics.backup_failures.inc()
+            writer.tell(RecordAudit(AuditEntry(0, "schedule", "hub", "backup.made",
+                                               result="backup_failed")))
+            log.error("backup failed", extra={"event": "backup.failed",
+                                               "error": f.type.__name__})
+
+        def tick() -> None:
+            # The writer's reply crosses back to the reactor with callFromThread.
+            writer.tell(StartJob(
+                lambda register, now: (backups.due(store, folder, every, now), None),
+                reply=lambda due: reactor.callFromThread(take, due)))
 
         return tick
 

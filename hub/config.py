@@ -68,6 +68,15 @@ class SendConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """``[backup]``: where the copies go, how often the hub takes one, how many stay."""
+
+    folder: Path
+    every: float | None  # seconds (None: on demand only)
+    keep: int
+
+
+@dataclass(frozen=True)
 class ListenerConfig:
     host: str
     port: int
@@ -172,6 +181,7 @@ class Config:
     check_chunk: int = 500
     check_every: float | None = None   # seconds between scheduled checks (None: off)
     check_links: tuple[str, ...] = ("prefecture", "national")
+    backup: BackupConfig | None = None
     delivered_retention: float = 30 * 86400.0
     log_scrapes: bool = False
     bulk_threshold: int = 1000
@@ -245,6 +255,15 @@ def _with_departments(access: dict[str, Any], departments: dict[str, Department]
             raise AccessError(f"departments.{d.name}: its certificate is another system's")
         systems[d.certificate] = DEPARTMENT_ROLE
     return {**access, "systems": systems}
+
+
+def _backup_config(raw: dict[str, Any], data_dir: Path, p: Any) -> BackupConfig:
+    keep = raw.get("keep", 7)
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= 3650:
+        raise ValueError("backup.keep is a whole number of copies, 1..3650")
+    folder = raw.get("folder") or ""
+    return BackupConfig(p(folder) if folder else data_dir / "backups",
+                        interval(raw.get("every", "1d"), "backup.every"), keep)
 
 
 def _audit_config(raw: dict[str, Any], data_dir: Path, p: Any) -> AuditConfig:
@@ -341,6 +360,7 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
                                    raw.get("roles", {})),
             departments=departments,
             audit=_audit_config(raw.get("audit", {}), data_dir, p),
+            backup=_backup_config(raw.get("backup", {}), data_dir, p),
             intake=IntakeConfig(
                 host=intake.get("host", "127.0.0.1"), port=int(intake.get("port", 0)),
                 max_body_bytes=int(intake.get("max_body_bytes", 8 << 20)),

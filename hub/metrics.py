@@ -43,6 +43,11 @@ intake_open = Gauge("jukihub_intake_open",
                     "1 while the intake takes changes; 0 in maintenance mode or under "
                     "backpressure (it answers 503)")
 ready = Gauge("jukihub_ready", "1 when /readyz last said ready")
+backup_last_success = Gauge("jukihub_backup_last_success_timestamp_seconds",
+                            "When the newest checked backup of the store was made (0: none "
+                            "since the hub started)")
+backup_failures = Counter("jukihub_backup_failures_total",
+                          "Backups that could not be made or failed their check")
 intake_client_refused = Counter("jukihub_intake_client_refused",
                                 "Connections whose client certificate is not allowed")
 
@@ -80,6 +85,9 @@ link_held = Gauge("jukihub_link_held_residents",
                   "Residents whose messages are held back behind a dead letter", ["link"])
 link_up = Gauge("jukihub_link_up", "1 when the link is connected and past hello", ["link"])
 link_state = Gauge("jukihub_link_state", "1 for the link's current state", ["link", "state"])
+link_peer_applied = Gauge("jukihub_link_peer_applied",
+                          "The highest sequence the peer said it applied, at its last hello",
+                          ["link"])
 delivered = Counter("jukihub_link_delivered", "Messages acknowledged by the peer", ["link"])
 retries = Counter("jukihub_link_retries", "Retries, by cause", ["link", "cause"])
 dead_letters = Counter("jukihub_link_dead_letters", "Messages moved to the dead letters",

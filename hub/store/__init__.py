@@ -119,6 +119,10 @@ class Store:
         with self.engine.connect() as conn:
             yield Db(conn)
 
+    def backup_counts(self, db: Db, tables: tuple[str, ...]) -> dict[str, int]:
+        """Rows in each of ``tables`` (names from the code, never from input)."""
+        return {t: int(db.scalar(f"SELECT count(*) FROM {t}") or 0) for t in tables}
+
     def checkpoint(self) -> None:
         """Copy what the WAL holds into the database file (SQLite; a passive checkpoint:
         it never waits for the writer nor holds it up).  Run on a timer, off the

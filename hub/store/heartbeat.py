@@ -20,3 +20,9 @@ class HeartbeatStore:
         db.run(self._update, (now, name[:64]))
         if not db.cursor.rowcount:
             db.run(self._insert, (name[:64], now))
+
+    @named("heartbeat.newest")
+    def newest(self, db: Db) -> float | None:
+        """When any hub last beat into this store."""
+        at = db.scalar("SELECT max(at) FROM store_heartbeat")
+        return float(at) if at is not None else None

@@ -152,7 +152,7 @@ def test_prometheus_scrapes_the_hub_over_mutual_tls(env_with: Any, tmp_path: Pat
         # The alert rules load and evaluate against the live series without error.
         groups = prom.get("/api/v1/rules")["groups"]
         rules = [r for g in groups for r in g["rules"]]
-        assert len(rules) == 11 and all(r["health"] == "ok" for r in rules), rules
+        assert len(rules) == 13 and all(r["health"] == "ok" for r in rules), rules
     finally:
         prom.stop()
 
