@@ -4,7 +4,8 @@ The tests below are the SQLite suite's own, collected here a second time with
 ``hub_store`` pointing at a fresh database of the private PostgreSQL server
 (``devtools.pgserver``, Debian's binaries): ordering, a hub killed mid-stream with the
 poster retrying, number generation (inbound pushes, designations), staff queries and
-manual answers, consistency checks and send-destination batches (the long jobs).
+manual answers, consistency checks and send-destination batches (the long jobs), and
+the backup round trip (pg_dump, its check in a scratch database, pg_restore).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from hub.store.engine import alembic_config
+from tests.integration.test_backup import (
+    test_copies_made_while_changes_flow_are_checked_kept_and_restored,
+)
 from tests.integration.test_consistency import test_planted_differences_are_found_exactly
 from tests.integration.test_intermediate import (
     test_code_requests_manual_answers_and_provision_records,
@@ -37,6 +41,7 @@ __all__ = [
     "test_code_requests_manual_answers_and_provision_records",
     "test_planted_differences_are_found_exactly",
     "test_batches_by_list_and_for_everyone_needing_a_notice",
+    "test_copies_made_while_changes_flow_are_checked_kept_and_restored",
     "test_the_hub_really_runs_on_postgresql",
 ]
 
