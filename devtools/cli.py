@@ -23,7 +23,16 @@ def main(argv: list[str] | None = None) -> int:
                    "grafana-foundation-sdk) to hub/ops/grafana-dashboard.json")
     sub.add_parser("alert-case", help="write the promtool case of a freshly started healthy "
                    "hub (hub/ops/prometheus-alerts.healthy.test.yml) from a real scrape")
+    fz = sub.add_parser("fuzz", help="bad input in bulk against every decoder (a mutated "
+                        "corpus of real documents); exit 1 on a crash or a hang")
+    fz.add_argument("--inputs", type=int, default=1_000_000, help="decode calls in all")
+    fz.add_argument("--seed", type=int, default=1, help="the same seed, the same inputs")
+    fz.add_argument("--crashes", type=Path, help="where to write crashing inputs")
     args = parser.parse_args(argv)
+    if args.command == "fuzz":
+        from devtools.fuzz import main as fuzz
+
+        return fuzz(args.inputs, args.seed, args.crashes)
     if args.command == "dashboard":
         from devtools.dashboard import write
 

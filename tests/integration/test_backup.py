@@ -54,11 +54,14 @@ def test_copies_made_while_changes_flow_are_checked_kept_and_restored(
         streaming.join(timeout=60)
     assert made.returncode == 0, made.stderr
     assert "operation log intact" in made.stdout and "residents " in made.stdout
-    [first] = _copies(folder)
+    first = Path(made.stdout.split()[1])  # "backup <path> (...)"
+    assert first in _copies(folder)
 
-    # On the schedule (every 2 s from its first tick), with the oldest beyond 2 deleted.
+    # On the schedule (every 2 s from its first tick), with the oldest beyond 2 deleted:
+    # two more after the one on demand, and it is gone.
     assert e.hub is not None
-    e.hub.wait_event(lambda ev: ev.get("event") == "backup.made", timeout=60)
+    mark = e.hub.mark()
+    e.hub.wait_event(lambda ev: ev.get("event") == "backup.made", after=mark, timeout=60)
     mark = e.hub.mark()
     e.hub.wait_event(lambda ev: ev.get("event") == "backup.made", after=mark, timeout=60)
     kept = _copies(folder)
