@@ -63,6 +63,7 @@ def main() -> int:
             ipc.send(("flushed",))
         elif message[0] == "gate":  # maintenance or backpressure: the hub's Gate
             intake.closed = message[1]
+            ipc.send(("gate_applied", message[2]))  # the hub says so only after this
         else:
             backend.received(message)
 

@@ -37,7 +37,8 @@ class Gate:
     """See the module docstring.  Reactor thread only."""
 
     def __init__(self, api: Api, maintenance: Flag | None,
-                 broadcast: Callable[[ops.Closed | None], None] | None) -> None:
+                 broadcast: Callable[[ops.Closed | None], defer.Deferred[None]] | None,
+                 ) -> None:
         self.api, self.maintenance, self.broadcast = api, maintenance, broadcast
         self.limit = api.settings.operations.outbox_limit
         self.loop: task.LoopingCall | None = None
@@ -65,11 +66,16 @@ class Gate:
         if closed == intake.closed:
             return
         intake.closed = closed
+
+        def said(_: Any = None) -> None:  # once every intake process applies it
+            log.warning("intake closed" if closed else "intake open", extra={
+                "event": "intake.closed" if closed else "intake.open",
+                "code": closed.code if closed else None})
+
         if self.broadcast is not None:
-            self.broadcast(closed)
-        log.warning("intake closed" if closed else "intake open", extra={
-            "event": "intake.closed" if closed else "intake.open",
-            "code": closed.code if closed else None})
+            self.broadcast(closed).addCallback(said)
+        else:
+            said()
 
 
 # ---- /healthz and /readyz ---------------------------------------------------------------

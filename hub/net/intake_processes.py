@@ -60,6 +60,8 @@ class _Worker(protocol.ProcessProtocol):
     def _message(self, message: Any) -> None:
         if message[0] == "flushed":
             self.owner.flushed(self)
+        elif message[0] == "gate_applied":
+            self.owner.gate_applied(self, int(message[1]))
         elif message[0] == "ready":
             log.info("intake worker ready", extra={"event": "intake.worker_ready",
                                                    "worker": self.number, "pid": message[1]})
@@ -103,7 +105,9 @@ class IntakeProcesses:
         self._stopping = False
         self._restarts: dict[int, int] = {}
         self._flushes: list[tuple[set[int], defer.Deferred[None]]] = []
-        self._gate: tuple[str, Any] = ("gate", None)  # the intake's gate, for every worker
+        self._gate: tuple[str, Any, int] = ("gate", None, 0)  # the intake's gate, for all
+        self._gate_gen = 0
+        self._gates: list[tuple[int, set[int], defer.Deferred[None]]] = []
 
     def start(self, host: str, port: int) -> int:
         """Bind the listening socket, spawn the workers; the port bound."""
@@ -119,13 +123,40 @@ class IntakeProcesses:
         self.workers[number] = worker
         worker.start()
 
-    def set_gate(self, closed: Any) -> None:
+    def set_gate(self, closed: Any, timeout: float = 1.0) -> defer.Deferred[None]:
         """Whether the intake takes changes (``hub.api.operations.Gate``): to every
-        worker now, and to each one that starts later."""
-        self._gate = ("gate", closed)
-        for worker in self.workers.values():
-            if worker.ipc is not None:
-                worker.ipc.send(self._gate)
+        worker now, and to each one that starts later.  Fires once every serving worker
+        has applied it (each answers ``gate_applied``), or after ``timeout`` (a worker
+        that died meanwhile is restarted with the gate as it is then)."""
+        self._gate_gen += 1
+        self._gate = ("gate", closed, self._gate_gen)
+        done: defer.Deferred[None] = defer.Deferred()
+        waiting = {w.number for w in self.workers.values()
+                   if w.number in self._ready and w.ipc is not None}
+        for number in waiting:
+            ipc = self.workers[number].ipc
+            assert ipc is not None
+            ipc.send(self._gate)
+        if not waiting:
+            done.callback(None)
+            return done
+        self._gates.append((self._gate_gen, waiting, done))
+
+        def give_up() -> None:
+            if not done.called:
+                done.callback(None)
+
+        return done.addBoth(_cancelling(self.reactor.callLater(timeout, give_up)))
+
+    def gate_applied(self, worker: _Worker, gen: int) -> None:
+        for entry in list(self._gates):
+            wanted, waiting, done = entry
+            if wanted <= gen:
+                waiting.discard(worker.number)
+            if not waiting:
+                self._gates.remove(entry)
+                if not done.called:
+                    done.callback(None)
 
     def worker_ready(self, worker: _Worker) -> None:
         if worker.ipc is not None and self._gate[1] is not None:
