@@ -17,6 +17,7 @@ next hello (``peer_ahead``) and stops until staff bring both sides in line (READ
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -59,16 +60,20 @@ def check(path: Path, url: str, anchors_path: Path) -> copying.Copy:
 def take(url: str, folder: Path, keep: int, anchors_path: Path, now: float) -> Taken:
     """A checked copy in ``folder`` (see the module docstring); ``BackupError`` if it
     could not be made or is not sound (then it is not kept)."""
-    path = copying.make_copy(url, folder, now)
+    partial = copying.make_copy(url, folder, now)
     try:
-        made = check(path, url, anchors_path)
+        made = check(partial, url, anchors_path)
     except Exception:
-        path.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     if not made.audit_intact:
-        path.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise copying.BackupError(f"the copy's operation log is not intact: {made.problem}")
-    return Taken(made, tuple(copying.prune(folder, keep)))
+    # Room first, then the new copy: the folder never holds more than ``keep``, and
+    # only checked copies under their final names.
+    pruned = tuple(copying.prune(folder, keep - 1))
+    path = copying.publish(partial)
+    return Taken(dataclasses.replace(made, path=path), pruned)
 
 
 def due(store: Store, folder: Path, every: float, now: float) -> bool:

@@ -66,33 +66,37 @@ def _libpq(url: str) -> str:
 
 
 def make_copy(url: str, folder: Path, now: float) -> Path:
-    """An online, consistent copy of the store in ``folder``; its path."""
+    """An online, consistent copy of the store in ``folder``, under a ``.partial`` name
+    until it is checked (``publish``); its path."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     if is_sqlite(url):
-        target = folder / f"{PREFIX}{stamp}.db"
-        partial = target.with_suffix(".partial")
+        target = folder / f"{PREFIX}{stamp}.db.partial"
         with contextlib.closing(sqlite3.connect(_sqlite_path(url), timeout=30)) as src, \
-                contextlib.closing(sqlite3.connect(partial)) as dst:
+                contextlib.closing(sqlite3.connect(target)) as dst:
             src.backup(dst, pages=4096)  # a step at a time: the hub's writes go on between
-        os.replace(partial, target)
         return target
-    target = folder / f"{PREFIX}{stamp}.pgdump"
-    partial = target.with_suffix(".partial")
-    run = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(partial),
+    target = folder / f"{PREFIX}{stamp}.pgdump.partial"
+    run = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(target),
                           _libpq(url)], capture_output=True, text=True, timeout=3600)
     if run.returncode != 0:
-        partial.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
         raise BackupError(f"pg_dump failed ({run.returncode})")  # its text may name rows
-    os.replace(partial, target)
     return target
+
+
+def publish(partial: Path) -> Path:
+    """A checked copy under its final name (``….partial`` dropped)."""
+    final = partial.with_suffix("")
+    os.replace(partial, final)
+    return final
 
 
 @contextlib.contextmanager
 def opened(copy: Path, url: str) -> Iterator[str]:
     """A store URL that reads the copy: the SQLite file itself, or a scratch PostgreSQL
     database the dump is restored into (dropped afterwards)."""
-    if copy.suffix == ".db":
+    if ".db" in copy.suffixes:
         yield f"sqlite:///{copy}"
         return
     u = make_url(url)
