@@ -77,8 +77,13 @@ def test_copies_made_while_changes_flow_are_checked_kept_and_restored(
     assert m["jukihub_backup_last_success_timestamp_seconds"] > 0
     assert m.get("jukihub_backup_failures_total", 0) == 0
 
-    # The copy to bring back, and what the store holds after it.
-    copy = kept[-1]
+    # The copy to bring back — made on demand into a folder of its own, which the
+    # schedule (still taking copies every 2 s) never prunes — and what the store holds
+    # after it.
+    aside = tmp_path / "aside"
+    made = e.jukihub("backup", "--folder", str(aside))
+    assert made.returncode == 0, made.stderr
+    [copy] = _copies(aside)
     in_copy = _residents_in(copy, e)
     post_all(client, [synth.arrival() for _ in range(5)])
     [(now,)] = e.read_store("SELECT count(*) FROM residents")
