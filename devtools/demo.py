@@ -56,11 +56,7 @@ def _drive(host: str, port: int, certs_dir: Path, n: int,
     synth = Synth()
     changes = list(synth.stream(n))
     # A household of four arrives together (its notices go to its 世帯主 as one).
-    family = synth.japanese_arrivals(4, numbered=True)
-    first = family[0]["resident"]
-    for a, relationship in zip(family, ("世帯主", "妻", "子", "子"), strict=True):
-        a["resident"].update(household_number=first["household_number"],
-                             address=first["address"], relationship=relationship)
+    family = synth.household("世帯主", "妻", "子", "子", numbered=True)
     # J-LIS knows where each arrival from another city came from: each 転入 finds the
     # former city's 転出証明書情報 (and keeps the 個人番号 from it).
     known_elsewhere(controls["national"], synth)

@@ -146,6 +146,17 @@ class Synth:
             self._left(person, a["resident"]["previous_address"]["municipality_code"])
         return arrivals
 
+    def household(self, *relationships: str, numbered: bool = False
+                  ) -> list[dict[str, Any]]:
+        """Japanese arrivals of one 世帯 at one address, one per 続柄 given (the first
+        arrival's 世帯番号 and address for all)."""
+        arrivals = self.japanese_arrivals(len(relationships), numbered=numbered)
+        first = arrivals[0]["resident"]
+        for a, relationship in zip(arrivals, relationships, strict=True):
+            a["resident"].update(household_number=first["household_number"],
+                                 address=first["address"], relationship=relationship)
+        return arrivals
+
     def former_records(self) -> list[dict[str, Any]]:
         """Where each domestic arrival came from, as J-LIS holds them (its register of
         the country: ``POST /persons`` of the national mock), so a 転入 finds the former

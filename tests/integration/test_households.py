@@ -25,11 +25,8 @@ def e(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[Env
 
 
 def _household(e: Env, synth: Synth, *relationships: str) -> list[dict[str, Any]]:
-    arrivals = synth.japanese_arrivals(len(relationships), numbered=True)
-    first = arrivals[0]["resident"]
-    for a, relationship in zip(arrivals, relationships, strict=True):
-        a["resident"].update(household_number=first["household_number"],
-                             address=first["address"], relationship=relationship)
+    arrivals = synth.household(*relationships, numbered=True)
+    for a in arrivals:
         status, body = e.client().post("/v1/changes", a)
         assert status == 201, body
     return arrivals

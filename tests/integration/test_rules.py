@@ -143,11 +143,8 @@ def _another_number(c: Case) -> dict[str, Any]:
 
 def _household(c: Case, *relationships: str) -> list[dict[str, Any]]:
     """A 世帯 arriving together: one member per 続柄 given, at one address."""
-    arrivals = c.synth.japanese_arrivals(len(relationships))
-    first = arrivals[0]["resident"]
-    for a, relationship in zip(arrivals, relationships, strict=True):
-        a["resident"].update(household_number=first["household_number"],
-                             address=first["address"], relationship=relationship)
+    arrivals = c.synth.household(*relationships)
+    for a in arrivals:
         c.post(a)
     return arrivals
 

@@ -41,11 +41,7 @@ def _ask(e: Env, number: str, resident_code: str, scope: str = "person",
 
 
 def _family(e: Env, synth: Synth) -> list[dict[str, Any]]:
-    arrivals = synth.japanese_arrivals(3, numbered=True)
-    first = arrivals[0]["resident"]
-    for a, relationship in zip(arrivals, ("妻", "世帯主", "子"), strict=True):
-        a["resident"].update(household_number=first["household_number"],
-                             address=first["address"], relationship=relationship)
+    arrivals = synth.household("妻", "世帯主", "子", numbered=True)
     e.from_elsewhere(synth)
     for a in arrivals:
         status, body = e.client().post("/v1/changes", a)
