@@ -53,9 +53,7 @@ def test_a_department_gets_its_fields_in_order(fed: tuple[Env, list[dict[str, An
                                                name: str) -> None:
     e, changes = fed
     dept = DEPARTMENTS[name]
-    client = e.client(PARTY[dept.certificate])
-    records, cursor = _pages(client, 0, 7, 2)
-    CURSORS[name] = cursor
+    records = _first_pull(e, name)
     assert [r["update_seq"] for r in records] == list(range(1, 15))  # in order, no gaps
     want = set(ALWAYS) | set(dept.fields)
     if not dept.uses_number:
@@ -72,14 +70,25 @@ def test_a_department_gets_its_fields_in_order(fed: tuple[Env, list[dict[str, An
         assert any(n in text for n in numbers)
     else:
         assert not any(n in text for n in numbers)  # whatever the configuration lists
+
+
+def _first_pull(e: Env, name: str) -> list[dict[str, Any]]:
+    """A department's first two pages (its cursor kept in ``CURSORS``), and a pull by
+    staff and one by the register system, both refused."""
+    client = e.client(PARTY[DEPARTMENTS[name].certificate])
+    records, CURSORS[name] = _pages(client, 0, 7, 2)
     assert e.client("operator").get("/v1/feed")[0] == 401  # staff never pull a feed
     assert e.client().get("/v1/feed")[0] == 403            # nor the register system
+    return records
 
 
 def test_every_department_resumes_from_its_cursor_after_a_restart(
         fed: tuple[Env, list[dict[str, Any]]]) -> None:
     e, changes = fed
-    assert e.hub is not None and set(CURSORS) == set(DEPARTMENTS)  # the tests above ran
+    # The departments whose first pull ran in another test process pull here first.
+    for name in sorted(set(DEPARTMENTS) - set(CURSORS)):
+        _first_pull(e, name)
+    assert e.hub is not None
     total = int(e.read_store("SELECT max(update_seq) FROM identity_records")[0][0])
     e.hub.stop()
     e.start_hub()
