@@ -127,6 +127,21 @@ class MockEndpoint:
             return Refusal(True, "wrong_municipality", "not this municipality"), None, None
         return self.apply_document(cur, doc, body)
 
+    def seed(self, bodies: list[bytes]) -> int:
+        """Documents this peer held before the hub came (the residents of an initial
+        load, ``jukihub-dev seed-mocks``): each checked and applied as if received, but
+        outside the link's stream (no sequence, nothing in ``applied_log``), all in one
+        transaction.  A document refused stops the seed with ``ValueError`` naming
+        which and why, and nothing is stored."""
+        with self.db:
+            self.db.execute("BEGIN")
+            cur = self.db.cursor()
+            for i, body in enumerate(bodies):
+                refusal = self.apply(cur, 0, body)[0]
+                if refusal is not None:
+                    raise ValueError(f"document {i} refused: {refusal.code}")
+        return len(bodies)
+
     def describe(self) -> dict[str, Any]:
         """Extra state for ``GET /state``."""
         return {}

@@ -4,6 +4,8 @@ endpoints"."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -51,33 +53,42 @@ class ControlAPI(resource.Resource):
                                              "code": r[2]} for r in rows])
             if method == "GET" and path == "/wait":
                 return self._wait(request, args)
-            if method == "POST" and path == "/faults":
-                spec = json.loads(request_body(request))
-                self._set_faults(spec)
-                return self._json(request, {"faults": self.ep.faults})
+            if method == "POST" and path in ("/faults", "/push", "/seed", "/drop"):
+                return self._json(request, self._post(path, request))
             if method == "DELETE" and path == "/faults":
                 self._set_faults({"stall": False})
                 self.ep.faults.clear()
                 return self._json(request, {"faults": {}})
-            if method == "POST" and path == "/push":
-                spec = json.loads(request_body(request))
-                return self._json(request, {"seq": self.ep.push(self.ep.build_push(spec))})
             if method == "GET" and path == "/pushes":
                 pushes = self.ep.db.execute("SELECT seq, state, code, reason FROM pushes "
                                             "ORDER BY seq")
                 return self._json(request, [{"seq": r[0], "state": r[1], "code": r[2],
                                              "reason": r[3]} for r in pushes])
-            if method == "POST" and path == "/drop":
-                self.ep.drop_connections()
-                return self._json(request, {"dropped": True})
             extra = self.ep.control(method, path, args, request)
             if extra is not None:
                 return self._json(request, extra)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             request.setResponseCode(400)
             return self._json(request, {"error": str(exc)})
         request.setResponseCode(404)
         return self._json(request, {"error": "no such control"})
+
+    def _post(self, path: str, request: server.Request) -> Any:
+        """The controls that change something: faults, a push, a seed, a drop."""
+        if path == "/faults":
+            self._set_faults(json.loads(request_body(request)))
+            return {"faults": self.ep.faults}
+        if path == "/push":
+            spec = json.loads(request_body(request))
+            return {"seq": self.ep.push(self.ep.build_push(spec))}
+        if path == "/seed":
+            docs = json.loads(request_body(request, b"[]"))
+            if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
+                raise ValueError("POST /seed takes a JSON list of documents (base64)")
+            return {"seeded": self.ep.seed([base64.b64decode(d, validate=True)
+                                            for d in docs])}
+        self.ep.drop_connections()
+        return {"dropped": True}
 
     def _set_faults(self, spec: dict[str, Any]) -> None:
         if "refuse" in spec:

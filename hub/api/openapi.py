@@ -104,6 +104,21 @@ class Contract:
     def operation(self, method: str, template: str) -> Operation:
         return self.operations[(method, template)]
 
+    def schema_check(self, name: str) -> Callable[[Any], tuple[tuple[str, ...], str] | None]:
+        """The check of one of the document's schemas (``Change``) for a caller that is
+        not a request (the initial load): the path and the rule of the first thing
+        wrong with an object, or ``None``."""
+        check = self._validator(self.document["components"]["schemas"][name])
+
+        def failure(obj: Any) -> tuple[tuple[str, ...], str] | None:
+            try:
+                check(obj)
+            except fastjsonschema.JsonSchemaValueException as exc:
+                return _failure(exc)
+            return None
+
+        return failure
+
     def _compile(self, method: str, template: str, spec: dict[str, Any]) -> Operation:
         right = spec.get("x-jukihub-right")
         if right not in RIGHTS:
@@ -207,13 +222,21 @@ def decode_json(raw: bytes) -> Any:
         raise RequestError("invalid_json", "the body is not JSON (UTF-8)") from None
 
 
-def _describe(exc: fastjsonschema.JsonSchemaValueException, root: str) -> tuple[str, str | None]:
-    """Where a check failed and by which rule; the item's name, never its value."""
-    path = [str(p) for p in (exc.path or [])[1:]]  # [0] is fastjsonschema's "data"
-    where = "/".join([root, *path])
-    item = next((p for p in reversed(path) if not p.isdigit()), None)
+def _failure(exc: fastjsonschema.JsonSchemaValueException) -> tuple[tuple[str, ...], str]:
+    """The path of what failed (a missing item's own, for ``required``) and the rule."""
+    path = tuple(str(p) for p in (exc.path or [])[1:])  # [0] is fastjsonschema's "data"
     if exc.rule == "required" and isinstance(exc.value, dict) and isinstance(exc.definition, dict):
         missing = [p for p in exc.definition.get("required", []) if p not in exc.value]
         if missing:
-            return f"{where}/{missing[0]} is required", missing[0]
-    return f"{where} fails the schema rule '{exc.rule}'", item
+            return (*path, missing[0]), "required"
+    return path, str(exc.rule)
+
+
+def _describe(exc: fastjsonschema.JsonSchemaValueException, root: str) -> tuple[str, str | None]:
+    """Where a check failed and by which rule; the item's name, never its value."""
+    path, rule = _failure(exc)
+    where = "/".join([root, *path])
+    item = next((p for p in reversed(path) if not p.isdigit()), None)
+    if rule == "required":
+        return f"{where} is required", item
+    return f"{where} fails the schema rule '{rule}'", item

@@ -101,6 +101,12 @@ class Change:
     # A 世帯主変更: the former 世帯主's 続柄 to the new one (``hub.domain.households``).
     former_head_relationship: str | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its values in order: a frozen dataclass with slots otherwise
+        unpickles field by field through ``dataclasses.fields``, several times slower
+        (changes cross processes: the intake's workers, the initial load's)."""
+        return Change, tuple(getattr(self, name) for name in Change.__slots__)
+
 
 def fingerprint(obj: dict[str, Any]) -> str:
     canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

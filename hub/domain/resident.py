@@ -26,6 +26,9 @@ class Card:
     state: str = "none"
     since: dt.date | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Card, (self.state, self.since)  # as ``Change.__reduce__``: faster
+
 
 @dataclass(frozen=True, slots=True)
 class Resident:

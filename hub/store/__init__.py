@@ -5,7 +5,7 @@ the hub lives in this package.
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
 ``dead_letters``, ``flags``,
 ``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs``,
-``heartbeat`` —
+``heartbeat``, ``loads`` —
 over one engine, and the database transactions they run in:
 
 - ``transaction(name)``: a read-write transaction; only the store writer actor opens
@@ -44,6 +44,7 @@ from hub.store.heartbeat import HeartbeatStore
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
 from hub.store.link_state import LinkState, LinkStateStore
+from hub.store.loads import LoadRefusal, LoadState, LoadStore
 from hub.store.outbox import OutboxRow, OutboxStore
 from hub.store.register import RegisterStore, RegisterWrites
 
@@ -53,7 +54,8 @@ Conn = Db
 P = ParamSpec("P")
 R = TypeVar("R")
 
-__all__ = ["AuditEntry", "Conn", "DeadLetter", "Flag", "InboxItem", "LinkState", "LoggedEntry", "OutboxRow",
+__all__ = ["AuditEntry", "Conn", "DeadLetter", "Flag", "InboxItem", "LinkState", "LoadRefusal",
+           "LoadState", "LoggedEntry", "OutboxRow",
            "RegisterWrites", "StaffAccount", "Store"]
 
 
@@ -77,6 +79,7 @@ class Store:
         self.feeds = FeedStore(sql, FEED_FIELDS)
         self.jobs = JobStore(sql, self.register)
         self.heartbeat = HeartbeatStore(sql)
+        self.loads = LoadStore(sql)
 
     @contextmanager
     def transaction(self, name: str, durable: bool = True) -> Iterator[Db]:

@@ -247,6 +247,30 @@ wide_area_provisions = Table(
     Column("outbox_seq", Integer, nullable=False),                   # the answer on the link
 )
 
+# The initial load (``jukihub load``): each register file loaded (by its SHA-256), the
+# last line committed (a resumed load goes on after it), and the rows it refused.
+initial_loads = Table(
+    "initial_loads", metadata,
+    Column("load_id", Integer, primary_key=True, autoincrement=True),
+    Column("file_digest", String(64), nullable=False, unique=True),  # SHA-256 of the file
+    Column("file_name", String(255), nullable=False),                # as given (no path)
+    Column("operator_id", String(40), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),                                    # none: not finished
+    Column("line", Integer, nullable=False),                         # last line committed
+    Column("accepted", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+)
+
+initial_load_refusals = Table(
+    "initial_load_refusals", metadata,
+    Column("load_id", Integer, primary_key=True),
+    Column("line", Integer, primary_key=True),                       # the row's first line
+    Column("code", String(40), nullable=False),                      # the rule refused by
+    Column("item", String(40)),                                      # the column it names
+    Column("message", String(200), nullable=False),                  # never a value
+)
+
 # What staff did about each difference a check found (one decision per difference).
 consistency_mends = Table(
     "consistency_mends", metadata,

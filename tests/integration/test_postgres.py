@@ -5,7 +5,8 @@ The tests below are the SQLite suite's own, collected here a second time with
 (``devtools.pgserver``, Debian's binaries): ordering, a hub killed mid-stream with the
 poster retrying, number generation (inbound pushes, designations), staff queries and
 manual answers, consistency checks and send-destination batches (the long jobs), and
-the backup round trip (pg_dump, its check in a scratch database, pg_restore).
+the backup round trip (pg_dump, its check in a scratch database, pg_restore), the
+initial load and the first consistency check after it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from tests.integration.test_backup import (
     test_copies_made_while_changes_flow_are_checked_kept_and_restored,
 )
 from tests.integration.test_consistency import test_planted_differences_are_found_exactly
+from tests.integration.test_initial_load import (
+    test_a_loaded_register_agrees_with_the_outside_systems,
+)
 from tests.integration.test_intermediate import (
     test_code_requests_manual_answers_and_provision_records,
 )
@@ -43,6 +47,7 @@ __all__ = [
     "test_batches_by_list_and_for_everyone_needing_a_notice",
     "test_copies_made_while_changes_flow_are_checked_kept_and_restored",
     "test_the_hub_really_runs_on_postgresql",
+    "test_a_loaded_register_agrees_with_the_outside_systems",
 ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mock_endpoints import PrefectureMock
 from protocols.identity import IdentityUpdate, encode_identity_update
 from protocols.session import DataFrame, Withdrawn
@@ -81,3 +83,16 @@ def test_record_fields_are_kept(tmp_path: Path) -> None:
     m.process([DataFrame(1, "", body(A, 1, None))])
     held = m.db.execute("SELECT record FROM identities WHERE resident_code=?", (A,)).fetchone()
     assert "タカハシ" in held[0]
+
+
+def test_a_seed_is_held_outside_the_stream_and_a_refused_one_keeps_nothing(
+        tmp_path: Path) -> None:
+    m = mock(tmp_path)
+    with pytest.raises(ValueError, match="document 1 refused: out_of_order"):
+        m.seed([body(A, 7, None), body(B, 9, 8)])  # B's previous is not held
+    assert m.db.execute("SELECT count(*) FROM identities").fetchone() == (0,)
+    assert m.seed([body(A, 7, None), body(B, 9, None)]) == 2
+    assert m.db.execute("SELECT count(*) FROM applied_log").fetchone() == (0,)
+    # The stream chains on from what was seeded.
+    refused, _ = m.process([DataFrame(1, "", body(A, 10, 7))])
+    assert refused is None and m.applied == 1
