@@ -23,3 +23,13 @@ def test_the_short_bench_prints_every_figure() -> None:
     for figure in FIGURES:
         line = next((x for x in lines if x.startswith(figure)), None)
         assert line is not None and re.search(r"\d", line), f"no figure for {figure!r}"
+
+
+def test_the_short_initial_load_bench_prints_its_figures() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.initial_load", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for figure in ("initial load", "send batch"):
+        line = next((x for x in done.stdout.splitlines() if x.startswith(figure)), None)
+        assert line is not None and re.search(r"\d", line), f"no figure for {figure!r}"

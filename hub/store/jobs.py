@@ -29,11 +29,15 @@ class JobStore:
             "SELECT r.resident_code, " + ", ".join(f"i.{c}" for c in CHECK_ITEMS)
             + " FROM residents r JOIN identity_records i ON i.update_seq = r.last_update_seq"
             " WHERE r.resident_code > ? ORDER BY r.resident_code LIMIT ?")
+        # Walks the residents in (世帯番号, 住民票コード) order from the key, along their
+        # index, keeping the batch's members, and stops at the limit: a slice costs what
+        # it reads, never a sort of the whole batch (which made a city's batch quadratic).
         self._members = sql.text(
             "SELECT " + ", ".join(f"r.{c}" for c in RESIDENT_COLUMNS)
-            + " FROM residents r JOIN send_batch_members m ON m.resident_code = r.resident_code"
-            " WHERE m.batch_id = ? AND (r.household_number > ? OR (r.household_number = ? AND"
-            " r.resident_code > ?)) ORDER BY r.household_number, r.resident_code LIMIT ?")
+            + " FROM residents r WHERE (r.household_number, r.resident_code) > (?, ?)"
+            " AND EXISTS (SELECT 1 FROM send_batch_members m WHERE m.batch_id = ? AND"
+            " m.resident_code = r.resident_code)"
+            " ORDER BY r.household_number, r.resident_code LIMIT ?")
 
     # ---- consistency checks -------------------------------------------------------------
 
@@ -169,7 +173,7 @@ class JobStore:
         (世帯番号, 住民票コード) ``after``."""
         household, code = after
         return [self.register.row(r) for r in db.rows(self._members, (
-            batch_id, household, household, code, limit))]
+            household, code, batch_id, limit))]
 
     @named("jobs.household_sizes")
     def household_sizes(self, db: Db, batch_id: str,

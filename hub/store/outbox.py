@@ -59,6 +59,10 @@ class OutboxStore:
                                 "FROM outbox WHERE link = ? AND resident_key = ? AND seq >= ? "
                                 "AND state IN ('pending', 'held', 'dead') ORDER BY seq")
         self._acked = sql.text("SELECT acked_seq FROM link_state WHERE link = ?")
+        self._unacked = sql.text("SELECT count(*) FROM outbox WHERE link = ? AND seq > ? "
+                                 "AND resident_key = ?")
+        self._ever_dead = sql.text("SELECT 1 FROM dead_letters WHERE link = ? AND "
+                                   "resident_key = ? LIMIT 1")
         self._undelivered = sql.text("SELECT count(*) FROM outbox WHERE link = ? AND "
                                      "resident_key = ? AND (seq > ? OR state != 'pending')")
 
@@ -126,4 +130,11 @@ class OutboxStore:
         that were held or dead): delivered ones may have been purged, so progress is
         counted from these."""
         acked = db.scalar(self._acked, (link,)) or 0
+        # A message leaves 'pending' only through a dead letter of its key (held behind
+        # one, dead, then mended).  Without one, only the unacknowledged window counts,
+        # read along the primary key; reading every row's state would read every
+        # payload before it (a send batch's chunks are ~150 KB each) — a long-poll of
+        # a city's batch did that twenty times a second.
+        if db.scalar(self._ever_dead, (link, key)) is None:
+            return int(db.scalar(self._unacked, (link, acked, key)) or 0)
         return int(db.scalar(self._undelivered, (link, key, acked)) or 0)

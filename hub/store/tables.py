@@ -99,7 +99,8 @@ residents = Table(
     Column("moving_out_confirmed_date", Date),                     # 転出確定 (転入通知)
     Column("romaji_name", String(100)),                            # ローマ字 氏名
     Column("romaji_old_surname", String(100)),                     # ローマ字 旧氏
-    Index("ix_residents_household", "household_number"),           # a 世帯's members
+    # A 世帯's members, in 住民票コード order (a send-destination batch's keyset).
+    Index("ix_residents_household_code", "household_number", "resident_code"),
 )
 
 _SQL_TYPES = {"bool": Boolean, "int": Integer, "datetime": DateTime, "date": Date}
