@@ -42,8 +42,10 @@ from protocols.errors import BodyError
 _DASHES = str.maketrans({"―": "ー", "－": "ー", "‐": "ー", "-": "ー", "ｰ": "ー", "—": "ー",
                          "‒": "ー", "–": "ー", "−": "ー"})
 _BEFORE_MARKS = (("ヴァ", "バ"), ("ヴィ", "ビ"), ("ヴェ", "ベ"), ("ヴォ", "ボ"), ("ヴ", "ブ"),
-                 ("ヂ", "ジ"), ("ヅ", "ズ"), ("ヲ", "オ"))
-_SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
+                 ("ヂ", "ジ"), ("ヅ", "ズ"))
+# Small kana made large, and ヲ read as オ — after the marks are gone, so ヺ (ヲ with a
+# mark) folds as ヲ does (hypothesis found it left as ヲ, and ヲ then became オ).
+_SMALL = str.maketrans("ァィゥェォッャュョヮヵヶヲ", "アイウエオツヤユヨワカケオ")
 _O_ROW = frozenset("オコソトノホモヨロ")  # after the folds above: ゴ→コ, ョ→ヨ, ヲ→オ, …
 _MARKS = {"\u3099", "\u309a"}  # combining voiced and semi-voiced sound marks
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # where the register system's 外字 live

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-from protocols.errors import RemoteProtocolError
+from protocols.errors import LocalProtocolError, RemoteProtocolError
 
 PROTOCOL_VERSION = 1
 
@@ -44,12 +44,22 @@ class Envelope:
     version: int = PROTOCOL_VERSION
 
 
+MAX_SEQ = 2**63 - 1  # a sequence the store's integers and msgpack both carry
+
+
 def encode_envelope(env: Envelope) -> bytes:
-    """Serialise an envelope to msgpack bytes."""
-    return msgpack.packb(
-        {"v": env.version, "k": env.kind.value, "s": env.seq, "c": env.corr, "b": env.body},
-        use_bin_type=True,
-    )
+    """Serialise an envelope to msgpack bytes; ``LocalProtocolError`` for one the peer
+    would refuse (a negative or oversized sequence, a body msgpack cannot carry), so a
+    mistake of ours never reaches the wire to close the link."""
+    if not isinstance(env.seq, int) or isinstance(env.seq, bool) or not 0 <= env.seq <= MAX_SEQ:
+        raise LocalProtocolError("bad_sequence", "a sequence is a non-negative integer "
+                                 "of at most 63 bits")
+    try:
+        return msgpack.packb(
+            {"v": env.version, "k": env.kind.value, "s": env.seq, "c": env.corr,
+             "b": env.body}, use_bin_type=True)
+    except (OverflowError, UnicodeEncodeError, TypeError, ValueError):
+        raise LocalProtocolError("unencodable", "the frame's body cannot be encoded") from None
 
 
 _KINDS = {k.value: k for k in Kind}

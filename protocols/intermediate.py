@@ -147,9 +147,15 @@ class MsgpackDoc:
         self._values = attrgetter(*self.types)
 
     def encode(self, doc: Any) -> bytes:
-        """The document as a msgpack map (its fields are flat: no copying walk needed)."""
-        return msgpack.packb(dict(zip(self._names, (self.kind, *self._values(doc)),
-                                      strict=True)), use_bin_type=True)
+        """The document as a msgpack map (its fields are flat: no copying walk needed);
+        ``BodyError`` for a value msgpack cannot carry (an integer past 64 bits, a string
+        with a lone surrogate), as the XML documents refuse what their schema does not
+        allow."""
+        try:
+            return msgpack.packb(dict(zip(self._names, (self.kind, *self._values(doc)),
+                                          strict=True)), use_bin_type=True)
+        except (OverflowError, UnicodeEncodeError, TypeError, ValueError):
+            raise BodyError("bad_value", f"a {self.kind} item cannot be encoded") from None
 
     def check(self, obj: dict[str, Any]) -> Any:
         """Exactly the dataclass's keys (and ``kind``), each of its type and form."""

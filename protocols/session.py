@@ -187,6 +187,8 @@ class Session:
     def respond(self, corr: str, body: bytes) -> bytes:
         """The answer to the request ``corr``."""
         self._require(Role.RECEIVER)
+        if not corr:  # the sender would take it for a broken frame and close the link
+            raise LocalProtocolError("bad_correlation", "a response names its request")
         return self._frame(Envelope(Kind.RESPONSE, corr=corr, body=body))
 
     def heartbeat(self, reply: bool = False) -> bytes:

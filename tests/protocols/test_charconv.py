@@ -5,13 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from protocols import charconv
 from protocols.charconv import (
+    GETA,
+    GETA_MARK,
     KANA,
     NOT_NEEDED,
     SUBSTITUTED,
     UnifiedCharset,
+    char_length,
+    characters,
     gaiji_count,
     in_jisx0208,
     in_jisx0212,
@@ -141,3 +147,70 @@ def test_the_register_gets_its_own_codes_back() -> None:
     assert unified == f"渡{IVS}　太郎"
     assert table.to_register(unified) == "渡\ue003　太郎"
     assert table.to_register("渡邉　太郎") == "渡邉　太郎"  # the base alone is not the 外字
+
+
+# ---- properties, for any text -------------------------------------------------------------
+
+PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow])
+# Text as a register holds it: kanji (some with variation selectors), kana, ASCII, CJK
+# extension B (𠮷), the odd symbol — and anything else Unicode has.
+KANJI = st.sampled_from("髙橋山﨑𠮷田渡邉辻葛飾区一丁目番地号")
+TEXT = st.one_of(
+    st.lists(st.one_of(KANJI, KANJI.map(lambda c: c + "\U000E0100"),
+                       st.characters(min_codepoint=0x3041, max_codepoint=0x30FF),
+                       st.characters(min_codepoint=0x20, max_codepoint=0x7E)),
+             max_size=30).map("".join),
+    st.text(max_size=30))
+KATAKANA = st.lists(st.characters(min_codepoint=0x30A1, max_codepoint=0x30FC)
+                    | st.just("\u3000"), max_size=30).map("".join)
+# A reading as the register holds one (``checks.check_kana``: ァ–ヶ, ー, the space).
+READING = st.lists(st.characters(min_codepoint=0x30A1, max_codepoint=0x30F6)
+                   | st.sampled_from("ー\u3000"), min_size=1, max_size=30).map("".join)
+
+
+@PROPERTY
+@given(TEXT)
+def test_characters_cover_the_text_and_count_it(text: str) -> None:
+    chars = characters(text)
+    assert "".join(chars) == text
+    assert char_length(text) == len(chars)
+    assert 0 <= gaiji_count(text) <= len(chars)
+
+
+@PROPERTY
+@given(KATAKANA)
+def test_seion_kana_is_a_normal_form(kana: str) -> None:
+    once = seion_kana(kana)
+    assert seion_kana(once) == once
+    assert len(once) <= len(kana)
+
+
+@PROPERTY
+@given(TEXT, st.one_of(st.none(), READING))
+def test_a_substitute_is_all_jis_with_a_flag_per_character(text: str,
+                                                           kana: str | None) -> None:
+    """With 〓 allowed (an address) or a reading given (a name), any text has a
+    substitute: every character in JIS X 0208/0212 (or 〓), one position flag each, and
+    the result the highest flag."""
+    sub = substitute(text, kana=kana, geta=kana is None)  # never refused here
+    assert len(sub.positions) == len(sub.text)
+    assert all(in_jisx0208(c) or in_jisx0212(c) or c == GETA_MARK for c in sub.text)
+    assert sub.result == max(sub.positions, default=NOT_NEEDED) or sub.result == KANA
+    assert (GETA in sub.positions) == (sub.result == GETA)
+
+
+@PROPERTY
+@given(st.dictionaries(st.characters(min_codepoint=0xE000, max_codepoint=0xF8FF),
+                       KANJI.map(lambda c: c + "\U000E0101"), max_size=8, min_size=1)
+       .filter(lambda m: len(set(m.values())) == len(m)),
+       st.data())
+def test_the_gaiji_table_round_trips_register_text(mapping: dict[str, str],
+                                                   data: st.DataObject) -> None:
+    table = UnifiedCharset(mapping)
+    plain = st.characters(min_codepoint=0x3041, max_codepoint=0x30FF)
+    text = data.draw(st.lists(st.sampled_from(sorted(mapping)) | plain, max_size=20)
+                     .map("".join))
+    unified = table.to_unified(text)
+    assert not any(0xE000 <= ord(c) <= 0xF8FF for c in unified)
+    assert table.to_register(unified) == text

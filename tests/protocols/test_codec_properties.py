@@ -1,8 +1,9 @@
-"""Properties of every XML codec, for any values its dataclass's types allow (hypothesis
-builds them: text of any Unicode, integers past the store's, any dates): a document is
-either encoded and read back as the same value, or refused with ``BodyError`` — by its
-XSD on the way out or in — never another exception; and any text put in place of the
-document is refused the same way."""
+"""Properties of every codec of the five links — the XML documents and the intermediate
+server's msgpack — for any values its dataclass's types allow (hypothesis builds them:
+text of any Unicode, integers past the store's, any dates): a document is either encoded
+and read back as the same value, or refused with ``BodyError`` — by its schema on the
+way out or in — never another exception; and any bytes put in place of the document are
+refused the same way."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocols import consistency, identity, moj, national, wide_area
+from protocols import card, consistency, identity, intermediate, moj, national, senddest, wide_area
 from protocols.errors import BodyError
 
 # (encode, decode, the document's dataclass, the strategy of its value)
@@ -34,6 +35,42 @@ CODECS: dict[str, tuple[Callable[[Any], bytes], Callable[[bytes], Any], Any]] = 
     "wide_area_answer": (wide_area.encode_answer, wide_area.decode_answer,
                          st.builds(wide_area.WideAreaCopyAnswer, entries=st.lists(
                              st.builds(wide_area.Entry), max_size=2).map(tuple))),
+    "consistency_chunk": (consistency.encode_chunk, national.decode_to_national,
+                          st.builds(consistency.ConsistencyChunk, records=st.lists(
+                              st.builds(consistency.CheckRecord), max_size=3).map(tuple))),
+    "card_event": (card.encode_card_event, card.decode_card_event, st.builds(card.CardEvent)),
+    "send_destinations": (senddest.encode_chunk, senddest.decode_chunk,
+                          st.builds(senddest.SendDestinationChunk, destinations=st.lists(
+                              st.builds(senddest.SendDestination), max_size=2).map(tuple))),
+    "number_generated": (national.encode_number_generated, national.decode_number_generated,
+                         st.builds(national.NumberGenerated)),
+    "identity_query": (national.encode_query, national.decode_query,
+                       st.builds(national.IdentityQuery)),
+    "query_result": (national.encode_query_result, national.decode_query_result,
+                     st.builds(national.QueryResult, matches=st.lists(
+                         st.builds(national.QueryMatch), max_size=2).map(tuple))),
+    "moving_out_certificate": (national.encode_moving_out, national.decode_to_national,
+                               st.builds(national.MovingOutCertificate)),
+    "certificate_request": (national.encode_certificate_request, national.decode_question,
+                            st.builds(national.CertificateRequest)),
+    "certificate_answer": (national.encode_certificate_answer,
+                           national.decode_certificate_answer,
+                           st.builds(national.CertificateAnswer)),
+    "code_change_request": (national.encode_code_change_request, national.decode_question,
+                            st.builds(national.CodeChangeRequest)),
+    "code_change_answer": (national.encode_code_change_answer,
+                           national.decode_code_change_answer,
+                           st.builds(national.CodeChangeAnswer)),
+    # The intermediate server's msgpack documents, each on its own stream.
+    **{f"intermediate_{cls.__name__}": (intermediate.encode, decode, st.builds(cls))
+       for cls, decode in ((intermediate.CopyUpdate, intermediate.decode_to_intermediate),
+                           (intermediate.CodeRequest, intermediate.decode_to_intermediate),
+                           (intermediate.ManualAnswer, intermediate.decode_to_intermediate),
+                           (intermediate.CodeIssued, intermediate.decode_from_intermediate),
+                           (intermediate.ManualAnswerRequest,
+                            intermediate.decode_from_intermediate),
+                           (intermediate.ProvisionRecord,
+                            intermediate.decode_from_intermediate))},
 }
 PROPERTY = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
