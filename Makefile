@@ -10,6 +10,10 @@ STAMP  := $(VENV)/.installed
 # since it pins an older cryptography than the hub's).
 SCAN   := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
+# Schemathesis, run against the live hub by the API tests: its own virtualenv too, so its
+# pins (requests, its hypothesis) never move the hub's.
+ST     := .venv-schemathesis
+ST_STAMP := $(ST)/.installed
 
 .PHONY: demo test run bench lint clean
 
@@ -26,12 +30,18 @@ $(SCAN_STAMP): constraints-scan.txt
 	$(SCAN)/bin/pip install --quiet -r constraints-scan.txt
 	touch $(SCAN_STAMP)
 
+$(ST_STAMP): constraints-schemathesis.txt
+	$(PYTHON) -m venv $(ST)
+	$(ST)/bin/pip install --quiet pip==26.3
+	$(ST)/bin/pip install --quiet -r constraints-schemathesis.txt
+	touch $(ST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/jukihub certs init
 	$(BIN)/jukihub migrate
 	$(BIN)/jukihub-dev demo
 
-test: $(STAMP) $(SCAN_STAMP)
+test: $(STAMP) $(SCAN_STAMP) $(ST_STAMP)
 	scripts/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -47,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) $(SCAN) var certs/dev
+	rm -rf $(VENV) $(SCAN) $(ST) var certs/dev
