@@ -97,25 +97,6 @@ def delivered(env: Env) -> int:
                for name in LINK_NAMES)
 
 
-def settle(env: Env, timeout: float = 600) -> None:
-    """Until every link's peer has applied every message the hub committed to it, and
-    the hub has recorded every push (J-LIS's numbers, whose designations cause more
-    messages): repeated until nothing new appears."""
-    last: dict[str, int] = {}
-    while True:
-        for name in LINK_NAMES:
-            pushed = len(env.control_of(name, "GET", "/pushes")[1])
-            status, _ = env.control_of(name, "GET",
-                                       f"/wait?pushes_settled={pushed}&timeout={timeout}")
-            assert status == 200, f"{name}: pushes not settled"
-        targets = {link: env.sent_on(link) for link in LINK_NAMES}
-        for link, target in targets.items():
-            env.wait_applied(target, timeout=timeout, mock=link)
-        if targets == last:
-            return
-        last = targets
-
-
 def sequential(env: Env, changes: list[dict[str, Any]]) -> float:
     """One client, one change per request, until every link acknowledged them all."""
     client = env.client()
@@ -123,7 +104,7 @@ def sequential(env: Env, changes: list[dict[str, Any]]) -> float:
     for c in changes:
         status, body = client.post("/v1/changes", c)
         assert status == 201, body
-    settle(env)
+    env.settle()
     client.close()
     return len(changes) / (time.perf_counter() - t0)
 
@@ -148,7 +129,7 @@ def load(env: Env, tmp: Path, changes: list[dict[str, Any]], **how: Any,
 def concurrent(env: Env, tmp: Path, changes: list[dict[str, Any]], clients: int) -> float:
     t0 = time.perf_counter()
     load(env, tmp, changes, concurrency=clients, warm_conns=clients)
-    settle(env)
+    env.settle()
     return len(changes) / (time.perf_counter() - t0)
 
 
@@ -177,7 +158,7 @@ def batches(env: Env, changes: list[dict[str, Any]], clients: int, size: int,
     for t in threads:
         t.join()
     answered = time.perf_counter() - t0
-    settle(env)
+    env.settle()
     total = time.perf_counter() - t0
     return len(changes) / answered, len(changes) / total, delivered(env) - before
 
@@ -187,7 +168,7 @@ def latency(env: Env, tmp: Path, changes: list[dict[str, Any]], rate: float,
     """Open loop at ``rate``: from each change's scheduled time to the prefecture's
     commit of its identity update, and to the intake's answer."""
     results = load(env, tmp, changes, rate=rate)
-    settle(env)
+    env.settle()
     due = {r["update_seq"]: r["due"] for r in results}
     applied = [r for r in env.applied() if r["update_seq"] in due]
     lat = sorted(r["applied_at"] - due[r["update_seq"]] for r in applied)

@@ -28,7 +28,25 @@ def main(argv: list[str] | None = None) -> int:
     fz.add_argument("--inputs", type=int, default=1_000_000, help="decode calls in all")
     fz.add_argument("--seed", type=int, default=1, help="the same seed, the same inputs")
     fz.add_argument("--crashes", type=Path, help="where to write crashing inputs")
+    ft = sub.add_parser("faults", help="changes through all five links while the hub, the "
+                        "mocks, connections and the store's disk fail at seeded moments; "
+                        "exit 1 unless nothing was lost, applied twice or out of order")
+    ft.add_argument("--changes", type=int, default=10_000)
+    ft.add_argument("--seed", type=int, default=1, help="the same seed, the same schedule")
+    ft.add_argument("--faults", metavar="KIND=N,…",
+                    help="how many of each (hub_kill, mock_kill, cut, stall, refuse, fill); "
+                    "default hub_kill=5,mock_kill=5,cut=3,stall=2,refuse=3,fill=1")
+    ft.add_argument("--batch", type=int, default=50, help="changes per request")
+    ft.add_argument("--store-fs-mib", type=int, default=512,
+                    help="the size of the store's own file system")
     args = parser.parse_args(argv)
+    if args.command == "faults":
+        from devtools.faults import Options, counts_from, run
+
+        defaults = Options()
+        return 0 if run(Options(changes=args.changes, seed=args.seed, batch=args.batch,
+                                counts=counts_from(args.faults, defaults.counts),
+                                store_fs_mib=args.store_fs_mib)) else 1
     if args.command == "fuzz":
         from devtools.fuzz import main as fuzz
 

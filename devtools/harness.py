@@ -290,6 +290,24 @@ class Env:
         assert status == 200, f"{mock} mock applied only {state.get('applied_seq')} of {seq}"
         return state
 
+    def settle(self, timeout: float = 600) -> None:
+        """Until every link's peer has applied every message the hub numbered for it,
+        and the hub has taken every push (J-LIS's numbers, whose designations cause
+        more messages): repeated until nothing new appears.  Every mock must run."""
+        last: dict[str, int] = {}
+        while True:
+            for name in LINK_NAMES:
+                pushed = len(self.control_of(name, "GET", "/pushes")[1])
+                status, _ = self.control_of(name, "GET",
+                                            f"/wait?pushes_settled={pushed}&timeout={timeout}")
+                assert status == 200, f"{name}: pushes not settled in {timeout} s"
+            targets = {link: self.sent_on(link) for link in LINK_NAMES}
+            for link, target in targets.items():
+                self.wait_applied(target, timeout=timeout, mock=link)
+            if targets == last:
+                return
+            last = targets
+
     def applied(self, mock: str = "prefecture") -> list[dict[str, Any]]:
         """``mock``'s whole applied log, in sequence order."""
         return _pages(self._control_port(mock), "/applied", "seq", 0)

@@ -103,6 +103,8 @@ class ControlAPI(resource.Resource):
             self.ep.faults["hold_numbers"] = bool(spec["hold_numbers"])
         if "drop_after" in spec:
             self.ep.faults["drop_after"] = int(spec["drop_after"])
+        if "cut_mid_frame" in spec:  # at the next read: half of it, then the connection goes
+            self.ep.faults["cut_mid_frame"] = bool(spec["cut_mid_frame"])
         if "stall" in spec:
             stall = bool(spec["stall"])
             self.ep.faults["stall"] = stall

@@ -81,6 +81,11 @@ class MockProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if not self.verified:
             return
+        # A cut in the middle of a frame (a fault): the whole frames before the cut are
+        # applied, none is acknowledged, and the connection goes.
+        cut = self.ready and bool(self.ep.faults.pop("cut_mid_frame", False))
+        if cut:
+            data = data[: max(1, len(data) // 2)]
         try:
             events = self.session.receive_data(data)
         except RemoteProtocolError as err:
@@ -97,6 +102,10 @@ class MockProtocol(Protocol):
                 self._EVENTS[type(ev)](self, ev, out)
         if work and self._apply(work, out):
             return  # a drop fault closed the connection
+        if cut:
+            self.ep.flush_pushes()
+            self.tr.abortConnection()
+            return
         if out:
             self.tr.write(b"".join(out))
         if work:
