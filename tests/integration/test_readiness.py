@@ -9,16 +9,15 @@ change, so the tests wait on it, not on a clock.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devtools.faults import fill, small_file_system
 from devtools.harness import Env
 from devtools.synthetic import Synth
 
@@ -86,36 +85,13 @@ def test_immutable_store_files_make_the_hub_unready_until_mended(env_with: Any,
                         {"store", "store_writer"})
 
 
-@contextlib.contextmanager
-def _small_file_system(where: Path, size: str) -> Iterator[Path]:
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                              str(where)], capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a small file system here (needs root)")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
-
-
-def _fill(folder: Path) -> Path:
-    """Write a file until the file system is full; the file, to remove later."""
-    filler = folder / "filler"
-    with filler.open("wb") as f:
-        block = b"\0" * (1 << 16)
-        with contextlib.suppress(OSError):
-            while True:
-                f.write(block)
-                f.flush()
-    return filler
-
-
 def test_a_full_file_system_makes_the_hub_unready_until_there_is_room(
         certs_dir: Path, tmp_path: Path, hub_store: str | None) -> None:
     if hub_store is not None:
         pytest.skip("the store is a database server's")
-    with _small_file_system(tmp_path / "small", "32m") as small:
+    with small_file_system(32) as small:
+        if small is None:
+            pytest.skip("cannot mount a small file system here (needs root)")
         env = Env(tmp_path, certs_dir, store_url=f"sqlite:///{small / 'jukihub.db'}")
         try:
             env.start_mocks({})
@@ -123,7 +99,9 @@ def test_a_full_file_system_makes_the_hub_unready_until_there_is_room(
             filler: list[Path] = []
             # A full disk may still take the probe's one-row write into the WAL's room
             # (so the writer is not always failing), never a change: the space says it.
-            _unready_then_ready(env, lambda: filler.append(_fill(small)),
+            # (The fault harness's fill: unbuffered, so the last write's ENOSPC is caught
+            # there, not raised by a buffered file's close — which made this test flaky.)
+            _unready_then_ready(env, lambda: filler.append(fill(small)),
                                 lambda: filler[0].unlink(), {"store_space"}, unhealthy=False)
         finally:
             env.stop()
