@@ -124,6 +124,23 @@ class RecordLogin:
     lockout: LockoutRule
     entry: AuditEntry  # its result is the verdict's reason
     reply: Callable[[LoginVerdict | HubError], None]
+    # The session a success opens: (its token's digest, the terminal it is bound to),
+    # written in the same transaction as the verdict.
+    session: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeepSession:
+    """A staff session's row: ``touch`` (its use at ``at``), ``end`` (logged out),
+    ``end_user`` (every session of an account that can no longer be used), ``prune``
+    (every session unused since ``idle_since`` or started before ``started_before``)."""
+
+    what: str
+    digest: str = ""
+    user_id: str = ""
+    at: float = 0.0
+    idle_since: float = 0.0
+    started_before: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from actors.messages import (
     Barrier,
     GetStatus,
     HoldMessages,
+    KeepSession,
     OutboxAppended,
     ProbeWrite,
     PurgeDelivered,
@@ -173,8 +174,22 @@ def _anchor(w: StoreWriter, conn: Conn, m: AnchorAudit, now: float) -> Reply:
 
 def _login(w: StoreWriter, conn: Conn, m: RecordLogin, now: float) -> Reply:
     verdict = decide_login(w.store, conn, m.user_id, m.password_ok, m.lockout, now)
+    if verdict.ok and m.session is not None:
+        w.store.sessions.open(conn, m.session[0], m.user_id, m.session[1], now)
     w.store.audit.record(conn, [dataclasses.replace(m.entry, at=now, result=verdict.reason)])
     return functools.partial(m.reply, verdict)
+
+
+def _session(w: StoreWriter, conn: Conn, m: KeepSession, _now: float) -> None:
+    sessions = w.store.sessions
+    if m.what == "touch":
+        sessions.touch(conn, m.digest, m.at)
+    elif m.what == "end":
+        sessions.end(conn, m.digest)
+    elif m.what == "end_user":
+        sessions.end_user(conn, m.user_id)
+    else:
+        sessions.prune(conn, m.idle_since, m.started_before)
 
 
 def _purge_inbox(w: StoreWriter, conn: Conn, m: PurgeInbox, _now: float) -> None:
@@ -224,6 +239,9 @@ _OPS: dict[type, _Op] = {
     AckInbox: _Op(_ack_inbox, True, refusal=_tell_error),
     RecordAudit: _Op(_audit, True, refusal=_tell_error),
     RecordLogin: _Op(_login, True, refusal=_tell_error),
+    # A logout is on disk before the caller hears of it (its 操作ログ entry follows it
+    # through this writer); a touch or a prune rides along with it.
+    KeepSession: _Op(_session, True),
     AnchorAudit: _Op(_anchor, False),
 }
 

@@ -37,6 +37,7 @@ from actors.link import LinkActor
 from actors.messages import (
     AnchorAudit,
     Barrier,
+    KeepSession,
     PurgeDelivered,
     PurgeInbox,
     RecordAudit,
@@ -53,7 +54,6 @@ from hub.api.openapi import Contract
 from hub.api.operations import Gate, Readiness
 from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource, Site
-from hub.api.sessions import Sessions
 from hub.config import Config
 from hub.domain import backups, consistency
 from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
@@ -91,7 +91,6 @@ class Hub:
         self.listeners: list[Any] = []
         self.ports: Ports | None = None
         self.loops: list[task.LoopingCall] = []
-        self.sessions = Sessions(config.access)  # staff sessions: the reactor thread's
         self.workers: ThreadPool | None = None
         self.reads: Reads | None = None
         self.intake_processes: IntakeProcesses | None = intake_processes
@@ -227,8 +226,7 @@ class Hub:
         processes spawned early, or here.  Its port, and when it serves."""
         cfg = self.config
         assert self.reads is not None
-        api = Api(intake, self.writer, self.links, self.reactor, self.reads, self.sessions,
-                  self.writer_board)
+        api = Api(intake, self.writer, self.links, self.reactor, self.reads, self.writer_board)
         backend = LocalBackend(api)
         processes = self.intake_processes
         # Maintenance mode as the store has it (it survives a restart), before serving.
@@ -274,8 +272,11 @@ class Hub:
             writer.tell(AnchorAudit(cfg.audit.anchor_file))
 
         def forget_sessions() -> None:
-            # Staff sessions past their idle or absolute limit (reactor thread, theirs).
-            self.sessions.prune(clock.seconds())
+            # Staff sessions past their idle or absolute limit (the store writer deletes
+            # them; any hub's timer may, the same rows for all).
+            now, access = time.time(), cfg.access
+            writer.tell(KeepSession("prune", idle_since=now - access.session_idle,
+                                    started_before=now - access.session_max))
 
         timers = [(purge, cfg.purge_interval, True), (checkpoint, 1.0, False),
                   (forget_sessions, 60.0, False), (anchor, cfg.audit.anchor_interval, True)]

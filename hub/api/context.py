@@ -27,12 +27,11 @@ from hub.access import Principal
 from hub.config import Config, IntakeConfig
 from hub.domain.errors import UnavailableError
 from hub.domain.operations import Closed
-from hub.store import Store
+from hub.store import StaffSession, Store
 from protocols.charconv import UnifiedCharset
 
 if TYPE_CHECKING:
     from hub.api.operations import Gate, Readiness
-    from hub.api.sessions import Sessions
 
 Answer = tuple[int, dict[str, Any]]
 T = TypeVar("T")
@@ -53,6 +52,7 @@ class Call:
     # Text answered in the register's own codes (the city's 外字 table); the console,
     # which renders for a browser, keeps the 住基ネット's unified characters.
     register_codes: bool = True
+    session: StaffSession | None = None  # a staff caller's session, as ``authorize`` read it
 
     @property
     def who(self) -> Principal:
@@ -200,13 +200,12 @@ class Api:
     """What handlers work with: the configuration, the actors, the store's reads."""
 
     def __init__(self, intake: Intake, writer: Any, links: dict[str, Any], reactor: Any,
-                 reads: Reads, sessions: Sessions, writer_board: WriterBoard,
+                 reads: Reads, writer_board: WriterBoard,
                  clock: Callable[[], float] = time.time) -> None:
         self.intake, self.settings = intake, intake.settings
         self.writer, self.links, self.reactor, self.reads = writer, links, reactor, reads
         self.writer_board = writer_board  # what the store writer is doing (any thread)
         self.clock = clock  # wall-clock time, for what is recorded
-        self.sessions = sessions  # staff sessions (reactor thread)
         self.gate: Gate | None = None            # set by the hub once it is wired
         self.readiness: Readiness | None = None
 

@@ -3,14 +3,18 @@
 A session is bound to the terminal certificate it was opened from, ends after
 ``session_idle`` seconds without a call and ``session_max`` seconds in all, and is
 checked against its account at every call (a disabled or expired account can do
-nothing from that moment, whatever sessions it had).  Only the SHA-256 of a token is
-kept.  ``Sessions`` lives on the hub's reactor thread and nowhere else (the intake
-worker processes pass the token through).
+nothing from that moment, whatever sessions it had).  Sessions live in the store
+(``staff_sessions``, only the SHA-256 of a token): any hub on the store serves them,
+and they outlive a restart.  Each staff call reads its session and its account in the
+``Reads`` pool; what changes a session — the login that opens it, a touch (at most every
+tenth of the idle limit), a logout, the end of an account's sessions, a prune — is
+written by the store writer (``KeepSession``), never here.
 
 Password checks (argon2id, ~50 ms of CPU) and account reads run in the ``Reads``
 pool, never on the reactor; the login's outcome is decided by the store writer, where
 the failure count and the lock are written (atomic statements: a burst of wrong
-passwords counts every one), together with its 操作ログ entry, before the answer.
+passwords counts every one), together with its 操作ログ entry and the new session's
+row, before the answer.
 """
 
 from __future__ import annotations
@@ -19,76 +23,28 @@ import dataclasses
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet import defer
 
-from actors.messages import RecordAudit, RecordLogin
-from hub.access import SESSION_LOGIN, AccessConfig, Principal
+from actors.messages import KeepSession, RecordAudit, RecordLogin
+from hub.access import SESSION_LOGIN, Principal
 from hub.api.context import Answer, Api, Call
 from hub.domain import staff
 from hub.domain.errors import HubError
-from hub.store import AuditEntry, StaffAccount
+from hub.store import AuditEntry, StaffAccount, StaffSession
 
 log = logging.getLogger("jukihub.access")
 
 
-@dataclass
-class Session:
-    user_id: str
-    terminal: str
-    started: float
-    last_used: float
-
-
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-class Sessions:
-    """Open staff sessions, by their token's digest (reactor thread only)."""
-
-    def __init__(self, access: AccessConfig) -> None:
-        self.access = access
-        self._open: dict[str, Session] = {}
-
-    def open(self, user_id: str, terminal: str, now: float) -> str:
-        token = secrets.token_urlsafe(32)
-        self._open[_digest(token)] = Session(user_id, terminal, now, now)
-        return token
-
-    def find(self, token: str, terminal: str, now: float) -> Session | None:
-        """The live session of ``token`` from ``terminal`` (its last use now), or None."""
-        key = _digest(token)
-        s = self._open.get(key)
-        if s is None or s.terminal != terminal:
-            return None
-        if self._over(s, now):
-            del self._open[key]
-            return None
-        s.last_used = now
-        return s
-
-    def end(self, token: str) -> None:
-        self._open.pop(_digest(token), None)
-
-    def end_all(self, user_id: str) -> None:
-        for key in [k for k, s in self._open.items() if s.user_id == user_id]:
-            del self._open[key]
-
-    def expires_at(self, s: Session) -> float:
-        return s.started + self.access.session_max
-
-    def prune(self, now: float) -> None:
-        """Forget sessions past their time (a timer calls this)."""
-        for key in [k for k, s in self._open.items() if self._over(s, now)]:
-            del self._open[key]
-
-    def _over(self, s: Session, now: float) -> bool:
-        """Idle too long, or open too long."""
-        return (now - s.last_used >= self.access.session_idle
-                or now - s.started >= self.access.session_max)
+def new_token() -> tuple[str, str]:
+    """A session's token (given to the caller once) and its digest (kept)."""
+    token = secrets.token_urlsafe(32)
+    return token, digest(token)
 
 
 def audit(api: Api, who: Principal | None, client: str, action: str, result: str = "ok",
@@ -144,28 +100,40 @@ def authorize(api: Api, call: Call) -> defer.Deferred[Call]:
     member's comes from the session, checked against the account as it is now."""
     if call.principal is not None:
         return defer.succeed(call)
-    now = api.reactor.seconds()
     if call.right == SESSION_LOGIN and call.token is None:  # logging in
         return defer.succeed(dataclasses.replace(call, principal=api.settings.access.staff(
             "", call.client, ())))
-    session = api.sessions.find(call.token, call.client, now) if call.token else None
-    if session is None:
+    if not call.token:
         return refuse(api, call, None, 401, "login_required", "log in first (POST "
                       "/v1/sessions), or again: the session ended")
-    store = api.reads.store
+    store, access, key = api.reads.store, api.settings.access, digest(call.token)
 
-    def decide(account: StaffAccount | None) -> Call | defer.Deferred[Any]:
-        if staff.usable(account, api.clock()) is not None or account is None:
-            api.sessions.end_all(session.user_id)
+    def read() -> tuple[StaffSession | None, StaffAccount | None]:  # on a pool thread
+        with store.reading() as db:
+            session = store.sessions.get(db, key)
+            account = store.accounts.get(db, session.user_id) if session else None
+        return session, account
+
+    def decide(found: tuple[StaffSession | None, StaffAccount | None]
+               ) -> Call | defer.Deferred[Any]:
+        session, account = found
+        now = api.clock()
+        if session is None or staff.session_over(session, call.client, now, access):
+            return refuse(api, call, None, 401, "login_required", "log in first (POST "
+                          "/v1/sessions), or again: the session ended")
+        if staff.usable(account, now) is not None or account is None:
+            api.writer.tell(KeepSession("end_user", user_id=session.user_id))
             return refuse(api, call, None, 401, "login_required", "the account can no longer "
                           "be used; the session ended")
-        who = api.settings.access.staff(account.user_id, call.client, account.roles)
+        if staff.touch_due(session, now, access):
+            api.writer.tell(KeepSession("touch", digest=key, at=now))
+        who = access.staff(account.user_id, call.client, account.roles)
         if not who.may(call.right):
             return refuse(api, call, who, 403, "not_permitted",
                           f"your roles do not include the right {call.right}")
-        return dataclasses.replace(call, principal=who)
+        return dataclasses.replace(call, principal=who, session=session)
 
-    return api.reads.run(store.read, store.accounts.get, session.user_id).addCallback(decide)
+    return api.reads.run(read).addCallback(decide)
 
 
 # ---- the routes -------------------------------------------------------------------------
@@ -183,13 +151,16 @@ def log_in(api: Api, call: Call) -> defer.Deferred[Answer]:
         account = store.read(store.accounts.get, user_id)
         return staff.password_matches(account.password_hash if account else None, password)
 
+    token, key = new_token()
+
     def decide(password_ok: bool) -> defer.Deferred[Any]:
         decided: defer.Deferred[Any] = defer.Deferred()
         who = access.staff(user_id, call.client, ())
         entry = AuditEntry(0, who.operator_id, call.client, "session.login", None, None,
                            call.client, False, "")
         api.writer.tell(RecordLogin(user_id, password_ok, staff.LockoutRule.of(access), entry,
-                                    reply=api.on_reactor(decided)))
+                                    reply=api.on_reactor(decided),
+                                    session=(key, call.client)))
         return decided.addCallback(answer)
 
     def answer(verdict: staff.LoginVerdict | HubError) -> defer.Deferred[Answer]:
@@ -206,32 +177,28 @@ def log_in(api: Api, call: Call) -> defer.Deferred[Answer]:
         if account is None:  # removed meanwhile (an administrator's command)
             raise HubError("login_failed", "the user id or password is wrong, or the account "
                            "cannot be used now", status=401)
-        token = api.sessions.open(account.user_id, call.client, api.reactor.seconds())
-        session = api.sessions.find(token, call.client, api.reactor.seconds())
-        assert session is not None
+        now = api.clock()  # the writer opened it at its commit, a moment before
+        session = StaffSession(key, account.user_id, call.client, now, now)
         return 201, {"token": token, **_shown(api, session, account.roles)}
 
     return api.reads.run(check).addCallback(decide)
 
 
 def show(api: Api, call: Call) -> Answer:
-    assert call.token is not None  # authorize found its session
-    session = api.sessions.find(call.token, call.client, api.reactor.seconds())
-    if session is None:
-        raise HubError("login_required", "the session ended", status=401)
-    return 200, _shown(api, session, call.who.roles)
+    assert call.session is not None  # authorize found it
+    return 200, _shown(api, call.session, call.who.roles)
 
 
 def log_out(api: Api, call: Call) -> defer.Deferred[Answer]:
     assert call.token is not None
-    api.sessions.end(call.token)
+    # Ended by the writer before the 操作ログ entry that follows it there commits.
+    api.writer.tell(KeepSession("end", digest=digest(call.token)))
     return audit(api, call.who, call.client, "session.logout").addCallback(
         lambda _: (200, {"state": "ended"}))
 
 
-def _shown(api: Api, session: Session, roles: tuple[str, ...]) -> dict[str, Any]:
+def _shown(api: Api, session: StaffSession, roles: tuple[str, ...]) -> dict[str, Any]:
     """A session as the API shows it: never its token's digest."""
-    offset = api.clock() - api.reactor.seconds()  # the reactor's clock may be monotonic
     return {"user_id": session.user_id, "terminal_id": session.terminal, "roles": list(roles),
-            "expires_at": api.sessions.expires_at(session) + offset,
+            "expires_at": session.started_at + api.settings.access.session_max,
             "idle_timeout": api.settings.access.session_idle}

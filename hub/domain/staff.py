@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from hub.access import AccessConfig
 from hub.domain.errors import HubError
-from hub.store import Conn, StaffAccount, Store
+from hub.store import Conn, StaffAccount, StaffSession, Store
 
 # argon2id with the library's defaults (RFC 9106's second recommendation: t=3, 64 MiB).
 _HASHER = PasswordHasher()
@@ -66,6 +66,28 @@ def usable(account: StaffAccount | None, now: float) -> str | None:
     if account.expires_at is not None and now >= account.expires_at:
         return "account_expired"
     return None
+
+
+def session_over(session: StaffSession | None, terminal: str, now: float,
+                 access: AccessConfig) -> str | None:
+    """Why a staff session may not serve a call from ``terminal`` now (``None``: it may):
+    none, another terminal's, idle past ``session_idle``, open past ``session_max``."""
+    if session is None:
+        return "no_session"
+    if session.terminal != terminal:
+        return "other_terminal"
+    if now - session.last_used_at >= access.session_idle:
+        return "idle"
+    if now - session.started_at >= access.session_max:
+        return "too_long"
+    return None
+
+
+def touch_due(session: StaffSession, now: float, access: AccessConfig) -> bool:
+    """Whether a call should record the session's use: at most every tenth of the idle
+    limit (a write per staff call would cost more than the call), so a session may end
+    up to that much early, never late."""
+    return now - session.last_used_at >= access.session_idle / 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ the hub lives in this package.
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
 ``dead_letters``, ``flags``,
 ``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs``,
-``heartbeat``, ``loads`` —
+``heartbeat``, ``loads``, ``sessions`` —
 over one engine, and the database transactions they run in:
 
 - ``transaction(name)``: a read-write transaction; only the store writer actor opens
@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError as SAOperationalError
 
 from hub import metrics
 from hub.departments import FEED_FIELDS
-from hub.store.accounts import AccountStore, StaffAccount
+from hub.store.accounts import AccountStore, SessionStore, StaffAccount, StaffSession
 from hub.store.approvals import ApprovalStore
 from hub.store.audit import AuditEntry, AuditStore, LoggedEntry
 from hub.store.base import Db, Sql
@@ -56,7 +56,7 @@ R = TypeVar("R")
 
 __all__ = ["AuditEntry", "Conn", "DeadLetter", "Flag", "InboxItem", "LinkState", "LoadRefusal",
            "LoadState", "LoggedEntry", "OutboxRow",
-           "RegisterWrites", "StaffAccount", "Store"]
+           "RegisterWrites", "StaffAccount", "StaffSession", "Store"]
 
 
 class Store:
@@ -75,6 +75,7 @@ class Store:
         self.inbox = InboxStore(sql)
         self.audit = AuditStore(sql)
         self.accounts = AccountStore(sql)
+        self.sessions = SessionStore(sql)
         self.approvals = ApprovalStore(sql)
         self.feeds = FeedStore(sql, FEED_FIELDS)
         self.jobs = JobStore(sql, self.register)

@@ -99,3 +99,56 @@ class AccountStore:
         it might."""
         db.run(self._succeeded, (now, user_id, now, now))
         return bool(db.cursor.rowcount)
+
+
+SESSION_COLUMNS = ("token_digest", "user_id", "terminal", "started_at", "last_used_at")
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSession:
+    token_digest: str   # SHA-256 of the token
+    user_id: str
+    terminal: str       # the terminal certificate it is bound to
+    started_at: float
+    last_used_at: float
+
+
+class SessionStore:
+    """``staff_sessions``: written by the store writer (a login, a touch, a logout, a
+    prune), read by any hub for every staff call."""
+
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+        self._insert = sql.insert("staff_sessions", SESSION_COLUMNS)
+        self._get = sql.text(f"SELECT {', '.join(SESSION_COLUMNS)} FROM staff_sessions "
+                             "WHERE token_digest = ?")
+
+    @named("sessions.open")
+    def open(self, db: Db, digest: str, user_id: str, terminal: str, now: float) -> None:
+        db.insert(self._insert, [(digest, user_id, terminal[:255], now, now)])
+
+    @named("sessions.get")
+    def get(self, db: Db, digest: str) -> StaffSession | None:
+        row = db.row(self._get, (digest,))
+        return StaffSession(*row) if row is not None else None
+
+    @named("sessions.touch")
+    def touch(self, db: Db, digest: str, now: float) -> None:
+        """Its last use, never moved back (two hubs may touch it out of order)."""
+        db.run(self.sql.text("UPDATE staff_sessions SET last_used_at = ? WHERE "
+                             "token_digest = ? AND last_used_at < ?"), (now, digest, now))
+
+    @named("sessions.end")
+    def end(self, db: Db, digest: str) -> None:
+        db.run(self.sql.text("DELETE FROM staff_sessions WHERE token_digest = ?"), (digest,))
+
+    @named("sessions.end_user")
+    def end_user(self, db: Db, user_id: str) -> None:
+        db.run(self.sql.text("DELETE FROM staff_sessions WHERE user_id = ?"), (user_id,))
+
+    @named("sessions.prune")
+    def prune(self, db: Db, idle_since: float, started_before: float) -> int:
+        """Sessions unused since ``idle_since`` or older than ``started_before``."""
+        db.run(self.sql.text("DELETE FROM staff_sessions WHERE last_used_at <= ? OR "
+                             "started_at <= ?"), (idle_since, started_before))
+        return int(db.cursor.rowcount or 0)

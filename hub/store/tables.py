@@ -336,6 +336,18 @@ staff_accounts = Table(
     Column("last_login_at", Float),
 )
 
+# Open staff sessions (the SHA-256 of each token, never the token): any hub on the store
+# serves them, and they outlive a restart.
+staff_sessions = Table(
+    "staff_sessions", metadata,
+    Column("token_digest", String(64), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("terminal", String(255), nullable=False),                # the certificate's name
+    Column("started_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=False),                  # to a tenth of the idle limit
+    Index("ix_staff_sessions_user", "user_id"),
+)
+
 approvals = Table(
     "approvals", metadata,
     Column("approval_id", String(11), primary_key=True),            # A + 10 digits

@@ -11,7 +11,7 @@ import argon2
 import pytest
 
 from hub.access import AccessError, access_from_raw
-from hub.api.sessions import Sessions
+from hub.api.sessions import digest, new_token
 from hub.domain import staff
 from hub.domain.errors import HubError
 from hub.store import StaffAccount, Store
@@ -178,29 +178,56 @@ def test_new_accounts_and_passwords_are_checked() -> None:
     assert made.state == "active" and made.password_hash.startswith("$argon2id$")
 
 
-def test_a_session_is_bound_to_its_terminal_and_ends_when_idle_or_old() -> None:
-    sessions = Sessions(ACCESS)
-    token = sessions.open("op001", "t1.test", NOW)
-    assert sessions.find(token, "t2.test", NOW + 1) is None  # another terminal
-    assert sessions.find("guess", "t1.test", NOW + 1) is None
-    s = sessions.find(token, "t1.test", NOW + 14 * 60)
-    assert s is not None and s.user_id == "op001"
-    assert sessions.find(token, "t1.test", NOW + 28 * 60) is not None  # used 14 min ago
-    assert sessions.find(token, "t1.test", NOW + 43 * 60) is None       # idle 15 min
-    assert sessions.find(token, "t1.test", NOW + 44 * 60) is None       # and gone
+def test_a_session_is_bound_to_its_terminal_and_ends_when_idle_or_old(
+        accounts: Store) -> None:
+    """The rules (``staff.session_over``) on sessions as the store keeps them: what the
+    store writer writes at a login, a use, a logout, an account's end and a prune."""
+    store = accounts
 
-    busy = sessions.open("op001", "t1.test", NOW)
+    def write(op: Any, *args: Any) -> None:
+        with store.transaction("test") as db:
+            op(db, *args)
+
+    def live(key: str, terminal: str, now: float) -> bool:
+        """A call at ``now``: served (and its use recorded when due) or not."""
+        session = store.read(store.sessions.get, key)
+        if staff.session_over(session, terminal, now, ACCESS) is not None:
+            return False
+        assert session is not None
+        if staff.touch_due(session, now, ACCESS):
+            write(store.sessions.touch, key, now)
+        return True
+
+    token, key = new_token()
+    assert digest(token) == key and token not in key
+    write(store.sessions.open, key, "op001", "t1.test", NOW)
+    assert not live(key, "t2.test", NOW + 1)                    # another terminal
+    assert not live(digest("guess"), "t1.test", NOW + 1)
+    assert live(key, "t1.test", NOW + 14 * 60)
+    assert live(key, "t1.test", NOW + 28 * 60)                  # used 14 min ago
+    assert not live(key, "t1.test", NOW + 43 * 60)              # idle 15 min
+    write(store.sessions.prune, NOW + 44 * 60 - ACCESS.session_idle,
+          NOW + 44 * 60 - ACCESS.session_max)
+    assert store.read(store.sessions.get, key) is None          # and gone
+
+    _, busy = new_token()
+    write(store.sessions.open, busy, "op001", "t1.test", NOW)
     t = NOW
     while t < NOW + 9 * 3600 - 600:
         t += 600
-        assert sessions.find(busy, "t1.test", t) is not None
-    assert sessions.find(busy, "t1.test", NOW + 9 * 3600) is None       # 9 hours at most
+        assert live(busy, "t1.test", t)
+    assert not live(busy, "t1.test", NOW + 9 * 3600)            # 9 hours at most
+    # A use is written at most every tenth of the idle limit, never moved back.
+    write(store.sessions.touch, busy, NOW)
+    assert store.read(store.sessions.get, busy).last_used_at == t  # type: ignore[union-attr]
 
-    a, b = sessions.open("op001", "t1.test", NOW), sessions.open("op002", "t1.test", NOW)
-    sessions.end_all("op001")
-    assert sessions.find(a, "t1.test", NOW) is None and sessions.find(b, "t1.test", NOW)
-    sessions.end(b)
-    assert sessions.find(b, "t1.test", NOW) is None
+    (_, a), (_, b) = new_token(), new_token()
+    write(store.sessions.open, a, "op001", "t1.test", NOW)
+    write(store.sessions.open, b, "op002", "t1.test", NOW)
+    write(store.sessions.end_user, "op001")
+    assert not live(a, "t1.test", NOW) and live(b, "t1.test", NOW)
+    write(store.sessions.end, b)
+    assert not live(b, "t1.test", NOW)
 
 
 def test_principals_get_exactly_their_roles_rights() -> None:

@@ -202,3 +202,33 @@ def test_lockout_disabling_and_the_account_review(env: Env) -> None:
     assert env.hub is not None
     assert all("second password" not in line and "first password" not in line
                for line in env.hub.lines)
+
+
+def test_a_session_outlives_a_restart_of_the_hub_and_ends_at_its_logout(env: Env) -> None:
+    """Sessions are in the store: the same token works after the hub is stopped, and
+    after it is killed; a logout ends it for every hub on the store at once."""
+    env.add_staff("op110", "supervisor")
+    terminal = env.client("operator")
+    assert terminal.log_in("op110", STAFF_PASSWORD)[0] == 201
+    [(user, bound)] = env.read_store("SELECT user_id, terminal FROM staff_sessions")
+    assert (user, bound) == ("op110", "operator.jukihub.test")
+    token = terminal.token
+    assert token is not None
+    assert not env.read_store("SELECT 1 FROM staff_sessions WHERE token_digest = :t",
+                              t=token)  # only its digest is kept
+    assert env.hub is not None
+    env.hub.stop()
+    env.start_hub()
+    again = env.client("operator")
+    again.token = token
+    status, shown = again.get("/v1/sessions/current")
+    assert (status, shown["user_id"]) == (200, "op110")
+    env.hub.kill()
+    env.start_hub()
+    after_kill = env.client("operator")
+    after_kill.token = token
+    assert after_kill.get("/v1/inbox")[0] == 200
+    assert after_kill.delete("/v1/sessions/current")[0] == 200
+    status, body = after_kill.get("/v1/inbox")
+    assert (status, body["error"]["code"]) == (401, "login_required")
+    assert env.read_store("SELECT count(*) FROM staff_sessions")[0][0] == 0
