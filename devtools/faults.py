@@ -445,7 +445,8 @@ def _compare(env: Env, accepted: dict[str, int]) -> dict[str, dict[str, int]]:
     pending = _pending(env)
     rows: dict[str, dict[str, int]] = {}
     for link in LINK_NAMES:
-        applied = [r for r in env.applied(link) if not r["withdrawn"]]
+        log = env.applied(link)
+        applied = [r for r in log if not r["withdrawn"]]
         numbered = env.sent_on(link)
         seen: Counter[tuple[str, int]] = Counter(
             (r["resident_code"], r["update_seq"]) for r in applied
@@ -454,7 +455,7 @@ def _compare(env: Env, accepted: dict[str, int]) -> dict[str, dict[str, int]]:
             got = {r["update_seq"] for r in applied}
             lost = len((set(register) | set(accepted.values())) - got)
         else:
-            lost = numbered - len(env.applied(link))
+            lost = numbered - len(log)
         rows[link] = {"numbered": numbered, "applied": len(applied), "lost": lost,
                       "twice": sum(n - 1 for n in seen.values() if n > 1),
                       "out_of_order": _out_of_order(applied), "pending": pending.get(link, 0)}

@@ -95,10 +95,10 @@ def load_file(args: argparse.Namespace, cfg: Config) -> int:
         print("jukihub load: refused: a hub wrote to this store seconds ago: stop it first "
               "(the load is the store's only writer)", file=sys.stderr)
         return 1
+    from hub.domain.checks import check_identifier
+
     for name, value in (("--operator", args.operator), ("--terminal", args.terminal)):
         try:
-            from hub.domain.checks import check_identifier
-
             check_identifier(value, name)
         except FormatError as err:
             print(f"jukihub load: {err.message}", file=sys.stderr)

@@ -205,11 +205,11 @@ def _flag(value: str, name: str) -> bool:
     return value == "1"
 
 
-def change_object(cells: dict[str, str], line: int, load_tag: str, operator_id: str,
+def change_object(v: dict[str, str], line: int, load_tag: str, operator_id: str,
                   terminal_id: str) -> tuple[dict[str, Any], str]:
-    """The change the intake would receive for this row's resident (its schema and
-    format checks still to come), and the reason to record (the row's last change)."""
-    v = {k: x for k, x in cells.items() if x != ""}
+    """The change the intake would receive for this row's resident (``v``: its non-empty
+    cells; its schema and format checks still to come), and the reason to record (the
+    row's last change)."""
     resident = _resident_items(v)
     moved_in = "previous_address" in resident
     check_reason = "move_in" if moved_in else "birth"
@@ -274,7 +274,8 @@ def parse_row(cells: dict[str, str], line: int, today: dt.date, schema: SchemaCh
               terminal_id: str) -> Row:
     """A row as a new resident's change after the intake's schema and format checks, or
     ``FormatError`` naming the column and the rule."""
-    obj, reason = change_object(cells, line, load_tag, operator_id, terminal_id)
+    v = {k: x for k, x in cells.items() if x != ""}
+    obj, reason = change_object(v, line, load_tag, operator_id, terminal_id)
     wrong = schema(obj)
     if wrong is not None:
         path, rule = wrong
@@ -282,7 +283,6 @@ def parse_row(cells: dict[str, str], line: int, today: dt.date, schema: SchemaCh
         raise FormatError("schema_invalid", f"{item or 'the row'} fails the schema rule "
                           f"'{rule}'", item)
     change = parse_change(obj, today, charset)
-    v = {k: x for k, x in cells.items() if x != ""}
     update_seq = _int(v["update_seq"], "update_seq") if "update_seq" in v else None
     integrated = v.get("integrated_atena")
     if integrated is not None:
@@ -623,8 +623,9 @@ class _Checked:
                 self.holders[(item, value)] = atena
         self.update_seqs = store.loads.used_update_seqs(
             db, [r.update_seq for r in rows if r.update_seq is not None])
-        self.integrated = store.loads.used_integrated_atena(
-            db, [r.integrated_atena for r in rows if r.integrated_atena is not None])
+        self.integrated = set(reg.holders(
+            db, "integrated_atena",
+            [r.integrated_atena for r in rows if r.integrated_atena is not None]))
 
     def check(self, row: Row, municipality_code: str) -> None:
         change = row.change

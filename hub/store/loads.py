@@ -88,13 +88,3 @@ class LoadStore:
                 f"SELECT update_seq FROM identity_records WHERE update_seq IN "
                 f"({self.sql.marks(len(part))})", part))
         return used
-
-    @named("loads.used_integrated_atena")
-    def used_integrated_atena(self, db: Db, values: Sequence[str]) -> set[str]:
-        """Which of these 団体内統合宛名番号 a resident holds already."""
-        used: set[str] = set()
-        for part in chunks(values):
-            used.update(r[0] for r in db.rows(
-                f"SELECT integrated_atena FROM residents WHERE integrated_atena IN "
-                f"({self.sql.marks(len(part))})", part))
-        return used

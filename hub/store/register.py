@@ -156,10 +156,11 @@ class RegisterStore:
     @named("register.holders")
     def holders(self, db: Db, item: str, values: Sequence[str]) -> dict[str, str]:
         """Who holds each value of a unique item (``individual_number``,
-        ``atena_number``), or held it (``old_resident_code``, a 住民票コード given up in a
-        change of it): value -> 宛名番号."""
+        ``atena_number``, ``integrated_atena``), or held it (``old_resident_code``, a
+        住民票コード given up in a change of it): value -> 宛名番号."""
         table, column = {"individual_number": ("residents", "individual_number"),
                          "atena_number": ("residents", "atena_number"),
+                         "integrated_atena": ("residents", "integrated_atena"),
                          "old_resident_code": ("old_resident_codes", "old_code")}[item]
         found: dict[str, str] = {}
         for part in chunks(values):
