@@ -368,14 +368,13 @@ class StoreWriter(pykka.ThreadingActor):
     def _try(self, group: _Group, part: list[int]) -> Exception | None:
         ops, changes = group.split(part)
         durable = bool(changes) or any(_OPS[type(op)].durable for _, op in ops)
-        snapshot = self.register.numbers.snapshot()
         self.board.began()
         try:
-            with self.store.transaction("group", durable=durable) as conn:
+            with self.store.transaction("group", durable=durable) as conn, \
+                    self.register.writing(conn):
                 replies = self._write_ops(conn, ops)
                 outcomes = self.register.apply(conn, [c for _, c in changes]) if changes else []
         except Exception as exc:
-            self.register.numbers.restore(snapshot)
             self.board.idle()
             return exc
         self.board.committed()

@@ -1,9 +1,9 @@
 """The numbers the register hands out: 更新順番号, each link's transmission sequence,
 card event numbers, 団体内統合宛名番号.
 
-Kept in memory by the single writer (the store writer actor) and saved with the
-transaction that uses them; ``snapshot``/``restore`` give them back when that
-transaction fails, so a number is never used twice nor skipped.
+Read from the database inside a writing transaction (``Register.numbers``) and saved
+with it: the counters are the highest numbers the tables hold, and each link's
+``link_state.next_seq``.  A transaction that fails leaves nothing behind to give back.
 """
 
 from __future__ import annotations
@@ -22,11 +22,6 @@ class Numbering:
 
     def snapshot(self) -> Numbering:
         return replace(self, link_seq=dict(self.link_seq))
-
-    def restore(self, snapshot: Numbering) -> None:
-        self.update_seq, self.card_event = snapshot.update_seq, snapshot.card_event
-        self.integrated_atena = snapshot.integrated_atena
-        self.link_seq = dict(snapshot.link_seq)
 
     def next_update_seq(self) -> int:
         self.update_seq += 1

@@ -91,7 +91,8 @@ class Switched:
 def switch_maintenance(register: Register, on: bool, reason: str | None, operator_id: str,
                        terminal_id: str, now: float) -> Switched:
     """Record the switch (a store-writer job) and its 操作ログ entry; from its commit,
-    the store writer itself refuses every change while maintenance is on."""
+    every hub's store writer refuses every change while maintenance is on (it reads
+    the flag in each of its transactions)."""
     store = register.store
     with store.transaction("job") as conn:
         store.flags.set(conn, MAINTENANCE, (reason or "") if on else None, now,
@@ -99,7 +100,6 @@ def switch_maintenance(register: Register, on: bool, reason: str | None, operato
         store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
                                              f"maintenance.{'on' if on else 'off'}")])
         flag = store.flags.get(conn, MAINTENANCE)
-    register.maintenance = flag
     return Switched(flag)
 
 

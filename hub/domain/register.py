@@ -11,9 +11,15 @@ server (refused with ``unknown_item``, ``already_decided`` or ``unknown_person``
 A repeated 依頼管理番号 returns its first answer (``request_id_reused`` if the body
 differs).  A refused request writes nothing.
 
-One ``Register`` exists, used only by the store writer actor: it keeps the numbers it
-hands out in memory (``Numbering``), which is safe because that actor is the only
-writer.
+One ``Register`` exists per hub, used only by its store writer actor.  The numbers it
+hands out (``Numbering``: 更新順番号, card event numbers, 団体内統合宛名番号, each link's
+sequence) come from the database: read inside each writing transaction the first time
+one is needed (``writing``) and saved with it.  Every writing transaction holds the
+store's write lock (``Store.transaction``), so however many hubs share the store, a
+number is read after the last commit that took one — never used twice nor skipped — and
+a transaction that fails gives back nothing, because nothing was kept.  The working
+set's reads come after that lock too: no other hub's writer can change a resident
+between this batch's read and its write.
 """
 
 from __future__ import annotations
@@ -144,53 +150,67 @@ class Register:
         # Every enabled link has its link_state row from the start, so acknowledgements
         # and inbound records always find one.
         with store.transaction("startup") as conn:
-            update_seq, card, atena = store.register.counters(conn)
-            states = store.link_state.all(conn)
-            missing = sorted(enabled_links - states.keys())
-            store.link_state.create(conn, missing)
-            # Maintenance mode as the store has it; the switch (a job of this writer)
-            # keeps it current, so no change commits while it is on, whatever the
-            # intake's gate had seen.
-            self.maintenance: Flag | None = store.flags.get(conn, MAINTENANCE)
-        self.numbers = Numbering(update_seq + 1, card + 1, atena + 1,
-                                 {link: s.next_seq for link, s in states.items()})
-        self.numbers.link_seq.update(dict.fromkeys(missing, 1))
+            store.link_state.create(conn, sorted(enabled_links - store.link_state.all(conn).keys()))
+        self._conn: Conn | None = None           # the writing transaction, while open
+        self._numbers: Numbering | None = None   # read in it when first needed
+        self._taken_from: Numbering | None = None
+        self._maintenance: tuple[Flag | None] | None = None
+
+    @contextmanager
+    def writing(self, conn: Conn) -> Iterator[Conn]:
+        """A writing transaction of the store writer's (``conn``, holding the store's
+        write lock): the numbers it takes are read in it when first needed, and the
+        links' next sequences it moved are saved in it at the end."""
+        self._conn, self._numbers, self._maintenance = conn, None, None
+        try:
+            yield conn
+            if self._numbers is not None and self._taken_from is not None:
+                self.store.link_state.save_next(conn, self._numbers.moved(self._taken_from))
+        finally:
+            self._conn = self._numbers = self._taken_from = self._maintenance = None
+
+    @property
+    def numbers(self) -> Numbering:
+        """The next numbers, as the database has them in this writing transaction."""
+        if self._numbers is None:
+            conn = self._conn
+            assert conn is not None, "numbers are taken only inside Register.writing"
+            update_seq, card, atena = self.store.register.counters(conn)
+            self._numbers = Numbering(update_seq + 1, card + 1, atena + 1,
+                                      self.store.link_state.next_seqs(conn))
+            self._taken_from = self._numbers.snapshot()
+        return self._numbers
+
+    @property
+    def maintenance(self) -> Flag | None:
+        """Maintenance mode as the store has it now (read once per transaction): no
+        change commits while it is on, whichever hub's intake took it."""
+        if self._maintenance is None:
+            assert self._conn is not None, "read only inside Register.writing"
+            self._maintenance = (self.store.flags.get(self._conn, MAINTENANCE),)
+        return self._maintenance[0]
 
     # ---- batches ---------------------------------------------------------------------
 
     def apply(self, conn: Conn, changes: list[Request]) -> list[Outcome]:
-        """Apply ``changes`` inside the caller's transaction.  If that transaction
-        fails, the caller gives the numbers back (``numbers.restore``)."""
-        before = self.numbers.snapshot()
+        """Apply ``changes`` inside the caller's ``writing`` transaction."""
         ws = WorkingSet(self.store, conn, changes)
         outcomes = [self._apply_one(ws, c) for c in changes]
         ws.write(self.store, conn)
-        self.store.link_state.save_next(conn, self.numbers.moved(before))
         return outcomes
 
     def apply_batch(self, changes: list[Request]) -> list[Outcome]:
-        """Apply ``changes`` in a transaction of their own (the numbers given back if it
-        fails).  The store writer uses ``apply`` inside its group commit instead."""
-        snapshot = self.numbers.snapshot()
-        try:
-            with self.store.transaction("changes") as conn:
-                return self.apply(conn, changes)
-        except Exception:
-            self.numbers.restore(snapshot)
-            raise
+        """Apply ``changes`` in a transaction of their own.  The store writer uses
+        ``apply`` inside its group commit instead."""
+        with self.job_transaction() as conn:
+            return self.apply(conn, changes)
 
     @contextmanager
-    def job_transaction(self) -> Iterator[Conn]:
-        """A transaction of a long job (a slice of a check or a batch) that takes link
-        sequences with ``message``: saved with it, given back if it fails."""
-        before = self.numbers.snapshot()
-        try:
-            with self.store.transaction("job") as conn:
-                yield conn
-                self.store.link_state.save_next(conn, self.numbers.moved(before))
-        except Exception:
-            self.numbers.restore(before)
-            raise
+    def job_transaction(self, name: str = "job") -> Iterator[Conn]:
+        """A writing transaction of a long job (a slice of a check or a batch) that may
+        take numbers (``message``, ``numbers``): they are saved with it."""
+        with self.store.transaction(name) as conn, self.writing(conn):
+            yield conn
 
     def enqueue(self, rows: list[tuple[object, ...]], link: str, kind: str, payload: bytes,
                 resident_key: str, update_seq: int, now: float,

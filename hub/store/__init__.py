@@ -9,8 +9,13 @@ the hub lives in this package.
 over one engine, and the database transactions they run in:
 
 - ``transaction(name)``: a read-write transaction; only the store writer actor opens
-  one (it is the only writer).  ``durable=False`` lets the commit return before the
-  disk has it (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``):
+  one (it is the only writer of its hub).  Hubs sharing one database take turns: every
+  such transaction first takes the store's write lock — SQLite's own (``BEGIN
+  IMMEDIATE``), PostgreSQL's transaction-scoped advisory lock ``WRITE_LOCK`` — so the
+  store writers of all hubs commit one after another, each reading what the previous
+  one committed (the numbers the register hands out among it).  ``durable=False``
+  lets the commit return before the disk has it (SQLite ``synchronous=NORMAL``,
+  PostgreSQL ``synchronous_commit=off``):
   for writes a power failure may take back without harm — acknowledgements, which the
   peer states again in its next hello, and purges, which run again.  Order is kept: a
   later durable commit makes everything before it durable too.
@@ -52,6 +57,13 @@ from hub.store.register import RegisterStore, RegisterWrites
 # SQLAlchemy or a driver themselves).
 Conn = Db
 P = ParamSpec("P")
+# PostgreSQL's advisory lock every writing transaction takes first (any constant; the
+# ASCII of "jukihub" in one bigint).  Released by the commit or rollback — and by the
+# server ending the session of a hub cut off mid-transaction (``make_engine``).
+WRITE_LOCK = 0x6A756B69687562
+_PG_BEGIN_DURABLE = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_PG_BEGIN_RELAXED = (f"SELECT pg_advisory_xact_lock({WRITE_LOCK}), "
+                     "set_config('synchronous_commit', 'off', true)")
 R = TypeVar("R")
 
 __all__ = ["AuditEntry", "Conn", "DeadLetter", "Flag", "InboxItem", "LinkState", "LoadRefusal",
@@ -97,8 +109,8 @@ class Store:
             db.run("PRAGMA synchronous=NORMAL")
         try:
             with conn.begin():
-                if not durable and self.dialect == "postgresql":
-                    db.run("SET LOCAL synchronous_commit = off")
+                if self.dialect == "postgresql":  # one round trip: the lock, the commit
+                    db.run(_PG_BEGIN_DURABLE if durable else _PG_BEGIN_RELAXED)
                 yield db
         except Exception:
             if conn.invalidated:

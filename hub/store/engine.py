@@ -19,6 +19,9 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# How long PostgreSQL lets a hub's session sit inside a transaction between statements
+# before it ends the session (rolling back, releasing the write lock).
+PG_IDLE_IN_TRANSACTION_MS = 4000
 
 # Dates and times written to SQLite by the store's driver-level SQL, as the text
 # SQLAlchemy's Date and DateTime types store and read (explicit: Python 3.12 deprecates
@@ -74,4 +77,11 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
             conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # PostgreSQL, shared by every hub of a city: a hub cut off from the server must not
+    # hold the store's write lock (``Store.transaction``) for longer than a few seconds —
+    # the server ends a session left idle inside a transaction, which rolls it back —
+    # and must itself notice a connection that went silent rather than wait on it.
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={
+        "options": f"-c idle_in_transaction_session_timeout={PG_IDLE_IN_TRANSACTION_MS}",
+        "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5,
+        "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": 10_000})

@@ -194,9 +194,9 @@ class RegisterStore:
     @named("register.counters")
     def counters(self, db: Db) -> tuple[int, int, int]:
         """The highest 更新順番号, card event number and 団体内統合宛名番号 so far."""
-        update_seq = db.scalar("SELECT max(update_seq) FROM identity_records")
-        card = db.scalar("SELECT max(id) FROM card_events")
-        atena = db.scalar("SELECT max(integrated_atena) FROM residents")
+        update_seq, card, atena = db.row(
+            "SELECT (SELECT max(update_seq) FROM identity_records), "
+            "(SELECT max(id) FROM card_events), (SELECT max(integrated_atena) FROM residents)")
         return int(update_seq or 0), int(card or 0), int(atena or 0)
 
     def row(self, row: Any) -> dict[str, Any]:

@@ -164,8 +164,9 @@ def test_the_register_numbers_on_after_the_load(store: Store, tmp_path: Path) ->
     assert len(copies) == len(hub_made) and all(c.previous_update_seq is None for c in copies)
     assert rows(store, "SELECT count(*) FROM outbox WHERE link <> 'intermediate'") == [(0,)]
     register = Register(store, CITY, LINKS, lambda: 1.8e9)
-    assert register.numbers.update_seq == 5200
-    assert int(register.numbers.next_integrated_atena()) > max(int(r[1]) for r in assigned)
+    with register.job_transaction():
+        assert register.numbers.update_seq == 5200
+        assert int(register.numbers.next_integrated_atena()) > max(int(r[1]) for r in assigned)
     # A change of a loaded resident chains on from the record the file gave.
     code = next(iter(given))
     [outcome] = register.apply_batch([parse_change({

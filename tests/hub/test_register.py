@@ -236,3 +236,51 @@ def test_integrated_atena_is_assigned_with_the_first_individual_number(store_url
     again = synth.change("move_within", person)
     copy = decode_copy_update(apply(w, again).outbox[1].payload)
     assert (copy.integrated_atena, copy.previous_update_seq) == ("000000000000002", 3)
+
+
+def test_two_hubs_writers_take_numbers_from_the_store_without_gaps_or_repeats(
+        store_url: str) -> None:
+    """Ten registers (ten hubs' store writers, each with its own engine) apply batches
+    on one store at once, released together: the 更新順番号 and each link's sequence
+    come out 1..n with none twice and none skipped, and of two new residents claiming
+    one 個人番号 at the same moment exactly one is accepted."""
+    import threading
+
+    migrate(store_url)
+    links = frozenset({"prefecture", "intermediate"})
+    engines = [make_engine(store_url) for _ in range(10)]
+    hubs = [Register(Store(e), "222038", links, lambda: 1e9) for e in engines]
+    synth = Synth(seed=7, today=TODAY)
+    batches = [[parse_change(synth.arrival(), TODAY) for _ in range(5)] for _ in range(8)]
+    rival = [synth.arrival(), synth.arrival()]
+    rival[1]["resident"]["individual_number"] = rival[0]["resident"]["individual_number"]
+    start = threading.Barrier(len(batches) + 2)
+    results: list[Any] = []
+
+    def run(hub: Register, batch: list[Any]) -> None:
+        start.wait()
+        results.extend(hub.apply_batch(batch))
+
+    threads = [threading.Thread(target=run, args=(hubs[i], b)) for i, b in enumerate(
+        [*batches, [parse_change(rival[0], TODAY)], [parse_change(rival[1], TODAY)]])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        accepted = [o for o in results if o.error is None]
+        refused = [o for o in results if o.error is not None]
+        assert len(accepted) == 41 and [o.reason for o in refused] == [
+            "individual_number_in_use"]
+        seqs = sorted(o.response["update_seq"] for o in accepted)
+        assert seqs == list(range(1, 42))
+        with engines[0].connect() as c:
+            for link in links:
+                stored = [r[0] for r in c.exec_driver_sql(
+                    f"SELECT seq FROM outbox WHERE link = '{link}' ORDER BY seq")]
+                assert stored == list(range(1, len(stored) + 1)) and stored
+                assert c.exec_driver_sql(f"SELECT next_seq FROM link_state WHERE link = "
+                                         f"'{link}'").scalar() == len(stored) + 1
+    finally:
+        for e in engines:
+            e.dispose()
