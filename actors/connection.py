@@ -3,10 +3,13 @@ attempt is current, and whether the peer is alive.
 
 States (``TRANSITIONS`` is the table)::
 
-    idle ─▶ connecting ─▶ handshaking ─▶ ready ─┐
-      ▲          │              │         │     │
-      └─ backoff ◀──────────────┴─────────┘     │ (any failure)
-                 ▲──────────────────────────────┘
+    idle ─▶ standby ─▶ connecting ─▶ handshaking ─▶ ready ─┐
+               ▲  ▲          │              │         │     │
+               │  └─ backoff ◀──────────────┴─────────┘     │ (any failure)
+               │         ▲──────────────────────────────────┘
+               └──────── (the lease lost, from any of them but stopped)
+
+``standby``: another hub owns the link (or this one does not yet): nothing is sent.
 
 ``attempt`` numbers each connection (the transport's reports carry it, so a late report
 about an old socket is ignored); ``epoch`` changes on every connect and failure, so a
@@ -20,13 +23,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-STATES = ("idle", "connecting", "handshaking", "ready", "backoff", "stopped")
+STATES = ("idle", "standby", "connecting", "handshaking", "ready", "backoff", "stopped")
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "idle": frozenset({"connecting", "stopped"}),
-    "connecting": frozenset({"handshaking", "backoff", "stopped"}),
-    "handshaking": frozenset({"ready", "backoff", "stopped"}),
-    "ready": frozenset({"backoff", "stopped"}),
-    "backoff": frozenset({"connecting", "stopped"}),
+    "idle": frozenset({"standby", "stopped"}),
+    "standby": frozenset({"connecting", "stopped"}),
+    "connecting": frozenset({"handshaking", "backoff", "standby", "stopped"}),
+    "handshaking": frozenset({"ready", "backoff", "standby", "stopped"}),
+    "ready": frozenset({"backoff", "standby", "stopped"}),
+    "backoff": frozenset({"connecting", "standby", "stopped"}),
     "stopped": frozenset(),
 }
 
@@ -64,11 +68,16 @@ class Connection:
 
     def fail(self) -> bool:
         """To ``backoff``; False if the connection was already down."""
-        if self.state in ("backoff", "stopped"):
+        if self.state in ("backoff", "standby", "stopped"):
             return False
         self.epoch += 1
         self.move("backoff")
         return True
+
+    def stand_by(self) -> None:
+        """The lease is gone: ``standby``, every timer of the connection void."""
+        self.epoch += 1
+        self.move("standby")
 
     def current(self, attempt: int) -> bool:
         return attempt == self.attempt

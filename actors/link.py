@@ -6,10 +6,22 @@ liveness), ``LinkOutbound`` (the outbound window, fed from the outbox), ``LinkIn
 (the peer's pushes) and ``LinkQueries``.  The actor wires them to the session, the
 store writer and the reactor, and sets the timers.
 
+**Ownership.**  With several hubs on one store, each link is owned by one hub at a time
+(``hub/store/leases.py``).  The actor starts in ``standby`` and connects only once it
+is granted its link's lease (``Lease``: a fencing token, and a deadline on this
+machine's monotonic clock that the lease keeper set a fifth of the lease short of its
+expiry in the database, counted from *before* the claim was sent).  Past the deadline
+without a renewal it closes the connection and goes back to ``standby``; every write
+of bytes checks the deadline again on the reactor thread (``LinkTransport.send``).  So
+a hub cut off from the store stops sending before the other hub can take the link.
+While it owns the link it polls the store every ``poll_every`` seconds for what other
+hubs' writers did to it: messages they numbered, dead letters their staff mended.
+
 Threads: this actor's state is touched only on its own thread.  The reactor side
 (``hub/net/link_client.py``) reports network events with ``tell``; the actor hands
 bytes, connects, closes and timers to the reactor with ``call_in_reactor`` (the
-reactor's ``callFromThread``).  Time comes from the injected ``clock``.
+reactor's ``callFromThread``).  Time comes from the injected ``clock``; lease deadlines
+from ``lease_clock`` (monotonic).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import pykka
 from actors import messages as m
 from actors.backoff import Backoff
 from actors.connection import STATES, Connection, Tick
+from actors.inbound_stream import InboundStream
 from actors.link_inbound import LinkInbound
 from actors.link_metrics import LinkMetrics
 from actors.link_outbound import LinkOutbound
@@ -49,7 +62,9 @@ class LinkActor(pykka.ThreadingActor):
     def __init__(self, cfg: LinkConfig, municipality_code: str, store: Store, writer: Any,
                  transport: Any, clock: Any, call_in_reactor: Callable[..., Any],
                  wall_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 lease_clock: Callable[[], float] = time.monotonic,
+                 poll_every: float = 0.0) -> None:
         super().__init__()
         self.cfg, self.link, self.municipality_code = cfg, cfg.name, municipality_code
         self.store, self.transport = store, transport
@@ -64,19 +79,120 @@ class LinkActor(pykka.ThreadingActor):
         self.conn = Connection(cfg.heartbeat_interval, cfg.heartbeat_timeout, self._moved)
         self.session: s.Session | None = None
         self.ack_timer = False  # a record of the acknowledgement is due
+        self.lease_clock, self.poll_every = lease_clock, poll_every
+        self.token: int | None = None  # the lease's fencing token, while this hub owns it
+        self.until = 0.0               # ... and until when it may send (lease_clock)
+        self.mended_seen = 0           # the link's mends this actor has taken in
 
     def on_start(self) -> None:
-        state = self.store.read(self.store.link_state.all).get(self.link)
-        if state is not None:
-            self.inbound.stream.applied = state.inbound_applied
-        self.outbound.restore(state.acked if state else 0, state.next_seq - 1 if state else 0)
         checked = self.link in CHECK_LINKS
         self.metrics.started(STATES, self.store.read(self.store.jobs.latest_differences,
                                                      self.link) if checked else None, checked)
+        self.conn.move("standby")  # until the lease keeper grants the link
+        metrics.link_owned.labels(self.link).set(0)
         self.metrics.publish(self.outbound.window, self.conn.state,
                              self.outbound.open_dead_letters)
         self.call_in_reactor(self.transport.attach, self.actor_ref)
+
+    # ---- ownership -----------------------------------------------------------------
+
+    def _on_lease(self, msg: m.Lease) -> None:
+        if self.conn.state == "stopped":
+            return  # halted: an operator decides (it keeps the lease, sending nothing)
+        if msg.token is None or msg.until <= self.lease_clock():
+            self._lose("lease_lost")
+            return
+        if msg.token != self.token:
+            if self.token is not None:
+                self._lose("lease_changed")
+            self.until = msg.until
+            self._lease_timer()
+            self._own(msg.token)
+        elif msg.until > self.until:
+            self.until = msg.until
+            self._lease_timer()
+
+    def _own(self, token: int, poll: bool = True) -> None:
+        """The link is this hub's under ``token``: its state as the store has it now
+        (whatever another hub did to it), then connect."""
+        self.token = self.outbound.token = self.inbound.token = token
+        state = self.store.read(self.store.link_state.all).get(self.link)
+        self.inbound.stream = InboundStream()
+        if state is not None:
+            self.inbound.stream.applied = state.inbound_applied
+            self.mended_seen = state.mended
+        self.outbound.reset()
+        self.outbound.restore(state.acked if state else 0, state.next_seq - 1 if state else 0)
+        metrics.link_owned.labels(self.link).set(1)
+        log.info("link owned", extra={"event": "link.owned", "link": self.link,
+                                      "token": token})
         self._connect()
+        if poll and self.poll_every > 0:
+            self._timer("poll", self.poll_every, lease=True)
+
+    def _lose(self, cause: str) -> None:
+        """Stop sending on the link at once: closed, ``standby`` until granted again."""
+        if self.token is None:
+            return
+        self.outbound.record_ack()  # still ours if nobody took it (the writer checks)
+        self.token = None
+        self.call_in_reactor(self.transport.close, self.conn.attempt)
+        self.queries.fail_all("link_lost")
+        self.session = None
+        self.conn.stand_by()
+        metrics.link_owned.labels(self.link).set(0)
+        log.warning("link given up", extra={"event": "link.standby", "link": self.link,
+                                            "cause": cause})
+
+    def _may_send(self) -> bool:
+        if self.token is not None and self.lease_clock() < self.until:
+            return True
+        self._lose("lease_expired")
+        return False
+
+    def _lease_timer(self) -> None:
+        self._timer("lease", max(0.0, self.until - self.lease_clock()), lease=True)
+
+    def _lease_due(self) -> None:
+        if self.token is not None and self.lease_clock() >= self.until:
+            self._lose("lease_expired")
+
+    def _poll(self) -> None:
+        """What other hubs' writers did to the link: messages numbered (sent from the
+        outbox like this hub's own), dead letters mended (the window reloaded)."""
+        if self.token is None:
+            return
+        next_seq, mended = self.store.read(self.store.link_state.poll, self.link)
+        if mended > self.mended_seen:
+            self._reload("mended_elsewhere")
+        else:
+            self.outbound.numbered(next_seq - 1)  # read from the outbox as there is room
+        self._timer("poll", self.poll_every, lease=True)
+
+    def _reload(self, cause: str) -> None:
+        """Take the link's state from the store again, on a new connection."""
+        token = self.token
+        assert token is not None
+        log.info("link reloads its state", extra={"event": "link.reload", "link": self.link,
+                                                  "cause": cause})
+        self.outbound.record_ack()
+        self.call_in_reactor(self.transport.close, self.conn.attempt)
+        self.queries.fail_all("link_lost")
+        self.session = None
+        self.conn.stand_by()
+        self._own(token, poll=False)  # the poll that called this goes on
+
+    def _on_mended(self, msg: m.Mended) -> None:
+        """A mend this hub's staff made, committed: taken in here, unless the link's
+        state must be read again (mended elsewhere meanwhile, or not ours)."""
+        generation = msg.result.generation
+        if self.token is None or generation <= self.mended_seen:
+            return  # read with the state since
+        if generation == self.mended_seen + 1:
+            self.mended_seen = generation
+            self.outbound.mended(msg.result)
+        else:
+            self._reload("mended_elsewhere")
 
     def on_stop(self) -> None:
         self.outbound.record_ack()
@@ -112,7 +228,8 @@ class LinkActor(pykka.ThreadingActor):
                                       "from": old, "to": new})
 
     def _connect(self) -> None:
-        self.call_in_reactor(self.transport.connect, self.conn.connect())
+        if self._may_send():
+            self.call_in_reactor(self.transport.connect, self.conn.connect())
 
     def _on_connected(self, msg: m.Connected) -> None:
         if not self.conn.current(msg.conn_id) or self.conn.state != "connecting":
@@ -228,6 +345,11 @@ class LinkActor(pykka.ThreadingActor):
         if msg.name == "record_ack":  # whatever the connection since
             self.ack_timer = False
             self.outbound.record_ack()
+        elif msg.name == "lease":
+            self._lease_due()
+        elif msg.name == "poll":
+            if msg.epoch == self.token:  # a poll of the current ownership
+                self._poll()
         elif msg.epoch != self.conn.epoch:
             return  # set for a connection that is gone
         elif msg.name.startswith("query:"):
@@ -235,15 +357,17 @@ class LinkActor(pykka.ThreadingActor):
         elif (due := _TIMERS.get((msg.name, self.conn.state))) is not None:
             due(self)
 
-    def _timer(self, name: str, delay: float) -> None:
-        """Ask the reactor for a timer whose expiry comes back as a ``Timer`` message."""
+    def _timer(self, name: str, delay: float, lease: bool = False) -> None:
+        """Ask the reactor for a timer whose expiry comes back as a ``Timer`` message
+        (of this connection; with ``lease``, of this ownership)."""
         self.call_in_reactor(self.clock.callLater, delay, m.tell_if_alive, self.actor_ref,
-                             m.Timer(name, self.conn.epoch))
+                             m.Timer(name, (self.token or 0) if lease else self.conn.epoch))
 
     def _send(self, data: bytes) -> None:
-        if data:
+        if data and self._may_send():
             self.conn.spoke(self.clock.seconds())
-            self.call_in_reactor(self.transport.send, self.conn.attempt, data)
+            # The deadline goes along: the reactor drops bytes it would write after it.
+            self.call_in_reactor(self.transport.send, self.conn.attempt, data, self.until)
 
     def _later(self, message: Any) -> Callable[[], None]:
         """A reply for the store writer: ``message`` back to this actor, after commit."""
@@ -273,7 +397,8 @@ class LinkActor(pykka.ThreadingActor):
 
 
 _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
-    m.OutboxAppended: lambda a, msg: a.outbound.appended(msg.items),
+    m.OutboxAppended: lambda a, msg: a.outbound.appended(msg.items) if a.token else None,
+    m.Lease: LinkActor._on_lease,
     m.Connected: LinkActor._on_connected,
     m.ConnectFailed: LinkActor._on_connect_failed,
     m.Disconnected: LinkActor._on_disconnected,
@@ -287,7 +412,7 @@ _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
     m.GetStatus: LinkActor._on_status,
     m.Barrier: lambda a, msg: msg.reply(),
     m.MendDeadLetter: LinkActor._on_mend,
-    m.Mended: lambda a, msg: a.outbound.mended(msg.result),
+    m.Mended: LinkActor._on_mended,
 }
 # (timer, the state it is for) -> what happens when it fires
 _TIMERS: dict[tuple[str, str], Callable[[LinkActor], None]] = {

@@ -25,6 +25,7 @@ class LinkInbound:
         self.later = later  # a reply that tells the actor a message after the commit
         self.wall_clock = wall_clock
         self.stream = InboundStream()
+        self.token = 0  # the fencing token of the link's lease, carried by every record
 
     def push(self, frame: DataFrame, session: Session) -> bytes:
         """A document the peer pushed: what to answer at once (a resend's ack)."""
@@ -62,6 +63,7 @@ class LinkInbound:
         # The writer's reply crosses back to this actor as a tell (``later``).
         self.writer.tell(RecordInbound(self.link, seq, kind, body, code, check=check,
                                        transfer_in=transfer_in, copy_request=copy_request,
+                                       token=self.token,
                                        reply=lambda decided: later(
                                            InboundRecorded(seq, decided))()))
 

@@ -46,6 +46,11 @@ class LinkOutbound:
                                                   cfg.max_attempts))
         self.recorded_ack = 0  # the acknowledgement the store has (or has been told)
         self.open_dead_letters = 0  # staff have not mended them yet
+        self.token = 0  # the fencing token of the link's lease, carried by every record
+
+    def reset(self) -> None:
+        """Forget the window (the link was given up, or is reloaded): ``restore`` next."""
+        self.window = OutboundWindow(self.window.limits)
 
     def restore(self, acked: int, known_upto: int) -> None:
         with self.store.reading() as conn:
@@ -54,6 +59,14 @@ class LinkOutbound:
         self.window.restore(acked, known_upto, held)
         self.recorded_ack = acked
         self.refill()
+
+    def numbered(self, upto: int) -> bool:
+        """The outbox holds messages up to ``upto`` (another hub's writer may have
+        numbered them): read them as the window has room.  Whether that was news."""
+        if not self.window.numbered(upto):
+            return False
+        self.refill()
+        return True
 
     def appended(self, items: tuple[OutboxItem, ...]) -> None:
         self.window.appended(items)
@@ -107,7 +120,7 @@ class LinkOutbound:
         """Tell the store writer the peer's acknowledgement (it keeps the highest)."""
         if self.ack_unrecorded:
             self.recorded_ack = self.window.acked
-            self.writer.tell(RecordAck(self.link, self.recorded_ack))
+            self.writer.tell(RecordAck(self.link, self.recorded_ack, self.token))
 
     def refused(self, refusal: Refused) -> bool:
         """The peer refused a message; ``True`` when it is to be retried after a backoff."""
@@ -126,7 +139,8 @@ class LinkOutbound:
                                               "correlation_id": item.correlation_id})
             self.writer.tell(RecordDeadLetter(self.link, item.seq, verdict.code,
                                               verdict.reason,
-                                              reply=self.later(Recorded((item.seq,)))))
+                                              reply=self.later(Recorded((item.seq,))),
+                                              token=self.token))
         return False
 
     def mended(self, result: Mended) -> None:
@@ -145,6 +159,7 @@ class LinkOutbound:
         hold, frames = self.window.next_frames()
         if hold is not None:
             self.writer.tell(HoldMessages(self.link, hold.seqs,
-                                          reply=self.later(Recorded(hold.seqs))))
+                                          reply=self.later(Recorded(hold.seqs)),
+                                          token=self.token))
         return b"".join(session.data(f.seq, f.payload) if type(f) is Send
                         else session.withdraw(f.seq) for f in frames)

@@ -44,10 +44,16 @@ class SubmitChanges:
     reply: Callable[[list[Outcome]], None]
 
 
+# A link's own records carry the fencing token of the lease its actor holds
+# (``hub/store/leases.py``): the store writer drops a record whose token is no longer
+# the link's — its hub lost the link, and another hub's actor owns its records now.
+
+
 @dataclass(frozen=True, slots=True)
 class RecordAck:
     link: str
     seq: int
+    token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,7 @@ class RecordDeadLetter:
     code: str
     reason: str
     reply: Callable[[], None]
+    token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,7 @@ class HoldMessages:
     link: str
     seqs: tuple[int, ...]
     reply: Callable[[], None]
+    token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,31 @@ class RecordInbound:
     check: CheckAnswer | None = None  # a consistency check's result: its counts
     transfer_in: TransferInNotice | None = None  # a 転入通知: confirms the 転出 it answers
     copy_request: Any = None  # a 広域交付 request (WideAreaCopyRequest): answered
+    token: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class KeepLeases:
+    """Claim (renew, or take once free) this hub's links for ``seconds`` — or, with
+    ``release``, give them up (a clean stop).  ``reply(Leases)`` after the commit, or
+    ``reply(None)`` when the store could not be written (the links stop sending when
+    their last grant runs out)."""
+
+    owner: str       # the hub's [cluster] name
+    instance: str    # this run of it
+    links: tuple[str, ...]
+    seconds: float
+    reply: Callable[[Leases | None], None]
+    release: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Leases:
+    """What a claim found: the links this run holds (link -> fencing token) and the
+    maintenance flag as the store has it (any hub may have switched it)."""
+
+    held: dict[str, int]
+    maintenance: Any  # hub.store.Flag | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +327,16 @@ class MendDeadLetter:
 
     mend: Any  # hub.domain.dead_letters.Mend
     reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """To a link actor: it owns its link under ``token`` and may send until ``until``
+    (``time.monotonic``; a renewal moves it on) — or, with ``token`` ``None``, another
+    hub owns it (or the store could not say): stop sending now."""
+
+    token: int | None
+    until: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

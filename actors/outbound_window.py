@@ -121,6 +121,13 @@ class OutboundWindow:
             if item.seq == self.loaded_upto + 1 and self._has_room(len(item.payload)):
                 self._keep(item)
 
+    def numbered(self, upto: int) -> bool:
+        """The outbox holds messages up to ``upto``: whether that is more than known."""
+        if upto <= self.known_upto:
+            return False
+        self.known_upto = upto
+        return True
+
     def wants_rows(self) -> bool:
         """Messages wait in the outbox, and memory has room for some."""
         return self.loaded_upto < self.known_upto and self._has_room(0)

@@ -52,7 +52,9 @@ from actors.messages import (
     Barrier,
     GetStatus,
     HoldMessages,
+    KeepLeases,
     KeepSession,
+    Leases,
     OutboxAppended,
     ProbeWrite,
     PurgeDelivered,
@@ -192,6 +194,20 @@ def _session(w: StoreWriter, conn: Conn, m: KeepSession, _now: float) -> None:
         sessions.prune(conn, m.idle_since, m.started_before)
 
 
+def _leases(w: StoreWriter, conn: Conn, m: KeepLeases, now: float) -> Reply:
+    """Claim or give up this hub's links (``hub/store/leases.py``), in the writer's own
+    transaction under the store's write lock, so no other hub's claim interleaves."""
+    leases = w.store.leases
+    if m.release:
+        leases.release(conn, m.instance)
+        held: dict[str, int] = {}
+    else:
+        held = leases.claim(conn, m.links, m.owner, m.instance, m.seconds,
+                            leases.now(conn, now))
+    found = Leases(held, w.register.maintenance)
+    return functools.partial(m.reply, found)
+
+
 def _purge_inbox(w: StoreWriter, conn: Conn, m: PurgeInbox, _now: float) -> None:
     # Small batches: a purge never holds the store for long.
     metrics.inbox_purged.inc(w.store.inbox.purge(conn, m.before, m.limit))
@@ -199,6 +215,14 @@ def _purge_inbox(w: StoreWriter, conn: Conn, m: PurgeInbox, _now: float) -> None
 
 def _purge_delivered(w: StoreWriter, conn: Conn, m: PurgeDelivered, _now: float) -> None:
     metrics.outbox_purged.inc(w.store.outbox.purge_delivered(conn, m.before, m.limit))
+
+
+def _fenced_off(op: Any) -> None:
+    """A record of a link this hub no longer owns (another hub's actor has it): not
+    written, and its sender — which has stopped sending on that link — is not answered."""
+    metrics.fenced_writes.labels(op.link).inc()
+    log.warning("a record of a link owned by another hub was not written", extra={
+        "event": "store.fenced_off", "link": op.link, "op": type(op).__name__})
 
 
 def _log_committed(outcome: Outcome) -> None:
@@ -243,7 +267,12 @@ _OPS: dict[type, _Op] = {
     # through this writer); a touch or a prune rides along with it.
     KeepSession: _Op(_session, True),
     AnchorAudit: _Op(_anchor, False),
+    # Durable: a renewal a crash of the database took back would leave the lease
+    # shorter than the hub believes.
+    KeepLeases: _Op(_leases, True, refusal=lambda m, _e: functools.partial(m.reply, None)),
 }
+# A link's own records: written only under the token of the link's current lease.
+_FENCED = frozenset({RecordAck, RecordDeadLetter, HoldMessages, RecordInbound})
 
 
 class _Group:
@@ -386,7 +415,14 @@ class StoreWriter(pykka.ThreadingActor):
         now = self.wall_clock()
         self.acks = {}
         replies = {}
+        tokens: dict[str, int] | None = None
         for i, op in ops:
+            if type(op) in _FENCED:
+                if tokens is None:  # in this transaction, under the store's write lock
+                    tokens = self.store.leases.tokens(conn)
+                if tokens.get(op.link) != op.token:
+                    _fenced_off(op)
+                    continue
             reply = _OPS[type(op)].write(self, conn, op, now)
             if reply is not None:
                 replies[i] = reply

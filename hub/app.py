@@ -13,6 +13,11 @@ socket (``hub.net.intake_processes``): they do the TLS, HTTP, JSON and checks, t
 process the store writer, the links and the routes' handlers — so the hub works on more
 than one core.  With 0, the hub process serves the intake itself.
 
+Several hubs may share one PostgreSQL store (README, *Two hubs*): each link is owned by
+one hub at a time, under a lease this hub's lease keeper claims through its store
+writer every ``[cluster] renew`` seconds (``_start_leases``); the link actors connect
+only while they hold it.
+
 Threads: the reactor (one thread) owns every socket and timer; each pykka actor owns
 its own state on its own thread; the store writer is the only writer to the
 database.  Actors reach the reactor only through ``reactor.callFromThread``; the
@@ -24,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +43,10 @@ from actors.link import LinkActor
 from actors.messages import (
     AnchorAudit,
     Barrier,
+    KeepLeases,
     KeepSession,
+    Lease,
+    Leases,
     PurgeDelivered,
     PurgeInbox,
     RecordAudit,
@@ -99,6 +108,8 @@ class Hub:
         self.writer_board = WriterBoard(time.monotonic)
         self.ready: defer.Deferred[Ports] = defer.Deferred()
         self._warm_waiters: list[defer.Deferred[None]] | None = []  # None once warm
+        self.instance = secrets.token_hex(8)  # this run of the hub, in its leases
+        self.lease_loop: task.LoopingCall | None = None
 
     def start(self) -> Ports:
         cfg = self.config
@@ -111,6 +122,7 @@ class Hub:
         early = self._spawn_intake(intake)
         self._start_store(enabled)
         self._start_links(enabled)
+        self._start_leases()
         self.reads = Reads(self.reactor, self._store, cfg.intake.read_threads,
                            cfg.intake.read_queue)
         self.reads.start()
@@ -199,9 +211,41 @@ class Hub:
             actor = LinkActor.start(link, cfg.municipality_code, self._store, self.writer,
                                     transport, clock=self.reactor,
                                     call_in_reactor=self.reactor.callFromThread,
-                                    wall_clock=self.reactor.seconds)
+                                    wall_clock=self.reactor.seconds,
+                                    poll_every=cfg.cluster.poll)
             self.links[name] = actor
             self.writer.tell(Subscribe(name, actor))
+
+    def _start_leases(self) -> None:
+        """The lease keeper, on the reactor: every ``renew`` seconds the store writer
+        claims this hub's links; each link actor hears whether it owns its link and
+        until when it may send — counted from *before* the claim went to the writer, so
+        a claim that is slow or never answered (a store out of reach) only shortens it.
+        The claim's answer also brings maintenance mode as the store has it, so the
+        intake's gate follows a switch made on another hub."""
+        cluster, reactor, writer = self.config.cluster, self.reactor, self.writer
+        links = tuple(sorted(self.links))
+
+        def granted(issued: float, found: Leases | None) -> None:  # on the reactor
+            if found is None or self.lease_loop is None:
+                return  # the store failed (the grants run out) or the hub is stopping
+            for link, actor in self.links.items():
+                token = found.held.get(link)
+                actor.tell(Lease(token, issued + cluster.send_window) if token else Lease(None))
+            gate = self.gate
+            if gate is not None and found.maintenance != gate.maintenance:
+                gate.switched(found.maintenance)
+
+        def claim() -> None:
+            issued = time.monotonic()
+            # The writer's reply crosses back to the reactor with callFromThread.
+            writer.tell(KeepLeases(cluster.name, self.instance, links, cluster.lease,
+                                   reply=lambda found: reactor.callFromThread(
+                                       granted, issued, found)))
+
+        self.lease_loop = task.LoopingCall(claim)
+        self.lease_loop.clock = reactor
+        self.lease_loop.start(cluster.renew, now=True)
 
     def _intake(self) -> Intake:
         cfg = self.config
@@ -355,6 +399,16 @@ class Hub:
 
         return tick
 
+    def _stop_links(self) -> None:
+        for actor in self.links.values():
+            actor.stop(block=True)
+        if self.writer is not None and self.links:
+            # The links have stopped sending: another hub may take them at once.
+            cluster = self.config.cluster
+            self.writer.tell(KeepLeases(cluster.name, self.instance, tuple(self.links),
+                                        cluster.lease, reply=lambda _: None, release=True))
+        self.links = {}
+
     def stop(self) -> defer.Deferred[Any]:
         """Stop the intake and listeners, then links, then the writer (which commits
         what it holds)."""
@@ -362,7 +416,8 @@ class Hub:
             self.gate.stop()
         if self.readiness is not None:
             self.readiness.stop()
-        for loop in self.loops:
+        lease_loop, self.lease_loop = self.lease_loop, None
+        for loop in [*self.loops, *([lease_loop] if lease_loop else [])]:
             if loop.running:
                 loop.stop()
         self.loops = []
@@ -371,9 +426,7 @@ class Hub:
         if self.intake_processes is not None:
             ds.append(self.intake_processes.stop())
             self.intake_processes = None
-        for actor in self.links.values():
-            actor.stop(block=True)
-        self.links = {}
+        self._stop_links()
         if self.writer is not None:
             self.writer.tell(AnchorAudit(self.config.audit.anchor_file))  # the last head
             self.writer.stop(block=True)

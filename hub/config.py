@@ -7,6 +7,8 @@ returns frozen dataclasses.  Every option is documented in ``config.toml`` itsel
 
 from __future__ import annotations
 
+import hashlib
+import socket
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -74,6 +76,44 @@ class BackupConfig:
     folder: Path
     every: float | None  # seconds (None: on demand only)
     keep: int
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """``[cluster]``: this hub among the hubs sharing one store (``hub/store/leases.py``).
+
+    ``name`` is this hub's, unique among them (a hub started again under the same name
+    takes its links back at once); ``lease`` how long a link stays owned without a
+    renewal — a dead owner's links are taken over within about ``lease + renew``
+    seconds; ``renew`` how often the hub claims its links; ``poll`` how often the owner
+    of a link looks for what other hubs did to it."""
+
+    name: str
+    lease: float
+    renew: float
+    poll: float
+
+    @property
+    def send_window(self) -> float:
+        """How long after sending a claim a link may send: a fifth of the lease short
+        of its expiry in the database (for clocks that run a little apart)."""
+        return self.lease * 0.8
+
+
+def _cluster_config(raw: dict[str, Any], data_dir: Path) -> ClusterConfig:
+    # The default name: this machine and this hub's data folder, so a hub started again
+    # on the same machine is the same hub, and a second hub (its own folder) another.
+    folder = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    name = str(raw.get("name") or f"{socket.gethostname()[:48]}:{folder}")
+    lease = float(raw.get("lease", 5.0))
+    renew = float(raw.get("renew", lease / 5))
+    poll = float(raw.get("poll", 0.2))
+    if not 1 <= len(name) <= 64:
+        raise ValueError("cluster.name is 1 to 64 characters")
+    if not (0.5 <= lease <= 600 and 0.05 <= renew <= lease / 3 and 0.01 <= poll <= 60):
+        raise ValueError("cluster.lease is 0.5..600 s, cluster.renew at most a third of it, "
+                         "cluster.poll 0.01..60 s")
+    return ClusterConfig(name, lease, renew, poll)
 
 
 @dataclass(frozen=True)
@@ -182,6 +222,7 @@ class Config:
     check_every: float | None = None   # seconds between scheduled checks (None: off)
     check_links: tuple[str, ...] = ("prefecture", "national")
     backup: BackupConfig | None = None
+    cluster: ClusterConfig = ClusterConfig("hub", 5.0, 1.0, 0.2)
     delivered_retention: float = 30 * 86400.0
     log_scrapes: bool = False
     bulk_threshold: int = 1000
@@ -361,6 +402,7 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
             departments=departments,
             audit=_audit_config(raw.get("audit", {}), data_dir, p),
             backup=_backup_config(raw.get("backup", {}), data_dir, p),
+            cluster=_cluster_config(raw.get("cluster", {}), data_dir),
             intake=IntakeConfig(
                 host=intake.get("host", "127.0.0.1"), port=int(intake.get("port", 0)),
                 max_body_bytes=int(intake.get("max_body_bytes", 8 << 20)),

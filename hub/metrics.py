@@ -84,6 +84,12 @@ dead_letters_open = Gauge("jukihub_link_dead_letters_open",
 link_held = Gauge("jukihub_link_held_residents",
                   "Residents whose messages are held back behind a dead letter", ["link"])
 link_up = Gauge("jukihub_link_up", "1 when the link is connected and past hello", ["link"])
+fenced_writes = Counter(
+    "jukihub_fenced_writes_total",
+    "Records of a link this hub no longer owns (another hub took its lease) that the "
+    "store writer refused to write", ["link"])
+link_owned = Gauge("jukihub_link_owned", "1 while this hub holds the link's lease (sends "
+                   "on it); with two hubs, exactly one has 1", ["link"])
 link_state = Gauge("jukihub_link_state", "1 for the link's current state", ["link", "state"])
 link_peer_applied = Gauge("jukihub_link_peer_applied",
                           "The highest sequence the peer said it applied, at its last hello",

@@ -77,6 +77,7 @@ class Mended:
     items: tuple[OutboxItem, ...]   # the messages sent again, in order
     superseded: tuple[int, ...]     # the old sequences they replace (or discarded)
     still_held: bool                # another dead letter of this key is still open
+    generation: int = 0             # the link's mends so far, this one included
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.dead_letter_id, "link": self.link, "state": self.state,
@@ -139,8 +140,10 @@ def _mend(register: Register, m: Mend, now: float) -> Mended | HubError:
                                              + ("_resend" if m.resend else ""), str(letter.id),
                                              None, None, False, "ok", len(items))])
         still_held = store.dead_letters.others_open(conn, letter) > 0
+        # Counted on the link: its owner, on whichever hub, sees a mend it was not told of.
+        generation = store.link_state.count_mend(conn, letter.link)
     return Mended(letter.id, letter.link, letter.resident_key, state, items,
-                  tuple(r[0] for r in rows), still_held)
+                  tuple(r[0] for r in rows), still_held, generation)
 
 
 def shown(letter: DeadLetter, now: float) -> dict[str, Any]:

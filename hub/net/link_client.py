@@ -9,6 +9,7 @@ keeps no delivery state.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from twisted.internet import endpoints
@@ -92,10 +93,16 @@ class LinkTransport:
 
         d.addCallbacks(connected, failed)
 
-    def send(self, conn_id: int, data: bytes) -> None:
+    def send(self, conn_id: int, data: bytes, until: float | None = None) -> None:
+        """Write ``data`` on connection ``conn_id`` — unless the link's lease ran out
+        (``until``, ``time.monotonic``) while it crossed threads: then the connection
+        is dropped and nothing written (the actor learns it from the lease too)."""
         p = self.protocol
         if p is not None and p.conn_id == conn_id and p.transport is not None:
             transport: Any = p.transport
+            if until is not None and time.monotonic() >= until:
+                transport.abortConnection()
+                return
             transport.write(data)
 
     def close(self, conn_id: int) -> None:

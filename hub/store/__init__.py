@@ -4,7 +4,7 @@ the hub lives in this package.
 
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
 ``dead_letters``, ``flags``,
-``link_state``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs``,
+``link_state``, ``leases``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs``,
 ``heartbeat``, ``loads``, ``sessions`` —
 over one engine, and the database transactions they run in:
 
@@ -48,6 +48,7 @@ from hub.store.feeds import FeedStore
 from hub.store.heartbeat import HeartbeatStore
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
+from hub.store.leases import LeaseStore
 from hub.store.link_state import LinkState, LinkStateStore
 from hub.store.loads import LoadRefusal, LoadState, LoadStore
 from hub.store.outbox import OutboxRow, OutboxStore
@@ -84,6 +85,7 @@ class Store:
         self.dead_letters = DeadLetterStore(sql)
         self.flags = FlagStore(sql)
         self.link_state = LinkStateStore(sql)
+        self.leases = LeaseStore(sql)
         self.inbox = InboxStore(sql)
         self.audit = AuditStore(sql)
         self.accounts = AccountStore(sql)

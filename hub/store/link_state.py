@@ -14,6 +14,7 @@ class LinkState:
     acked: int            # highest sequence the peer settled (may lag: the peer restates it)
     next_seq: int         # the next sequence a message of this link gets
     inbound_applied: int  # highest push of the peer recorded in the inbox
+    mended: int = 0       # dead letters of the link mended so far (on any hub)
 
 
 class LinkStateStore:
@@ -23,13 +24,16 @@ class LinkStateStore:
         self._next = sql.text("UPDATE link_state SET next_seq = ? WHERE link = ?")
         self._acked = sql.text("UPDATE link_state SET acked_seq = ? WHERE link = ? AND "
                                "acked_seq < ?")
+        self._mended = sql.text("UPDATE link_state SET mended = mended + 1 WHERE link = ? "
+                                "RETURNING mended")
+        self._poll = sql.text("SELECT next_seq, mended FROM link_state WHERE link = ?")
         self._inbound = sql.text("UPDATE link_state SET inbound_applied = ? WHERE link = ? "
                                  "AND inbound_applied < ?")
 
     @named("link_state.all")
     def all(self, db: Db) -> dict[str, LinkState]:
-        return {link: LinkState(a, n, i) for link, a, n, i in db.rows(
-            "SELECT link, acked_seq, next_seq, inbound_applied FROM link_state")}
+        return {link: LinkState(a, n, i, md) for link, a, n, i, md in db.rows(
+            "SELECT link, acked_seq, next_seq, inbound_applied, mended FROM link_state")}
 
     @named("link_state.next_seqs")
     def next_seqs(self, db: Db) -> dict[str, int]:
@@ -49,6 +53,18 @@ class LinkStateStore:
     def advance(self, db: Db, acked: Mapping[str, int]) -> None:
         """The peers' acknowledgements: only ever forward."""
         db.many(self._acked, [(seq, link, seq) for link, seq in acked.items()])
+
+    @named("link_state.mended")
+    def count_mend(self, db: Db, link: str) -> int:
+        """One more of ``link``'s dead letters mended: the count now."""
+        return int(db.scalar(self._mended, (link,)))
+
+    @named("link_state.poll")
+    def poll(self, db: Db, link: str) -> tuple[int, int]:
+        """What the owner of ``link`` watches for (another hub's writer may move them):
+        the next sequence to be numbered, and the dead letters mended so far."""
+        row = db.row(self._poll, (link,))
+        return (int(row[0]), int(row[1])) if row is not None else (1, 0)
 
     @named("link_state.advance_inbound")
     def advance_inbound(self, db: Db, link: str, seq: int) -> None:

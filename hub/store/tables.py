@@ -17,6 +17,9 @@ Tables (schema by Alembic, ``hub/store/migrations``):
 - ``audit_log``          操作ログ: who (operator, terminal) did what, when; hash-chained
 - ``staff_accounts``     staff, one account per person
 - ``hub_flags``          the hub's switches staff set (maintenance mode), who, when
+- ``link_leases``        per link: the hub that owns it now (its name and this run's
+                         instance), until when (the database's clock), and the fencing
+                         token every write of the link carries
 - ``store_heartbeat``    one row per hub, rewritten by each readiness check: a write that
                          must reach the store's file and commit for the hub to be ready
 
@@ -26,6 +29,7 @@ Only the store writer actor writes (see ``actors/store_writer.py``); anyone may 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -153,6 +157,8 @@ link_state = Table(
     Column("next_seq", Integer, nullable=False, default=1),
     # Highest sequence of the peer's own stream (its pushes) recorded in the inbox.
     Column("inbound_applied", Integer, nullable=False, default=0, server_default="0"),
+    # Dead letters of the link mended so far (any hub's staff): the owner's cue to reload.
+    Column("mended", Integer, nullable=False, default=0, server_default="0"),
 )
 
 inbox = Table(
@@ -346,6 +352,17 @@ staff_sessions = Table(
     Column("started_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=False),                  # to a tenth of the idle limit
     Index("ix_staff_sessions_user", "user_id"),
+)
+
+# Which hub owns each link (``hub/store/leases.py``): renewed by the owner's store writer,
+# taken over once expired; ``token`` goes up with each new owner (or run of one).
+link_leases = Table(
+    "link_leases", metadata,
+    Column("link", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False),                     # the hub's [cluster] name
+    Column("instance", String(64), nullable=False),                  # this run of it
+    Column("token", BigInteger, nullable=False),                     # the fencing token
+    Column("expires_at", Float, nullable=False),                     # the database's clock
 )
 
 approvals = Table(

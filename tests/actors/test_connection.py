@@ -16,6 +16,7 @@ def _conn() -> tuple[Connection, list[tuple[str, str]]]:
 
 def test_a_life_reports_every_move_once() -> None:
     conn, moves = _conn()
+    conn.move("standby")  # until the link's lease is granted
     assert conn.connect() == 1
     conn.move("handshaking")
     conn.move("handshaking")  # already there: nothing to report
@@ -23,13 +24,18 @@ def test_a_life_reports_every_move_once() -> None:
     assert conn.fail() is True
     assert conn.fail() is False  # a second failure of the same connection is no news
     assert conn.connect() == 2
-    assert moves == [("idle", "connecting"), ("connecting", "handshaking"),
-                     ("handshaking", "ready"), ("ready", "backoff"),
-                     ("backoff", "connecting")]
+    epoch = conn.epoch
+    conn.stand_by()  # the lease lost: every timer of the connection void
+    assert conn.epoch != epoch and conn.fail() is False
+    assert moves == [("idle", "standby"), ("standby", "connecting"),
+                     ("connecting", "handshaking"), ("handshaking", "ready"),
+                     ("ready", "backoff"), ("backoff", "connecting"),
+                     ("connecting", "standby")]
 
 
 def test_reports_and_timers_of_an_old_connection_are_told_apart() -> None:
     conn, _ = _conn()
+    conn.move("standby")
     first = conn.connect()
     epoch = conn.epoch
     conn.fail()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import queue
+import time
 from typing import Any
 
 import pykka
@@ -19,7 +20,15 @@ from sqlalchemy import select
 from twisted.internet.testing import MemoryReactorClock
 
 from actors.link import ACK_RECORD_INTERVAL, LinkActor
-from actors.messages import BytesIn, Connected, ConnectFailed, GetStatus, OutboxAppended, Subscribe
+from actors.messages import (
+    BytesIn,
+    Connected,
+    ConnectFailed,
+    GetStatus,
+    Lease,
+    OutboxAppended,
+    Subscribe,
+)
 from actors.store_writer import StoreWriter
 from devtools.synthetic import Synth
 from hub.config import LinkConfig
@@ -29,6 +38,7 @@ from hub.store import Store
 from hub.store.engine import make_engine, migrate
 from hub.store.tables import dead_letters, link_state, outbox
 from protocols.session import DataFrame, Role, Session, Withdrawn
+from tests.actors.helpers import claim_lease
 
 TODAY = dt.date(2026, 11, 27)
 M = "222038"
@@ -52,7 +62,7 @@ class FakeTransport:
     def connect(self, conn_id: int) -> None:
         self.connects.append(conn_id)
 
-    def send(self, conn_id: int, data: bytes) -> None:
+    def send(self, conn_id: int, data: bytes, until: float | None = None) -> None:
         self.sent.append((conn_id, data))
 
     def close(self, conn_id: int) -> None:
@@ -66,6 +76,7 @@ class Rig:
         self.engine = self.store.engine
         self.register = Register(self.store, M, frozenset({"prefecture"}), lambda: 1e9)
         self.writer = StoreWriter.start(self.store, self.register)
+        self.token = claim_lease(self.writer, "prefecture")  # granted in ``start``
         self.calls: queue.Queue[tuple[Any, tuple[Any, ...]]] = queue.Queue()
         self.clock = MemoryReactorClock()
         self.transport = FakeTransport()
@@ -79,6 +90,7 @@ class Rig:
                                      call_in_reactor=lambda f, *a: self.calls.put((f, a)),
                                      wall_clock=lambda: 1e9)
         self.writer.tell(Subscribe("prefecture", self.actor))
+        self.actor.tell(Lease(self.token, time.monotonic() + 3600))
         self.settle()
 
     def settle(self) -> dict[str, Any]:
@@ -346,9 +358,10 @@ def test_inbox_records_once_and_purges_after_retention(store_url: str) -> None:
     register = Register(store, M, frozenset({"moj"}), lambda: now[0])
     writer = StoreWriter.start(store, register, wall_clock=lambda: now[0])
     try:
+        token = claim_lease(writer, "moj")
         for seq in (1, 1, 2):  # a resend of 1 after a reconnect is recorded once
             writer.tell(RecordInbound("moj", seq, "moj.residence_change", b"<x/>", None,
-                                      reply=lambda _code: None))
+                                      reply=lambda _code: None, token=token))
         verdicts: list[str] = []
         writer.tell(AckInbox(1, "op001", "t01", reply=verdicts.append))
         writer.tell(AckInbox(1, "op001", "t01", reply=verdicts.append))
@@ -375,9 +388,10 @@ def test_delivered_messages_are_purged_after_retention_and_no_others(store_url: 
     r = Rig(store_url)
     try:
         r.commit(list(r.synth.stream(10)))  # enqueued at 1e9
-        r.writer.tell(RecordAck("prefecture", 6))  # the peer has 1..6
+        r.writer.tell(RecordAck("prefecture", 6, r.token))  # the peer has 1..6
         r.writer.ask(GetStatus(), timeout=10)  # acks are written at the end of a commit
-        r.writer.tell(HoldMessages("prefecture", (2,), reply=lambda: None))  # never sent
+        r.writer.tell(HoldMessages("prefecture", (2,), reply=lambda: None,  # never sent
+                                   token=r.token))
         r.writer.tell(PurgeDelivered(before=1e9, limit=100))  # not older than that
         r.writer.ask(GetStatus(), timeout=10)
         with r.engine.connect() as c:
@@ -398,7 +412,7 @@ def test_a_peer_behind_what_was_purged_gets_nothing(store_url: str) -> None:
     r = Rig(store_url)
     try:
         r.commit(list(r.synth.stream(5)))
-        r.writer.tell(RecordAck("prefecture", 5))
+        r.writer.tell(RecordAck("prefecture", 5, r.token))
         r.writer.ask(GetStatus(), timeout=10)  # acks are written at the end of a commit
         r.writer.tell(PurgeDelivered(before=1e9 + 1, limit=100))
         r.writer.ask(GetStatus(), timeout=10)

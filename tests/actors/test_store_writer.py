@@ -40,6 +40,7 @@ from hub.domain.register import Register
 from hub.store import AuditEntry, Store
 from hub.store.engine import make_engine, migrate
 from hub.store.tables import audit_log, link_state, residents
+from tests.actors.helpers import claim_lease
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -62,6 +63,7 @@ class Rig:
                                         wall_clock=lambda: 1e9)
         self.board.alive = self.writer.is_alive
         self.synth = Synth(seed=71, today=TODAY)
+        self.token = claim_lease(self.writer, "prefecture")
 
     def change(self, obj: dict[str, Any] | None = None) -> Any:
         return parse_change(obj or self.synth.arrival(), TODAY)
@@ -150,7 +152,7 @@ def test_a_poisoned_acknowledgement_of_an_inbox_item_is_answered(rig: Rig) -> No
     with Held(rig.writer):
         rig.writer.tell(AckInbox(2**63, "op001", "t01", reply=verdicts.append))
         rig.writer.tell(RecordAudit(entry("test.good"), reply=verdicts.append))
-        rig.writer.tell(RecordAck("prefecture", 0))
+        rig.writer.tell(RecordAck("prefecture", 0, rig.token))
     assert len(verdicts) == 2 and verdicts[1] is None
     # SQLite cannot bind 2**63 (refused alone); PostgreSQL compares it and finds nothing.
     assert verdicts[0] == "unknown" or (isinstance(verdicts[0], HubError)
@@ -178,7 +180,7 @@ def test_a_store_that_cannot_write_is_told_apart_and_nothing_is_lost(tmp_path: A
         with Held(r.writer):
             r.writer.tell(SubmitChanges([r.change()], reply=outcomes.append))
             r.writer.tell(RecordAudit(entry("test.kept"), reply=audits.append))
-            r.writer.tell(RecordAck("prefecture", 1))
+            r.writer.tell(RecordAck("prefecture", 1, r.token))
         [[outcome]] = outcomes
         assert outcome.error is not None and outcome.error.code == "store_unavailable"
         assert outcome.error.status == 503
