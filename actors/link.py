@@ -115,8 +115,14 @@ class LinkActor(pykka.ThreadingActor):
     def _own(self, token: int, poll: bool = True) -> None:
         """The link is this hub's under ``token``: its state as the store has it now
         (whatever another hub did to it), then connect."""
+        try:
+            state = self.store.read(self.store.link_state.all).get(self.link)
+        except Exception as exc:  # the store out of reach: not ours until it answers
+            log.warning("link state unreadable", extra={"event": "link.state_unreadable",
+                                                        "link": self.link,
+                                                        "error": type(exc).__name__})
+            return
         self.token = self.outbound.token = self.inbound.token = token
-        state = self.store.read(self.store.link_state.all).get(self.link)
         self.inbound.stream = InboundStream()
         if state is not None:
             self.inbound.stream.applied = state.inbound_applied
@@ -162,7 +168,14 @@ class LinkActor(pykka.ThreadingActor):
         outbox like this hub's own), dead letters mended (the window reloaded)."""
         if self.token is None:
             return
-        next_seq, mended = self.store.read(self.store.link_state.poll, self.link)
+        try:
+            next_seq, mended = self.store.read(self.store.link_state.poll, self.link)
+        except Exception as exc:  # the store out of reach: the lease runs out meanwhile
+            log.warning("link poll failed", extra={"event": "link.poll_failed",
+                                                   "link": self.link,
+                                                   "error": type(exc).__name__})
+            self._timer("poll", self.poll_every, lease=True)
+            return
         if mended > self.mended_seen:
             self._reload("mended_elsewhere")
         else:

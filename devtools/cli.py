@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     ft.add_argument("--batch", type=int, default=50, help="changes per request")
     ft.add_argument("--store-fs-mib", type=int, default=512,
                     help="the size of the store's own file system")
+    ft.add_argument("--hubs", type=int, choices=(1, 2), default=1,
+                    help="2: two hubs on a private PostgreSQL server, killed by turns")
     args = parser.parse_args(argv)
     if args.command == "faults":
         from devtools.faults import Options, counts_from, run
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         defaults = Options()
         return 0 if run(Options(changes=args.changes, seed=args.seed, batch=args.batch,
                                 counts=counts_from(args.faults, defaults.counts),
-                                store_fs_mib=args.store_fs_mib)) else 1
+                                store_fs_mib=args.store_fs_mib, hubs=args.hubs)) else 1
     if args.command == "fuzz":
         from devtools.fuzz import main as fuzz
 

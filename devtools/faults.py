@@ -17,6 +17,12 @@ moment the schedule gives (after so many changes were accepted):
 - ``refuse``: the peer refuses the next few messages temporarily;
 - ``fill``: a ballast file fills the store's file system, held a while, then deleted.
 
+With ``--hubs 2`` two hubs share a private PostgreSQL store (README, *Two hubs on one
+PostgreSQL*): the poster sends each batch to the next hub in turn (to the other one when
+a hub is down, as a load balancer would), and each ``hub_kill`` SIGKILLs the two hubs
+by turns — the owner of some links dies and the other takes them over.  (``fill`` is
+skipped: the store is the database server's, not on the small file system.)
+
 When the stream ends and the last fault is over, the harness times the drain until every
 link's peer has applied everything the hub numbered, then prints per link: messages
 numbered, applied, **lost** (numbered or recorded but never applied), **twice** (the same
@@ -115,9 +121,12 @@ class Poster(threading.Thread):
     connection or a 503, the same batch again from its first unaccepted change."""
 
     def __init__(self, env: Env, changes: list[dict[str, Any]], batch: int,
-                 hub_up: threading.Event, cards: dict[int, list[dict[str, Any]]]) -> None:
+                 hub_up: threading.Event, cards: dict[int, list[dict[str, Any]]],
+                 hubs: Hubs | None = None) -> None:
         super().__init__(daemon=True)
         self.env, self.changes, self.batch, self.hub_up = env, changes, batch, hub_up
+        self.hubs = hubs  # two hubs: each request to the next in turn
+        self.turn = 0
         self.cards = cards  # change index -> card events to post once it is accepted
         self.accepted: dict[str, int] = {}  # request id -> 更新順番号
         self.cards_accepted = 0
@@ -150,7 +159,7 @@ class Poster(threading.Thread):
             part = self.changes[i : min(i + self.batch, max(nxt, i + 1))]
             try:
                 if client is None:
-                    client = self.env.client()
+                    client = self._client()
                 status, body = client.post("/v1/changes/batch", {"changes": part})
             except OSError:
                 self.causes["connection lost"] += 1
@@ -170,6 +179,9 @@ class Poster(threading.Thread):
                 for event in self.cards.get(j, ()):
                     client = self._card(client, event)
             i += done
+            if self.hubs is not None:  # the next batch to the other hub
+                client.close()
+                client, self.turn = None, self.turn + 1
             with self.progress:
                 self.position = i
                 self.progress.notify_all()
@@ -198,7 +210,7 @@ class Poster(threading.Thread):
         while True:
             try:
                 if client is None:
-                    client = self.env.client()
+                    client = self._client()
                 status, body = client.post("/v1/card-events", event)
             except OSError:
                 self.causes["connection lost"] += 1
@@ -215,10 +227,16 @@ class Poster(threading.Thread):
                 self.refused[code or f"HTTP {status}"] += 1
             return client
 
+    def _client(self) -> Any:
+        if self.hubs is None:
+            return self.env.client()
+        return self.hubs.client(self.turn)
+
     def _again(self, client: Any) -> Any:
         self.retries += 1
         if client is not None:
             client.close()
+        self.turn += 1  # two hubs: the other one (one of them is up)
         self.hub_up.wait(120)
         hub = self.env.hub
         if self.hub_up.is_set() and hub is not None and hub.p.poll() is not None:
@@ -259,6 +277,52 @@ class Options:
     fill_seconds: float = 2.0
     store_fs_mib: int = 512
     drain_timeout: float = 600.0
+    hubs: int = 1  # 2: two hubs on a private PostgreSQL server
+
+
+class Hubs:
+    """Two hubs on one store: the Env's own (``a``) and a second (``b``, its own data
+    folder); which to post to next, and which to kill next."""
+
+    # Short leases: a dead hub's links are taken over ~2.3 s after its last renewal.
+    CLUSTER = ["cluster.lease=2", "cluster.renew=0.25", "cluster.poll=0.05"]
+
+    def __init__(self, env: Env, overrides: list[str]) -> None:
+        self.env, self.overrides = env, overrides
+        self.second: Any = None
+        self.second_port = 0
+        self.kills = Counter[str]()
+        self.lock = threading.Lock()
+
+    def start_second(self) -> None:
+        proc, port = self.env.start_another_hub("b", extra=self.overrides)
+        with self.lock:
+            self.second, self.second_port = proc, port
+
+    def client(self, turn: int) -> Any:
+        from hub.client import HttpsClient
+
+        with self.lock:
+            port = self.env.intake_port if turn % 2 == 0 else self.second_port
+        return HttpsClient("127.0.0.1", port, self.env.certs_dir, "register")
+
+    def kill_next(self, on: threading.Event) -> None:
+        """SIGKILL the hubs by turns, each started again on its own folder and store."""
+        victim = "a" if sum(self.kills.values()) % 2 == 0 else "b"
+        self.kills[victim] += 1
+        if victim == "a":
+            assert self.env.hub is not None
+            self.env.hub.kill()
+            on.set()
+            self.env.start_hub()
+        else:
+            self.second.kill()
+            on.set()
+            self.start_second()
+
+    def stop(self) -> None:
+        if self.second is not None:
+            self.second.stop()
 
 
 def run(opts: Options, out: Any = None) -> bool:
@@ -273,33 +337,59 @@ def run(opts: Options, out: Any = None) -> bool:
     for f in faults:
         say(f"  {f}")
     with tempfile.TemporaryDirectory(prefix="jukihub-faults-") as d, \
-            small_file_system(opts.store_fs_mib) as storefs:
+            (small_file_system(opts.store_fs_mib) if opts.hubs == 1
+             else contextlib.nullcontext(None)) as storefs, \
+            _database(opts.hubs) as database:
         tmp = Path(d)
-        if storefs is None:
+        if database is not None:
+            say("  (two hubs on a private PostgreSQL server: the fill faults are skipped)")
+            faults = [f for f in faults if f.kind != "fill"]
+        elif storefs is None:
             say("  (no small file system: mounting needs root; the fill faults are skipped)")
             faults = [f for f in faults if f.kind != "fill"]
         certs = tmp / "certs"
         init_certs(certs, load_config(CONFIG).parties)
-        store = f"sqlite:///{(storefs or tmp) / 'jukihub.db'}"
+        store = database or f"sqlite:///{(storefs or tmp) / 'jukihub.db'}"
         env = Env(tmp, certs, store_url=store, heartbeat_interval=0.5, heartbeat_timeout=2.0)
+        hubs = Hubs(env, []) if database is not None else None
         try:
-            return _run(env, opts, faults, storefs, say)
+            return _run(env, opts, faults, storefs, say, hubs)
         finally:
             env.stop()
+            if hubs is not None:
+                hubs.stop()
+
+
+@contextlib.contextmanager
+def _database(hubs: int) -> Iterator[str | None]:
+    """Two hubs: a private PostgreSQL server for their store (its URL); else nothing."""
+    if hubs == 1:
+        yield None
+        return
+    from devtools.pgserver import PgServer
+
+    server = PgServer().start()
+    try:
+        yield server.database()
+    finally:
+        server.stop()
 
 
 def _run(env: Env, opts: Options, faults: list[Fault], storefs: Path | None,
-         say: Any) -> bool:
+         say: Any, hubs: Hubs | None = None) -> bool:
     synth = Synth(seed=opts.seed)
     env.start_mocks({name: None for name in LINK_NAMES if name != "prefecture"})
     overrides = ['logging.level="warning"', "intake.max_batch=1000",
-                 "operations.store_free_floor_mb=1"]
+                 "operations.store_free_floor_mb=1", *(Hubs.CLUSTER if hubs else [])]
     env.start_hub(overrides)
+    if hubs is not None:
+        hubs.overrides = overrides
+        hubs.start_second()
     changes = list(synth.stream(opts.changes))
     env.from_elsewhere(synth)  # J-LIS knows where each arrival came from
     hub_up = threading.Event()
     hub_up.set()
-    poster = Poster(env, changes, opts.batch, hub_up, _card_events(synth, changes))
+    poster = Poster(env, changes, opts.batch, hub_up, _card_events(synth, changes), hubs)
     poster.gates.extend((f.at, threading.Event()) for f in faults)
     gates = [started for _, started in poster.gates]
     started = time.perf_counter()
@@ -313,7 +403,7 @@ def _run(env: Env, opts: Options, faults: list[Fault], storefs: Path | None,
         # Each fault runs in its own thread, which opens the gate once it is on: the
         # stream goes on through it, and through the faults that overlap it.
         t = threading.Thread(target=_fire, args=(env, fault, hub_up, opts, storefs, gate,
-                                                 processes), daemon=True)
+                                                 processes, hubs), daemon=True)
         t.start()
         running.append(t)
         fired[fault.kind] += 1
@@ -335,6 +425,9 @@ def _run(env: Env, opts: Options, faults: list[Fault], storefs: Path | None,
         f"{sum(poster.refused.values()):,}"
         + (f" ({dict(poster.refused)})" if poster.refused else "")
         + "; faults fired: " + ", ".join(f"{n} {k}" for k, n in fired.items()))
+    if hubs is not None:
+        say("  two hubs: killed " + ", ".join(f"hub {h} {n}×" for h, n in
+                                              sorted(hubs.kills.items())))
     say("  posted again " + (", ".join(f"{n} × {why}" for why, n in poster.causes.most_common())
                              or "never"))
     pending_at_end = _pending(env)
@@ -371,12 +464,16 @@ def _card_events(synth: Synth, changes: list[dict[str, Any]]
 
 
 def _fire(env: Env, fault: Fault, hub_up: threading.Event, opts: Options,
-          storefs: Path | None, on: threading.Event, processes: threading.Lock) -> None:
+          storefs: Path | None, on: threading.Event, processes: threading.Lock,
+          hubs: Hubs | None = None) -> None:
     """One fault; ``on`` is set once it is in effect (a process down, a peer stalled,
     the disk full), whatever comes after.  A fault that could not be done is kept in
     ``FAILED`` (the run fails with it)."""
     try:
-        if fault.kind in ("hub_kill", "mock_kill"):
+        if fault.kind == "hub_kill" and hubs is not None:
+            with processes:  # the other hub takes the changes meanwhile
+                hubs.kill_next(on)
+        elif fault.kind in ("hub_kill", "mock_kill"):
             with processes:
                 _kill_and_restart(env, fault, hub_up, on)
         elif fault.kind in ("cut", "refuse"):

@@ -203,9 +203,8 @@ class Env:
             return 0
         return known_elsewhere(self.others["national"][2], synth)
 
-    def start_hub(self, extra: list[str] | None = None) -> None:
-        if extra is not None:
-            self.hub_extra = extra
+    def _links(self) -> list[str]:
+        """The hub's link overrides: the mocks' ports, the others disabled."""
         links = [f"links.prefecture.{k}={json.dumps(v)}" for k, v in self.link.items()]
         for name in (n for n in LINK_NAMES if n != "prefecture"):
             if name in self.others:
@@ -213,14 +212,33 @@ class Env:
                 links += [f"links.{name}.{k}={json.dumps(v)}" for k, v in self.link.items()]
             else:
                 links.append(f"links.{name}.enabled=false")
-        self.hub = Proc(["run"], self.common() + links + [
+        return [*links, f"links.prefecture.port={self.mock_port}"]
+
+    def start_hub(self, extra: list[str] | None = None) -> None:
+        if extra is not None:
+            self.hub_extra = extra
+        self.hub = Proc(["run"], self.common() + self._links() + [
             f'store.url="{self.store_url}"',
-            f"links.prefecture.port={self.mock_port}",
             f"intake.port={self.intake_port}", f"metrics.port={self.metrics_port}",
             *self.hub_extra], "hub")
         ready = self.hub.wait_event(lambda e: e.get("event") == "hub.ready")
         self.intake_port, self.metrics_port = ready["intake_port"], ready["metrics_port"]
         self.hub_starts += 1
+
+    def start_another_hub(self, folder: str, store_url: str | None = None,
+                          extra: list[str] | None = None) -> tuple[Proc, int]:
+        """A second hub on the same store (``store_url``: the same database by another
+        way, e.g. not through a proxy) and the same mocks, with its own data folder
+        ``tmp/folder`` (so its own [cluster] name); its process and intake port.  The
+        caller stops it."""
+        data = self.tmp / folder
+        data.mkdir(exist_ok=True)
+        proc = Proc(["run"], [f'hub.data_dir="{data}"', f'certs.dir="{self.certs_dir}"',
+                              *self._links(), f'store.url="{store_url or self.store_url}"',
+                              "intake.port=0", "metrics.port=0", *(extra or self.hub_extra)],
+                    f"hub-{folder}")
+        ready = proc.wait_event(lambda e: e.get("event") == "hub.ready")
+        return proc, int(ready["intake_port"])
 
     def client(self, party: str = "register") -> HttpsClient:
         return WatchedClient("127.0.0.1", self.intake_port, self.certs_dir, party)

@@ -95,6 +95,10 @@ class MockEndpoint:
             self.db.execute("INSERT INTO meta VALUES (?, 0)", (self.link,))
         self.faults: dict[str, Any] = {}
         self.connections: list[MockProtocol] = []
+        # Per connection that sent data (in this run): when its first and last data
+        # frames came (monotonic) and how many — to show that no two hubs sent at once.
+        self.senders: dict[int, list[float]] = {}
+        self.connections_made = 0
         self.handshakes_refused = 0
         self.queries_answered = 0
         self.waiters: list[tuple[str, int, defer.Deferred[None]]] = []

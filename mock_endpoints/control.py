@@ -51,6 +51,10 @@ class ControlAPI(resource.Resource):
                     "SELECT seq, permanent, code FROM refusals ORDER BY id").fetchall()
                 return self._json(request, [{"seq": r[0], "permanent": bool(r[1]),
                                              "code": r[2]} for r in rows])
+            if method == "GET" and path == "/senders":  # connections that sent data
+                return self._json(request, [
+                    {"connection": n, "first": v[0], "last": v[1], "frames": int(v[2])}
+                    for n, v in sorted(self.ep.senders.items())])
             if method == "GET" and path == "/wait":
                 return self._wait(request, args)
             if method == "POST" and path in ("/faults", "/push", "/seed", "/drop"):

@@ -5,6 +5,7 @@ read in one transaction, and only then is it acknowledged."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,8 @@ class MockProtocol(Protocol):
     def connectionMade(self) -> None:
         self.tr.setTcpNoDelay(True)  # acks are small; do not let Nagle hold them
         self.ep.connections.append(self)
+        self.ep.connections_made += 1
+        self.number = self.ep.connections_made
         if self.ep.faults.get("stall"):
             self.tr.pauseProducing()
 
@@ -100,6 +103,10 @@ class MockProtocol(Protocol):
                 work.append(ev)
             else:
                 self._EVENTS[type(ev)](self, ev, out)
+        if work:
+            now = time.monotonic()
+            seen = self.ep.senders.setdefault(self.number, [now, now, 0])
+            seen[1], seen[2] = now, seen[2] + len(work)
         if work and self._apply(work, out):
             return  # a drop fault closed the connection
         if cut:

@@ -32,7 +32,7 @@ from hub.store import backup as copying
 from hub.store.engine import make_engine
 
 HEARTBEAT_FRESH = 30.0  # seconds: a store a hub beat in more recently is not stopped
-SCHEDULE = "backup_schedule"  # the hub_flags row: when the schedule first ran
+SCHEDULE = "backup_schedule"  # the hub_flags row: the last scheduled copy's start
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +78,17 @@ def take(url: str, folder: Path, keep: int, anchors_path: Path, now: float) -> T
 
 def due(store: Store, folder: Path, every: float, now: float) -> bool:
     """The schedule's tick (in the store writer): whether a copy is due — the newest
-    copy in ``folder`` (or, without one, the schedule's first tick) is ``every`` old."""
+    copy in ``folder`` is ``every`` old, and so is the schedule's mark in the store,
+    which the tick that says *due* moves to ``now`` in the same statement.  However
+    many hubs tick, one of them takes each day's copy."""
     with store.transaction("job") as db:
-        flag = store.flags.get(db, SCHEDULE)
-        if flag is None:  # the first tick: the schedule counts from now
+        if store.flags.get(db, SCHEDULE) is None:  # the first tick: counts from now
             store.flags.set(db, SCHEDULE, f"every {every:g} s", now, "schedule")
             return False
-    newest = max((p.stat().st_mtime for p in copying.copies(folder)), default=flag.set_at)
-    return now >= max(newest, flag.set_at) + every
+        newest = max((p.stat().st_mtime for p in copying.copies(folder)), default=0.0)
+        if now < newest + every:
+            return False  # a copy of this folder (one on demand, too) is recent enough
+        return store.flags.advance(db, SCHEDULE, every, now)
 
 
 def last_beat(url: str) -> float | None:

@@ -37,7 +37,7 @@ from hub.domain import resends
 from hub.domain.errors import ConflictError, HubError, RequestError
 from hub.domain.outcomes import OutboxItem
 from hub.domain.register import Register
-from hub.store import AuditEntry
+from hub.store import AuditEntry, Conn, Store
 from protocols.consistency import ConsistencyChunk, decode_result, encode_chunk
 
 CHECK_LINKS = ("prefecture", "national")
@@ -94,7 +94,9 @@ def due(links: list[str], last: dict[str, float], since: float, every: float,
 def start_scheduled(register: Register, links: list[str], every: float, size: int,
                     now: float) -> tuple[dict[str, str], Slice | None]:
     """The schedule's tick, in the store writer: start a check of each link that is
-    due (link -> check id, and the first slice), else nothing."""
+    due (link -> check id, and the first slice), else nothing.  Due and started in one
+    transaction, under the store's write lock: however many hubs tick, each check
+    starts once."""
     store = register.store
     with store.transaction("job") as conn:
         flag = store.flags.get(conn, SCHEDULE)
@@ -102,9 +104,10 @@ def start_scheduled(register: Register, links: list[str], every: float, size: in
             store.flags.set(conn, SCHEDULE, f"every {every:g} s", now, SCHEDULER[0])
             return {}, None
         links = due(links, store.jobs.last_checks(conn), flag.set_at, every, now)
-    if not links:
-        return {}, None
-    return start(register, links, *SCHEDULER, size, now)
+        if not links:
+            return {}, None
+        checks = _record(store, conn, links, *SCHEDULER, now)
+    return checks, Slice(checks, size)
 
 
 def start(register: Register, links: list[str], operator_id: str, terminal_id: str,
@@ -112,13 +115,19 @@ def start(register: Register, links: list[str], operator_id: str, terminal_id: s
     """Record a new check for each of ``links``: link -> check id, and the first slice."""
     store = register.store
     with store.transaction("job") as conn:
-        n = store.jobs.last_check(conn)
-        checks = {link: f"C{n + i:010d}" for i, link in enumerate(links, start=1)}
-        store.jobs.start_checks(conn, checks, operator_id, terminal_id, now)
-        store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
-                                             f"consistency.{link}", check_id)
-                                  for link, check_id in checks.items()])
+        checks = _record(store, conn, links, operator_id, terminal_id, now)
     return checks, Slice(checks, size)
+
+
+def _record(store: Store, conn: Conn, links: list[str], operator_id: str, terminal_id: str,
+            now: float) -> dict[str, str]:
+    n = store.jobs.last_check(conn)
+    checks = {link: f"C{n + i:010d}" for i, link in enumerate(links, start=1)}
+    store.jobs.start_checks(conn, checks, operator_id, terminal_id, now)
+    store.audit.record(conn, [AuditEntry(now, operator_id, terminal_id,
+                                         f"consistency.{link}", check_id)
+                              for link, check_id in checks.items()])
+    return checks
 
 
 # ---- mending a difference -------------------------------------------------------------

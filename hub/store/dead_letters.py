@@ -131,11 +131,20 @@ class FlagStore:
         self._unflag = sql.text("DELETE FROM hub_flags WHERE name = ?")
         self._set_flag = sql.text("INSERT INTO hub_flags (name, value, set_at, set_by) "
                                   "VALUES (?, ?, ?, ?)")
+        self._advance = sql.text("UPDATE hub_flags SET set_at = ? WHERE name = ? AND "
+                                 "set_at <= ?")
 
     @named("hub_flags.get")
     def get(self, db: Db, name: str) -> Flag | None:
         row = db.row(self._flag, (name,))
         return Flag(row[0], row[1], float(row[2]), row[3]) if row is not None else None
+
+    @named("hub_flags.advance")
+    def advance(self, db: Db, name: str, every: float, now: float) -> bool:
+        """Move the flag's time to ``now`` if it is at least ``every`` old: whether it
+        moved (one statement decides, whoever else asks at the same moment)."""
+        db.run(self._advance, (now, name, now - every))
+        return bool(db.cursor.rowcount)
 
     @named("hub_flags.set")
     def set(self, db: Db, name: str, value: str | None, now: float, by: str) -> None:

@@ -84,13 +84,13 @@ class Rig:
         self.link = link
         self.actor: Any = None
 
-    def start(self) -> None:
+    def start(self, lease_clock: Any = time.monotonic, until: float | None = None) -> None:
         self.actor = LinkActor.start(self.link, M, self.store, self.writer, self.transport,
                                      clock=self.clock,
                                      call_in_reactor=lambda f, *a: self.calls.put((f, a)),
-                                     wall_clock=lambda: 1e9)
+                                     wall_clock=lambda: 1e9, lease_clock=lease_clock)
         self.writer.tell(Subscribe("prefecture", self.actor))
-        self.actor.tell(Lease(self.token, time.monotonic() + 3600))
+        self.actor.tell(Lease(self.token, lease_clock() + 3600 if until is None else until))
         self.settle()
 
     def settle(self) -> dict[str, Any]:
@@ -423,3 +423,88 @@ def test_a_peer_behind_what_was_purged_gets_nothing(store_url: str) -> None:
         assert [f for f in r.transport.sent if f[0] == 1] == []  # nothing was sent
     finally:
         r.stop()
+
+
+def test_a_link_whose_lease_runs_out_sends_nothing_more_until_granted_again(
+        store_url: str) -> None:
+    """The fence on the sending side: past its lease's deadline (no renewal came — a hub
+    cut off from the store) the actor hands the reactor no byte more, closes the
+    connection and stands by; granted again, it reads the link's state afresh and
+    goes on from what the peer applied.  Told another hub owns the link, it stops."""
+    lease_now = [1000.0]
+    r = Rig(store_url)
+    try:
+        r.start(lease_clock=lambda: lease_now[0], until=1010.0)
+        peer = r.connect(applied=0)
+        r.commit(list(r.synth.stream(2)))
+        r.settle()
+        assert [e.seq for e in r.peer_events(peer)] == [1, 2]
+        r.reply(peer.ack(2))
+        lease_now[0] = 1010.5  # past the deadline: no renewal came
+        r.commit(list(r.synth.stream(2)))
+        status = r.settle()
+        assert r.peer_events(peer) == [] and status["state"] == "standby"
+        assert r.transport.closed[-1] == r.transport.connects[-1]
+        r.actor.tell(Lease(r.token, 1100.0))  # renewed (the store answered again)
+        status = r.settle()
+        assert status["state"] == "connecting" and len(r.transport.connects) == 2
+        peer = r.connect(applied=2)
+        assert [e.seq for e in r.peer_events(peer)] == [3, 4]
+        r.actor.tell(Lease(None))  # the other hub holds it now
+        status = r.settle()
+        assert status["state"] == "standby" and len(r.transport.closed) == 2
+        r.commit(list(r.synth.stream(1)))
+        r.settle()
+        assert r.peer_events(peer) == [] and len(r.transport.connects) == 2
+        r.settle()
+    finally:
+        r.stop()
+
+
+def test_records_of_a_link_under_an_old_token_are_not_written(store_url: str) -> None:
+    """The fence on the store's side: once another run of a hub has taken the link
+    (a new token), what the old owner's actor still tells the writer is dropped."""
+    from actors.messages import RecordAck
+
+    r = Rig(store_url)
+    try:
+        r.commit(list(r.synth.stream(6)))
+        old = r.token
+        new = claim_lease(r.writer, "prefecture", instance="another-run")
+        assert new == old + 1
+        r.writer.tell(RecordAck("prefecture", 5, old))  # the old owner's, too late
+        r.writer.ask(GetStatus(), timeout=10)
+        with r.engine.connect() as c:
+            assert c.scalar(select(link_state.c.acked_seq)) == 0
+        r.writer.tell(RecordAck("prefecture", 3, new))
+        r.writer.ask(GetStatus(), timeout=10)
+        with r.engine.connect() as c:
+            assert c.scalar(select(link_state.c.acked_seq)) == 3
+    finally:
+        r.stop()
+
+
+def test_the_reactor_drops_bytes_whose_lease_ran_out_on_their_way_to_it() -> None:
+    """The last check is at the socket: bytes handed over before the deadline but
+    written after it are dropped with the connection."""
+    import types
+
+    from hub.net.link_client import LinkTransport
+
+    class Socket:
+        def __init__(self) -> None:
+            self.written: list[bytes] = []
+            self.aborted = 0
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+        def abortConnection(self) -> None:  # noqa: N802 (Twisted's name)
+            self.aborted += 1
+
+    transport = LinkTransport(None, "prefecture", "127.0.0.1", 1, None, 1.0)
+    sock = Socket()
+    transport.protocol = types.SimpleNamespace(conn_id=1, transport=sock)  # type: ignore[assignment]
+    transport.send(1, b"in time", time.monotonic() + 60)
+    transport.send(1, b"too late", time.monotonic() - 0.001)
+    assert sock.written == [b"in time"] and sock.aborted == 1

@@ -47,3 +47,23 @@ def test_ten_thousand_changes_through_every_fault() -> None:
     for line in table:  # numbered, applied, lost, twice, out of order, pending
         numbers = [int(x.replace(",", "")) for x in line.split()[1:]]
         assert numbers[0] == numbers[1] and numbers[2:] == [0, 0, 0, 0], line
+
+
+def test_two_hubs_on_postgresql_killed_by_turns(pg_server: object) -> None:
+    """``--hubs 2``: the two hubs share a PostgreSQL store and take the stream by turns
+    while each is SIGKILLed in its turn (its links taken over by the other) among the
+    peers' faults: nothing lost, twice or out of order.  (``pg_server``: the Debian
+    binaries are set up; the harness runs its own private server.)"""
+    done = subprocess.run([sys.executable, "-m", "devtools.cli", "faults", "--hubs", "2",
+                           "--changes", "3000", "--seed", "16", "--faults",
+                           "hub_kill=4,mock_kill=2,cut=2,stall=1,refuse=2,fill=0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    print(done.stdout)
+    assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-4000:])
+    out = done.stdout
+    assert "result OK" in out and "accepted 3,000, refused 0" in out
+    assert "killed hub a 2×, hub b 2×" in out
+    table = out.split("pending\n", 1)[1].splitlines()[:5]
+    for line in table:  # numbered, applied, lost, twice, out of order, pending
+        numbers = [int(x.replace(",", "")) for x in line.split()[1:]]
+        assert numbers[0] == numbers[1] > 0 and numbers[2:] == [0, 0, 0, 0], line

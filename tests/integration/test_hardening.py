@@ -44,8 +44,9 @@ BODY_VALUES: list[Any] = [0, -1, 2**31 - 1, 2**31, 2**63, 2**64, "", MEGABYTE, T
 PARAM_VALUES = ["0", "-1", "2147483647", "2147483648", "9223372036854775808",
                 "18446744073709551616", "", "x" * 20_000, "true", "1.5", "nan", "[]"]
 # Tables whose rows a refused or read-only request may change: the 操作ログ (a read is
-# on the record), the readiness heartbeat, the accounts' last login.
-CHANGING = {"audit_log", "store_heartbeat", "staff_accounts"}
+# on the record), the readiness heartbeat, the accounts' last login; and what changes
+# with no request at all, the links' leases (renewed every second).
+CHANGING = {"audit_log", "store_heartbeat", "staff_accounts", "link_leases"}
 READS = {"inbox.list", "deadletters.list", "audit.search", "feed.read", "approval.list"}
 
 
