@@ -15,7 +15,9 @@ without a renewal it closes the connection and goes back to ``standby``; every w
 of bytes checks the deadline again on the reactor thread (``LinkTransport.send``).  So
 a hub cut off from the store stops sending before the other hub can take the link.
 While it owns the link it polls the store every ``poll_every`` seconds for what other
-hubs' writers did to it: messages they numbered, dead letters their staff mended.
+hubs' writers did to it: messages they numbered, dead letters their staff mended,
+queries they relay (``actors/relayed_queries.py``); while it does not, it relays its
+own hub's queries to the owner that way.
 
 Threads: this actor's state is touched only on its own thread.  The reactor side
 (``hub/net/link_client.py``) reports network events with ``tell``; the actor hands
@@ -42,6 +44,7 @@ from actors.link_inbound import LinkInbound
 from actors.link_metrics import LinkMetrics
 from actors.link_outbound import LinkOutbound
 from actors.queries import LinkQueries
+from actors.relayed_queries import RelayedQueries
 from hub import metrics
 from hub.config import LinkConfig
 from hub.domain.consistency import CHECK_LINKS
@@ -83,6 +86,8 @@ class LinkActor(pykka.ThreadingActor):
         self.token: int | None = None  # the lease's fencing token, while this hub owns it
         self.until = 0.0               # ... and until when it may send (lease_clock)
         self.mended_seen = 0           # the link's mends this actor has taken in
+        self.relay = RelayedQueries(self.link, store, writer, self._later)
+        self.relay_timer = False       # a look for relayed answers is due
 
     def on_start(self) -> None:
         checked = self.link in CHECK_LINKS
@@ -180,6 +185,12 @@ class LinkActor(pykka.ThreadingActor):
             self._reload("mended_elsewhere")
         else:
             self.outbound.numbered(next_seq - 1)  # read from the outbox as there is room
+        try:
+            relayed = self.relay.to_serve(self.wall_clock() - self.cfg.query_timeout)
+        except Exception:  # as above; asked again at the next poll
+            relayed = []
+        for _query_id, answer, body in relayed:  # other hubs' queries, asked of the peer
+            self._on_query(m.SendQuery(body, answer))
         self._timer("poll", self.poll_every, lease=True)
 
     def _reload(self, cause: str) -> None:
@@ -363,6 +374,8 @@ class LinkActor(pykka.ThreadingActor):
         elif msg.name == "poll":
             if msg.epoch == self.token:  # a poll of the current ownership
                 self._poll()
+        elif msg.name.startswith("relay"):  # whatever the connection or the lease
+            self._relay_due(msg.name)
         elif msg.epoch != self.conn.epoch:
             return  # set for a connection that is gone
         elif msg.name.startswith("query:"):
@@ -388,10 +401,39 @@ class LinkActor(pykka.ThreadingActor):
         return lambda: m.tell_if_alive(actor, message)
 
     def _on_query(self, msg: m.SendQuery) -> None:
+        if self.token is None and self.poll_every > 0:  # another hub owns the link
+            log.info("query relayed to the owner", extra={"event": "link.query_relayed",
+                                                          "link": self.link})
+            self.relay.ask(msg.body, msg.reply)
+            return
         sent = self.queries.ask(msg.body, msg.reply, self._ready(), self.clock.seconds())
         if sent is not None:
             self._send(sent[1])
             self._timer(f"query:{sent[0]}", self.cfg.query_timeout)
+
+    def _on_relayed(self, msg: m.Relayed) -> None:
+        query_id = self.relay.written(msg)
+        if query_id is None:
+            return
+        self._timer(f"relay:{query_id}", self.cfg.query_timeout)
+        if not self.relay_timer:
+            self.relay_timer = True
+            self._timer("relay_answers", self.poll_every)
+
+    def _relay_due(self, name: str) -> None:
+        if name != "relay_answers":
+            self.relay.expired(int(name.removeprefix("relay:")))
+            return
+        self.relay_timer = False
+        try:
+            self.relay.collect()
+        except Exception as exc:  # the store out of reach: the timeouts answer
+            log.warning("relayed answers unreadable", extra={
+                "event": "link.relay_unreadable", "link": self.link,
+                "error": type(exc).__name__})
+        if self.relay.waiting:
+            self.relay_timer = True
+            self._timer("relay_answers", self.poll_every)
 
     def _on_mend(self, msg: m.MendDeadLetter) -> None:
         """To the store writer as a job, behind the holds this actor asked for."""
@@ -412,6 +454,7 @@ class LinkActor(pykka.ThreadingActor):
 _HANDLERS: dict[type, Callable[[LinkActor, Any], Any]] = {
     m.OutboxAppended: lambda a, msg: a.outbound.appended(msg.items) if a.token else None,
     m.Lease: LinkActor._on_lease,
+    m.Relayed: LinkActor._on_relayed,
     m.Connected: LinkActor._on_connected,
     m.ConnectFailed: LinkActor._on_connect_failed,
     m.Disconnected: LinkActor._on_disconnected,

@@ -106,6 +106,32 @@ class KeepLeases:
 
 
 @dataclass(frozen=True, slots=True)
+class RelayQuery:
+    """A query relayed between hubs through the store (``hub/store/link_queries.py``):
+    ``ask`` (``link``, ``body``; ``reply(query_id)`` after the commit, ``reply(None)``
+    if it could not be written), ``answer`` (``query_id``, ``body`` or ``code``),
+    ``forget`` (``ids``), ``purge`` (rows asked ``before``)."""
+
+    what: str
+    link: str = ""
+    body: bytes | None = None
+    query_id: int = 0
+    code: str | None = None
+    ids: tuple[int, ...] = ()
+    before: float = 0.0
+    reply: Callable[[int | None], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """To the asking link actor: its relayed query ``key`` was written as ``query_id``
+    (``None``: it could not be)."""
+
+    key: int
+    query_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Leases:
     """What a claim found: the links this run holds (link -> fencing token) and the
     maintenance flag as the store has it (any hub may have switched it)."""

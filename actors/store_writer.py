@@ -64,6 +64,7 @@ from actors.messages import (
     RecordDeadLetter,
     RecordInbound,
     RecordLogin,
+    RelayQuery,
     RunJob,
     StartJob,
     SubmitChanges,
@@ -208,6 +209,21 @@ def _leases(w: StoreWriter, conn: Conn, m: KeepLeases, now: float) -> Reply:
     return functools.partial(m.reply, found)
 
 
+def _relay(w: StoreWriter, conn: Conn, m: RelayQuery, now: float) -> Reply | None:
+    """A query relayed to the hub that owns its link, its answer, and their rows."""
+    queries = w.store.link_queries
+    if m.what == "ask":
+        assert m.body is not None and m.reply is not None
+        return functools.partial(m.reply, queries.ask(conn, m.link, m.body, now))
+    if m.what == "answer":
+        queries.answer(conn, m.query_id, m.body, m.code, now)
+    elif m.what == "forget":
+        queries.forget(conn, m.ids)
+    else:
+        queries.purge(conn, m.before)
+    return None
+
+
 def _purge_inbox(w: StoreWriter, conn: Conn, m: PurgeInbox, _now: float) -> None:
     # Small batches: a purge never holds the store for long.
     metrics.inbox_purged.inc(w.store.inbox.purge(conn, m.before, m.limit))
@@ -270,6 +286,9 @@ _OPS: dict[type, _Op] = {
     # Durable: a renewal a crash of the database took back would leave the lease
     # shorter than the hub believes.
     KeepLeases: _Op(_leases, True, refusal=lambda m, _e: functools.partial(m.reply, None)),
+    # Not durable: a relayed query lost in a crash is answered by its timeout.
+    RelayQuery: _Op(_relay, False, refusal=lambda m, _e: functools.partial(m.reply, None)
+                    if m.reply is not None else None),
 }
 # A link's own records: written only under the token of the link's current lease.
 _FENCED = frozenset({RecordAck, RecordDeadLetter, HoldMessages, RecordInbound})

@@ -50,6 +50,7 @@ from actors.messages import (
     PurgeDelivered,
     PurgeInbox,
     RecordAudit,
+    RelayQuery,
     StartJob,
     Subscribe,
 )
@@ -304,6 +305,8 @@ class Hub:
             writer.tell(PurgeInbox(before=clock.seconds() - cfg.inbox_retention, limit=500))
             writer.tell(PurgeDelivered(before=clock.seconds() - cfg.delivered_retention,
                                        limit=500))
+            # Relayed queries an asker never came back for (it stopped meanwhile).
+            writer.tell(RelayQuery("purge", before=clock.seconds() - 3600))
 
         def checkpoint() -> None:
             # SQLite's WAL checkpoint, in the read pool every second (not in a commit).

@@ -70,14 +70,16 @@ def render_status(status: dict[str, Any]) -> Any:
                     f"{time.strftime('%H:%M:%S', time.localtime(m['since']))} by {m['by']}",
                     style="bold red")
     links = Table(title="links", title_justify="left")
-    for column in ("link", "state", "depth", "oldest pending", "in flight", "bytes",
+    for column in ("link", "state", "owner", "depth", "oldest pending", "in flight", "bytes",
                    "held", "dead letters", "last error"):
-        links.add_column(column, justify="left" if column in ("link", "state", "last error")
-                         else "right")
+        links.add_column(column, justify="left" if column in (
+            "link", "state", "owner", "last error") else "right")
     for ln in status["links"]:
         links.add_row(
-            ln["link"], Text(ln["state"], style="green" if ln["state"] == "ready" else "red"),
-            str(ln["depth"]), short_duration(ln["oldest_age_seconds"]), str(ln["inflight"]),
+            ln["link"], Text(ln["state"], style="green" if ln["state"] in ("ready", "standby")
+                             else "red"),
+            ln.get("owner") or "—", str(ln["depth"]), short_duration(ln["oldest_age_seconds"]),
+            str(ln["inflight"]),
             str(ln["inflight_bytes"]), str(ln["held_residents"]),
             Text(str(ln["dead_letters"]), style="bold red" if ln["dead_letters"] else ""),
             (f"{ln['last_error']} ({short_duration(now - ln['last_error_at'])} ago)"

@@ -212,12 +212,13 @@ def ready(api: Api, _call: Call) -> defer.Deferred[Answer]:
 def status(api: Api, _call: Call) -> defer.Deferred[Answer]:
     store, now = api.reads.store, api.clock()
 
-    def read() -> tuple[list[dict[str, Any]], int]:  # a pool thread
+    def read() -> tuple[list[dict[str, Any]], int, dict[str, str]]:  # a pool thread
         with store.reading() as db:
-            return store.jobs.recent(db, 20), store.jobs.residents(db)
+            owners = {link: owner for link, owner, _token, _until in store.leases.all(db)}
+            return store.jobs.recent(db, 20), store.jobs.residents(db), owners
 
-    def answer(found: tuple[list[dict[str, Any]], int]) -> Answer:
-        jobs, residents = found
+    def answer(found: tuple[list[dict[str, Any]], int, dict[str, str]]) -> Answer:
+        jobs, residents, owners = found
         closed = api.intake.closed
         gate = api.gate
         links = [{"link": link, "state": f.state, "depth": f.depth, "inflight": f.inflight,
@@ -225,7 +226,8 @@ def status(api: Api, _call: Call) -> defer.Deferred[Answer]:
                   "dead_letters": f.dead_letters,
                   "oldest_age_seconds": round(max(0.0, now - f.oldest_enqueued), 1)
                   if f.oldest_enqueued else 0.0,
-                  "last_error": f.last_error, "last_error_at": f.last_error_at}
+                  "last_error": f.last_error, "last_error_at": f.last_error_at,
+                  "owner": owners.get(link)}  # the hub holding its lease (two hubs)
                  for link, f in sorted(metrics.link_board.links.items())]
         return 200, {
             "at": now,

@@ -3,9 +3,9 @@ named transactions (``outbox.append``, ``inbox.record``, …).  Every SQL statem
 the hub lives in this package.
 
 ``Store`` holds one store class per table group — ``register``, ``outbox``,
-``dead_letters``, ``flags``,
-``link_state``, ``leases``, ``inbox``, ``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs``,
-``heartbeat``, ``loads``, ``sessions`` —
+``dead_letters``, ``flags``, ``link_state``, ``leases``, ``link_queries``, ``inbox``,
+``audit``, ``accounts``, ``approvals``, ``feeds``, ``jobs``, ``heartbeat``, ``loads``,
+``sessions`` —
 over one engine, and the database transactions they run in:
 
 - ``transaction(name)``: a read-write transaction; only the store writer actor opens
@@ -49,6 +49,7 @@ from hub.store.heartbeat import HeartbeatStore
 from hub.store.inbox import InboxItem, InboxStore
 from hub.store.jobs import JobStore
 from hub.store.leases import LeaseStore
+from hub.store.link_queries import LinkQueryStore
 from hub.store.link_state import LinkState, LinkStateStore
 from hub.store.loads import LoadRefusal, LoadState, LoadStore
 from hub.store.outbox import OutboxRow, OutboxStore
@@ -86,6 +87,7 @@ class Store:
         self.flags = FlagStore(sql)
         self.link_state = LinkStateStore(sql)
         self.leases = LeaseStore(sql)
+        self.link_queries = LinkQueryStore(sql)
         self.inbox = InboxStore(sql)
         self.audit = AuditStore(sql)
         self.accounts = AccountStore(sql)

@@ -76,11 +76,9 @@ class AuditStore:
         """Append ``entries`` to the chain (inside the caller's transaction)."""
         if not entries:
             return
-        if self.sql.dialect == "postgresql":
-            # The hub's writer and an administrator's command (``jukihub users``) may
-            # append at once: one at a time, or both would take the same next id.
-            # (SQLite: the transaction took the write lock at its BEGIN IMMEDIATE.)
-            db.run("SELECT pg_advisory_xact_lock(7420117)")
+        # Every appender — each hub's store writer, an administrator's command — is in a
+        # ``Store.transaction``, which holds the store's write lock: one at a time, each
+        # reading the head the last one wrote.
         head = db.row(self._head)
         last, previous = (head[0], head[1] or GENESIS) if head is not None else (0, GENESIS)
         rows = []

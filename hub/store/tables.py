@@ -20,6 +20,8 @@ Tables (schema by Alembic, ``hub/store/migrations``):
 - ``link_leases``        per link: the hub that owns it now (its name and this run's
                          instance), until when (the database's clock), and the fencing
                          token every write of the link carries
+- ``link_queries``       queries asked of a hub that does not own their link, until
+                         the owner has the peer's answer and the asker has read it
 - ``store_heartbeat``    one row per hub, rewritten by each readiness check: a write that
                          must reach the store's file and commit for the hub to be ready
 
@@ -363,6 +365,21 @@ link_leases = Table(
     Column("instance", String(64), nullable=False),                  # this run of it
     Column("token", BigInteger, nullable=False),                     # the fencing token
     Column("expires_at", Float, nullable=False),                     # the database's clock
+)
+
+# Queries asked of a hub that does not own their link (``hub/store/link_queries.py``):
+# the owner asks the peer and writes the answer; the asker reads it and deletes the row.
+link_queries = Table(
+    "link_queries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("link", String(16), nullable=False),
+    Column("body", LargeBinary, nullable=False),                     # the query document
+    Column("asked_at", Float, nullable=False),
+    Column("answer", LargeBinary),                                   # the peer's answer
+    Column("code", String(40)),                                      # or why there is none
+    Column("answered_at", Float),
+    Index("ix_link_queries_link_id", "link", "id"),
+    sqlite_autoincrement=True,  # ids never reused: the owner serves those above its last
 )
 
 approvals = Table(

@@ -70,13 +70,14 @@ class FakeTransport:
 
 
 class Rig:
-    def __init__(self, url: str, link: LinkConfig = LINK) -> None:
+    def __init__(self, url: str, link: LinkConfig = LINK, claim: bool = True) -> None:
         migrate(url)
         self.store = Store(make_engine(url))
         self.engine = self.store.engine
         self.register = Register(self.store, M, frozenset({"prefecture"}), lambda: 1e9)
         self.writer = StoreWriter.start(self.store, self.register)
-        self.token = claim_lease(self.writer, "prefecture")  # granted in ``start``
+        # The link's lease, granted in ``start`` (a second hub's rig claims none).
+        self.token = claim_lease(self.writer, "prefecture") if claim else 0
         self.calls: queue.Queue[tuple[Any, tuple[Any, ...]]] = queue.Queue()
         self.clock = MemoryReactorClock()
         self.transport = FakeTransport()
@@ -84,13 +85,17 @@ class Rig:
         self.link = link
         self.actor: Any = None
 
-    def start(self, lease_clock: Any = time.monotonic, until: float | None = None) -> None:
+    def start(self, lease_clock: Any = time.monotonic, until: float | None = None,
+              poll_every: float = 0.0) -> None:
         self.actor = LinkActor.start(self.link, M, self.store, self.writer, self.transport,
                                      clock=self.clock,
                                      call_in_reactor=lambda f, *a: self.calls.put((f, a)),
-                                     wall_clock=lambda: 1e9, lease_clock=lease_clock)
+                                     wall_clock=lambda: 1e9, lease_clock=lease_clock,
+                                     poll_every=poll_every)
         self.writer.tell(Subscribe("prefecture", self.actor))
-        self.actor.tell(Lease(self.token, lease_clock() + 3600 if until is None else until))
+        if self.token:
+            self.actor.tell(Lease(self.token, lease_clock() + 3600 if until is None
+                                  else until))
         self.settle()
 
     def settle(self) -> dict[str, Any]:
@@ -508,3 +513,50 @@ def test_the_reactor_drops_bytes_whose_lease_ran_out_on_their_way_to_it() -> Non
     transport.send(1, b"in time", time.monotonic() + 60)
     transport.send(1, b"too late", time.monotonic() - 0.001)
     assert sock.written == [b"in time"] and sock.aborted == 1
+
+
+def test_a_query_asked_of_the_hub_without_the_link_is_relayed_to_its_owner(
+        store_url: str) -> None:
+    """Two hubs' link actors on one store: the one without the link writes the query
+    through its writer; the owner finds it on its poll, asks the peer, records the
+    answer; the asker reads it and its caller has the peer's answer.  A query the owner
+    never answers ends in the asker's own timeout."""
+    from actors.messages import SendQuery
+    from protocols.session import Request
+
+    owner, asker = Rig(store_url), Rig(store_url, claim=False)
+    try:
+        owner.start(poll_every=0.2)
+        peer = owner.connect(applied=0)
+        asker.start(poll_every=0.2)
+        assert asker.settle()["state"] == "standby"
+        answers: list[tuple[bytes | None, str | None]] = []
+        asker.actor.tell(SendQuery(b"<query/>", reply=lambda b, c: answers.append((b, c))))
+        asker.settle()
+        asker.writer.ask(GetStatus(), timeout=10)
+        asker.settle()  # the row is written: the asker waits for its answer
+        owner.fire("poll")
+        data = b"".join(d for _, d in owner.transport.sent)
+        owner.transport.sent.clear()
+        [request] = [e for e in peer.receive_data(data) if isinstance(e, Request)]
+        assert request.body == b"<query/>"
+        owner.reply(peer.respond(request.corr, b"<answer/>"))
+        owner.writer.ask(GetStatus(), timeout=10)  # the answer is written
+        asker.fire("relay_answers")
+        assert answers == [(b"<answer/>", None)]
+        with asker.engine.connect() as c:  # read, then forgotten
+            asker.writer.ask(GetStatus(), timeout=10)
+            assert c.exec_driver_sql("SELECT count(*) FROM link_queries").scalar() == 0
+
+        asker.actor.tell(SendQuery(b"<lost/>", reply=lambda b, c: answers.append((b, c))))
+        asker.settle()
+        asker.writer.ask(GetStatus(), timeout=10)
+        asker.settle()
+        expiries = {c.args[-1].name for c in asker.clock.getDelayedCalls()
+                    if c.args[-1].name.startswith("relay:")}
+        assert expiries == {"relay:1", "relay:2"}  # ids never reused, not even on SQLite
+        asker.fire("relay:2")  # nobody answered in the link's query_timeout
+        assert answers[-1] == (None, "query_timeout")
+    finally:
+        owner.stop()
+        asker.engine.dispose()

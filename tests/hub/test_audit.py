@@ -122,26 +122,26 @@ def test_the_review_counts_per_operator() -> None:
 
 
 def test_appenders_racing_from_their_own_connections_keep_one_chain(store_url: str) -> None:
-    """The hub's writer and an administrator's ``jukihub users …`` append from different
-    processes.  The chain's head is read inside the appending transaction, which has the
-    store to itself from its start (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory
-    lock): eight appenders released together leave one unbroken chain, none refused."""
+    """Two hubs' writers and an administrator's ``jukihub users …`` append from
+    different processes, each in a ``Store.transaction``.  The chain's head is read
+    inside it, and it has the store to itself from its start (the store's write lock:
+    SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock): eight appenders, each with
+    its own engine, released together, leave one unbroken chain, none refused."""
     import threading
 
     from hub.store import Store
-    from hub.store.base import Db
     from hub.store.engine import make_engine, migrate
 
     migrate(store_url)
     store = Store(make_engine(store_url))
+    appenders = [Store(make_engine(store_url)) for _ in range(8)]
     barrier, errors = threading.Barrier(8), []
 
     def append(i: int) -> None:
         try:
-            with store.engine.connect() as conn:
-                barrier.wait(timeout=30)
-                with conn.begin():
-                    store.audit.record(Db(conn), entries(3)[:1] * 2)
+            barrier.wait(timeout=30)
+            with appenders[i].transaction("test") as db:
+                appenders[i].audit.record(db, entries(3)[:1] * 2)
         except Exception as exc:  # the test's finding, not a crash
             errors.append(type(exc).__name__)
 
@@ -158,3 +158,5 @@ def test_appenders_racing_from_their_own_connections_keep_one_chain(store_url: s
         assert audit.verify(log, []).intact
     finally:
         store.dispose()
+        for a in appenders:
+            a.dispose()

@@ -115,7 +115,8 @@ STATUS = {
     "at": 10_000.0, "maintenance": {"on": False}, "intake": {"open": True},
     "links": [{"link": "prefecture", "state": "ready", "depth": 12, "inflight": 3,
                "inflight_bytes": 4096, "held_residents": 1, "dead_letters": 2,
-               "oldest_age_seconds": 95.0, "last_error": None, "last_error_at": None},
+               "oldest_age_seconds": 95.0, "last_error": None, "last_error_at": None,
+               "owner": "hub1"},
               {"link": "national", "state": "backoff", "depth": 0, "inflight": 0,
                "inflight_bytes": 0, "held_residents": 0, "dead_letters": 0,
                "oldest_age_seconds": 0.0, "last_error": "connect_connect",
@@ -133,9 +134,9 @@ def test_the_status_view_of_a_known_state() -> None:
     text = out.getvalue()
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
             for line in text.splitlines() if line.startswith("│")}
-    assert rows["prefecture"] == ["prefecture", "ready", "12", "1.6m", "3", "4096", "1", "2",
-                                  "—"]
-    assert rows["national"][:2] == ["national", "backoff"]
+    assert rows["prefecture"] == ["prefecture", "ready", "hub1", "12", "1.6m", "3", "4096",
+                                  "1", "2", "—"]
+    assert rows["national"][:3] == ["national", "backoff", "—"]  # no lease read
     assert rows["national"][-1] == "connect_connect (1.0m ago)"
     assert rows["intake"] == ["intake", "9.5"]
     job = rows["consistency check (prefecture)"]

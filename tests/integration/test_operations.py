@@ -246,7 +246,7 @@ def test_the_status_view_shows_links_dead_letters_and_jobs(env: Env) -> None:
     assert "intake open" in out
     (row,) = [line for line in out.splitlines() if line.startswith("│ prefecture")]
     cells = [c.strip() for c in row.strip("│ ").split("│")]
-    assert cells[:2] == ["prefecture", "ready"] and cells[6:8] == ["1", "1"]  # held, dead
+    assert cells[:2] == ["prefecture", "ready"] and cells[7:9] == ["1", "1"]  # held, dead
     assert "│ ca " in out and "long jobs" in out
     listed = env.as_staff("ops3", "deadletters", "list")
     assert listed.returncode == 1 and "rejected_by_peer" in listed.stdout  # 1: some open
