@@ -8,8 +8,9 @@ for the reactor, ``ActorRef.tell`` for an actor).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def tell_if_alive(actor: pykka.ActorRef[Any], message: Any) -> None:
 class SubmitChanges:
     changes: Sequence[Request]
     reply: Callable[[list[Outcome]], None]
+    told: float = field(default_factory=time.perf_counter)  # (the writer_wait hop)
 
 
 # A link's own records carry the fencing token of the lease its actor holds

@@ -314,6 +314,10 @@ class _Group:
                 [(i, self.changes[i - n]) for i in part if i >= n])
 
 
+_WRITER_WAIT = metrics.intake_hop_seconds.labels("writer_wait")
+_COMMIT = metrics.intake_hop_seconds.labels("commit")
+
+
 class StoreWriter(pykka.ThreadingActor):
     """Single writer; see the module docstring."""
 
@@ -381,7 +385,12 @@ class StoreWriter(pykka.ThreadingActor):
         if not ops and not submits:
             return
         group = _Group(ops, [c for s in submits for c in s.changes])
+        began = time.perf_counter()
         self._commit(group, list(range(group.size())))
+        ended = time.perf_counter()
+        for s in submits:
+            _WRITER_WAIT.observe(began - s.told)
+            _COMMIT.observe(ended - began)
         if group.kept:  # the store failed: the links' records wait for the next flush
             self._ops = group.kept + self._ops
             self._pending += len(group.kept)

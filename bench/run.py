@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import Meter
 from bench.forwarder import forward
 from certs.devca import init_certs
 from devtools.harness import CONFIG, ROOT, Env
@@ -97,16 +98,44 @@ def delivered(env: Env) -> int:
                for name in LINK_NAMES)
 
 
-def sequential(env: Env, changes: list[dict[str, Any]]) -> float:
-    """One client, one change per request, until every link acknowledged them all."""
+HOPS = ("checks", "writer_wait", "commit", "answer")
+
+
+def sequential(env: Env, changes: list[dict[str, Any]]) -> tuple[float, dict[str, float]]:
+    """One client, one change per request, until every link acknowledged them all; and
+    one request's mean time by hop, in ms (``jukihub_intake_hop_seconds``; ``client``
+    is the client's round trip, of which the hub's own part is ``server``)."""
     client = env.client()
+    before = env.metrics()
     t0 = time.perf_counter()
     for c in changes:
         status, body = client.post("/v1/changes", c)
         assert status == 201, body
+    answered = time.perf_counter() - t0
+    after = env.metrics()
     env.settle()
     client.close()
-    return len(changes) / (time.perf_counter() - t0)
+    rate = len(changes) / (time.perf_counter() - t0)
+
+    def mean(series: str, labels: str) -> float:
+        count, total = f"{series}_count{{{labels}}}", f"{series}_sum{{{labels}}}"
+        return ((after[total] - before.get(total, 0.0))
+                / (after[count] - before.get(count, 0.0)) * 1000)
+
+    hops = {hop: mean("jukihub_intake_hop_seconds", f'hop="{hop}"') for hop in HOPS}
+    hops["server"] = mean("jukihub_intake_request_seconds", 'endpoint="change"')
+    hops["client"] = answered / len(changes) * 1000
+    return rate, hops
+
+
+def by_hop(hops: dict[str, float]) -> str:
+    """One request's time by hop, as the bench prints it."""
+    handover = hops["server"] - sum(hops[h] for h in HOPS)
+    outside = hops["client"] - hops["server"]
+    return (f"one request {hops['client']:.2f} ms: TLS, HTTP and the client "
+            f"{outside:.2f}, checks {hops['checks']:.2f}, hand-over between processes "
+            f"and threads {handover:.2f}, wait for the writer {hops['writer_wait']:.2f}, "
+            f"the transaction {hops['commit']:.2f}, the answer {hops['answer']:.2f}")
 
 
 def load(env: Env, tmp: Path, changes: list[dict[str, Any]], **how: Any,
@@ -250,21 +279,31 @@ def main() -> None:
             return changes
 
         n = 60 if q else 2000
-        rate = sequential(env, stream(n))
+        rate, hops = sequential(env, stream(n))
         print(f"1 client × 1       {rate:>10,.0f} changes/s ({n:,} single requests in "
               f"turn, until every link acknowledged; {beside(rate)})")
+        print(f"                   {by_hop(hops)}")
         n = 200 if q else 10_000
         rate = concurrent(env, tmp, stream(n), 64)
         print(f"64 clients × 1     {rate:>10,.0f} changes/s ({n:,} single requests, 64 at a "
               f"time; {beside(rate)})")
         n = 800 if q else 50_000
         profiler = Profiler(args.profile, env, "batches-postgres" if pg else "batches")
+        assert env.hub is not None and env.mock is not None
+        cpu = Meter({"hub": [env.hub.p.pid], "bench": [os.getpid()],
+                     "mocks": [env.mock.p.pid, *(env.others[o][0].p.pid for o in OTHERS)]})
+        cpu.start()
         answered, e2e, messages = batches(env, stream(n), 4, 200)
+        spent = cpu.stop()
         profiler.stop()
         print(f"intake             {answered:>10,.0f} changes/s ({n:,} changes, 4 clients × "
               f"batches of 200, answered after commit)")
         print(f"end to end         {e2e:>10,.0f} changes/s ({messages:,} messages on five "
               f"links, {messages * e2e / n:,.0f}/s, all acknowledged; {beside(e2e, messages * e2e / n)})")
+        print(f"CPU per change     hub {spent['hub'] / n * 1000:.3f} ms (its process and "
+              f"intake workers, user + system, over the whole fan-out); mocks "
+              f"{spent['mocks'] / n * 1000:.3f} ms; load generator and bench "
+              f"{spent['bench'] / n * 1000:.3f} ms")
         secs = 1 if q else 20
         # A change to a person at least two seconds' worth of arrivals after theirs.
         lat = latency(env, tmp, stream(int(args.rate * secs), lag=int(args.rate)), args.rate)

@@ -91,6 +91,12 @@ def build() -> Dashboard:
              f"histogram_quantile({q}, sum by (le, endpoint) (rate("
              "jukihub_intake_request_seconds_bucket[$__rate_interval])))",
              f"{{{{endpoint}}}} p{int(q * 100)}") for q in (0.5, 0.99)]))
+         .with_panel(_series("A change request by hop (mean)", "s", _query(
+             "sum by (hop) (rate(jukihub_intake_hop_seconds_sum[$__rate_interval])) / "
+             "sum by (hop) (rate(jukihub_intake_hop_seconds_count[$__rate_interval]))",
+             "{{hop}}"), description="checks, wait for the store writer, its transaction, "
+             "the answer; the rest of the request latency is the hand-over between "
+             "processes and threads"))
          .with_panel(_series("Answers by status", "reqps", _query(
              "sum by (status) (rate(jukihub_intake_requests_total[$__rate_interval]))",
              "{{status}}"), _query("max(jukihub_intake_open)", "intake open (1)"),

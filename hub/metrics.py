@@ -39,6 +39,14 @@ intake_requests = Counter("jukihub_intake_requests", "HTTP requests by endpoint 
 intake_seconds = Histogram("jukihub_intake_request_seconds",
                            "Time from request received to answer written", ["endpoint"],
                            buckets=LATENCY_BUCKETS)
+intake_hop_seconds = Histogram(
+    "jukihub_intake_hop_seconds",
+    "A change request's time by hop: checks (the JSON, the OpenAPI document and the format "
+    "checks, in an intake worker), writer_wait (handed to the store writer, until its "
+    "transaction begins), commit (that transaction, begin to commit), answer (the outcomes "
+    "back in the worker, until the answer is written); the rest of "
+    "jukihub_intake_request_seconds is the hand-over between processes and threads",
+    ["hop"], buckets=LATENCY_BUCKETS)
 intake_open = Gauge("jukihub_intake_open",
                     "1 while the intake takes changes; 0 in maintenance mode or under "
                     "backpressure (it answers 503)")

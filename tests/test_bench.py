@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("raw transport", "naive forwarder", "1 client × 1", "64 clients × 1", "intake",
-           "end to end", "latency @")
+           "end to end", "CPU per change", "latency @", "one request")
 
 
 def test_the_short_bench_prints_every_figure() -> None:
@@ -19,7 +19,7 @@ def test_the_short_bench_prints_every_figure() -> None:
                           capture_output=True, text=True, timeout=600)
     print(done.stdout)
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.splitlines()
+    lines = [x.strip() for x in done.stdout.splitlines()]
     for figure in FIGURES:
         line = next((x for x in lines if x.startswith(figure)), None)
         assert line is not None and re.search(r"\d", line), f"no figure for {figure!r}"

@@ -119,6 +119,10 @@ class IntakeMeters:
         metrics.intake_requests.labels(endpoint, str(status)).inc()
         metrics.intake_seconds.labels(endpoint).observe(seconds)
 
+    def hop(self, name: str, seconds: float) -> None:
+        """One hop of a change request (``jukihub_intake_hop_seconds``)."""
+        metrics.intake_hop_seconds.labels(name).observe(seconds)
+
     def client_refused(self) -> None:
         metrics.intake_client_refused.inc()
 
@@ -145,6 +149,9 @@ class RelayedMeters(IntakeMeters):
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:
         self._add(("request", endpoint, status, seconds))
+
+    def hop(self, name: str, seconds: float) -> None:
+        self._add(("hop", name, seconds))
 
     def client_refused(self) -> None:
         self._add(("client_refused",))

@@ -297,6 +297,7 @@ class ApiResource(resource.Resource):
                 reply.finish(answer([]))
                 return
             # To the store writer; its outcomes come back to a worker.
+            self.meters.hop("checks", time.perf_counter() - reply.started)
             self.backend.submit(requests, lambda outcomes: reply.run(
                 reply.finish_with, answer, outcomes))
         except HubError as err:
@@ -473,6 +474,7 @@ class _Reply:
 
     def finish_with(self, answer: Any, outcomes: list[Any] | None) -> None:
         """In a worker: the store writer's outcomes made into the answer, then written."""
+        back = time.perf_counter()
         if outcomes is None:  # the hub could not be asked (an intake worker process)
             self.internal_error(None)
             return
@@ -488,6 +490,7 @@ class _Reply:
             self.internal_error(type(exc).__name__)
             return
         self.finish(result)
+        self.resource.meters.hop("answer", time.perf_counter() - back)
 
     def internal_error(self, error: str | None) -> None:
         """A bug: 500 without a traceback, logged by its type only (any thread)."""
