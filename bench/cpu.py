@@ -20,6 +20,11 @@ def own(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
+def with_children(pid: int) -> list[int]:
+    """``pid`` and the processes it has spawned now (the hub's intake workers)."""
+    return [pid, *children(pid)]
+
+
 def children(pid: int) -> list[int]:
     """The live processes whose parent is ``pid``."""
     out = []
@@ -36,13 +41,12 @@ def children(pid: int) -> list[int]:
 
 
 class Meter:
-    """CPU seconds of named groups of processes between ``start`` and ``stop``.  A group
-    is a list of pids; the children a pid has at ``start`` count with it (a worker
-    spawned in between does not: the hub spawns its workers at start)."""
+    """CPU seconds of named groups of processes between ``start`` and ``stop`` (a
+    process's own, its threads included; its children count only where a group lists
+    them, see ``with_children``)."""
 
     def __init__(self, groups: dict[str, list[int]]) -> None:
-        self.groups = {name: [p for pid in pids for p in (pid, *children(pid))]
-                       for name, pids in groups.items()}
+        self.groups = groups
         self.before: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:

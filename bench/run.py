@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cpu import Meter
+from bench.cpu import Meter, with_children
 from bench.forwarder import forward
 from certs.devca import init_certs
 from devtools.harness import CONFIG, ROOT, Env
@@ -290,7 +290,7 @@ def main() -> None:
         n = 800 if q else 50_000
         profiler = Profiler(args.profile, env, "batches-postgres" if pg else "batches")
         assert env.hub is not None and env.mock is not None
-        cpu = Meter({"hub": [env.hub.p.pid], "bench": [os.getpid()],
+        cpu = Meter({"hub": with_children(env.hub.p.pid), "bench": [os.getpid()],
                      "mocks": [env.mock.p.pid, *(env.others[o][0].p.pid for o in OTHERS)]})
         cpu.start()
         answered, e2e, messages = batches(env, stream(n), 4, 200)

@@ -41,7 +41,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="the size of the store's own file system")
     ft.add_argument("--hubs", type=int, choices=(1, 2), default=1,
                     help="2: two hubs on a private PostgreSQL server, killed by turns")
+    rd = sub.add_parser("redoc", help="take Redoc's bundle for /docs/ from its release on the "
+                        "npm registry (integrity checked) into hub/api/static/redoc/")
+    rd.add_argument("version", help="the Redoc release, e.g. 2.5.4")
     args = parser.parse_args(argv)
+    if args.command == "redoc":
+        from devtools.redoc import fetch
+
+        print(f"wrote redoc {fetch(args.version)['version']}")
+        return 0
     if args.command == "faults":
         from devtools.faults import Options, counts_from, run
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import logging
 import time
@@ -53,14 +52,7 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'
 _MAX_FORM = 64 << 10
 
 
-def _redoc_bundle() -> Path | None:
-    """Redoc's standalone bundle as installed (the package is located, never imported)."""
-    spec = importlib.util.find_spec("drf_spectacular_sidecar")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = (Path(next(iter(spec.submodule_search_locations))) / "static" /
-            "drf_spectacular_sidecar" / "redoc" / "bundles" / "redoc.standalone.js")
-    return path if path.is_file() else None
+REDOC_BUNDLE = HERE / "static" / "redoc" / "redoc.standalone.js"
 
 
 def _send(request: server.Request, status: int, ctype: str, data: bytes,
@@ -84,8 +76,13 @@ class Docs:
     def __init__(self, api: ApiResource) -> None:
         self.api = api
         self.document = OPENAPI_PATH.read_bytes()  # the file the validators come from
-        bundle = _redoc_bundle()
-        self.redoc = bundle.read_bytes() if bundle is not None else None
+        self._redoc: bytes | None = None  # 1 MB, read when first asked for
+
+    @property
+    def redoc(self) -> bytes:
+        if self._redoc is None:
+            self._redoc = REDOC_BUNDLE.read_bytes()
+        return self._redoc
 
     def render(self, request: server.Request, path: str) -> None:
         client = peer_common_name(request.transport) or ""
@@ -98,7 +95,7 @@ class Docs:
             _send(request, 200, "application/yaml; charset=utf-8", self.document)
         elif path in ("/docs", "/docs/"):
             _send(request, 200, "text/html; charset=utf-8", _REDOC_PAGE)
-        elif path == "/docs/redoc.standalone.js" and self.redoc is not None:
+        elif path == "/docs/redoc.standalone.js":
             _send(request, 200, "text/javascript; charset=utf-8", self.redoc, cache=True)
         else:
             _send(request, 404, "application/json",
