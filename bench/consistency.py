@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import Meter, with_children
+from bench.run import Profiler
 from certs.devca import init_certs
 from devtools.harness import CONFIG, Env
 from hub.config import load_config
@@ -54,17 +56,22 @@ def fill(tmp: Path, n: int, plant: int) -> list[tuple[str, str]]:
 
     mock_db.executescript(_BASE_SCHEMA + PrefectureMock.extra_schema)
     mock_db.execute("INSERT INTO meta VALUES ('prefecture', 0)")
-    res_cols = [c.name for c in residents.columns]
-    id_cols = [c.name for c in identity_records.columns]
-    ins_res = (f"INSERT INTO residents ({', '.join(res_cols)}) VALUES "
-               f"({', '.join('?' * len(res_cols))})")
-    ins_id = (f"INSERT INTO identity_records ({', '.join(id_cols)}) VALUES "
-              f"({', '.join('?' * len(id_cols))})")
+    def insert(table: Any, rows: list[dict[str, Any]]) -> None:
+        """Rows of the columns they name; the others take the table's defaults."""
+        if rows:
+            names = list(rows[0])
+            assert set(names) <= {c.name for c in table.columns}
+            hub.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+                            f"({', '.join('?' * len(names))})",
+                            [tuple(r[c] for c in names) for r in rows])
+
     now = dt.datetime.now().isoformat(sep=" ")
     planted: list[tuple[str, str]] = []
     step = max(1, n // max(1, plant))
     for start in range(0, n, 20000):
-        rres, rid, held = [], [], []
+        rres: list[dict[str, Any]] = []
+        rid: list[dict[str, Any]] = []
+        held = []
         for i in range(start, min(n, start + 20000)):
             body = f"{i * 7 + 1000000000:010d}"[-10:]
             code = body + resident_code_check_digit(body)
@@ -74,21 +81,17 @@ def fill(tmp: Path, n: int, plant: int) -> list[tuple[str, str]]:
             address = f"静岡県沼津市{rng.choice(TOWNS)}{rng.randint(1, 30)}番{rng.randint(1, 20)}号"
             sex = rng.choice("12")
             upd = i + 1
-            r = dict.fromkeys(res_cols)
-            r.update(atena_number=f"A{i:014d}", resident_code=code, household_number=f"H{i}",
+            rres.append(dict(atena_number=f"A{i:014d}", resident_code=code, household_number=f"H{i}",
                      name_kanji=name, name_kana=kana, birth_date=birth.isoformat(), sex=sex,
                      relationship="世帯主", resident_type="japanese", municipality_code="222038",
-                     address=address, removed=0, last_update_seq=upd)
-            rres.append(tuple(r[c] for c in res_cols))
-            d = dict.fromkeys(id_cols)
-            d.update(resident_code=code, name_kanji=name, name_gaiji_count=0, name_kana=kana,
+                     address=address, removed=0, last_update_seq=upd))
+            rid.append(dict(resident_code=code, name_kanji=name, name_gaiji_count=0, name_kana=kana,
                      birth_date=birth.isoformat(), sex=sex, municipality_code="222038",
                      address=address, address_gaiji_count=0, previous_address_gaiji_count=0,
                      reason="move_in", event_date="2026-01-01", request_id=f"B{i}",
                      operator_id="bench", terminal_id="bench", update_seq=upd,
                      update_prohibited=0, prospective=0, exclusive=0, gaiji_flag=0,
-                     record_status="active", timestamp=now, old_surname_gaiji_count=0)
-            rid.append(tuple(d[c] for c in id_cols))
+                     record_status="active", timestamp=now, old_surname_gaiji_count=0))
             items = {"resident_code": code, "individual_number": None, "name_kanji": name,
                      "name_kana": kana, "birth_date": birth.isoformat(), "sex": sex,
                      "municipality_code": "222038", "address": address,
@@ -100,8 +103,8 @@ def fill(tmp: Path, n: int, plant: int) -> list[tuple[str, str]]:
                 items["address"] = "静岡県沼津市どこか"
                 planted.append((code, "differs"))
             held.append((code, json.dumps(items, ensure_ascii=False)))
-        hub.executemany(ins_res, rres)
-        hub.executemany(ins_id, rid)
+        insert(residents, rres)
+        insert(identity_records, rid)
         mock_db.executemany("INSERT INTO held VALUES (?, ?)", held)
         hub.commit()
         mock_db.commit()
@@ -130,7 +133,7 @@ def peak_kib(pid: int) -> int:
     return 0
 
 
-def run(n: int, chunk: int) -> dict[str, Any]:
+def run(n: int, chunk: int, profile: Path | None = None) -> dict[str, Any]:
     cfg = load_config(CONFIG)
     with tempfile.TemporaryDirectory(prefix="jukihub-cbench-") as d:
         tmp = Path(d)
@@ -146,6 +149,11 @@ def run(n: int, chunk: int) -> dict[str, Any]:
             env.start_hub([f"consistency.chunk_records={chunk}"])
             staff = env.staff("bench", "supervisor")
             mem0 = peak_kib(env.hub.p.pid) if env.hub else 0
+            assert env.hub is not None and env.mock is not None
+            profiler = Profiler(profile, env, f"consistency-{n}")
+            mock_profiler = Profiler(profile, env, f"consistency-{n}-mock", env.mock.p.pid)
+            cpu = Meter({"hub": with_children(env.hub.p.pid), "mock": [env.mock.p.pid]})
+            cpu.start()
             started = time.perf_counter()
             status, body = staff.post("/v1/consistency-checks", {"links": ["prefecture"]})
             assert status == 202, body
@@ -155,9 +163,12 @@ def run(n: int, chunk: int) -> dict[str, Any]:
                 if shown.get("state") == "answered":
                     break
             elapsed = time.perf_counter() - started
+            spent = cpu.stop()
+            profiler.stop()
+            mock_profiler.stop()
             found = {(x["resident_code"], x["kind"]) for x in shown.get("differences", [])}
-            assert env.hub is not None and env.mock is not None
-            return {"n": n, "chunk": chunk, "fill_s": filled, "floor_s": floor,
+            return {"hub_cpu_s": spent["hub"], "mock_cpu_s": spent["mock"], "n": n,
+                    "chunk": chunk, "fill_s": filled, "floor_s": floor,
                     "check_s": elapsed, "hub_peak_mib": peak_kib(env.hub.p.pid) / 1024,
                     "hub_start_mib": mem0 / 1024,
                     "mock_peak_mib": peak_kib(env.mock.p.pid) / 1024,
@@ -172,14 +183,17 @@ def main() -> None:
     ap.add_argument("--residents", type=int, default=190_000)
     ap.add_argument("--big", action="store_true", help="also 3,700,000 residents")
     ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="record the hub with py-spy during the check")
     args = ap.parse_args()
     sizes = [args.residents] + ([3_700_000] if args.big else [])
     print(f"jukihub consistency bench — {time.strftime('%Y-%m-%d %H:%M')}, chunks of "
           f"{args.chunk}, prefecture link, SQLite, mTLS")
     for n in sizes:
-        r = run(n, args.chunk)
+        r = run(n, args.chunk, args.profile)
         print(f"{n:>10,} residents  check {r['check_s']:7.1f} s ({n / r['check_s']:,.0f} "
-              f"records/s), floor (read + encode only) {r['floor_s']:6.1f} s; peak RSS hub "
+              f"records/s), floor (read + encode only) {r['floor_s']:6.1f} s; CPU hub "
+              f"{r['hub_cpu_s']:.1f} s, mock {r['mock_cpu_s']:.1f} s; peak RSS hub "
               f"{r['hub_peak_mib']:.0f} MiB (at start {r['hub_start_mib']:.0f}), mock "
               f"{r['mock_peak_mib']:.0f} MiB; {r['differences']} differences, planted ones "
               f"{'found exactly' if r['exact'] else 'NOT found exactly'} (fill {r['fill_s']:.0f} s)")

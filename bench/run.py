@@ -212,7 +212,9 @@ def latency(env: Env, tmp: Path, changes: list[dict[str, Any]], rate: float,
 class Profiler:
     """py-spy on the hub process, collapsed stacks to a file (``--profile``)."""
 
-    def __init__(self, directory: Path | None, env: Env, name: str) -> None:
+    def __init__(self, directory: Path | None, env: Env, name: str,
+                 pid: int | None = None) -> None:
+        """``pid``: another process than the hub (a mock)."""
         self.p: subprocess.Popen[bytes] | None = None
         if directory is None:
             return
@@ -220,7 +222,8 @@ class Profiler:
         assert env.hub is not None
         self.out = directory / f"{name}.txt"
         spy = Path(sys.executable).with_name("py-spy")
-        self.p = subprocess.Popen([str(spy), "record", "--pid", str(env.hub.p.pid), "--format",
+        self.p = subprocess.Popen([str(spy), "record", "--pid", str(pid or env.hub.p.pid),
+                                   "--format",
                                    "raw", "--rate", "250", "--threads", "--gil",
                                    "--nonblocking", "-o", str(self.out)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

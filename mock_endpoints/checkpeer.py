@@ -36,15 +36,20 @@ CREATE TABLE IF NOT EXISTS check_diffs (
 """
 
 
+LOOKUP = 500  # codes per query (SQLite binds at most 32,766 parameters)
+
+
 class CheckPeer:
-    """Mixed into a mock: it supplies ``held_record`` and ``HELD_CODES`` (an SQL query
+    """Mixed into a mock: it supplies ``held_records`` and ``HELD_CODES`` (an SQL query
     of the 住民票コード it holds for the city, one ``?`` for the city's code)."""
 
     HELD_CODES = ""
     municipality_code: str
     queue_push: Any
 
-    def held_record(self, cur: sqlite3.Cursor, resident_code: str) -> CheckRecord | None:
+    def held_records(self, cur: sqlite3.Cursor, codes: list[str]) -> dict[str, CheckRecord]:
+        """The records the mock holds of ``codes`` (at most ``LOOKUP`` of them), by code:
+        one query for a chunk's records."""
         raise NotImplementedError
 
     def check_chunk(self, cur: sqlite3.Cursor, chunk: ConsistencyChunk) -> Refusal | None:
@@ -54,8 +59,12 @@ class CheckPeer:
         if chunk.chunk_no != chunks + 1:
             return Refusal(True, "chunk_out_of_order", "a chunk is missing or repeated")
         diffs: list[tuple[str, str, str, str | None]] = []
+        codes = [r.resident_code for r in chunk.records]
+        held: dict[str, CheckRecord] = {}
+        for i in range(0, len(codes), LOOKUP):
+            held.update(self.held_records(cur, codes[i : i + LOOKUP]))
         for rec in chunk.records:
-            theirs = self.held_record(cur, rec.resident_code)
+            theirs = held.get(rec.resident_code)
             if theirs is None:
                 diffs.append((chunk.check_id, rec.resident_code, "only_at_hub", None))
             elif items := compare(rec, theirs):

@@ -144,15 +144,16 @@ class NationalMock(checkpeer.CheckPeer, MockEndpoint):
                                 f"({', '.join('?' * (len(PERSON_ITEMS) + 3))})", values)
         return len(values)
 
-    def held_record(self, cur: sqlite3.Cursor, resident_code: str) -> CheckRecord | None:
-        row = cur.execute(f"SELECT {', '.join(PERSON_ITEMS)} FROM persons WHERE "
-                          "resident_code=? AND held_for=?",
-                          (resident_code, self.municipality_code)).fetchone()
-        if row is None:
-            return None
-        p = dict(zip(PERSON_ITEMS, row, strict=True))
-        p["birth_date"] = dt.date.fromisoformat(p["birth_date"])
-        return CheckRecord(**p)
+    def held_records(self, cur: sqlite3.Cursor, codes: list[str]) -> dict[str, CheckRecord]:
+        rows = cur.execute(f"SELECT {', '.join(PERSON_ITEMS)} FROM persons WHERE held_for=? "
+                           f"AND resident_code IN ({', '.join('?' * len(codes))})",
+                           (self.municipality_code, *codes))
+        out = {}
+        for row in rows:
+            p = dict(zip(PERSON_ITEMS, row, strict=True))
+            p["birth_date"] = dt.date.fromisoformat(p["birth_date"])
+            out[p["resident_code"]] = CheckRecord(**p)
+        return out
 
     def answer(self, body: bytes) -> bytes:
         try:

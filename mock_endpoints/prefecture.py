@@ -75,10 +75,10 @@ class PrefectureMock(checkpeer.CheckPeer, MockEndpoint):
                     (rec.resident_code, json.dumps(items, default=str, ensure_ascii=False)))
         return None, rec.resident_code, rec.update_seq
 
-    def held_record(self, cur: sqlite3.Cursor, resident_code: str) -> CheckRecord | None:
-        row = cur.execute("SELECT items FROM held WHERE resident_code=?",
-                          (resident_code,)).fetchone()
-        return _check_record(json.loads(row[0])) if row else None
+    def held_records(self, cur: sqlite3.Cursor, codes: list[str]) -> dict[str, CheckRecord]:
+        rows = cur.execute(f"SELECT resident_code, items FROM held WHERE resident_code IN "
+                           f"({', '.join('?' * len(codes))})", codes)
+        return {code: _check_record(json.loads(items)) for code, items in rows}
 
     def describe(self) -> dict[str, Any]:
         return {"identities": self.db.execute("SELECT count(*) FROM identities").fetchone()[0]}

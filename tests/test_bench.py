@@ -33,3 +33,13 @@ def test_the_short_initial_load_bench_prints_its_figures() -> None:
     for figure in ("initial load", "send batch"):
         line = next((x for x in done.stdout.splitlines() if x.startswith(figure)), None)
         assert line is not None and re.search(r"\d", line), f"no figure for {figure!r}"
+
+
+def test_the_consistency_bench_runs_on_a_small_register() -> None:
+    """(It had stopped running when the residents table gained a column.)"""
+    done = subprocess.run([sys.executable, "-m", "bench.consistency", "--residents", "3000"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if "residents  check" in x)
+    assert "planted ones found exactly" in line and "floor" in line and "CPU hub" in line

@@ -95,8 +95,27 @@ class Resident:
         return row
 
     def with_items(self, items: Mapping[str, Any]) -> Resident:
-        """The resident with ``items`` (field -> value) set: what a change makes of it."""
-        return dataclasses.replace(self, **items)
+        """The resident with ``items`` (field -> value) set: what a change makes of it
+        (``dataclasses.replace``, compiled for this class: once per change in the store
+        writer, where the general one cost a tenth of its time)."""
+        unknown = items.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"not a resident item: {sorted(unknown)[0]}")
+        return _with_items(self, items)
 
 
 _COLUMN_FIELDS = tuple(f.name for f in dataclasses.fields(Resident) if f.name != "card")
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Resident))
+
+
+def _compile_with_items() -> Any:
+    """``Resident(every field, from items if there else from the resident)``."""
+    names = [f.name for f in dataclasses.fields(Resident) if f.init]
+    assert all(n.isidentifier() for n in names)
+    args = ", ".join(f"items[{n!r}] if {n!r} in items else r.{n}" for n in names)
+    namespace: dict[str, Any] = {"Resident": Resident}
+    exec(f"def with_items(r, items):\n    return Resident({args})", namespace)  # noqa: S102
+    return namespace["with_items"]
+
+
+_with_items = _compile_with_items()
