@@ -79,6 +79,7 @@ from hub.domain.outcomes import OutboxItem, Outcome
 from hub.domain.register import Register
 from hub.domain.staff import decide_login
 from hub.store import AuditEntry, Conn, Store, anchors
+from hub.store.inbox import push_row
 
 log = logging.getLogger("jukihub.store")
 
@@ -115,6 +116,8 @@ def _hold(w: StoreWriter, conn: Conn, m: HoldMessages, _now: float) -> Reply:
 def _inbound(w: StoreWriter, conn: Conn, m: RecordInbound, now: float) -> Reply:
     code, result = m.refused_code, None
     answers: tuple[OutboxItem, ...] = ()
+    if m.transfer_in is not None or m.copy_request is not None:
+        w._keep_pushes(conn)  # (the inbox as it stands, for the resend's question)
     if (m.transfer_in is not None or m.copy_request is not None) and (
             held := w.store.inbox.find(conn, m.link, m.seq)) is not None:
         code = held.code  # a resend: answered as the first time
@@ -133,11 +136,14 @@ def _inbound(w: StoreWriter, conn: Conn, m: RecordInbound, now: float) -> Reply:
         log.info("transfer-in notice", extra={"event": "moves.transfer_in",
                                               "state": confirmed.state,
                                               "update_seq": confirmed.move_out_update_seq})
-    item_id = w.store.inbox.record(conn, m.link, m.seq, m.kind, m.body, code, now, result)
-    if (a := m.check) is not None:
+    if (a := m.check) is not None:  # the check's answer names its inbox item
+        w._keep_pushes(conn)  # (kept in the order they came)
+        item_id = w.store.inbox.record(conn, m.link, m.seq, m.kind, m.body, code, now, result)
         w.store.jobs.check_answered(conn, m.link, a.check_id, a.compared, a.held,
                                     a.differences, item_id, now)
-    w.store.link_state.advance_inbound(conn, m.link, m.seq)
+    else:  # written with the others of this transaction, at the end
+        w.pushes.append(push_row(m.link, m.seq, m.kind, m.body, code, now, result))
+    w.inbound[m.link] = max(w.inbound.get(m.link, 0), m.seq)  # written once, at the end
     if answers:  # after the commit: the answer to its link, then the push acknowledged
         def after_commit() -> None:
             w._announce(answers)
@@ -292,6 +298,8 @@ _OPS: dict[type, _Op] = {
 }
 # A link's own records: written only under the token of the link's current lease.
 _FENCED = frozenset({RecordAck, RecordDeadLetter, HoldMessages, RecordInbound})
+# Writes that neither read nor take the inbox: the pushes set aside may wait past them.
+_AFTER_PUSHES = frozenset({RecordAck, RecordInbound})
 
 
 class _Group:
@@ -333,6 +341,8 @@ class StoreWriter(pykka.ThreadingActor):
         self.subscribers: dict[str, Any] = {}
         self.anchored = 0  # the operation log's entry last anchored
         self.acks: dict[str, int] = {}  # link -> highest acknowledgement of this flush
+        self.inbound: dict[str, int] = {}  # link -> highest push of the peer's kept in it
+        self.pushes: list[tuple[object, ...]] = []  # inbox rows of this flush
         self._submits: list[SubmitChanges] = []
         self._ops: list[Any] = []
         self._pending = 0  # writes waiting in the two lists above
@@ -441,7 +451,7 @@ class StoreWriter(pykka.ThreadingActor):
 
     def _write_ops(self, conn: Conn, ops: list[tuple[int, Any]]) -> dict[int, Reply]:
         now = self.wall_clock()
-        self.acks = {}
+        self.acks, self.inbound, self.pushes = {}, {}, []
         replies = {}
         tokens: dict[str, int] | None = None
         for i, op in ops:
@@ -451,11 +461,20 @@ class StoreWriter(pykka.ThreadingActor):
                 if tokens.get(op.link) != op.token:
                     _fenced_off(op)
                     continue
+            if self.pushes and type(op) not in _AFTER_PUSHES:
+                self._keep_pushes(conn)  # what comes next may read the inbox
             reply = _OPS[type(op)].write(self, conn, op, now)
             if reply is not None:
                 replies[i] = reply
         self.store.link_state.advance(conn, self.acks)
+        self._keep_pushes(conn)
+        self.store.link_state.advance_inbound(conn, self.inbound)
         return replies
+
+    def _keep_pushes(self, conn: Conn) -> None:
+        """The pushes ``_inbound`` set aside, into the inbox in one statement."""
+        self.store.inbox.record_many(conn, self.pushes)
+        self.pushes = []
 
     def _unavailable(self, group: _Group, part: list[int]) -> None:
         """The store failed these writes: requests hear 503, links' records wait."""

@@ -42,7 +42,7 @@ from hub.departments import FEED_FIELDS
 from hub.store.accounts import AccountStore, SessionStore, StaffAccount, StaffSession
 from hub.store.approvals import ApprovalStore
 from hub.store.audit import AuditEntry, AuditStore, LoggedEntry
-from hub.store.base import Db, Sql
+from hub.store.base import Db, Sql, forget_session
 from hub.store.dead_letters import DeadLetter, DeadLetterStore, Flag, FlagStore
 from hub.store.feeds import FeedStore
 from hub.store.heartbeat import HeartbeatStore
@@ -117,6 +117,8 @@ class Store:
                     db.run(_PG_BEGIN_DURABLE if durable else _PG_BEGIN_RELAXED)
                 yield db
         except Exception:
+            if self.dialect == "postgresql" and not conn.invalidated:
+                forget_session(conn.connection.driver_connection)
             if conn.invalidated:
                 self._reset_writer()  # a broken connection is not reused
             raise

@@ -9,7 +9,9 @@ commit (``Store.transaction``), readers inside ``Store.reading``.
 Statements go straight to the driver's cursor (``Db``), in the driver's parameter style
 (``Sql``), and the rows of every change as one insert per table and batch — SQLite's
 ``executemany``, PostgreSQL's ``COPY`` (one round trip): no per-statement or
-per-parameter processing on the way.  A change is about ten statements, and
+per-parameter processing on the way.  Rows a batch changes go the same way
+(``Update``): SQLite's ``executemany`` of the ``UPDATE``; on PostgreSQL a ``COPY`` into
+a temporary table of the session, then one ``UPDATE … FROM`` it.  A change is about ten statements, and
 SQLAlchemy's own execution path cost more than they did.  SQLAlchemy still owns the
 engine, the pool and the transactions, and the tables and migrations are its.  SQLite
 receives dates and times as ISO text (adapters registered by ``hub.store.engine``) in
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -61,6 +64,20 @@ class Insert:
     copy: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Whole rows of one table, each found by its ``key`` columns' stored values (given
+    after the new values; each key at most once in a batch): ``sql`` for
+    ``executemany`` (SQLite); on PostgreSQL the temporary table's ``create`` (once per
+    session: it keeps no rows past a commit), its ``copy`` and the ``UPDATE … FROM`` it
+    (``apply``)."""
+
+    sql: str
+    create: str | None = None
+    copy: str | None = None
+    apply: str | None = None
+
+
 class Db:
     """A database transaction's connection as the store classes use it: the driver's
     own cursor.  (``conn`` is the SQLAlchemy connection it belongs to.)"""
@@ -89,6 +106,24 @@ class Db:
         if rows:
             self.cursor.executemany(sql, rows)
 
+    def update(self, rows_of: Update, rows: Sequence[Sequence[Any]]) -> None:
+        """Changed rows: each row's new values in the columns' order, then its key's
+        stored values."""
+        if not rows:
+            return
+        if rows_of.copy is None:
+            self.cursor.executemany(rows_of.sql, rows)
+            return
+        assert rows_of.create is not None and rows_of.apply is not None
+        made = _PREPARED.setdefault(self.cursor.connection, set())
+        if rows_of.create not in made:
+            self.cursor.execute(rows_of.create)
+            made.add(rows_of.create)
+        with self.cursor.copy(rows_of.copy) as copy:
+            for row in rows:
+                copy.write_row(row)
+        self.cursor.execute(rows_of.apply)
+
     def insert(self, into: Insert, rows: Sequence[Sequence[Any]]) -> None:
         """New rows, in the columns' order."""
         if not rows:
@@ -99,6 +134,16 @@ class Db:
         with self.cursor.copy(into.copy) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+# PostgreSQL sessions (driver connections) whose temporary tables exist already.  A
+# table created in a transaction that then fails is gone with it: ``forget_session``.
+_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def forget_session(driver_connection: Any) -> None:
+    """The session's transaction failed: what it created may be gone."""
+    _PREPARED.pop(driver_connection, None)
 
 
 class Sql:
@@ -119,6 +164,24 @@ class Sql:
         sets = ", ".join(f"{c} = {self.mark}" for c in columns)
         where = " AND ".join(f"{k} = {self.mark}" for k in key)
         return f"UPDATE {table} SET {sets} WHERE {where}"
+
+    def update_rows(self, table: str, columns: Sequence[str], key: Sequence[str]) -> Update:
+        """Whole rows of ``table`` changed in a batch (see ``Update``); ``columns`` are
+        all of the table's, in its order."""
+        sql = self.update(table, columns, key)
+        if self.dialect != "postgresql":
+            return Update(sql)
+        temp = f"{table}_changed"
+        stored = [f"stored_{k}" for k in key]
+        keys = ", ".join(f"{k} AS stored_{k}" for k in key)
+        sets = ", ".join(f"{c} = t.{c}" for c in columns)
+        where = " AND ".join(f"{table}.{k} = t.stored_{k}" for k in key)
+        return Update(
+            sql,
+            create=(f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS "
+                    f"SELECT {', '.join(columns)}, {keys} FROM {table} WITH NO DATA"),
+            copy=f"COPY {temp} ({', '.join([*columns, *stored])}) FROM STDIN",
+            apply=f"UPDATE {table} SET {sets} FROM {temp} AS t WHERE {where}")
 
     def marks(self, n: int) -> str:
         """``?, ?, ?`` for an ``IN (…)`` of ``n`` values."""

@@ -25,13 +25,22 @@ class InboxItem:
     result: dict[str, Any] | None = None  # what the hub did with it (a 転入通知: 転出確定)
 
 
+def push_row(link: str, peer_seq: int, kind: str, body: bytes, refused_code: str | None,
+             now: float, result: dict[str, Any] | None = None) -> tuple[object, ...]:
+    """A push's ``inbox`` row, as ``record`` and ``record_many`` take it."""
+    return (link, peer_seq, kind, body, now, "refused" if refused_code else "new",
+            refused_code, json.dumps(result, sort_keys=True) if result is not None else None)
+
+
 class InboxStore:
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
         self._id = sql.text("SELECT id FROM inbox WHERE link = ? AND peer_seq = ?")
-        self._insert = sql.text("INSERT INTO inbox (link, peer_seq, kind, body, received_at, "
-                                "state, code, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                                "RETURNING id")
+        # A resend of a push kept before inserts nothing (and returns no id).
+        self._keep = sql.text("INSERT INTO inbox (link, peer_seq, kind, body, received_at, "
+                              "state, code, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                              "ON CONFLICT (link, peer_seq) DO NOTHING")
+        self._insert = self._keep + " RETURNING id"
         self._state = sql.text("SELECT state FROM inbox WHERE id = ?")
         self._take = ("UPDATE inbox SET state = 'acknowledged', acknowledged_at = ?, "
                       "operator_id = ?, terminal_id = ? WHERE id = ?")
@@ -44,13 +53,17 @@ class InboxStore:
     def record(self, db: Db, link: str, peer_seq: int, kind: str, body: bytes,
                refused_code: str | None, now: float,
                result: dict[str, Any] | None = None) -> int:
-        """Keep a push (once: a resend after a reconnect finds the first); its id."""
-        held = db.scalar(self._id, (link, peer_seq))
-        if held is not None:
-            return int(held)
-        return int(db.scalar(self._insert, (
-            link, peer_seq, kind, body, now, "refused" if refused_code else "new",
-            refused_code, json.dumps(result, sort_keys=True) if result is not None else None)))
+        """Keep a push (once: a resend after a reconnect finds the first); its id.  One
+        statement for a new push, the common case."""
+        made = db.scalar(self._insert, push_row(link, peer_seq, kind, body, refused_code, now,
+                                                result))
+        return int(made if made is not None else db.scalar(self._id, (link, peer_seq)))
+
+    @named("inbox.record_many")
+    def record_many(self, db: Db, rows: list[tuple[object, ...]]) -> None:
+        """Keep pushes whose ids no one needs now (``push_row`` each), in one statement;
+        a resend among them is kept once, as ``record`` keeps it."""
+        db.many(self._keep, rows)
 
     @named("inbox.find")
     def find(self, db: Db, link: str, peer_seq: int) -> InboxItem | None:

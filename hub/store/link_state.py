@@ -67,5 +67,6 @@ class LinkStateStore:
         return (int(row[0]), int(row[1])) if row is not None else (1, 0)
 
     @named("link_state.advance_inbound")
-    def advance_inbound(self, db: Db, link: str, seq: int) -> None:
-        db.run(self._inbound, (seq, link, seq))
+    def advance_inbound(self, db: Db, applied: Mapping[str, int]) -> None:
+        """The peers' pushes kept (link -> the highest): only ever forward."""
+        db.many(self._inbound, [(seq, link, seq) for link, seq in applied.items()])

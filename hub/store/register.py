@@ -55,7 +55,7 @@ class RegisterStore:
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
         self._insert_resident = sql.insert("residents", RESIDENT_COLUMNS)
-        self._update_resident = sql.update("residents", RESIDENT_COLUMNS, ("atena_number",))
+        self._update_resident = sql.update_rows("residents", RESIDENT_COLUMNS, ("atena_number",))
         self._insert_identity = sql.insert("identity_records", _IDENTITY_COLUMNS)
         self._provided = sql.text(
             "SELECT 1 FROM wide_area_provisions WHERE request_number = ?")
@@ -213,8 +213,8 @@ class RegisterStore:
     @named("register.write")
     def write(self, db: Db, w: RegisterWrites) -> None:
         """Every register row of a batch, one ``executemany`` per table."""
-        db.many(self._update_resident,
-                [(*_RESIDENT_VALUES(row), atena) for row, atena in w.changed_residents])
+        db.update(self._update_resident,
+                  [(*_RESIDENT_VALUES(row), atena) for row, atena in w.changed_residents])
         db.insert(self._insert_resident, [_RESIDENT_VALUES(r) for r in w.new_residents])
         db.insert(self._insert_identity,
                 [(*_IDENTITY_VALUES(rec), prev) for rec, prev in w.identities])
