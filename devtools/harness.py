@@ -308,18 +308,19 @@ class Env:
         assert status == 200, f"{mock} mock applied only {state.get('applied_seq')} of {seq}"
         return state
 
-    def settle(self, timeout: float = 600) -> None:
+    def settle(self, timeout: float = 600, links: tuple[str, ...] = LINK_NAMES) -> None:
         """Until every link's peer has applied every message the hub numbered for it,
         and the hub has taken every push (J-LIS's numbers, whose designations cause
-        more messages): repeated until nothing new appears.  Every mock must run."""
+        more messages): repeated until nothing new appears.  The mocks of ``links``
+        (every link's, unless given) must run."""
         last: dict[str, int] = {}
         while True:
-            for name in LINK_NAMES:
+            for name in links:
                 pushed = len(self.control_of(name, "GET", "/pushes")[1])
                 status, _ = self.control_of(name, "GET",
                                             f"/wait?pushes_settled={pushed}&timeout={timeout}")
                 assert status == 200, f"{name}: pushes not settled in {timeout} s"
-            targets = {link: self.sent_on(link) for link in LINK_NAMES}
+            targets = {link: self.sent_on(link) for link in links}
             for link, target in targets.items():
                 self.wait_applied(target, timeout=timeout, mock=link)
             if targets == last:
