@@ -45,11 +45,11 @@ from actors.link_metrics import LinkMetrics
 from actors.link_outbound import LinkOutbound
 from actors.queries import LinkQueries
 from actors.relayed_queries import RelayedQueries
-from hub import metrics
 from hub.config import LinkConfig
 from hub.domain.consistency import CHECK_LINKS
 from hub.domain.dead_letters import Mended, mend
 from hub.store import Store
+from hub.support import metrics
 from protocols import session as s
 from protocols.errors import RemoteProtocolError
 

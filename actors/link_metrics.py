@@ -8,9 +8,9 @@ import logging
 from collections.abc import Iterable
 
 from actors.outbound_window import OutboundWindow
-from hub import metrics
 from hub.domain.inbound import CheckAnswer
 from hub.domain.outcomes import OutboxItem
+from hub.support import metrics
 
 log = logging.getLogger("jukihub.link")
 

@@ -72,7 +72,6 @@ from actors.messages import (
     tell_if_alive,
 )
 from actors.writer_health import WriterBoard
-from hub import metrics
 from hub.domain import wide_area
 from hub.domain.errors import HubError, UnavailableError
 from hub.domain.outcomes import OutboxItem, Outcome
@@ -80,6 +79,7 @@ from hub.domain.register import Register
 from hub.domain.staff import decide_login
 from hub.store import AuditEntry, Conn, Store, anchors
 from hub.store.inbox import push_row
+from hub.support import metrics
 
 log = logging.getLogger("jukihub.store")
 

@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub import metrics
+from hub.support import metrics
 
 
 @dataclass(frozen=True, slots=True)

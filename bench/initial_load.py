@@ -68,7 +68,7 @@ def load(path: Path, tmp: Path) -> tuple[float, float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
+        [sys.executable, "-m", "hub.commands", "--config", str(CONFIG),
          "--set", f'hub.data_dir="{tmp}"', "--set", f'store.url="sqlite:///{tmp / "jukihub.db"}"',
          "load", str(path), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     took = time.perf_counter() - started

@@ -19,7 +19,7 @@ from typing import Any
 from twisted.internet import defer, endpoints
 from twisted.internet.protocol import Factory, Protocol
 
-from hub.tls import client_options, server_options
+from hub.support.tls import client_options, server_options
 from protocols.session import Acked, DataFrame, PeerHello, Role, Session
 
 M, LINK = "222038", "prefecture"

@@ -69,8 +69,8 @@ def render(case: dict[str, Any]) -> str:
 def scrape_fresh_hub(certs_dir: Path, folder: Path) -> str:
     """``/metrics`` of a hub just started with the five mocks, once every link is ready."""
     from devtools.harness import Env
-    from hub.client import HttpsClient
     from hub.config import LINK_NAMES
+    from hub.support.client import HttpsClient
 
     env = Env(folder, certs_dir)
     try:

@@ -37,11 +37,11 @@ from certs.devca import init_certs
 from devtools.control import control
 from devtools.harness import known_elsewhere, seed_national
 from devtools.synthetic import Synth
-from hub.admin import add_account
-from hub.client import HttpsClient
+from hub.commands.admin import add_account
 from hub.config import load_config
 from hub.store import Store
 from hub.store.engine import make_engine, migrate
+from hub.support.client import HttpsClient
 
 STAFF = {"operator_id": "demo01", "terminal_id": "t01"}  # the register system's own clerk
 # Staff accounts the demo makes (one per person): a supervisor, who does the tour, and
@@ -207,7 +207,7 @@ def _staff_tour(host: str, port: int, certs_dir: Path, controls: dict[str, int],
 def run_demo(config_path: Path, overrides: list[str], n: int) -> int:
     from twisted.internet import reactor as _reactor
 
-    from hub.logs import setup_logging
+    from hub.support.logs import setup_logging
 
     reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
     base = load_config(config_path, overrides)

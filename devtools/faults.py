@@ -300,7 +300,7 @@ class Hubs:
             self.second, self.second_port = proc, port
 
     def client(self, turn: int) -> Any:
-        from hub.client import HttpsClient
+        from hub.support.client import HttpsClient
 
         with self.lock:
             port = self.env.intake_port if turn % 2 == 0 else self.second_port

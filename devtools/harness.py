@@ -1,6 +1,6 @@
 """Run the hub and mock endpoints as real subprocesses, for tests and the benchmark.
 
-Each is ``python -m hub.cli …`` with the repository's ``config.toml`` and overrides
+Each is ``python -m hub.commands …`` with the repository's ``config.toml`` and overrides
 (ports 0, a temporary data folder, quick backoff).  Their JSON log lines are read by
 a thread; tests wait on log events (readiness, link state, dead letters) with a
 timeout — no sleeps.  Ports are read back from the readiness lines.
@@ -20,8 +20,8 @@ from typing import Any
 
 from devtools.control import control
 from devtools.leaks import WATCH
-from hub.client import HttpsClient
 from hub.config import LINK_NAMES, load_config
+from hub.support.client import HttpsClient
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config.toml"
@@ -33,7 +33,7 @@ class Proc:
     """A jukihub subprocess whose JSON log lines can be waited on."""
 
     def __init__(self, args: list[str], overrides: list[str], name: str) -> None:
-        cmd = [sys.executable, "-m", "hub.cli", "--config", str(CONFIG)]
+        cmd = [sys.executable, "-m", "hub.commands", "--config", str(CONFIG)]
         for o in overrides:
             cmd += ["--set", o]
         self.name = name
@@ -249,7 +249,7 @@ class Env:
         hub's store and data."""
         overrides = [*self.common(), f'store.url="{self.store_url}"']
         return subprocess.run(
-            [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
+            [sys.executable, "-m", "hub.commands", "--config", str(CONFIG),
              *[a for o in overrides for a in ("--set", o)], *args],
             cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
             env={**os.environ, **(env or {})})
@@ -262,7 +262,7 @@ class Env:
 
     def add_staff(self, user_id: str, *roles: str, password: str = STAFF_PASSWORD) -> None:
         """A staff account in the hub's store (as ``jukihub users add`` makes one)."""
-        from hub.admin import add_account
+        from hub.commands.admin import add_account
         from hub.store import Store
         from hub.store.engine import make_engine, migrate
 

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from hub.tls import blocking_client_context
+from hub.support.tls import blocking_client_context
 
 _FORWARDED = ("content-type", "cookie", "content-length")
 _RETURNED = ("content-type", "set-cookie", "location", "retry-after")

@@ -56,7 +56,6 @@ from actors.messages import (
 )
 from actors.store_writer import StoreWriter
 from actors.writer_health import WriterBoard
-from hub import metrics
 from hub.api.backend import LocalBackend
 from hub.api.context import Api, Intake, IntakeMeters, Reads
 from hub.api.metrics_page import MetricsPage
@@ -68,12 +67,13 @@ from hub.config import Config
 from hub.domain import backups, consistency
 from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
 from hub.domain.register import Register
-from hub.logs import emit
 from hub.net.intake_processes import IntakeProcesses, spawn_intake
 from hub.net.link_client import LinkTransport
 from hub.store import AuditEntry, Store
 from hub.store.engine import make_engine, migrate
-from hub.tls import client_options, server_options
+from hub.support import metrics
+from hub.support.logs import emit
+from hub.support.tls import client_options, server_options
 from protocols.charconv import UnifiedCharset
 from protocols.consistency import MAX_RECORDS
 

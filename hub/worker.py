@@ -29,9 +29,9 @@ from hub.api.openapi import Contract
 from hub.api.remote import RemoteBackend
 from hub.api.server import ApiResource, Site
 from hub.config import config_from_raw
-from hub.logs import emit, setup_logging
 from hub.net.ipc import MessageProtocol
-from hub.tls import server_options
+from hub.support.logs import emit, setup_logging
+from hub.support.tls import server_options
 from protocols.charconv import UnifiedCharset
 
 IPC_FD, LISTEN_FD = 3, 4

@@ -30,7 +30,7 @@ from twisted.internet import defer
 from twisted.internet.protocol import Factory
 from twisted.web import server
 
-from hub.tls import server_options
+from hub.support.tls import server_options
 from mock_endpoints.control import ControlAPI
 from mock_endpoints.protocol import MockProtocol
 from protocols.errors import BodyError

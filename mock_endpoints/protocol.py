@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
-from hub.tls import peer_common_name
+from hub.support.tls import peer_common_name
 from protocols.errors import RemoteProtocolError
 from protocols.session import (
     Acked,

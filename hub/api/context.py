@@ -22,12 +22,12 @@ from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
 from actors.writer_health import WriterBoard
-from hub import metrics
-from hub.access import Principal
 from hub.config import Config, IntakeConfig
+from hub.config.access import Principal
 from hub.domain.errors import UnavailableError
 from hub.domain.operations import Closed
 from hub.store import StaffSession, Store
+from hub.support import metrics
 from protocols.charconv import UnifiedCharset
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from twisted.internet import defer
 from hub.api.context import Answer, Api, Call
 from hub.api.jobs import start_job
 from hub.api.sessions import audit
-from hub.departments import Department, shown
+from hub.config.departments import Department, shown
 from hub.domain import feeds
 from hub.domain.errors import HubError
 from protocols.jsonable import plain

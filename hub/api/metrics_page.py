@@ -11,7 +11,7 @@ from prometheus_client.twisted import MetricsResource
 from twisted.internet import defer
 from twisted.web import resource, server
 
-from hub.tls import peer_common_name
+from hub.support.tls import peer_common_name
 
 log = logging.getLogger("jukihub.app")
 

@@ -25,7 +25,7 @@ from typing import Any
 import fastjsonschema
 import yaml
 
-from hub.access import RIGHTS
+from hub.config.access import RIGHTS
 from hub.domain.errors import RequestError
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
@@ -46,7 +46,7 @@ class Operation:
 
     method: str
     path: str
-    right: str = ""          # x-jukihub-right: the right a caller needs (hub.access)
+    right: str = ""          # x-jukihub-right: the right a caller needs (hub.config.access)
     body: Validator | None = None
     body_required: bool = False
     # name -> (in: path | query, JSON type, compiled check of the converted value)
@@ -123,7 +123,7 @@ class Contract:
         right = spec.get("x-jukihub-right")
         if right not in RIGHTS:
             raise ValueError(f"{method} {template}: x-jukihub-right {right!r} is not a right "
-                             "of hub.access.RIGHTS")
+                             "of hub.config.access.RIGHTS")
         op = Operation(method, template, right)
         body = spec.get("requestBody")
         if body is not None:

@@ -23,12 +23,12 @@ import pykka
 from twisted.internet import defer, task
 
 from actors.messages import ProbeWrite
-from hub import metrics
 from hub.api.context import Answer, Api, Call
 from hub.api.jobs import start_job
 from hub.api.sessions import audit
 from hub.domain import operations as ops
 from hub.store import Flag
+from hub.support import metrics
 
 log = logging.getLogger("jukihub.operations")
 

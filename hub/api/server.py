@@ -64,7 +64,6 @@ from twisted.internet import defer
 from twisted.python.threadpool import ThreadPool
 from twisted.web import http, resource, server
 
-from hub.access import SESSION_LOGIN, Admission, Principal
 from hub.api import console
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
@@ -72,10 +71,11 @@ from hub.api.openapi import Contract, ResponseMismatch, decode_json
 from hub.api.routes import Route, match, methods_of
 from hub.api.sessions import refusal_entry
 from hub.api.web import Console, Docs
+from hub.config.access import SESSION_LOGIN, Admission, Principal
 from hub.domain.errors import HubError, RequestError, UnavailableError
 from hub.domain.operations import CLOSED_CODES
 from hub.store import AuditEntry
-from hub.tls import peer_common_name
+from hub.support.tls import peer_common_name
 
 log = logging.getLogger("jukihub.intake")
 

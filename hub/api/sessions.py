@@ -28,8 +28,8 @@ from typing import Any
 from twisted.internet import defer
 
 from actors.messages import KeepSession, RecordAudit, RecordLogin
-from hub.access import SESSION_LOGIN, Principal
 from hub.api.context import Answer, Api, Call
+from hub.config.access import SESSION_LOGIN, Principal
 from hub.domain import staff
 from hub.domain.errors import HubError
 from hub.store import AuditEntry, StaffAccount, StaffSession

@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.web import server
 
-from hub.access import Admission
 from hub.api.context import Answer
 from hub.api.openapi import OPENAPI_PATH
+from hub.config.access import Admission
 from hub.domain.operations import short_duration
-from hub.tls import peer_common_name
+from hub.support.tls import peer_common_name
 
 if TYPE_CHECKING:
     from hub.api.server import ApiResource

@@ -1,5 +1,5 @@
 """A department's feed (庁内連携): the register's changes in 更新順番号 order after a
-cursor, each filtered to the department's fields (``hub.departments.shown``).  Its
+cursor, each filtered to the department's fields (``hub.config.departments.shown``).  Its
 first extract — everything from the start — is a bulk output: while the register holds
 more than ``[controls] bulk_threshold`` people, a department's feed opens only once a
 supervisor approves it (``hub.domain.approvals``); below that it opens at once."""

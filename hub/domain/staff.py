@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from hub.access import AccessConfig
+from hub.config.access import AccessConfig
 from hub.domain.errors import HubError
 from hub.store import Conn, StaffAccount, StaffSession, Store
 

@@ -37,8 +37,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
-from hub import metrics
-from hub.departments import FEED_FIELDS
+from hub.config.departments import FEED_FIELDS
 from hub.store.accounts import AccountStore, SessionStore, StaffAccount, StaffSession
 from hub.store.approvals import ApprovalStore
 from hub.store.audit import AuditEntry, AuditStore, LoggedEntry
@@ -54,6 +53,7 @@ from hub.store.link_state import LinkState, LinkStateStore
 from hub.store.loads import LoadRefusal, LoadState, LoadStore
 from hub.store.outbox import OutboxRow, OutboxStore
 from hub.store.register import RegisterStore, RegisterWrites
+from hub.support import metrics
 
 # The connection a named transaction runs in, for the layers above (which never use
 # SQLAlchemy or a driver themselves).

@@ -30,7 +30,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 
-from hub import metrics
+from hub.support import metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")

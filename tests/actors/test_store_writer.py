@@ -32,7 +32,6 @@ from actors.messages import (
 from actors.store_writer import StoreWriter
 from actors.writer_health import WriterBoard
 from devtools.synthetic import Synth
-from hub import metrics
 from hub.domain.changes import parse_change
 from hub.domain.errors import HubError
 from hub.domain.outcomes import Outcome
@@ -40,6 +39,7 @@ from hub.domain.register import Register
 from hub.store import AuditEntry, Store
 from hub.store.engine import make_engine, migrate
 from hub.store.tables import audit_log, link_state, residents
+from hub.support import metrics
 from tests.actors.helpers import claim_lease
 
 TODAY = dt.date(2026, 11, 27)

@@ -14,10 +14,10 @@ import pytest
 
 from devtools.register_file import HEADER, write_register
 from hub.api.openapi import Contract
+from hub.commands.load import pooled
 from hub.domain.changes import parse_change
 from hub.domain.initial_load import Loader, LoadError, Progress
 from hub.domain.register import Register
-from hub.loading import pooled
 from hub.store import Store
 from hub.store.engine import make_engine, migrate
 from protocols.intermediate import CodeRequest, CopyUpdate, decode_to_intermediate

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from hub.commands.operate import render_status
 from hub.domain import dead_letters, operations
 from hub.domain.errors import HubError
 from hub.domain.register import Register
-from hub.operate import render_status
 from hub.store import Flag, Store
 from hub.store.engine import make_engine, migrate
 

@@ -152,8 +152,8 @@ def test_store_errors_never_quote_values(writer: Register, store_url: str) -> No
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
 
-    from hub.logs import JsonFormatter
     from hub.store.tables import audit_log
+    from hub.support.logs import JsonFormatter
 
     name = "".join(["髙橋", "一郎"])  # not in the source line a traceback shows
     with pytest.raises(IntegrityError) as err, writer.store.engine.begin() as conn:

@@ -10,8 +10,8 @@ from typing import Any
 import argon2
 import pytest
 
-from hub.access import AccessError, access_from_raw
 from hub.api.sessions import digest, new_token
+from hub.config.access import AccessError, access_from_raw
 from hub.domain import staff
 from hub.domain.errors import HubError
 from hub.store import StaffAccount, Store

@@ -8,11 +8,11 @@ from typing import Any
 
 from devtools.harness import CONFIG, STAFF_PASSWORD, Env
 from devtools.synthetic import Synth
-from hub.access import Principal
 from hub.api.openapi import Contract
 from hub.api.routes import ROUTES
-from hub.client import HttpsClient
 from hub.config import load_config
+from hub.config.access import Principal
+from hub.support.client import HttpsClient
 
 REFUSALS = {"not_permitted", "client_not_allowed", "login_required"}
 

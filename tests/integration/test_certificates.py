@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devtools.harness import Env
-from hub.client import HttpsClient
+from hub.support.client import HttpsClient
 
 
 def test_a_revoked_certificate_is_refused_everywhere(tmp_path: Path, certs_dir: Path) -> None:

@@ -42,7 +42,7 @@ def test_planted_differences_are_found_exactly(env_with: Any) -> None:
 
     e.add_staff("op021", "supervisor")
     run = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
+        [sys.executable, "-m", "hub.commands", "--config", str(CONFIG),
          *[arg for o in e.common() for arg in ("--set", o)],
          "consistency", "run", "--port", str(e.intake_port), "--user", "op021",
          "--timeout", "60"],

@@ -15,7 +15,7 @@ import pytest
 from devtools.harness import CONFIG, Env
 from devtools.synthetic import Synth
 from hub.config import load_config
-from hub.departments import ALWAYS
+from hub.config.departments import ALWAYS
 from tests.integration.test_prefecture_path import post_all
 
 DEPARTMENTS = load_config(CONFIG).departments

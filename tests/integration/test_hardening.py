@@ -29,10 +29,10 @@ from devtools.harness import STAFF_PASSWORD, Env
 from devtools.synthetic import Synth
 from hub.api.openapi import Contract
 from hub.api.routes import ROUTES
-from hub.client import HttpsClient
 from hub.config import load_config
 from hub.domain.errors import RequestError
 from hub.store.tables import metadata
+from hub.support.client import HttpsClient
 from tests.integration.test_access import samples
 from tests.integration.test_prefecture_path import post_all
 

@@ -91,7 +91,7 @@ def test_a_load_killed_mid_file_goes_on_where_it_stopped(tmp_path: Path) -> None
     path = tmp_path / "register.csv"
     write_register(path, 6000)
     store = tmp_path / "jukihub.db"
-    command = [sys.executable, "-m", "hub.cli", "--config", str(CONFIG),
+    command = [sys.executable, "-m", "hub.commands", "--config", str(CONFIG),
                "--set", f'hub.data_dir="{tmp_path}"',
                "--set", f'store.url="sqlite:///{store}"',
                "load", str(path), "--batch", "200", "--workers", "0"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from devtools.harness import Env
 from devtools.synthetic import Synth
-from hub.client import HttpsClient
+from hub.support.client import HttpsClient
 from hub.worker import INLINE_BELOW
 
 

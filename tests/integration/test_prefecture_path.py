@@ -15,7 +15,7 @@ import pytest
 
 from devtools.harness import Env, check_order
 from devtools.synthetic import Synth
-from hub.client import HttpsClient
+from hub.support.client import HttpsClient
 
 
 def post_all(client: HttpsClient, changes: list[dict[str, Any]], batch: int = 20,

@@ -27,7 +27,7 @@ import yaml
 
 from devtools import alert_case, dashboard
 from devtools.synthetic import Synth
-from hub.client import HttpsClient
+from hub.support.client import HttpsClient
 from tests.integration.test_prefecture_path import post_all
 
 OPS = Path(__file__).resolve().parents[2] / "hub" / "ops"

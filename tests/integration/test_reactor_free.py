@@ -16,10 +16,10 @@ from twisted.internet.protocol import Factory, Protocol
 
 from devtools.synthetic import Synth
 from hub.app import Hub
-from hub.client import HttpsClient
 from hub.config import LINK_NAMES, load_config
 from hub.store.inbox import InboxStore
-from hub.tls import server_options
+from hub.support.client import HttpsClient
+from hub.support.tls import server_options
 from protocols.session import Heartbeat, PeerHello, Role, Session
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """A small blocking HTTPS client with a client certificate: the CLI's (``jukihub
 consistency run``), and the dev tools' (demo, tests, benchmark) for the intake API and
-``/metrics``.  Its TLS context comes from ``hub.tls``, like every other.
+``/metrics``.  Its TLS context comes from ``hub.support.tls``, like every other.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from hub.tls import blocking_client_context
+from hub.support.tls import blocking_client_context
 
 
 class HttpsClient:

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub import admin, loading, operate
+from hub.commands import admin, load, operate
+from hub.commands.operate import staff_client
 from hub.config import Config, ConfigError, load_config
 from hub.domain.errors import HubError
-from hub.logs import emit, setup_logging
-from hub.operate import staff_client
+from hub.support.logs import emit, setup_logging
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="the staff terminal's client certificate to use")
         p.add_argument("--host", default="", help="intake host (default: from config)")
         p.add_argument("--port", type=int, default=0, help="intake port (default: config)")
-    admin_parsers = [*admin.add_parsers(sub), loading.add_parser(sub)]
+    admin_parsers = [*admin.add_parsers(sub), load.add_parser(sub)]
     # Options may come before or after the command.
     for p in (sub.choices["run"], sub.choices["migrate"], init, revoke, mock, crun, export,
               *admin_parsers, *operate_parsers):

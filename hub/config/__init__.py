@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.access import AccessConfig, AccessError, access_from_raw
-from hub.departments import DEPARTMENT_ROLE, Department, departments_from_raw
+from hub.config.access import AccessConfig, AccessError, access_from_raw
+from hub.config.departments import DEPARTMENT_ROLE, Department, departments_from_raw
 from protocols.codes import is_municipality_code
 
 LINK_NAMES = ("prefecture", "national", "card", "intermediate", "moj")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.access import AccessError
+from hub.config.access import AccessError
 from protocols.identity import FIELDS
 
 DEPARTMENT_ROLE = "department"

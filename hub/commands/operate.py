@@ -27,7 +27,7 @@ from hub.domain.operations import job_progress, short_duration
 
 def staff_client(args: argparse.Namespace, cfg: Config, timeout: float = 90.0) -> Any:
     """A logged-in staff client (the password asked for, or $JUKIHUB_PASSWORD)."""
-    from hub.client import HttpsClient
+    from hub.support.client import HttpsClient
 
     client = HttpsClient(args.host or cfg.intake.host, args.port or cfg.intake.port,
                          cfg.certs_dir, args.party, timeout=timeout)
