@@ -26,10 +26,10 @@ from twisted.python.threadpool import ThreadPool
 
 from hub.api.context import Intake, RelayedMeters
 from hub.api.openapi import Contract
-from hub.api.remote import RemoteBackend
+from hub.api.remote import Meters, RemoteBackend
 from hub.api.server import ApiResource, Site
 from hub.config import config_from_raw
-from hub.net.ipc import MessageProtocol
+from hub.net.ipc import Flush, Flushed, Gate, GateApplied, MessageProtocol, Ready
 from hub.support.logs import emit, setup_logging
 from hub.support.tls import server_options
 from protocols.charconv import UnifiedCharset
@@ -58,13 +58,13 @@ def main() -> int:
             reactor.stop()
 
     def received(message: Any) -> None:
-        if message[0] == "flush":  # a scrape of the hub's /metrics is waiting for ours
-            ipc.send(("meters", meters.take()))
-            ipc.send(("flushed",))
-        elif message[0] == "gate":  # maintenance or backpressure: the hub's Gate
-            intake.closed = message[1]
-            ipc.send(("gate_applied", message[2]))  # the hub says so only after this
-        else:
+        if type(message) is Flush:  # a scrape of the hub's /metrics is waiting for ours
+            ipc.send(Meters(meters.take()))
+            ipc.send(Flushed())
+        elif type(message) is Gate:  # maintenance or backpressure: the hub's Gate
+            intake.closed = message.closed
+            ipc.send(GateApplied(message.generation))  # the hub says so only after this
+        else:  # an answer to one of the backend's questions
             backend.received(message)
 
     ipc = MessageProtocol(received, lost)
@@ -81,12 +81,12 @@ def main() -> int:
 
     def relay() -> None:
         if events := meters.take():
-            ipc.send(("meters", events))
+            ipc.send(Meters(events))
 
     relaying = task.LoopingCall(relay)
     relaying.clock = reactor
     relaying.start(0.2, now=False)
-    ipc.send(("ready", os.getpid()))
+    ipc.send(Ready(os.getpid()))
     emit("intake.worker_started", worker=number)
     reactor.addSystemEventTrigger("before", "shutdown", workers.stop)
     reactor.run()

@@ -1,19 +1,18 @@
 """The intake in worker processes: the two ends of the conversation between an intake
 worker process and the hub, over a private socketpair (``hub.net.ipc`` carries the
-messages).
+messages, and the processes' own).
 
 A worker checks and prepares requests itself (TLS, HTTP, JSON, the OpenAPI document,
-the format checks), then asks the hub — ``("submit", n, requests)`` for the store
-writer, ``("call", n, method, path, call)`` for any other route's handler (the
-``Call`` carries the caller's certificate name, session token or system principal) —
-and the hub answers ``("outcomes", n, outcomes)`` or ``("answer", n, answer)``.  The
-worker's meters go along as ``("meters", events)``; a refusal's 操作ログ entry is
-``("audit", n, entry)``, answered once committed; a staff caller's session and right
-are ``("authorize", n, call)``, answered with the caller or the refusal before the
-worker looks at the request's body.
+the format checks), then asks the hub — ``Submit`` for the store writer, ``Handle`` for
+any other route's handler (the ``Call`` carries the caller's certificate name, session
+token or system principal) — and the hub answers ``Outcomes`` or ``Answer`` with the
+question's number.  The worker's meters go along as ``Meters``; a refusal's 操作ログ
+entry is ``Record``, answered once committed; a staff caller's session and right are
+``Authorize``, answered with the caller or the refusal before the worker looks at the
+request's body.
 
-The messages are Python objects (pickled by ``hub.net.ipc``): the socketpair is the
-hub's own, inherited by the processes it spawned, never reachable from outside.
+The messages are dataclasses, pickled by ``hub.net.ipc``: the socketpair is the hub's
+own, inherited by the processes it spawned, never reachable from outside.
 """
 
 from __future__ import annotations
@@ -21,23 +20,91 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hub.api.backend import (
     Answered,
     Authorized,
     LocalBackend,
-    Outcomes,
     Recorded,
     on_reactor,
     outcomes_for_a_worker,
 )
-from hub.api.context import Answer, Call, IntakeMeters
+from hub.api.backend import Outcomes as OnOutcomes
+from hub.api.context import Answer as HandlerAnswer
+from hub.api.context import Call, IntakeMeters
 from hub.api.routes import ROUTES, Route
 from hub.domain.outcomes import Outcome, Request
 from hub.store import AuditEntry
 
 Send = Callable[[Any], None]  # sends one message (on the reactor thread)
+
+
+# ---- worker → hub --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    """Requests for the store writer."""
+
+    n: int
+    requests: list[Request]
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    """A call of the route ``method path``'s handler."""
+
+    n: int
+    method: str
+    path: str
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class Authorize:
+    """A staff caller's session and right."""
+
+    n: int
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A refused call's 操作ログ entry."""
+
+    n: int
+    entry: AuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Meters:
+    """What the worker counted (``RelayedMeters.take``); not answered."""
+
+    events: list[tuple[Any, ...]]
+
+
+Question = Submit | Handle | Authorize | Record
+
+
+# ---- hub → worker --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """The store writer's outcomes of ``Submit`` number ``n``."""
+
+    n: int
+    outcomes: list[Outcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to question ``n`` (a handler's, a caller, a refusal; ``None``: a bug)."""
+
+    n: int
+    value: Any
 
 
 class RemoteBackend:
@@ -49,31 +116,30 @@ class RemoteBackend:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
-    def _ask(self, done: Callable[[Any], None], *message: Any) -> None:
+    def _ask(self, done: Callable[[Any], None], question: Callable[[int], Question]) -> None:
         with self._lock:
             n = next(self._numbers)
             self._pending[n] = done
-        on_reactor(self.reactor, self.send, (message[0], n, *message[1:]))
+        on_reactor(self.reactor, self.send, question(n))
 
-    def submit(self, requests: list[Request], done: Outcomes) -> None:
-        self._ask(done, "submit", requests)
+    def submit(self, requests: list[Request], done: OnOutcomes) -> None:
+        self._ask(done, lambda n: Submit(n, requests))
 
     def call(self, route: Route, call: Call, done: Answered) -> None:
-        self._ask(done, "call", route.method, route.path, call)
+        self._ask(done, lambda n: Handle(n, route.method, route.path, call))
 
     def authorize(self, call: Call, done: Authorized) -> None:
-        self._ask(done, "authorize", call)
+        self._ask(done, lambda n: Authorize(n, call))
 
     def record(self, entry: AuditEntry, done: Recorded) -> None:
-        self._ask(done, "audit", entry)
+        self._ask(done, lambda n: Record(n, entry))
 
-    def received(self, message: tuple[Any, ...]) -> None:
+    def received(self, message: Outcomes | Answer) -> None:
         """The hub's answer to question ``n`` (reactor thread)."""
-        _kind, n, value = message
         with self._lock:
-            done = self._pending.pop(n, None)
+            done = self._pending.pop(message.n, None)
         if done is not None:
-            done(value)
+            done(message.outcomes if isinstance(message, Outcomes) else message.value)
 
     def lost(self) -> None:
         """The hub is gone: every question waiting gets no answer (a 500)."""
@@ -95,27 +161,25 @@ class Dispatcher:
         # up), but before the reactor reads anything a worker sent.
         self.backend, self.meters, self.reactor = backend, meters, reactor
 
-    def received(self, message: tuple[Any, ...], reply: Send) -> None:
-        kind = message[0]
-        if kind == "meters":
-            self.meters.apply(message[1])
+    def received(self, message: Meters | Question, reply: Send) -> None:
+        if isinstance(message, Meters):
+            self.meters.apply(message.events)
             return
-        n = message[1]
+        n = message.n
 
         def outcomes(result: list[Outcome]) -> None:  # from the store writer's thread
-            self.reactor.callFromThread(reply, ("outcomes", n, outcomes_for_a_worker(result)))
+            self.reactor.callFromThread(reply, Outcomes(n, outcomes_for_a_worker(result)))
 
-        def answer(result: Answer | Call | None) -> None:
-            on_reactor(self.reactor, reply, ("answer", n, result))
+        def answer(result: HandlerAnswer | Call | None) -> None:
+            on_reactor(self.reactor, reply, Answer(n, result))
 
         backend = self.backend
         assert backend is not None, "wired before the reactor reads a worker's message"
-        if kind == "submit":
-            backend.submit(message[2], outcomes)
-        elif kind == "audit":
-            backend.record(message[2], lambda error: reply(("answer", n, error)))
-        elif kind == "authorize":
-            backend.authorize(message[2], answer)
-        elif kind == "call":
-            _, _, method, path, call = message
-            backend.call(self._ROUTES[(method, path)], call, answer)
+        if isinstance(message, Submit):
+            backend.submit(message.requests, outcomes)
+        elif isinstance(message, Record):
+            backend.record(message.entry, lambda error: reply(Answer(n, error)))
+        elif isinstance(message, Authorize):
+            backend.authorize(message.call, answer)
+        else:
+            backend.call(self._ROUTES[(message.method, message.path)], message.call, answer)

@@ -6,8 +6,8 @@ again (after a backoff); the workers stop with the hub, and stop by themselves i
 hub is gone (their end of the socketpair closes).
 
 Each worker reads its configuration as JSON on its standard input and logs to the hub's
-standard output.  Its first message is ``("ready", pid)``; the others go to
-``on_message`` with a ``send`` for the answer.
+standard output.  Its first message is ``Ready``; the API's go to ``on_message`` with a
+``send`` for the answer.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from twisted.internet import defer, protocol
 from twisted.python.failure import Failure
 
 from hub.config import Config
-from hub.net.ipc import MessageProtocol
+from hub.net.ipc import Flush, Flushed, Gate, GateApplied, MessageProtocol, Ready
 
 log = logging.getLogger("jukihub.intake")
 
@@ -58,15 +58,16 @@ class _Worker(protocol.ProcessProtocol):
         transport.closeStdin()
 
     def _message(self, message: Any) -> None:
-        if message[0] == "flushed":
+        kind = type(message)
+        if kind is Flushed:
             self.owner.flushed(self)
-        elif message[0] == "gate_applied":
-            self.owner.gate_applied(self, int(message[1]))
-        elif message[0] == "ready":
+        elif kind is GateApplied:
+            self.owner.gate_applied(self, message.generation)
+        elif kind is Ready:
             log.info("intake worker ready", extra={"event": "intake.worker_ready",
-                                                   "worker": self.number, "pid": message[1]})
+                                                   "worker": self.number, "pid": message.pid})
             self.owner.worker_ready(self)
-        else:
+        else:  # the API's (``hub.api.remote``)
             assert self.ipc is not None
             self.owner.on_message(message, self.ipc.send)
 
@@ -105,7 +106,7 @@ class IntakeProcesses:
         self._stopping = False
         self._restarts: dict[int, int] = {}
         self._flushes: list[tuple[set[int], defer.Deferred[None]]] = []
-        self._gate: tuple[str, Any, int] = ("gate", None, 0)  # the intake's gate, for all
+        self._gate = Gate(None, 0)  # the intake's gate, for all
         self._gate_gen = 0
         self._gates: list[tuple[int, set[int], defer.Deferred[None]]] = []
 
@@ -129,7 +130,7 @@ class IntakeProcesses:
         has applied it (each answers ``gate_applied``), or after ``timeout`` (a worker
         that died meanwhile is restarted with the gate as it is then)."""
         self._gate_gen += 1
-        self._gate = ("gate", closed, self._gate_gen)
+        self._gate = Gate(closed, self._gate_gen)
         done: defer.Deferred[None] = defer.Deferred()
         waiting = {w.number for w in self.workers.values()
                    if w.number in self._ready and w.ipc is not None}
@@ -159,7 +160,7 @@ class IntakeProcesses:
                     done.callback(None)
 
     def worker_ready(self, worker: _Worker) -> None:
-        if worker.ipc is not None and self._gate[1] is not None:
+        if worker.ipc is not None and self._gate.closed is not None:
             worker.ipc.send(self._gate)
         self._ready.add(worker.number)
         self._restarts.pop(worker.number, None)
@@ -195,7 +196,7 @@ class IntakeProcesses:
         for number in waiting:
             ipc = self.workers[number].ipc
             assert ipc is not None
-            ipc.send(("flush",))
+            ipc.send(Flush())
         def give_up() -> None:
             if not done.called:
                 done.callback(None)
@@ -254,4 +255,5 @@ def spawn_intake(reactor: Any, cfg: Config, on_message: OnMessage | None = None,
 
 
 def _unwired(message: Any, _send: Callable[[Any], None]) -> None:
-    raise RuntimeError(f"an intake worker's {message[0]!r} came before the hub was wired")
+    raise RuntimeError(f"an intake worker's {type(message).__name__} came before the hub "
+                       "was wired")

@@ -1,13 +1,18 @@
 """Messages between the hub and its intake worker processes, over a socketpair the hub
 made and handed down: length-prefixed frames (``protocols.framing``) of pickled Python
 objects.  Pickle is for our own processes only: the socket has no address, and nothing
-but the hub and the children it spawned ever holds it."""
+but the hub and the children it spawned ever holds it.
+
+Every message is a dataclass.  Those below keep the processes themselves going
+(``hub.net.intake_processes``, ``hub.worker``); the API's questions and answers are
+``hub.api.remote``'s."""
 
 from __future__ import annotations
 
 import logging
 import pickle
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.protocol import Protocol
@@ -16,6 +21,40 @@ from twisted.python.failure import Failure
 from protocols.framing import FrameDecoder, encode_frame
 
 log = logging.getLogger("jukihub.intake")
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Worker → hub: started, serving."""
+
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """Hub → worker: a scrape of the hub's ``/metrics`` waits for your meters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flushed:
+    """Worker → hub: the meters it held are sent (before this)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Hub → worker: whether the intake takes changes (``closed``: why not, or
+    ``None``), the hub's ``generation`` of it."""
+
+    closed: Any
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class GateApplied:
+    """Worker → hub: ``Gate`` of this ``generation`` applied (the hub says so only
+    after every serving worker has)."""
+
+    generation: int
+
 
 # A batch of 1,000 changes with their answers is a few megabytes.
 MAX_MESSAGE = 256 << 20
