@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from actors.outbound_window import OutboundWindow
+from actors.outbound_window import SendWindow
 from hub.domain.inbound import CheckAnswer
 from hub.domain.outcomes import OutboxItem
 from hub.support import metrics
@@ -50,7 +50,7 @@ class LinkMetrics:
         metrics.link_state.labels(self.link, new).set(1)
         self._up.set(1 if new == "ready" else 0)
 
-    def publish(self, window: OutboundWindow, state: str, open_dead: int) -> None:
+    def publish(self, window: SendWindow, state: str, open_dead: int) -> None:
         """The window's figures, as gauges and on the link board (``/readyz``, the
         status view; the oldest message's age is computed from it at scrape time)."""
         depth, inflight, oldest = window.depth, window.inflight, window.oldest_enqueued()

@@ -1,5 +1,6 @@
-"""The outbound half of a link, on its actor's thread: the ``OutboundWindow`` fed from
-the outbox (read through the store when it has room), settled by the peer's answers,
+"""The outbound half of a link, on its actor's thread: the ``OutboxCache`` fed from the
+outbox (read through the store when it has room), the ``SendWindow`` over it settled by
+the peer's answers,
 and what must be recorded before the window may act — dead letters, holds — told to
 the store writer.  Frames are built with the actor's session.
 
@@ -19,9 +20,10 @@ from actors.messages import HoldMessages, RecordAck, RecordDeadLetter, Recorded
 from actors.outbound_window import (
     DeadLetter,
     HelloVerdict,
-    OutboundWindow,
+    OutboxCache,
     Retry,
     Send,
+    SendWindow,
     WindowLimits,
 )
 from hub.config import LinkConfig
@@ -41,52 +43,55 @@ class LinkOutbound:
         self.store, self.writer, self.metrics = store, writer, metrics
         self.later = later  # a reply that tells the actor a message after the commit
         self.wall_clock = wall_clock
-        self.window = OutboundWindow(WindowLimits(cfg.window, cfg.window_bytes,
-                                                  cfg.memory_queue, cfg.memory_bytes,
-                                                  cfg.max_attempts))
+        self.limits = WindowLimits(cfg.window, cfg.window_bytes, cfg.memory_queue,
+                                   cfg.memory_bytes, cfg.max_attempts)
+        self.cache = OutboxCache(self.limits)
+        self.window = SendWindow(self.limits, self.cache)
         self.recorded_ack = 0  # the acknowledgement the store has (or has been told)
         self.open_dead_letters = 0  # staff have not mended them yet
         self.token = 0  # the fencing token of the link's lease, carried by every record
 
     def reset(self) -> None:
         """Forget the window (the link was given up, or is reloaded): ``restore`` next."""
-        self.window = OutboundWindow(self.window.limits)
+        self.cache = OutboxCache(self.limits)
+        self.window = SendWindow(self.limits, self.cache)
 
     def restore(self, acked: int, known_upto: int) -> None:
         with self.store.reading() as conn:
             held = self.store.dead_letters.held_residents(conn, self.link)
             self.open_dead_letters = self.store.dead_letters.open_counts(conn).get(self.link, 0)
-        self.window.restore(acked, known_upto, held)
+        self.cache.restore(acked, known_upto)
+        self.window.restore(acked, held)
         self.recorded_ack = acked
         self.refill()
 
     def numbered(self, upto: int) -> bool:
         """The outbox holds messages up to ``upto`` (another hub's writer may have
         numbered them): read them as the window has room.  Whether that was news."""
-        if not self.window.numbered(upto):
+        if not self.cache.numbered(upto):
             return False
         self.refill()
         return True
 
     def appended(self, items: tuple[OutboxItem, ...]) -> None:
-        self.window.appended(items)
+        self.cache.appended(items)
         self.refill()
 
     def refill(self) -> None:
         """Read the next messages from the outbox while the window has room for them:
         their sizes first, then only the payloads that fit."""
-        window = self.window
-        while window.wants_rows():
-            after = window.loaded_upto
-            room = min(self.memory_queue - len(window.items), 500)
+        cache = self.cache
+        while cache.wants_rows():
+            after = cache.loaded_upto
+            room = min(self.memory_queue - len(cache), 500)
             with self.store.reading() as conn:
-                upto = window.fit(self.store.outbox.sizes_after(conn, self.link, after, room))
+                upto = cache.fit(self.store.outbox.sizes_after(conn, self.link, after, room))
                 rows = self.store.outbox.read(conn, self.link, after, upto) if upto else []
             if not rows:
                 return
-            window.loaded((OutboxItem(self.link, r.seq, r.update_seq, r.resident_key,
-                                      r.payload, r.enqueued_at, r.correlation_id), r.state)
-                          for r in rows)
+            self.window.withdraw_stored(cache.loaded(
+                (OutboxItem(self.link, r.seq, r.update_seq, r.resident_key, r.payload,
+                            r.enqueued_at, r.correlation_id), r.state) for r in rows))
 
     def hello(self, applied: int) -> str | None:
         """A new connection's hello; why the link must stop, or ``None`` to go on."""
@@ -109,7 +114,7 @@ class LinkOutbound:
         delivered = self.window.acked_upto(upto)
         if self.window.acked > before:
             self.metrics.delivered(delivered, self.wall_clock())
-        if self.window.wants_refill():
+        if self.cache.wants_refill():
             self.refill()
 
     @property

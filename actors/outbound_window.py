@@ -1,10 +1,14 @@
-"""A link's outbound window, sans-IO: which messages to send, withdraw or hold next.
+"""A link's outbound side, sans-IO, in two parts: the ``OutboxCache`` (the part of the
+outbox held in memory) and the ``SendWindow`` (which of those messages to send, withdraw
+or hold next).
 
 The link's messages carry transmission sequences assigned when they were committed,
-contiguous per link.  The window keeps a bounded part of the outbox in memory (by
-count and by bytes: ``memory_queue``, ``memory_bytes``), sends up to ``window`` frames
-(and ``window_bytes``) ahead of the peer's cumulative acknowledgement, and follows the
-session's rules:
+contiguous per link.  The cache keeps a bounded part of the outbox in memory (by count
+and by bytes: ``memory_queue``, ``memory_bytes``), the messages right after the peer's
+cumulative acknowledgement; it never reads the store: ``wants_rows``/``fit``/``loaded``
+say what to read and take the rows the caller read.  The window sends up to ``window``
+frames (and ``window_bytes``) ahead of that acknowledgement, and follows the session's
+rules:
 
 - ``acked(upto)``: the peer settled everything up to ``upto``; the delivered messages
   come back (for their latency) and memory is freed.
@@ -22,8 +26,8 @@ session's rules:
 - ``hello(applied)``: after a reconnect, the peer says what it applied; sending resumes
   right after it (``HelloVerdict``, then ``resume``).
 
-It never reads the store: ``wants_rows``/``fit``/``loaded`` say what to read and take
-the rows the caller read.  Time, I/O and threads are the caller's (the link actor's).
+Each part has ``invariants()``, which the property tests check after every step.  Time,
+I/O and threads are the caller's (the link actor's).
 """
 
 from __future__ import annotations
@@ -86,32 +90,28 @@ class WindowLimits:
     max_attempts: int   # temporary refusals before a dead letter
 
 
-class OutboundWindow:
-    """See the module docstring."""
+class OutboxCache:
+    """The link's messages from the peer's acknowledgement on, as far as memory allows:
+    sequences ``after + 1 .. loaded_upto`` without a gap (``after``: what the window has
+    settled), of the ``known_upto`` the outbox holds."""
 
     def __init__(self, limits: WindowLimits) -> None:
         self.limits = limits
-        self.acked = 0          # highest sequence the peer settled
-        self.sent_upto = 0      # highest sequence sent on this connection
-        self.loaded_upto = 0    # highest sequence held in ``items``
+        self.loaded_upto = 0    # highest sequence held
         self.known_upto = 0     # highest sequence known to be in the outbox
-        self.items: dict[int, OutboxItem] = {}  # seq -> message, for acked < seq
-        self.items_bytes = 0
-        self.inflight_bytes = 0  # payload bytes of the frames sent and not settled
-        self.held: set[str] = set()        # resident keys held back behind a dead letter
-        self.withdrawn: set[int] = set()   # sequences to withdraw rather than send
-        self.unrecorded: set[int] = set()  # withdrawals waiting for their record
-        self.attempts: dict[int, int] = {}  # temporary refusals per sequence
-        self.blocked_on: int | None = None  # a sequence waiting for its retry timer
+        self._items: dict[int, OutboxItem] = {}
+        self.bytes = 0          # payload bytes held
 
-    # ---- what is in the outbox --------------------------------------------------------
-
-    def restore(self, acked: int, known_upto: int, held: Iterable[str]) -> None:
-        """The link's state as stored (at start): acknowledged, issued, held back."""
-        self.acked = self.sent_upto = self.loaded_upto = acked
+    def restore(self, acked: int, known_upto: int) -> None:
+        """The outbox as stored (at start): nothing held, from ``acked`` on."""
         self.known_upto = known_upto
-        self.held = set(held)
-        self._forget()
+        self.rewind(acked)
+
+    def rewind(self, upto: int) -> None:
+        """Hold nothing; the next message to read is ``upto + 1``."""
+        self.loaded_upto = upto
+        self._items.clear()
+        self.bytes = 0
 
     def appended(self, items: Iterable[OutboxItem]) -> None:
         """Messages just committed; kept if they follow what is in memory and fit."""
@@ -132,9 +132,15 @@ class OutboundWindow:
         """Messages wait in the outbox, and memory has room for some."""
         return self.loaded_upto < self.known_upto and self._has_room(0)
 
+    def wants_refill(self) -> bool:
+        """Memory is at most half full and messages wait in the outbox."""
+        return (self.loaded_upto < self.known_upto
+                and len(self._items) < self.limits.memory_queue // 2
+                and self.bytes < self.limits.memory_bytes // 2)
+
     def fit(self, sizes: Iterable[tuple[int, int]]) -> int | None:
         """Of the next messages' (seq, size), the last sequence that fits in memory."""
-        count, total, upto = len(self.items), self.items_bytes, None
+        count, total, upto = len(self._items), self.bytes, None
         for seq, size in sizes:
             if count and (count >= self.limits.memory_queue
                           or total + size > self.limits.memory_bytes):
@@ -142,35 +148,99 @@ class OutboundWindow:
             count, total, upto = count + 1, total + size, seq
         return upto
 
-    def loaded(self, rows: Iterable[tuple[OutboxItem, str]]) -> None:
-        """Messages read back from the outbox, each with its stored state."""
+    def loaded(self, rows: Iterable[tuple[OutboxItem, str]]) -> list[int]:
+        """Messages read back from the outbox, each with its stored state: the sequences
+        kept whose state says they are not to be sent (withdrawn or held)."""
+        not_pending = []
         for item, state in rows:
             if item.seq != self.loaded_upto + 1:
                 continue  # not contiguous: read again later
+            self.known_upto = max(self.known_upto, item.seq)  # (another hub numbered it)
             self._keep(item)
             if state != "pending":
-                self.withdrawn.add(item.seq)
+                not_pending.append(item.seq)
+        return not_pending
+
+    def settle(self, after: int, upto: int) -> list[OutboxItem]:
+        """The peer settled ``after + 1 .. upto``: those held, in order, leave memory."""
+        gone = [item for seq in range(after + 1, upto + 1)
+                if (item := self._items.pop(seq, None)) is not None]
+        self.bytes -= sum(len(item.payload) for item in gone)
+        self.loaded_upto = max(self.loaded_upto, upto)  # the peer is past what was held
+        return gone
+
+    def get(self, seq: int) -> OutboxItem | None:
+        return self._items.get(seq)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def invariants(self, after: int) -> None:
+        """Holds after every call (``after``: the window's acknowledgement)."""
+        assert set(self._items) == set(range(after + 1, self.loaded_upto + 1)), \
+            "the messages held are exactly those after the acknowledgement, no gap"
+        assert self.loaded_upto <= max(self.known_upto, after)
+        assert self.bytes == sum(len(i.payload) for i in self._items.values())
+        assert len(self._items) <= max(1, self.limits.memory_queue)
+        assert len(self._items) <= 1 or self.bytes <= self.limits.memory_bytes
+
+    def _has_room(self, size: int) -> bool:
+        """Memory is bounded by count and by bytes (a chunk of a consistency check or a
+        send-destination batch is ~100 KB); one item always fits."""
+        return not self._items or (len(self._items) < self.limits.memory_queue
+                                   and self.bytes + size <= self.limits.memory_bytes)
+
+    def _keep(self, item: OutboxItem) -> None:
+        self._items[item.seq] = item
+        self.bytes += len(item.payload)
+        self.loaded_upto = item.seq
+
+
+class SendWindow:
+    """What to put on the wire next, from the ``cache``; see the module docstring."""
+
+    def __init__(self, limits: WindowLimits, cache: OutboxCache) -> None:
+        self.limits, self.cache = limits, cache
+        self.acked = 0          # highest sequence the peer settled
+        self.sent_upto = 0      # highest sequence sent on this connection
+        self.inflight_bytes = 0  # payload bytes of the frames sent and not settled
+        self.held: set[str] = set()        # resident keys held back behind a dead letter
+        self.withdrawn: set[int] = set()   # sequences to withdraw rather than send
+        self.unrecorded: set[int] = set()  # withdrawals waiting for their record
+        self.attempts: dict[int, int] = {}  # temporary refusals per sequence
+        self.blocked_on: int | None = None  # a sequence waiting for its retry timer
+
+    def restore(self, acked: int, held: Iterable[str]) -> None:
+        """The link's state as stored (at start): acknowledged, held back."""
+        self.acked = self.sent_upto = acked
+        self.inflight_bytes = 0
+        self.held = set(held)
+
+    def withdraw_stored(self, seqs: Iterable[int]) -> None:
+        """Messages read back whose stored state is withdrawn or held."""
+        self.withdrawn.update(seqs)
 
     # ---- the peer's answers -------------------------------------------------------------
 
     def hello(self, applied: int) -> HelloVerdict:
         """A new connection's hello: the peer has applied up to ``applied``.  Then the
-        caller reads back what ``wants_rows``, settles ``acked_upto(applied)`` and
-        calls ``resume``."""
-        if applied > self.known_upto:
+        caller reads back what the cache ``wants_rows``, settles ``acked_upto(applied)``
+        and calls ``resume``."""
+        if applied > self.cache.known_upto:
             return HelloVerdict.PEER_AHEAD
         if applied < self.acked:
             # The peer lost what it had applied (restored from a backup?): resend from
             # where it is, reading the messages back from the outbox.
-            self.acked = self.sent_upto = self.loaded_upto = applied
-            self._forget()
+            self.acked = self.sent_upto = applied
+            self.inflight_bytes = 0
+            self.cache.rewind(applied)
             return HelloVerdict.PEER_BEHIND
         return HelloVerdict.RESUME
 
     def lost_purged(self) -> bool:
         """After a hello behind what we held and the read-back: the peer needs messages
         the outbox no longer holds (delivered long ago and purged)."""
-        return self.acked < self.known_upto and self.acked + 1 not in self.items
+        return self.acked < self.cache.known_upto and self.cache.get(self.acked + 1) is None
 
     def resume(self) -> None:
         """Sending starts again right after what the peer has settled."""
@@ -184,37 +254,27 @@ class OutboundWindow:
         if upto <= self.acked:
             return []
         delivered = []
+        for item in self.cache.settle(self.acked, upto):
+            if item.seq in self.withdrawn:
+                continue
+            delivered.append(item)
+            if item.seq <= self.sent_upto:
+                self.inflight_bytes -= len(item.payload)
         for seq in range(self.acked + 1, upto + 1):
-            item = self.items.pop(seq, None)
             self.attempts.pop(seq, None)
-            if seq in self.withdrawn:
-                self.withdrawn.discard(seq)
-            elif item is not None:
-                delivered.append(item)
-                if seq <= self.sent_upto:
-                    self.inflight_bytes -= len(item.payload)
-            if item is not None:
-                self.items_bytes -= len(item.payload)
+            self.withdrawn.discard(seq)
         self.acked = upto
         if upto > self.sent_upto:
             self.sent_upto = upto
             self.inflight_bytes = 0
-        if upto > self.loaded_upto:  # the peer is past what was in memory
-            self.loaded_upto = upto
         if self.blocked_on is not None and self.blocked_on <= upto:
             self.blocked_on = None
         return delivered
 
-    def wants_refill(self) -> bool:
-        """Memory is at most half full and messages wait in the outbox."""
-        return (self.loaded_upto < self.known_upto
-                and len(self.items) < self.limits.memory_queue // 2
-                and self.items_bytes < self.limits.memory_bytes // 2)
-
     def refused(self, seq: int, permanent: bool, code: str,
                 reason: str) -> Retry | DeadLetter | None:
         """The peer refused ``seq`` (and discards what follows it)."""
-        item = self.items.get(seq)
+        item = self.cache.get(seq)
         if seq <= self.acked or item is None:
             return None
         self._go_back(seq - 1)
@@ -241,7 +301,7 @@ class OutboundWindow:
         if not still_held:
             self.held.discard(key)
         for seq in superseded:
-            if seq > self.acked and seq in self.items:
+            if seq > self.acked and self.cache.get(seq) is not None:
                 self.withdrawn.add(seq)
 
     def retry_due(self) -> None:
@@ -254,13 +314,13 @@ class OutboundWindow:
         """The frames to send now, in order, and the hold to record first (if any)."""
         if self.blocked_on is not None:
             return None, []
-        limit = min(self.loaded_upto, self.acked + self.limits.window)
+        limit = min(self.cache.loaded_upto, self.acked + self.limits.window)
         if self.sent_upto >= limit:
             return None, []
         hold = self._hold(limit) if self.held else None
         frames: list[Send | Withdraw] = []
         inflight, window_bytes = self.inflight_bytes, self.limits.window_bytes
-        withdrawn, unrecorded, items = self.withdrawn, self.unrecorded, self.items
+        withdrawn, unrecorded, get = self.withdrawn, self.unrecorded, self.cache.get
         seq = self.sent_upto
         while seq < limit:
             seq += 1
@@ -270,30 +330,43 @@ class OutboundWindow:
             if seq in withdrawn:
                 frames.append(Withdraw(seq))
                 continue
-            payload = items[seq].payload
-            if inflight and inflight + len(payload) > window_bytes:
+            item = get(seq)
+            assert item is not None  # the cache holds every sequence up to the limit
+            if inflight and inflight + len(item.payload) > window_bytes:
                 seq -= 1
                 break
-            inflight += len(payload)
-            frames.append(Send(seq, payload))
+            inflight += len(item.payload)
+            frames.append(Send(seq, item.payload))
         self.sent_upto, self.inflight_bytes = seq, inflight
         return hold, frames
 
     def _hold(self, limit: int) -> Hold | None:
+        get = self.cache.get
         seqs = tuple(s for s in range(self.sent_upto + 1, limit + 1)
-                     if s not in self.withdrawn and self.items[s].resident_key in self.held)
+                     if s not in self.withdrawn and (i := get(s)) is not None
+                     and i.resident_key in self.held)
         if not seqs:
             return None
         self.withdrawn.update(seqs)
         self.unrecorded.update(seqs)
         return Hold(seqs)
 
+    def _go_back(self, upto: int) -> None:
+        """The peer discards what follows ``upto``: send from there again."""
+        self.sent_upto = upto
+        self.inflight_bytes = self._sent_bytes()
+
+    def _sent_bytes(self) -> int:
+        """Payload bytes of the data frames sent and not yet settled."""
+        return sum(len(i.payload) for s in range(self.acked + 1, self.sent_upto + 1)
+                   if s not in self.withdrawn and (i := self.cache.get(s)) is not None)
+
     # ---- figures --------------------------------------------------------------------------
 
     @property
     def depth(self) -> int:
         """Messages not yet acknowledged."""
-        return self.known_upto - self.acked
+        return self.cache.known_upto - self.acked
 
     @property
     def inflight(self) -> int:
@@ -301,34 +374,19 @@ class OutboundWindow:
 
     def status(self) -> dict[str, int]:
         return {"acked": self.acked, "sent_upto": self.sent_upto,
-                "known_upto": self.known_upto, "in_memory": len(self.items),
-                "in_memory_bytes": self.items_bytes, "held_residents": len(self.held)}
+                "known_upto": self.cache.known_upto, "in_memory": len(self.cache),
+                "in_memory_bytes": self.cache.bytes, "held_residents": len(self.held)}
 
     def oldest_enqueued(self) -> float | None:
-        oldest = self.items.get(self.acked + 1)
+        oldest = self.cache.get(self.acked + 1)
         return oldest.enqueued_at if oldest is not None else None
 
-    # ---- memory -----------------------------------------------------------------------
-
-    def _has_room(self, size: int) -> bool:
-        """Memory is bounded by count and by bytes (a chunk of a consistency check or a
-        send-destination batch is ~100 KB); one item always fits."""
-        return not self.items or (len(self.items) < self.limits.memory_queue
-                                  and self.items_bytes + size <= self.limits.memory_bytes)
-
-    def _keep(self, item: OutboxItem) -> None:
-        self.items[item.seq] = item
-        self.items_bytes += len(item.payload)
-        self.loaded_upto = item.seq
-
-    def _forget(self) -> None:
-        self.items.clear()
-        self.items_bytes = 0
-        self.inflight_bytes = 0
-
-    def _go_back(self, upto: int) -> None:
-        """The peer discards what follows ``upto``: send from there again."""
-        self.sent_upto = upto
-        self.inflight_bytes = sum(len(self.items[s].payload)
-                                  for s in range(self.acked + 1, upto + 1)
-                                  if s in self.items and s not in self.withdrawn)
+    def invariants(self) -> None:
+        """Holds after every call (and its cache's, from this acknowledgement on)."""
+        self.cache.invariants(self.acked)
+        assert self.acked <= self.sent_upto <= max(self.cache.loaded_upto, self.acked)
+        assert self.sent_upto - self.acked <= self.limits.window, "at most a window in flight"
+        assert self.unrecorded <= self.withdrawn, "a withdrawal waits only for its record"
+        assert all(s > self.acked for s in self.withdrawn | set(self.attempts))
+        assert self.blocked_on is None or self.blocked_on > self.acked
+        assert self.inflight_bytes == self._sent_bytes()

@@ -1,5 +1,6 @@
-"""The outbound window, sans-IO: fed messages, acknowledgements, refusals and hellos as
-plain calls; no actor, no reactor, no store, no bytes."""
+"""The outbox cache and the send window, sans-IO: fed messages, acknowledgements,
+refusals and hellos as plain calls; no actor, no reactor, no store, no bytes.  The
+property test checks both parts' ``invariants()`` after every step."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from actors.outbound_window import (
     DeadLetter,
     HelloVerdict,
     Hold,
-    OutboundWindow,
+    OutboxCache,
     Retry,
     Send,
+    SendWindow,
     WindowLimits,
     Withdraw,
 )
@@ -28,15 +30,27 @@ def item(seq: int, resident: str = "", size: int = 10) -> OutboxItem:
     return OutboxItem("prefecture", seq, seq, resident or f"r{seq}", b"x" * size, 1000.0 + seq)
 
 
-def window(n: int, limits: WindowLimits = LIMITS, **residents: str) -> OutboundWindow:
-    """A window holding messages 1..n (``r3="A"``: message 3 is about resident A)."""
-    w = OutboundWindow(limits)
-    w.restore(acked=0, known_upto=0, held=())
-    w.appended([item(s, residents.get(f"r{s}", "")) for s in range(1, n + 1)])
+def empty(limits: WindowLimits = LIMITS) -> SendWindow:
+    """A window over an empty cache, as a link starts."""
+    w = SendWindow(limits, OutboxCache(limits))
+    w.cache.restore(acked=0, known_upto=0)
+    w.restore(acked=0, held=())
     return w
 
 
-def sent(w: OutboundWindow) -> list[tuple[str, int]]:
+def window(n: int, limits: WindowLimits = LIMITS, **residents: str) -> SendWindow:
+    """A window over messages 1..n (``r3="A"``: message 3 is about resident A)."""
+    w = empty(limits)
+    w.cache.appended([item(s, residents.get(f"r{s}", "")) for s in range(1, n + 1)])
+    return w
+
+
+def load(w: SendWindow, rows: list[tuple[OutboxItem, str]]) -> None:
+    """Rows read back from the outbox, as ``LinkOutbound.refill`` gives them."""
+    w.withdraw_stored(w.cache.loaded(rows))
+
+
+def sent(w: SendWindow) -> list[tuple[str, int]]:
     hold, frames = w.next_frames()
     assert hold is None
     return [(type(f).__name__, f.seq) for f in frames]
@@ -53,10 +67,9 @@ def test_pipelines_a_window_and_a_cumulative_ack_moves_it() -> None:
 
 
 def test_bytes_in_flight_are_bounded_but_one_frame_always_goes() -> None:
-    w = OutboundWindow(WindowLimits(window=50, window_bytes=25, memory_queue=100,
-                                    memory_bytes=1 << 20, max_attempts=3))
-    w.restore(0, 0, ())
-    w.appended([item(1, size=40), item(2), item(3), item(4)])
+    w = empty(WindowLimits(window=50, window_bytes=25, memory_queue=100,
+                           memory_bytes=1 << 20, max_attempts=3))
+    w.cache.appended([item(1, size=40), item(2), item(3), item(4)])
     assert sent(w) == [("Send", 1)]  # alone over the budget, yet it goes
     w.acked_upto(1)
     assert sent(w) == [("Send", 2), ("Send", 3)]  # 10 + 10 <= 25 < 30
@@ -64,17 +77,17 @@ def test_bytes_in_flight_are_bounded_but_one_frame_always_goes() -> None:
 
 
 def test_memory_keeps_what_fits_and_asks_for_the_rest() -> None:
-    w = OutboundWindow(WindowLimits(window=10, window_bytes=1 << 20, memory_queue=3,
-                                    memory_bytes=1 << 20, max_attempts=3))
-    w.restore(0, 0, ())
-    w.appended([item(s) for s in range(1, 6)])
-    assert (len(w.items), w.loaded_upto, w.known_upto) == (3, 3, 5)
-    assert not w.wants_rows()  # full
+    w = empty(WindowLimits(window=10, window_bytes=1 << 20, memory_queue=3,
+                           memory_bytes=1 << 20, max_attempts=3))
+    cache = w.cache
+    cache.appended([item(s) for s in range(1, 6)])
+    assert (len(cache), cache.loaded_upto, cache.known_upto) == (3, 3, 5)
+    assert not cache.wants_rows()  # full
     assert sent(w) == [("Send", 1), ("Send", 2), ("Send", 3)]
     w.acked_upto(3)
-    assert w.wants_rows() and w.wants_refill()
-    assert w.fit([(4, 10), (5, 10), (6, 10), (7, 10)]) == 6  # three fit in memory
-    w.loaded([(item(4), "pending"), (item(5), "held")])
+    assert cache.wants_rows() and cache.wants_refill()
+    assert cache.fit([(4, 10), (5, 10), (6, 10), (7, 10)]) == 6  # three fit in memory
+    load(w, [(item(4), "pending"), (item(5), "held")])
     assert sent(w) == [("Send", 4), ("Withdraw", 5)]  # a held row is withdrawn
 
 
@@ -156,8 +169,8 @@ def test_a_peer_behind_is_resent_from_the_outbox_unless_purged() -> None:
     sent(w)
     w.acked_upto(5)
     assert w.hello(2) is HelloVerdict.PEER_BEHIND
-    assert w.wants_rows() and (w.acked, w.loaded_upto) == (2, 2)
-    w.loaded([(item(3), "pending"), (item(4), "pending")])
+    assert w.cache.wants_rows() and (w.acked, w.cache.loaded_upto) == (2, 2)
+    load(w, [(item(3), "pending"), (item(4), "pending")])
     assert not w.lost_purged()
     w.resume()
     assert sent(w)[:2] == [("Send", 3), ("Send", 4)]
@@ -171,27 +184,31 @@ def test_a_peer_behind_is_resent_from_the_outbox_unless_purged() -> None:
 # ---- whatever happens, the window keeps its promises ------------------------------
 
 _OPS = st.lists(st.tuples(st.sampled_from(["ack", "refuse_temp", "refuse_perm", "record",
-                                           "retry", "reconnect", "append"]),
+                                           "retry", "reconnect", "append", "refill",
+                                           "peer_behind"]),
                           st.integers(0, 8)), max_size=60)
 
 
-@settings(max_examples=200, deadline=None)
-@given(ops=_OPS, window_size=st.integers(1, 6), budget=st.integers(15, 60))
-def test_frames_go_in_order_within_the_window_and_its_bytes(ops: list[tuple[str, int]],
-                                                            window_size: int,
-                                                            budget: int) -> None:
-    limits = WindowLimits(window=window_size, window_bytes=budget, memory_queue=100,
-                          memory_bytes=1 << 20, max_attempts=3)
-    w = OutboundWindow(limits)
-    w.restore(0, 0, ())
+@settings(max_examples=300, deadline=None)
+@given(ops=_OPS, window_size=st.integers(1, 6), budget=st.integers(15, 60),
+       memory_queue=st.integers(1, 8), memory_bytes=st.integers(10, 80))
+def test_frames_go_in_order_within_the_window_and_its_bytes(
+        ops: list[tuple[str, int]], window_size: int, budget: int, memory_queue: int,
+        memory_bytes: int) -> None:
+    limits = WindowLimits(window=window_size, window_bytes=budget, memory_queue=memory_queue,
+                          memory_bytes=memory_bytes, max_attempts=3)
+    w = empty(limits)
     residents = ["A", "B", "C"]
-    nxt = 1
+    outbox: dict[int, OutboxItem] = {}  # what the store holds, as the cache reads it
     sent_data: set[int] = set()
     for op, k in ops:
         if op == "append":
-            w.appended([item(nxt + i, residents[(nxt + i) % 3], size=5 + (nxt + i) % 13)
-                        for i in range(k)])
-            nxt += k
+            new = [item(len(outbox) + 1 + i, residents[(len(outbox) + 1 + i) % 3],
+                        size=5 + (len(outbox) + 1 + i) % 13) for i in range(k)]
+            outbox.update((i.seq, i) for i in new)
+            w.cache.appended(new)
+        elif op == "refill":
+            _refill(w, outbox)
         elif op == "ack":
             w.acked_upto(min(w.sent_upto, w.acked + k))
         elif op in ("refuse_temp", "refuse_perm") and w.sent_upto > w.acked:
@@ -202,14 +219,33 @@ def test_frames_go_in_order_within_the_window_and_its_bytes(ops: list[tuple[str,
             w.recorded(list(w.unrecorded))
         elif op == "retry":
             w.retry_due()
-        elif op == "reconnect":
-            w.hello(w.acked)
+        elif op in ("reconnect", "peer_behind"):
+            # The peer says what it applied: all we settled, or less (restored from a
+            # backup): the window reads back from the outbox and resends.
+            applied = w.acked if op == "reconnect" else max(0, w.acked - k)
+            w.hello(applied)
+            _refill(w, outbox)
+            w.acked_upto(applied)
             w.resume()
             sent_data.clear()
         _check(w, limits, sent_data)
+        w.invariants()
 
 
-def _check(w: OutboundWindow, limits: WindowLimits, sent_data: set[int]) -> None:
+def _refill(w: SendWindow, outbox: dict[int, OutboxItem]) -> None:
+    """``LinkOutbound.refill`` over ``outbox``: sizes first, then the rows that fit."""
+    cache = w.cache
+    while cache.wants_rows():
+        after = cache.loaded_upto
+        upto = cache.fit((s, len(outbox[s].payload))
+                         for s in range(after + 1, cache.known_upto + 1))
+        if not upto:
+            return
+        load(w, [(outbox[s], "pending") for s in range(after + 1, upto + 1)])
+
+
+def _check(w: SendWindow, limits: WindowLimits, sent_data: set[int]) -> None:
+    w.invariants()
     before = w.sent_upto
     hold, frames = w.next_frames()
     seqs = [f.seq for f in frames]
@@ -218,16 +254,16 @@ def _check(w: OutboundWindow, limits: WindowLimits, sent_data: set[int]) -> None
     for f in frames:
         assert f.seq not in w.unrecorded  # never withdrawn before its record
         if isinstance(f, Send):
-            assert w.items[f.seq].resident_key not in w.held or f.seq in sent_data
+            assert w.cache.get(f.seq).resident_key not in w.held or f.seq in sent_data
             sent_data.add(f.seq)
         else:
             assert isinstance(f, Withdraw) and f.seq in w.withdrawn
-    data = [w.items[s] for s in range(w.acked + 1, w.sent_upto + 1)
-            if s in w.items and s not in w.withdrawn]
+    data = [i for s in range(w.acked + 1, w.sent_upto + 1)
+            if s not in w.withdrawn and (i := w.cache.get(s)) is not None]
     assert w.inflight_bytes == sum(len(i.payload) for i in data)
     assert len(data) <= 1 or w.inflight_bytes <= limits.window_bytes
     if hold is not None:
-        assert all(w.items[s].resident_key in w.held for s in hold.seqs)
+        assert all(w.cache.get(s).resident_key in w.held for s in hold.seqs)
 
 
 def test_status_reports_the_figures() -> None:
@@ -250,7 +286,7 @@ def test_a_mended_dead_letter_releases_its_resident_and_withdraws_the_old_copies
     assert sent(w) == [("Withdraw", 1), ("Withdraw", 2), ("Send", 3), ("Send", 4)]
     # Staff replay it: 1 and 2 go again as 5 and 6; A is no longer held.
     w.released("A", (1, 2), still_held=False)
-    w.appended([item(5, "A"), item(6, "A")])
+    w.cache.appended([item(5, "A"), item(6, "A")])
     assert w.held == set()
     w.acked_upto(4)
     assert sent(w) == [("Send", 5), ("Send", 6)]
