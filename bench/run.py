@@ -19,7 +19,13 @@ change, not only the prefecture):
    cause);
 4. latency at a fixed offered load of single-change requests (open loop,
    ``bench/load.py`` in its own process): from each change's *scheduled* send time
-   to the prefecture's commit of it, so a backlog counts.
+   to the prefecture's commit of it, so a backlog counts;
+5. the hub's start on its store, from the process's spawn until it serves;
+6. (unless ``--postgres``) the batches of 3 again with the store on a private
+   PostgreSQL server, beside SQLite's figure of the same run.
+
+With 1, one request's time by hop (``jukihub_intake_hop_seconds``); with 3, the CPU the
+hub's own processes spent per change (``bench/cpu.py``), apart from the mocks'.
 
 Run: ``make bench``, or ``python -m bench.run [--quick] [--postgres] [--profile DIR]``
 (``--profile`` records the hub with py-spy during the batch run, as collapsed stacks).
@@ -209,6 +215,30 @@ def latency(env: Env, tmp: Path, changes: list[dict[str, Any]], rate: float,
             "late": late}
 
 
+def restart(env: Env) -> float:
+    """Stop the hub, start it again on its store: seconds until it serves."""
+    assert env.hub is not None
+    env.hub.stop()
+    t0 = time.perf_counter()
+    env.start_hub()
+    return time.perf_counter() - t0
+
+
+def on_postgres(tmp: Path, certs: Path, synth: Synth, n: int, overrides: list[str]) -> float:
+    """End to end with the batches of 200 on a private PostgreSQL server: changes/s."""
+    tmp.mkdir()
+    pg = PgServer().start()
+    env = start(tmp, certs, pg.database(), overrides)
+    try:
+        changes = list(synth.stream(n + 1000))
+        env.from_elsewhere(synth)
+        batches(env, changes[:1000], 4, 200)  # warm, as the SQLite hub was by then
+        return batches(env, changes[1000:], 4, 200)[1]
+    finally:
+        env.stop()
+        pg.stop()
+
+
 class Profiler:
     """py-spy on the hub process, collapsed stacks to a file (``--profile``)."""
 
@@ -315,10 +345,18 @@ def main() -> None:
               f"prefecture commit, {lat['n']:,} changes); answered p50 "
               f"{lat['answer_p50']:.1f} ms, p99 {lat['answer_p99']:.1f} ms; "
               f"{lat['late']} answered over 50 ms after schedule")
+        took = restart(env)
+        print(f"hub start          {took:>10.2f} s (stopped, then started again on its "
+              f"store: from the process's spawn until it serves, every gauge true)")
     finally:
         env.stop()
         if pg:
             pg.stop()
+    if not pg:  # the same batches on PostgreSQL, in this run, beside SQLite's
+        n = 800 if q else 50_000
+        pg_e2e = on_postgres(tmp / "pg", certs, Synth(seed=2026), n, args.set)
+        print(f"PostgreSQL         {pg_e2e:>10,.0f} changes/s end to end ({n:,} changes as "
+              f"above; {pg_e2e / e2e:.2f}× SQLite in this run)")
 
 
 if __name__ == "__main__":

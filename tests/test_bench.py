@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("raw transport", "naive forwarder", "1 client × 1", "64 clients × 1", "intake",
-           "end to end", "CPU per change", "latency @", "one request")
+           "end to end", "CPU per change", "latency @", "one request", "hub start",
+           "PostgreSQL")
 
 
 def test_the_short_bench_prints_every_figure() -> None:
