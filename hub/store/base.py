@@ -55,6 +55,11 @@ def named(name: str) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Conc
     return wrap
 
 
+# Rows from which PostgreSQL's COPY pays: below it, ``executemany`` (which psycopg sends
+# as one pipeline: one round trip, where a COPY takes two) — a single change's rows.
+COPY_FROM = 8
+
+
 @dataclass(frozen=True, slots=True)
 class Insert:
     """Rows into one table: ``sql`` for ``executemany`` (SQLite), ``copy`` (PostgreSQL's
@@ -111,7 +116,7 @@ class Db:
         stored values."""
         if not rows:
             return
-        if rows_of.copy is None:
+        if rows_of.copy is None or len(rows) < COPY_FROM:
             self.cursor.executemany(rows_of.sql, rows)
             return
         assert rows_of.create is not None and rows_of.apply is not None
@@ -128,7 +133,7 @@ class Db:
         """New rows, in the columns' order."""
         if not rows:
             return
-        if into.copy is None:
+        if into.copy is None or len(rows) < COPY_FROM:
             self.cursor.executemany(into.sql, rows)
             return
         with self.cursor.copy(into.copy) as copy:
