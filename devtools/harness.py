@@ -219,7 +219,10 @@ class Env:
             self.hub_extra = extra
         self.hub = Proc(["run"], self.common() + self._links() + [
             f'store.url="{self.store_url}"',
-            f"intake.port={self.intake_port}", f"metrics.port={self.metrics_port}",
+            # The intake keeps its port over a restart (clients hold it); the metrics
+            # listener takes a new one each start (``metrics_port`` is read back): an old
+            # port may have gone to another process meanwhile.
+            f"intake.port={self.intake_port}", "metrics.port=0",
             *self.hub_extra], "hub")
         ready = self.hub.wait_event(lambda e: e.get("event") == "hub.ready")
         self.intake_port, self.metrics_port = ready["intake_port"], ready["metrics_port"]
