@@ -62,7 +62,8 @@ from hub.api.metrics_page import MetricsPage
 from hub.api.openapi import Contract
 from hub.api.operations import Gate, Readiness
 from hub.api.remote import Dispatcher
-from hub.api.server import ApiResource, Site
+from hub.api.server import ApiResource
+from hub.api.site import intake_site
 from hub.config import Config
 from hub.domain import backups, consistency
 from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
@@ -287,7 +288,7 @@ class Hub:
         # The intake workers check and prepare requests off the reactor thread.
         self.workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
         self.workers.start()
-        site = Site(ApiResource(intake, backend, Contract(), self.workers, self.reactor))
+        site = intake_site(ApiResource(intake, backend, Contract(), self.workers, self.reactor))
         listener = self.reactor.listenSSL(cfg.intake.port, site,
                                           server_options(cfg.certs_dir, "intake"),
                                           interface=cfg.intake.host)

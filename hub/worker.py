@@ -27,7 +27,8 @@ from twisted.python.threadpool import ThreadPool
 from hub.api.context import Intake, RelayedMeters
 from hub.api.openapi import Contract
 from hub.api.remote import Meters, RemoteBackend
-from hub.api.server import ApiResource, Site
+from hub.api.server import ApiResource
+from hub.api.site import intake_site
 from hub.config import config_from_raw
 from hub.net.ipc import Flush, Flushed, Gate, GateApplied, MessageProtocol, Ready
 from hub.support.logs import emit, setup_logging
@@ -73,8 +74,8 @@ def main() -> int:
                                   protocol.Factory.forProtocol(lambda: ipc))
     workers = ThreadPool(minthreads=1, maxthreads=cfg.intake.workers, name="intake")
     workers.start()
-    site = Site(ApiResource(intake, backend, Contract(), workers, reactor,
-                            inline_below=INLINE_BELOW))
+    site = intake_site(ApiResource(intake, backend, Contract(), workers, reactor,
+                                   inline_below=INLINE_BELOW))
     tls: Any = server_options(cfg.certs_dir, "intake")  # (typed as the wrong interface)
     web: Any = site
     reactor.adoptStreamPort(LISTEN_FD, socket.AF_INET, TLSMemoryBIOFactory(tls, False, web))

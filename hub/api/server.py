@@ -29,9 +29,10 @@ caller's, or a new one), which the request's messages carry on (see README, Metr
 A change is refused with 503 before any work while the hub's gate is shut
 (maintenance mode, backpressure: ``hub.api.operations``).
 
-The same listener serves the API's document and reference page and the staff console
-(``hub.api.web``); the console's pages call the API in-process through ``invoke``,
-which runs this same dispatch without the HTTP.
+The same listener serves the API's document and reference page (``hub.api.docs``) and
+the staff console (``hub.api.console``), mounted beside this resource by
+``hub.api.site``; the console's pages call the API in-process through ``invoke``, which
+runs this same dispatch without the HTTP.
 
 In an intake worker *process* (``inline_below`` > 0) a request whose body is smaller
 than ``inline_below`` bytes is checked on that process's reactor thread instead: the
@@ -64,13 +65,11 @@ from twisted.internet import defer
 from twisted.python.threadpool import ThreadPool
 from twisted.web import http, resource, server
 
-from hub.api import console
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch, decode_json
 from hub.api.routes import Route, match, methods_of
 from hub.api.sessions import refusal_entry
-from hub.api.web import Console, Docs
 from hub.config.access import SESSION_LOGIN, Admission, Principal
 from hub.domain.errors import HubError, RequestError, UnavailableError
 from hub.domain.operations import CLOSED_CODES
@@ -100,16 +99,11 @@ class ApiResource(resource.Resource):
         self.backend, self.contract, self.workers = backend, contract, workers
         self.reactor, self.inline_below = reactor, inline_below
         self.retry_after = str(intake.settings.operations.retry_after)
-        self.docs = Docs(self)
-        self.console = (Console(self, console.PAGES) if intake.settings.operations.console
-                        else None)
         self.log_requests = log.isEnabledFor(logging.INFO)
 
     def render(self, request: server.Request) -> bytes | int:
         started = time.perf_counter()
         method, path = request.method.decode("latin-1"), request.path.decode("latin-1")
-        if path.startswith(("/console/", "/docs")) or path in ("/console", "/openapi.yaml"):
-            return self._web(request, path)
         found = match(method, path)
         endpoint = found[0].name if found else "other"
         client = peer_common_name(request.transport) or ""
@@ -181,20 +175,6 @@ class ApiResource(resource.Resource):
                 answer if failed is None else (failed.status, {"error": failed.to_json()})))
         else:
             refused(answer)
-
-    def _web(self, request: server.Request, path: str) -> int:
-        """The API's documents and the staff console (``hub.api.web``)."""
-        if path == "/console":
-            request.redirect(b"/console/")
-            request.finish()
-        elif path.startswith("/console/") and self.console is not None:
-            self.console.render(request, path)
-        elif path.startswith("/console/"):
-            self.write(request, "console", time.perf_counter(), 404, _encode(
-                {"error": {"code": "not_found", "message": "the console is switched off"}}))
-        else:
-            self.docs.render(request, path)
-        return server.NOT_DONE_YET
 
     def invoke(self, client: str, token: str | None, method: str, path: str,
                query: dict[str, str], body: Any) -> defer.Deferred[Answer]:
@@ -410,10 +390,9 @@ class Site(server.Site):
     # HTTP/1.1 only (the generic factory's HTTP/2 is never negotiated here).
     protocol = _Channel  # type: ignore[assignment]  # a protocol factory all the same
 
-    def __init__(self, api: ApiResource) -> None:
-        super().__init__(api, parsePOSTFormSubmission=False)
-        bounded: Any = type("IntakeRequest", (BoundedRequest,),
-                            {"max_body": api.cfg.max_body_bytes})
+    def __init__(self, root: resource.Resource, max_body: int) -> None:
+        super().__init__(root, parsePOSTFormSubmission=False)
+        bounded: Any = type("IntakeRequest", (BoundedRequest,), {"max_body": max_body})
         self.requestFactory = bounded
 
     def log(self, request: Any) -> None:

@@ -11,7 +11,7 @@ import json
 import re
 from importlib import metadata
 
-from hub.api.web import REDOC_BUNDLE
+from hub.api.docs import REDOC_BUNDLE
 
 RELEASE = json.loads((REDOC_BUNDLE.parent / "RELEASE.json").read_text(encoding="utf-8"))
 

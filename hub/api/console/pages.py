@@ -1,4 +1,4 @@
-"""The staff console's pages (served by ``hub.api.web.Console``).  Each page is made of
+"""The staff console's pages (served by ``hub.api.console.Console``).  Each page is made of
 JSON API calls (``Visit.call``, the API's own dispatch) and a template in
 ``hub/api/templates``; a form posts back here, and the action goes to the API as well,
 so the rights and the 操作ログ are the API's.  Nothing here reads the store."""
@@ -10,8 +10,8 @@ from typing import Any
 
 from twisted.internet import defer
 
+from hub.api.console.visit import COOKIE, Page, Visit
 from hub.api.context import Answer
-from hub.api.web import COOKIE, Page, Visit
 from hub.domain.operations import job_progress
 
 Shown = tuple[str, dict[str, Any]]  # the template, and what it shows
