@@ -47,7 +47,7 @@ from actors.queries import LinkQueries
 from actors.relayed_queries import RelayedQueries
 from hub.config import LinkConfig
 from hub.domain.consistency import CHECK_LINKS
-from hub.domain.dead_letters import Mended, mend
+from hub.domain.dead_letters import Mended
 from hub.store import Store
 from hub.support import metrics
 from protocols import session as s
@@ -444,8 +444,7 @@ class LinkActor(pykka.ThreadingActor):
                 m.tell_if_alive(actor, m.Mended(value))
             reply(value)
 
-        self.outbound.writer.tell(m.StartJob(
-            lambda register, now: (mend(register, msg.mend, now), None), done))
+        self.outbound.writer.tell(m.WriteMend(msg.mend, done))
 
     def _on_status(self, _msg: m.GetStatus) -> dict[str, Any]:
         return {"link": self.link, "state": self.conn.state, **self.outbound.window.status()}

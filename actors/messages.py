@@ -214,15 +214,132 @@ class ProbeWrite:
     reply: Callable[[str | None], None]
 
 
-@dataclass(frozen=True, slots=True)
-class StartJob:
-    """Begin a long job (a consistency check, a send-destination batch) in the store
-    writer.  ``start(register, now)`` records it and returns (the reply value, the first
-    slice); ``reply`` gets the value after that commit (or ``None`` if it failed).  A
-    slice is any object with ``build(register, now) -> (outbox items, next slice or
-    None)`` and ``again()`` (the same slice, its attempts counted)."""
+# ---- long jobs: each begun by a message that names it (``actors.store_writer._JOBS``
+# says what each one does), answered on ``reply`` after its first transaction — the
+# value, or ``None`` when the store could not take it (503) — and then run a slice per
+# message (``RunJob``) so changes commit between slices.
 
-    start: Callable[[Any, float], tuple[Any, Any]]
+
+@dataclass(frozen=True, slots=True)
+class StartCheck:
+    """Staff start a consistency check of ``links``, ``size`` records a chunk."""
+
+    links: list[str]
+    operator_id: str
+    terminal_id: str
+    size: int
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StartScheduledChecks:
+    """The schedule's tick: a check of each of ``links`` due after ``every`` seconds."""
+
+    links: list[str]
+    every: float
+    size: int
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MendDifference:
+    """Staff resend or explain one difference of an answered check."""
+
+    check_id: str
+    resident_code: str
+    action: str
+    reason: str | None
+    operator_id: str
+    terminal_id: str
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StartSendBatch:
+    """Staff start a send-destination batch (``residents``, or everyone needing one)."""
+
+    config: Any  # hub.config.SendConfig
+    residents: list[str] | None
+    print_class: str
+    operator_id: str
+    terminal_id: str
+    bulk_threshold: int | None
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DecideApproval:
+    """A supervisor approves or refuses a bulk output (``send_config``: the batches',
+    when a card link is configured)."""
+
+    approval_id: str
+    decision: str
+    operator_id: str
+    terminal_id: str
+    send_config: Any  # hub.config.SendConfig | None
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StartExport:
+    """Staff ask for an export (``kind``) to an external medium."""
+
+    kind: str
+    operator_id: str
+    terminal_id: str
+    bulk_threshold: int | None
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExportWritten:
+    """An approved export written to its medium: ``people`` rows, the file's ``text``."""
+
+    export_id: str
+    text: str
+    people: int
+    operator_id: str
+    terminal_id: str
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFeed:
+    """A department's first pull of its feed (its certificate's ``certificate``)."""
+
+    department: str
+    certificate: str
+    bulk_threshold: int | None
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchMaintenance:
+    """Staff switch maintenance mode ``on`` or off, at ``at`` (epoch seconds)."""
+
+    on: bool
+    reason: str | None
+    operator_id: str
+    terminal_id: str
+    at: float
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMend:
+    """A dead letter's mend (``hub.domain.dead_letters.Mend``) for a link that is not
+    running here, or that the link actor hands on."""
+
+    mend: Any
+    reply: Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BackupDue:
+    """The backup schedule's tick: whether a copy into ``folder`` is due (``every``)."""
+
+    folder: Path
+    every: float
     reply: Callable[[Any], None]
 
 

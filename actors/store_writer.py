@@ -49,12 +49,16 @@ import pykka
 from actors.messages import (
     AckInbox,
     AnchorAudit,
+    BackupDue,
     Barrier,
+    DecideApproval,
     GetStatus,
     HoldMessages,
     KeepLeases,
     KeepSession,
     Leases,
+    MendDifference,
+    OpenFeed,
     OutboxAppended,
     ProbeWrite,
     PurgeDelivered,
@@ -62,17 +66,33 @@ from actors.messages import (
     RecordAck,
     RecordAudit,
     RecordDeadLetter,
+    RecordExportWritten,
     RecordInbound,
     RecordLogin,
     RelayQuery,
     RunJob,
-    StartJob,
+    StartCheck,
+    StartExport,
+    StartScheduledChecks,
+    StartSendBatch,
     SubmitChanges,
     Subscribe,
+    SwitchMaintenance,
+    WriteMend,
     tell_if_alive,
 )
 from actors.writer_health import WriterBoard
-from hub.domain import wide_area
+from hub.domain import (
+    approvals,
+    backups,
+    consistency,
+    dead_letters,
+    exports,
+    feeds,
+    operations,
+    send_batches,
+    wide_area,
+)
 from hub.domain.errors import HubError, UnavailableError
 from hub.domain.outcomes import OutboxItem, Outcome
 from hub.domain.register import Register
@@ -296,6 +316,42 @@ _OPS: dict[type, _Op] = {
     RelayQuery: _Op(_relay, False, refusal=lambda m, _e: functools.partial(m.reply, None)
                     if m.reply is not None else None),
 }
+# ---- the long jobs: what each message that starts one does, in the store writer ------
+# (writer, message, now) -> (the reply's value, the job's first slice or None)
+
+
+def _decide_approval(w: StoreWriter, m: DecideApproval, now: float) -> tuple[Any, Any]:
+    then: dict[str, approvals.Decided] = {"export": exports.decided, "feed": feeds.decided}
+    if m.send_config is not None:
+        then["send_batch"] = send_batches.decided(m.send_config)
+    return approvals.decide(w.register, then, m.approval_id, m.decision, m.operator_id,
+                            m.terminal_id, now)
+
+
+_JOBS: dict[type, Callable[[Any, Any, float], tuple[Any, Any]]] = {
+    StartCheck: lambda w, m, now: consistency.start(
+        w.register, m.links, m.operator_id, m.terminal_id, m.size, now),
+    StartScheduledChecks: lambda w, m, now: consistency.start_scheduled(
+        w.register, m.links, m.every, m.size, now),
+    MendDifference: lambda w, m, now: consistency.mend(
+        w.register, m.check_id, m.resident_code, m.action, m.reason, m.operator_id,
+        m.terminal_id, now),
+    StartSendBatch: lambda w, m, now: send_batches.start(
+        w.register, m.config, m.residents, m.print_class, m.operator_id, m.terminal_id, now,
+        m.bulk_threshold),
+    DecideApproval: _decide_approval,
+    StartExport: lambda w, m, now: exports.start(
+        w.register, m.kind, m.operator_id, m.terminal_id, now, m.bulk_threshold),
+    RecordExportWritten: lambda w, m, now: exports.record_written(
+        w.register, m.export_id, m.text, m.people, m.operator_id, m.terminal_id, now),
+    OpenFeed: lambda w, m, now: feeds.open_feed(
+        w.register, m.department, m.certificate, now, m.bulk_threshold),
+    SwitchMaintenance: lambda w, m, _now: (operations.switch_maintenance(
+        w.register, m.on, m.reason, m.operator_id, m.terminal_id, m.at), None),
+    WriteMend: lambda w, m, now: (dead_letters.mend(w.register, m.mend, now), None),
+    BackupDue: lambda w, m, now: (backups.due(w.store, m.folder, m.every, now), None),
+}
+
 # A link's own records: written only under the token of the link's current lease.
 _FENCED = frozenset({RecordAck, RecordDeadLetter, HoldMessages, RecordInbound})
 # Writes that neither read nor take the inbox: the pushes set aside may wait past them.
@@ -372,7 +428,7 @@ class StoreWriter(pykka.ThreadingActor):
             message.reply(self._probe(message.name))
             self._flush()  # what was kept while the store failed, now it may work
             return None
-        elif kind in (StartJob, RunJob):
+        elif kind in _JOBS or kind is RunJob:
             self._flush()  # what came before is committed (and numbered) first
             self._job(message)
             return None
@@ -553,17 +609,18 @@ class StoreWriter(pykka.ThreadingActor):
 
     # ---- long jobs, a slice per message ----------------------------------------------
 
-    def _job(self, msg: StartJob | RunJob) -> None:
-        """One transaction of a long job; then the next slice goes to the back of the
-        mailbox, so changes that arrived meanwhile commit between slices.  A job that
-        fails for want of the store is answered ``None`` (503, try again); one that
-        fails on its own, ``write_failed``."""
+    def _job(self, msg: Any) -> None:
+        """One transaction of a long job (its start, ``_JOBS``, or a ``RunJob`` slice);
+        then the next slice goes to the back of the mailbox, so changes that arrived
+        meanwhile commit between slices.  A start that fails for want of the store is
+        answered ``None`` (503, try again); one that fails on its own, ``write_failed``."""
         now = self.wall_clock()
         nxt: Any = None
+        starting = type(msg) is not RunJob
         self.board.began()
         try:
-            if isinstance(msg, StartJob):
-                value, nxt = msg.start(self.register, now)
+            if starting:
+                value, nxt = _JOBS[type(msg)](self, msg, now)
                 self.board.committed()
                 msg.reply(value)
             else:
@@ -579,8 +636,9 @@ class StoreWriter(pykka.ThreadingActor):
                 self.board.refused_alone()
             log.error("job transaction failed", extra={
                 "event": "store.error", "txn": "job", "error": type(exc).__name__,
+                "job": type(msg.slice if not starting else msg).__name__,
                 "store_unavailable": down})
-            if isinstance(msg, StartJob):
+            if starting:
                 msg.reply(None if down else write_failed())
                 return
             if msg.slice.attempts >= 3:

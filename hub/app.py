@@ -42,6 +42,7 @@ from twisted.web import server
 from actors.link import LinkActor
 from actors.messages import (
     AnchorAudit,
+    BackupDue,
     Barrier,
     KeepLeases,
     KeepSession,
@@ -51,7 +52,7 @@ from actors.messages import (
     PurgeInbox,
     RecordAudit,
     RelayQuery,
-    StartJob,
+    StartScheduledChecks,
     Subscribe,
 )
 from actors.store_writer import StoreWriter
@@ -65,7 +66,7 @@ from hub.api.remote import Dispatcher
 from hub.api.server import ApiResource
 from hub.api.site import intake_site
 from hub.config import Config
-from hub.domain import backups, consistency
+from hub.domain import backups
 from hub.domain.operations import MAINTENANCE, OWN_CERTIFICATES
 from hub.domain.register import Register
 from hub.net.intake_processes import IntakeProcesses, spawn_intake
@@ -354,10 +355,8 @@ class Hub:
 
         def tick() -> None:
             # The writer's reply crosses back to the reactor with callFromThread.
-            writer.tell(StartJob(
-                lambda register, now: consistency.start_scheduled(register, links, every,
-                                                                  size, now),
-                reply=lambda value: reactor.callFromThread(started, value)))
+            writer.tell(StartScheduledChecks(
+                links, every, size, reply=lambda value: reactor.callFromThread(started, value)))
 
         return tick
 
@@ -366,7 +365,7 @@ class Hub:
         due (the schedule's first tick is on the record there); the copy is made and
         checked in a pool thread, never on the reactor or in the writer, and recorded in
         the 操作ログ through the writer."""
-        cfg, writer, reactor, store = self.config, self.writer, self.reactor, self._store
+        cfg, writer, reactor = self.config, self.writer, self.reactor
         assert cfg.backup is not None
         folder, keep = cfg.backup.folder, cfg.backup.keep
         busy = [False]
@@ -397,9 +396,8 @@ class Hub:
 
         def tick() -> None:
             # The writer's reply crosses back to the reactor with callFromThread.
-            writer.tell(StartJob(
-                lambda register, now: (backups.due(store, folder, every, now), None),
-                reply=lambda due: reactor.callFromThread(take, due)))
+            writer.tell(BackupDue(folder, every,
+                                  reply=lambda due: reactor.callFromThread(take, due)))
 
         return tick
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from twisted.internet import defer
 
-from actors.messages import MendDeadLetter, StartJob
+from actors.messages import MendDeadLetter, WriteMend
 from hub.api.context import Answer, Api, Call
 from hub.api.sessions import audit
 from hub.domain import dead_letters
@@ -79,8 +79,7 @@ def _mend(api: Api, call: Call, action: str) -> defer.Deferred[Answer]:
         if actor is not None:
             actor.tell(MendDeadLetter(mend, reply))  # behind the link's own holds
         else:  # unknown (the writer says so), or a link that is not running
-            api.writer.tell(StartJob(lambda register, now: (
-                dead_letters.mend(register, mend, now), None), reply))
+            api.writer.tell(WriteMend(mend, reply))
         return done
 
     def answered(value: Any) -> Answer:

@@ -9,6 +9,7 @@ from typing import Any
 
 from twisted.internet import defer
 
+from actors.messages import RecordExportWritten, StartExport
 from hub.api.context import Answer, Api, Call
 from hub.api.jobs import start_job
 from hub.domain import exports
@@ -16,8 +17,8 @@ from hub.domain import exports
 
 def request(api: Api, call: Call) -> defer.Deferred[Answer]:
     who, kind, threshold = call.who, call.body["kind"], api.settings.bulk_threshold
-    d = start_job(api, lambda register, now: exports.start(
-        register, kind, who.operator_id, who.terminal_id, now, threshold), "export")
+    d = start_job(api, lambda reply: StartExport(kind, who.operator_id, who.terminal_id,
+                                                 threshold, reply), "export")
     return d.addCallback(lambda answer: (202, answer))
 
 
@@ -32,8 +33,7 @@ def write(api: Api, call: Call) -> defer.Deferred[Answer]:
 
     def record(rows: list[tuple[Any, ...]]) -> defer.Deferred[Any]:
         text = exports.as_csv(rows)
-        return start_job(api, lambda register, now: exports.record_written(
-            register, export_id, text, len(rows), who.operator_id, who.terminal_id, now),
-            "medium")
+        return start_job(api, lambda reply: RecordExportWritten(
+            export_id, text, len(rows), who.operator_id, who.terminal_id, reply), "medium")
 
     return api.reads.run(read).addCallback(record).addCallback(lambda a: (200, a))

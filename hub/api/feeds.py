@@ -11,11 +11,11 @@ from typing import Any
 
 from twisted.internet import defer
 
+from actors.messages import OpenFeed
 from hub.api.context import Answer, Api, Call
 from hub.api.jobs import start_job
 from hub.api.sessions import audit
 from hub.config.departments import Department, shown
-from hub.domain import feeds
 from hub.domain.errors import HubError
 from protocols.jsonable import plain
 
@@ -36,8 +36,8 @@ def pull(api: Api, call: Call) -> defer.Deferred[Answer]:
     def opened(known: tuple[str, str | None] | None) -> Any:
         if known is not None:
             return {"state": known[0], "approval_id": known[1]}
-        return start_job(api, lambda register, now: feeds.open_feed(
-            register, dept.name, call.client, now, threshold), "feed")
+        return start_job(api, lambda reply: OpenFeed(dept.name, call.client, threshold, reply),
+                         "feed")
 
     def read(state: dict[str, Any]) -> defer.Deferred[list[dict[str, Any]]]:
         if state["state"] == "awaiting_approval":

@@ -10,18 +10,20 @@ from typing import Any
 
 from twisted.internet import defer
 
-from actors.messages import StartJob
+from actors.messages import DecideApproval, MendDifference, StartCheck, StartSendBatch
 from hub.api.context import Answer, Api, Call, Intake
-from hub.domain import approvals, checks, consistency, exports, feeds, send_batches
+from hub.domain import checks, consistency, send_batches
 from hub.domain.errors import HubError, UnavailableError
 from protocols.consistency import MAX_RECORDS, decode_result
 from protocols.jsonable import as_json
 
 
-def start_job(api: Api, start: Callable[[Any, float], tuple[Any, Any]],
-           what: str) -> defer.Deferred[Any]:
+def start_job(api: Api, job: Callable[[Callable[[Any], None]], Any],
+              what: str) -> defer.Deferred[Any]:
+    """Tell the store writer ``job(reply)`` (a message that names a long job: see
+    ``actors.messages``); its value, or a refusal if the store could not record it."""
     d: defer.Deferred[Any] = defer.Deferred()
-    api.writer.tell(StartJob(start, reply=api.on_reactor(d)))
+    api.writer.tell(job(api.on_reactor(d)))  # the reply crosses back with callFromThread
 
     def started(value: Any) -> Any:
         if value is None:
@@ -45,8 +47,7 @@ def start_check(api: Api, call: Call) -> defer.Deferred[Answer]:
         raise HubError("link_disabled", f"the {off[0]} link is not enabled", "links", status=422)
     who, size = (call.who.operator_id, call.who.terminal_id), min(api.settings.check_chunk,
                                                                   MAX_RECORDS)
-    d = start_job(api, lambda register, now: consistency.start(register, links, *who, size, now),
-               "check")
+    d = start_job(api, lambda reply: StartCheck(links, *who, size, reply), "check")
     return d.addCallback(lambda ids: (202, {"checks": [{"check_id": c, "link": link}
                                                        for link, c in ids.items()]}))
 
@@ -81,9 +82,9 @@ def _with_mend(difference: dict[str, Any], mends: dict[str, Any]) -> dict[str, A
 def mend_difference(api: Api, call: Call) -> defer.Deferred[Answer]:
     body, check_id, who = call.body, call.params["check_id"], call.who
     checks.check_resident_code(body["resident_code"])
-    d = start_job(api, lambda register, now: consistency.mend(
-        register, check_id, body["resident_code"], body["action"], body.get("reason"),
-        who.operator_id, who.terminal_id, now), "mend")
+    d = start_job(api, lambda reply: MendDifference(
+        check_id, body["resident_code"], body["action"], body.get("reason"),
+        who.operator_id, who.terminal_id, reply), "mend")
     return d.addCallback(lambda shown: (201, shown))
 
 
@@ -108,8 +109,8 @@ def start_batch(api: Api, call: Call) -> defer.Deferred[Answer]:
     print_class = call.body.get("print_class", cfg.print_class)
     who = (call.who.operator_id, call.who.terminal_id)
     threshold = api.settings.bulk_threshold
-    d = start_job(api, lambda register, now: send_batches.start(
-        register, cfg, codes, print_class, *who, now, threshold), "batch")
+    d = start_job(api, lambda reply: StartSendBatch(cfg, codes, print_class, *who, threshold,
+                                                    reply), "batch")
     return d.addCallback(lambda answer: (202, answer))
 
 
@@ -139,12 +140,9 @@ def list_approvals(api: Api, call: Call) -> defer.Deferred[Answer]:
 
 
 def decide_approval(api: Api, call: Call) -> defer.Deferred[Answer]:
-    then: dict[str, approvals.Decided] = {"export": exports.decided, "feed": feeds.decided}
-    if api.settings.send is not None:
-        then["send_batch"] = send_batches.decided(api.settings.send)
     approval_id, decision, who = call.params["approval_id"], call.body["decision"], call.who
-    d = start_job(api, lambda register, now: approvals.decide(
-        register, then, approval_id, decision, who.operator_id, who.terminal_id, now),
+    d = start_job(api, lambda reply: DecideApproval(
+        approval_id, decision, who.operator_id, who.terminal_id, api.settings.send, reply),
         "decision")
     return d.addCallback(lambda shown: (200, _approval(shown)))
 

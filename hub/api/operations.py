@@ -22,7 +22,7 @@ from typing import Any
 import pykka
 from twisted.internet import defer, task
 
-from actors.messages import ProbeWrite
+from actors.messages import ProbeWrite, SwitchMaintenance
 from hub.api.context import Answer, Api, Call
 from hub.api.jobs import start_job
 from hub.api.sessions import audit
@@ -254,8 +254,8 @@ def _job(job: dict[str, Any], residents: int) -> dict[str, Any]:
 
 def set_maintenance(api: Api, call: Call) -> defer.Deferred[Answer]:
     on, reason, who = bool(call.body["on"]), call.body.get("reason"), call.who
-    d = start_job(api, lambda register, _now: (ops.switch_maintenance(
-        register, on, reason, who.operator_id, who.terminal_id, api.clock()), None),
+    d = start_job(api, lambda reply: SwitchMaintenance(
+        on, reason, who.operator_id, who.terminal_id, api.clock(), reply),
         "maintenance switch")
 
     def switched(done: ops.Switched) -> Answer:
