@@ -2,10 +2,9 @@
 way.
 
 Every request in this order, and each step only once the one before it passed:
-the certificate (an account's, or 403 ``client_not_allowed``), the route (404, 405),
-the session of a staff terminal (401 ``login_required``) and the right (403
-``not_permitted``) — a refusal is in the 操作ログ before it is answered, and the
-caller learns nothing of what its parameters or body would have done — then the
+admission (``hub.api.admission``: the certificate, the route, the session of a staff
+terminal and the right — a refusal is in the 操作ログ before it is answered, and the
+caller learns nothing of what its parameters or body would have done), then the
 query, the body's type and size (415, 413), and the rest in the *intake workers* (a
 small thread pool), so the reactor only moves bytes: the JSON, the route's
 ``precheck``, the OpenAPI document's checks (400 ``schema_invalid``), the route's
@@ -65,26 +64,16 @@ from twisted.internet import defer
 from twisted.python.threadpool import ThreadPool
 from twisted.web import http, resource, server
 
+from hub.api.admission import Admitter, internal
 from hub.api.backend import Backend
 from hub.api.context import Answer, Call, Intake
 from hub.api.openapi import Contract, ResponseMismatch, decode_json
-from hub.api.routes import Route, match, methods_of
-from hub.api.sessions import refusal_entry
-from hub.config.access import SESSION_LOGIN, Admission, Principal
+from hub.api.routes import Route, match
 from hub.domain.errors import HubError, RequestError, UnavailableError
 from hub.domain.operations import CLOSED_CODES
-from hub.store import AuditEntry
 from hub.support.tls import peer_common_name
 
 log = logging.getLogger("jukihub.intake")
-
-
-class Refusal(HubError):
-    """A call refused for who makes it, with its 操作ログ entry."""
-
-    def __init__(self, code: str, message: str, status: int, entry: AuditEntry) -> None:
-        super().__init__(code, message, status=status)
-        self.entry = entry
 
 
 class ApiResource(resource.Resource):
@@ -99,6 +88,7 @@ class ApiResource(resource.Resource):
         self.backend, self.contract, self.workers = backend, contract, workers
         self.reactor, self.inline_below = reactor, inline_below
         self.retry_after = str(intake.settings.operations.retry_after)
+        self.admitter = Admitter(intake.settings.access, contract, backend, self.meters)
         self.log_requests = log.isEnabledFor(logging.INFO)
 
     def render(self, request: server.Request) -> bytes | int:
@@ -124,57 +114,14 @@ class ApiResource(resource.Resource):
             reply.run(self._in_worker, reply, caller, body, path_params, query)
 
         try:
-            route, path_params = self._caller_and_route(client, request, method, found)
+            route, path_params = self.admitter.caller_and_route(client, request, method,
+                                                                found)
         except HubError as err:
-            self._answer_refusal(err, refused)
+            self.admitter.answer_refusal(err, refused)
             return server.NOT_DONE_YET
-        self._authorized(client, request.getHeader("authorization"), route, cid,
-                         admitted, refused)
+        self.admitter.authorized(client, request.getHeader("authorization"), route, cid,
+                                 admitted, refused)
         return server.NOT_DONE_YET
-
-    def _caller_and_route(self, client: str, request: server.Request | None, method: str,
-                          found: tuple[Route, dict[str, str]] | None,
-                          ) -> tuple[Route, dict[str, str]]:
-        """The certificate first (anyone without an account is refused, whatever they
-        ask for), then the route."""
-        if self.intake.settings.access.admission(client) is Admission.UNKNOWN:
-            right = (self.contract.operation(found[0].method, found[0].path).right
-                     if found is not None else "-")
-            raise self._refuse(client, right, "client_not_allowed", "this client "
-                               "certificate may not use this operation", 403)
-        return self._route(request, method, found)
-
-    def _authorized(self, client: str, authorization: str | None, route: Route, cid: str,
-                    then: Callable[[Call], None], refused: Callable[[Answer], None]) -> None:
-        """Session and right, before anything of the request is looked at: ``then``
-        gets the caller (its principal set, unless it is logging in), or ``refused``
-        the refusal once it is in the 操作ログ.  Both on the reactor thread."""
-        right = self.contract.operation(route.method, route.path).right
-        try:
-            principal, token = self._admit(authorization, route, client, right)
-        except HubError as err:
-            self._answer_refusal(err, refused)
-            return
-        caller = Call(client, {}, None, None, right, token, principal, cid)
-        if principal is not None or token is None:  # a system account, or a login
-            then(caller)
-            return
-
-        def decided(result: Call | Answer | None) -> None:
-            if isinstance(result, Call):
-                then(result)
-            else:  # a refusal (on the record), the store too busy to ask, or a bug
-                refused(result if result is not None else (500, _internal()))
-
-        self.backend.authorize(caller, decided)
-
-    def _answer_refusal(self, err: HubError, refused: Callable[[Answer], None]) -> None:
-        answer: Answer = (err.status, {"error": err.to_json()})
-        if isinstance(err, Refusal):  # answered once it is on the record
-            self.backend.record(err.entry, lambda failed: refused(
-                answer if failed is None else (failed.status, {"error": failed.to_json()})))
-        else:
-            refused(answer)
 
     def invoke(self, client: str, token: str | None, method: str, path: str,
                query: dict[str, str], body: Any) -> defer.Deferred[Answer]:
@@ -188,9 +135,9 @@ class ApiResource(resource.Resource):
         try:
             if found is not None and found[0].method != method:
                 found = None
-            route, path_params = self._caller_and_route(client, None, method, found)
+            route, path_params = self.admitter.caller_and_route(client, None, method, found)
         except HubError as err:
-            self._answer_refusal(err, d.callback)
+            self.admitter.answer_refusal(err, d.callback)
             return d
         raw = json.dumps(body).encode() if body is not None else None
 
@@ -199,51 +146,9 @@ class ApiResource(resource.Resource):
             browser = dataclasses.replace(caller, register_codes=False)  # unified text
             reply.run(self._in_worker, reply, browser, raw, path_params, query)
 
-        self._authorized(client, f"Bearer {token}" if token else None, route,
-                         uuid.uuid4().hex, admitted, d.callback)
+        self.admitter.authorized(client, f"Bearer {token}" if token else None, route,
+                                 uuid.uuid4().hex, admitted, d.callback)
         return d
-
-    def _admit(self, authorization: str | None, route: Route, client: str,
-               right: str) -> tuple[Principal | None, str | None]:
-        """Who calls, as far as the certificate tells: a system account is decided here
-        by its role; a staff terminal's call goes on with its session token, which the
-        hub process checks (``Backend.authorize``); anyone else is refused."""
-        access = self.intake.settings.access
-        kind = access.admission(client)
-        if kind is Admission.SYSTEM:
-            principal = access.system(client)
-            if principal.may(right):
-                return principal, None
-            raise self._refuse(client, right, "not_permitted", f"this system account's role "
-                               f"does not include the right {right}", 403)
-        if kind is Admission.TERMINAL and route.submit is None:
-            scheme, _, token = (authorization or "").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return None, token.strip()
-            if right == SESSION_LOGIN:
-                return None, None
-            raise self._refuse(client, right, "login_required", "log in first: POST "
-                               "/v1/sessions, then send Authorization: Bearer <token>", 401)
-        raise self._refuse(client, right, "client_not_allowed", "this client certificate "
-                           "may not use this operation", 403)
-
-    def _refuse(self, client: str, right: str, code: str, message: str,
-                status: int) -> Refusal:
-        """A refusal by certificate: counted, logged, and for the 操作ログ."""
-        self.meters.client_refused()
-        return Refusal(code, message, status, refusal_entry(client, right, code))
-
-    @staticmethod
-    def _route(request: server.Request | None, method: str,
-               found: tuple[Route, dict[str, str]] | None) -> tuple[Route, dict[str, str]]:
-        if found is None:
-            raise HubError("not_found", "no such endpoint", status=404)
-        if found[0].method != method:
-            allowed = ", ".join(methods_of(found[0].path))
-            if request is not None:
-                request.setHeader("allow", allowed)
-            raise HubError("method_not_allowed", f"use {allowed}", status=405)
-        return found
 
     def _body(self, request: server.Request) -> bytes:
         ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
@@ -311,7 +216,7 @@ class ApiResource(resource.Resource):
             except ResponseMismatch as exc:
                 log.error("response does not match the OpenAPI document", extra={
                     "event": "intake.response_invalid", "where": exc.where})
-                return 500, _encode(_internal())
+                return 500, _encode(internal())
         return status, _encode(body)
 
     # ---- on the reactor ------------------------------------------------------------------
@@ -475,7 +380,7 @@ class _Reply:
         """A bug: 500 without a traceback, logged by its type only (any thread)."""
         if error is not None:
             log.error("intake failure", extra={"event": "intake.error", "error": error})
-        self._write(500, _encode(_internal()))
+        self._write(500, _encode(internal()))
 
 
 _CORRELATION = re.compile(r"[A-Za-z0-9._:\-]{1,40}")
@@ -511,7 +416,3 @@ class _Capture(_Reply):
 
 def _encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
-
-
-def _internal() -> dict[str, Any]:
-    return {"error": {"code": "internal", "message": "internal error"}}
