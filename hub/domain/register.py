@@ -169,16 +169,23 @@ class Register:
         finally:
             self._conn = self._numbers = self._taken_from = self._maintenance = None
 
+    def _open(self) -> None:
+        """The numbers and maintenance mode as the database has them in this writing
+        transaction: read together, when first needed (an acknowledgement's
+        transaction needs neither)."""
+        conn = self._conn
+        assert conn is not None, "read only inside Register.writing"
+        o = self.store.register.opening(conn, MAINTENANCE)
+        self._numbers = Numbering(o.update_seq + 1, o.card + 1, o.atena + 1, o.next_seqs)
+        self._taken_from = self._numbers.snapshot()
+        self._maintenance = (o.flag,)
+
     @property
     def numbers(self) -> Numbering:
         """The next numbers, as the database has them in this writing transaction."""
         if self._numbers is None:
-            conn = self._conn
-            assert conn is not None, "numbers are taken only inside Register.writing"
-            update_seq, card, atena = self.store.register.counters(conn)
-            self._numbers = Numbering(update_seq + 1, card + 1, atena + 1,
-                                      self.store.link_state.next_seqs(conn))
-            self._taken_from = self._numbers.snapshot()
+            self._open()
+        assert self._numbers is not None
         return self._numbers
 
     @property
@@ -186,8 +193,8 @@ class Register:
         """Maintenance mode as the store has it now (read once per transaction): no
         change commits while it is on, whichever hub's intake took it."""
         if self._maintenance is None:
-            assert self._conn is not None, "read only inside Register.writing"
-            self._maintenance = (self.store.flags.get(self._conn, MAINTENANCE),)
+            self._open()
+        assert self._maintenance is not None
         return self._maintenance[0]
 
     # ---- batches ---------------------------------------------------------------------

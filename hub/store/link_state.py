@@ -35,11 +35,6 @@ class LinkStateStore:
         return {link: LinkState(a, n, i, md) for link, a, n, i, md in db.rows(
             "SELECT link, acked_seq, next_seq, inbound_applied, mended FROM link_state")}
 
-    @named("link_state.next_seqs")
-    def next_seqs(self, db: Db) -> dict[str, int]:
-        """Each link's next sequence (read by the writer inside its write lock)."""
-        return {link: int(n) for link, n in db.rows("SELECT link, next_seq FROM link_state")}
-
     @named("link_state.create")
     def create(self, db: Db, links: Iterable[str]) -> None:
         """A row for each of ``links`` (that has none), from sequence 1."""

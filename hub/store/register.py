@@ -17,6 +17,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from hub.store.base import Db, Sql, chunks, named, to_date
+from hub.store.dead_letters import Flag
 from hub.store.tables import residents
 from protocols.identity import FIELDS, IdentityRecord
 
@@ -51,10 +52,26 @@ class RegisterWrites:
     old_codes: list[tuple[str, str, int, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What a writing transaction reads first (``RegisterStore.opening``)."""
+
+    update_seq: int                # the highest 更新順番号 so far
+    card: int                      # the highest card event number
+    atena: int                     # the highest 団体内統合宛名番号
+    next_seqs: dict[str, int]      # each link's next sequence
+    flag: Flag | None              # the hub flag asked for (maintenance mode)
+
+
 class RegisterStore:
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
         self._insert_resident = sql.insert("residents", RESIDENT_COLUMNS)
+        self._opening = sql.text(
+            "SELECT (SELECT max(update_seq) FROM identity_records), (SELECT max(id) FROM "
+            "card_events), (SELECT max(integrated_atena) FROM residents), l.link, "
+            "l.next_seq, f.value, f.set_at, f.set_by FROM (SELECT 1 AS one) AS o "
+            "LEFT JOIN link_state AS l ON 1 = 1 LEFT JOIN hub_flags AS f ON f.name = ?")
         self._update_resident = sql.update_rows("residents", RESIDENT_COLUMNS, ("atena_number",))
         self._insert_identity = sql.insert("identity_records", _IDENTITY_COLUMNS)
         self._provided = sql.text(
@@ -191,14 +208,6 @@ class RegisterStore:
                + f" ORDER BY resident_code LIMIT {self.sql.mark}")
         return [self.row(r) for r in db.rows(sql, (*args, limit))]
 
-    @named("register.counters")
-    def counters(self, db: Db) -> tuple[int, int, int]:
-        """The highest 更新順番号, card event number and 団体内統合宛名番号 so far."""
-        update_seq, card, atena = db.row(
-            "SELECT (SELECT max(update_seq) FROM identity_records), "
-            "(SELECT max(id) FROM card_events), (SELECT max(integrated_atena) FROM residents)")
-        return int(update_seq or 0), int(card or 0), int(atena or 0)
-
     def row(self, row: Any) -> dict[str, Any]:
         """A residents row (every column, in order) as the domain reads it."""
         resident = dict(zip(RESIDENT_COLUMNS, row, strict=True))
@@ -208,7 +217,17 @@ class RegisterStore:
             resident[name] = bool(resident[name])
         return resident
 
-    # ---- the writes of a batch -------------------------------------------------------
+    @named("register.opening")
+    def opening(self, db: Db, flag: str) -> Opening:
+        """What a writing transaction reads first, in one statement (one round trip on
+        PostgreSQL): the highest 更新順番号, card event number and 団体内統合宛名番号 so
+        far, each link's next sequence, and the hub flag ``flag`` (maintenance mode)."""
+        rows = db.rows(self._opening, (flag,))
+        update_seq, card, atena = rows[0][:3]
+        value, set_at, set_by = rows[0][5:]
+        return Opening(int(update_seq or 0), int(card or 0), int(atena or 0),
+                       {link: int(n) for link, n in (r[3:5] for r in rows) if link is not None},
+                       Flag(flag, value, float(set_at), set_by) if value is not None else None)
 
     @named("register.write")
     def write(self, db: Db, w: RegisterWrites) -> None:
