@@ -138,14 +138,16 @@ class LinkOutbound:
             item = verdict.item
             self.metrics.dead_letter(verdict.code)
             self.open_dead_letters += 1
-            log.warning("dead letter", extra={"event": "link.dead_letter", "link": self.link,
-                                              "seq": item.seq, "update_seq": item.update_seq,
-                                              "code": verdict.code,
-                                              "correlation_id": item.correlation_id})
             self.writer.tell(RecordDeadLetter(self.link, item.seq, verdict.code,
                                               verdict.reason,
                                               reply=self.later(Recorded((item.seq,))),
                                               token=self.token))
+            # Logged once told: anything told the writer after this event (a change, a
+            # read's wait) comes after the record in its mailbox.
+            log.warning("dead letter", extra={"event": "link.dead_letter", "link": self.link,
+                                              "seq": item.seq, "update_seq": item.update_seq,
+                                              "code": verdict.code,
+                                              "correlation_id": item.correlation_id})
         return False
 
     def mended(self, result: Mended) -> None:

@@ -270,6 +270,9 @@ def test_two_replays_of_one_dead_letter_at_once_give_one_replay(hub: Env) -> Non
     [change] = list(Synth(seed=1404).stream(1))
     assert hub.client().post("/v1/changes", change)[0] == 201
     dead = hub.hub.wait_event(lambda e: e.get("event") == "link.dead_letter", after=mark)
+    # (logged when the link tells the writer; its withdrawal goes to the peer only once
+    # the dead letter is committed, so the peer having settled it means it is listed)
+    hub.wait_applied(dead["seq"])
     status, letters = _caller(hub, "deadletters.list").get("/v1/dead-letters?state=open")
     [letter] = [d for d in letters["dead_letters"] if d["seq"] == dead["seq"]]
     menders = [hub.staff(f"op-{i}", "operator") for i in range(2)]
