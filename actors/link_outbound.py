@@ -45,16 +45,19 @@ class LinkOutbound:
         self.wall_clock = wall_clock
         self.limits = WindowLimits(cfg.window, cfg.window_bytes, cfg.memory_queue,
                                    cfg.memory_bytes, cfg.max_attempts)
-        self.cache = OutboxCache(self.limits)
-        self.window = SendWindow(self.limits, self.cache)
+        self.window = SendWindow(self.limits, OutboxCache(self.limits))
         self.recorded_ack = 0  # the acknowledgement the store has (or has been told)
         self.open_dead_letters = 0  # staff have not mended them yet
         self.token = 0  # the fencing token of the link's lease, carried by every record
 
     def reset(self) -> None:
         """Forget the window (the link was given up, or is reloaded): ``restore`` next."""
-        self.cache = OutboxCache(self.limits)
-        self.window = SendWindow(self.limits, self.cache)
+        self.window = SendWindow(self.limits, OutboxCache(self.limits))
+
+    @property
+    def cache(self) -> OutboxCache:
+        """The part of the outbox in memory, which the window sends from."""
+        return self.window.cache
 
     def restore(self, acked: int, known_upto: int) -> None:
         with self.store.reading() as conn:

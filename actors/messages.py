@@ -16,6 +16,8 @@ from typing import Any
 
 import pykka
 
+from hub.config import SendConfig
+from hub.domain.dead_letters import Mend
 from hub.domain.errors import HubError
 from hub.domain.inbound import CheckAnswer
 from hub.domain.outcomes import OutboxItem, Outcome, Request
@@ -258,7 +260,7 @@ class MendDifference:
 class StartSendBatch:
     """Staff start a send-destination batch (``residents``, or everyone needing one)."""
 
-    config: Any  # hub.config.SendConfig
+    config: SendConfig
     residents: list[str] | None
     print_class: str
     operator_id: str
@@ -276,7 +278,7 @@ class DecideApproval:
     decision: str
     operator_id: str
     terminal_id: str
-    send_config: Any  # hub.config.SendConfig | None
+    send_config: SendConfig | None
     reply: Callable[[Any], None]
 
 
@@ -330,7 +332,7 @@ class WriteMend:
     """A dead letter's mend (``hub.domain.dead_letters.Mend``) for a link that is not
     running here, or that the link actor hands on."""
 
-    mend: Any
+    mend: Mend
     reply: Callable[[Any], None]
 
 

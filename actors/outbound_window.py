@@ -260,9 +260,10 @@ class SendWindow:
             delivered.append(item)
             if item.seq <= self.sent_upto:
                 self.inflight_bytes -= len(item.payload)
-        for seq in range(self.acked + 1, upto + 1):
-            self.attempts.pop(seq, None)
-            self.withdrawn.discard(seq)
+        if self.withdrawn:  # (what is left is all after the acknowledgement)
+            self.withdrawn = {s for s in self.withdrawn if s > upto}
+        if self.attempts:
+            self.attempts = {s: n for s, n in self.attempts.items() if s > upto}
         self.acked = upto
         if upto > self.sent_upto:
             self.sent_upto = upto

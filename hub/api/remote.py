@@ -5,11 +5,11 @@ messages, and the processes' own).
 A worker checks and prepares requests itself (TLS, HTTP, JSON, the OpenAPI document,
 the format checks), then asks the hub — ``Submit`` for the store writer, ``Handle`` for
 any other route's handler (the ``Call`` carries the caller's certificate name, session
-token or system principal) — and the hub answers ``Outcomes`` or ``Answer`` with the
-question's number.  The worker's meters go along as ``Meters``; a refusal's 操作ログ
-entry is ``Record``, answered once committed; a staff caller's session and right are
-``Authorize``, answered with the caller or the refusal before the worker looks at the
-request's body.
+token or system principal) — and the hub answers ``OutcomesReply`` or ``AnswerReply``
+with the question's number.  The worker's meters go along as ``Meters``; a refusal's
+操作ログ entry is ``Record``, answered once committed; a staff caller's session and right
+are ``Authorize``, answered with the caller or the refusal before the worker looks at
+the request's body.
 
 The messages are dataclasses, pickled by ``hub.net.ipc``: the socketpair is the hub's
 own, inherited by the processes it spawned, never reachable from outside.
@@ -27,13 +27,12 @@ from hub.api.backend import (
     Answered,
     Authorized,
     LocalBackend,
+    Outcomes,
     Recorded,
     on_reactor,
     outcomes_for_a_worker,
 )
-from hub.api.backend import Outcomes as OnOutcomes
-from hub.api.context import Answer as HandlerAnswer
-from hub.api.context import Call, IntakeMeters
+from hub.api.context import Answer, Call, IntakeMeters
 from hub.api.routes import ROUTES, Route
 from hub.domain.outcomes import Outcome, Request
 from hub.store import AuditEntry
@@ -92,7 +91,7 @@ Question = Submit | Handle | Authorize | Record
 
 
 @dataclass(frozen=True, slots=True)
-class Outcomes:
+class OutcomesReply:
     """The store writer's outcomes of ``Submit`` number ``n``."""
 
     n: int
@@ -100,7 +99,7 @@ class Outcomes:
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class AnswerReply:
     """The answer to question ``n`` (a handler's, a caller, a refusal; ``None``: a bug)."""
 
     n: int
@@ -122,7 +121,7 @@ class RemoteBackend:
             self._pending[n] = done
         on_reactor(self.reactor, self.send, question(n))
 
-    def submit(self, requests: list[Request], done: OnOutcomes) -> None:
+    def submit(self, requests: list[Request], done: Outcomes) -> None:
         self._ask(done, lambda n: Submit(n, requests))
 
     def call(self, route: Route, call: Call, done: Answered) -> None:
@@ -134,12 +133,12 @@ class RemoteBackend:
     def record(self, entry: AuditEntry, done: Recorded) -> None:
         self._ask(done, lambda n: Record(n, entry))
 
-    def received(self, message: Outcomes | Answer) -> None:
+    def received(self, message: OutcomesReply | AnswerReply) -> None:
         """The hub's answer to question ``n`` (reactor thread)."""
         with self._lock:
             done = self._pending.pop(message.n, None)
         if done is not None:
-            done(message.outcomes if isinstance(message, Outcomes) else message.value)
+            done(message.outcomes if isinstance(message, OutcomesReply) else message.value)
 
     def lost(self) -> None:
         """The hub is gone: every question waiting gets no answer (a 500)."""
@@ -168,17 +167,17 @@ class Dispatcher:
         n = message.n
 
         def outcomes(result: list[Outcome]) -> None:  # from the store writer's thread
-            self.reactor.callFromThread(reply, Outcomes(n, outcomes_for_a_worker(result)))
+            self.reactor.callFromThread(reply, OutcomesReply(n, outcomes_for_a_worker(result)))
 
-        def answer(result: HandlerAnswer | Call | None) -> None:
-            on_reactor(self.reactor, reply, Answer(n, result))
+        def answer(result: Answer | Call | None) -> None:
+            on_reactor(self.reactor, reply, AnswerReply(n, result))
 
         backend = self.backend
         assert backend is not None, "wired before the reactor reads a worker's message"
         if isinstance(message, Submit):
             backend.submit(message.requests, outcomes)
         elif isinstance(message, Record):
-            backend.record(message.entry, lambda error: reply(Answer(n, error)))
+            backend.record(message.entry, lambda error: reply(AnswerReply(n, error)))
         elif isinstance(message, Authorize):
             backend.authorize(message.call, answer)
         else:

@@ -11,9 +11,11 @@ Statements go straight to the driver's cursor (``Db``), in the driver's paramete
 ``executemany``, PostgreSQL's ``COPY`` (one round trip): no per-statement or
 per-parameter processing on the way.  Rows a batch changes go the same way
 (``Update``): SQLite's ``executemany`` of the ``UPDATE``; on PostgreSQL a ``COPY`` into
-a temporary table of the session, then one ``UPDATE … FROM`` it.  A change is about ten statements, and
-SQLAlchemy's own execution path cost more than they did.  SQLAlchemy still owns the
-engine, the pool and the transactions, and the tables and migrations are its.  SQLite
+a temporary table of the session, then one ``UPDATE … FROM`` it (a few rows go by
+``executemany``, one pipelined round trip: ``COPY_FROM``).  A change is about ten
+statements, and SQLAlchemy's own execution path cost more than they did.  SQLAlchemy
+still owns the engine, the pool and the transactions, and the tables and migrations are
+its.  SQLite
 receives dates and times as ISO text (adapters registered by ``hub.store.engine``) in
 the format SQLAlchemy's own types read back.
 """
