@@ -347,7 +347,7 @@ _JOBS: dict[type, Callable[[Any, Any, float], tuple[Any, Any]]] = {
     OpenFeed: lambda w, m, now: feeds.open_feed(
         w.register, m.department, m.certificate, now, m.bulk_threshold),
     SwitchMaintenance: lambda w, m, _now: (operations.switch_maintenance(
-        w.register, m.on, m.reason, m.operator_id, m.terminal_id, m.at), None),
+        w.store, m.on, m.reason, m.operator_id, m.terminal_id, m.at), None),
     WriteMend: lambda w, m, now: (dead_letters.mend(w.register, m.mend, now), None),
     BackupDue: lambda w, m, now: (backups.due(w.store, m.folder, m.every, now), None),
 }

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
@@ -26,15 +26,29 @@ from hub.config import Config, IntakeConfig
 from hub.config.access import Principal
 from hub.domain.errors import UnavailableError
 from hub.domain.operations import Closed
-from hub.store import StaffSession, Store
+from hub.store import Flag, StaffSession, Store
 from hub.support import metrics
 from protocols.charconv import UnifiedCharset
 
-if TYPE_CHECKING:
-    from hub.api.operations import Gate, Readiness
-
 Answer = tuple[int, dict[str, Any]]
 T = TypeVar("T")
+
+
+class GateView(Protocol):
+    """What handlers see of the intake's gate (``hub.api.operations.Gate``): maintenance
+    mode as the hub last read it, and the switch that tells the gate of a new flag."""
+
+    maintenance: Flag | None
+
+    def switched(self, flag: Flag | None) -> None: ...
+
+
+class ReadinessView(Protocol):
+    """What handlers see of ``/readyz``'s checks (``hub.api.operations.Readiness``)."""
+
+    cached: tuple[float, Answer] | None
+
+    def answer(self) -> defer.Deferred[Answer]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +227,8 @@ class Api:
         self.writer, self.links, self.reactor, self.reads = writer, links, reactor, reads
         self.writer_board = writer_board  # what the store writer is doing (any thread)
         self.clock = clock  # wall-clock time, for what is recorded
-        self.gate: Gate | None = None            # set by the hub once it is wired
-        self.readiness: Readiness | None = None
+        self.gate: GateView | None = None            # set by the hub once it is wired
+        self.readiness: ReadinessView | None = None
 
     def on_reactor(self, d: defer.Deferred[Any]) -> Callable[..., None]:
         """A reply callable for another thread: fires ``d`` on the reactor thread."""

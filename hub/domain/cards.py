@@ -18,17 +18,14 @@ writes nothing.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from hub.domain.changes import CardEventRequest
 from hub.domain.errors import LogicError
 from hub.domain.outcomes import Outcome
 from hub.domain.resident import Card, Resident
+from hub.domain.working_set import Ledger, WorkingSet
 from hub.store import AuditEntry
 from protocols.card import CardEvent, card_after, encode_card_event
-
-if TYPE_CHECKING:  # the register dispatches here; no cycle at run time
-    from hub.domain.register import Register, WorkingSet
 
 
 def refusal(event: str, current: Resident | None) -> LogicError | None:
@@ -42,7 +39,7 @@ def refusal(event: str, current: Resident | None) -> LogicError | None:
     return LogicError(rule, f"card event {event} refused: {rule.replace('_', ' ')}")
 
 
-def record(register: Register, ws: WorkingSet, ev: CardEventRequest) -> Outcome:
+def record(register: Ledger, ws: WorkingSet, ev: CardEventRequest) -> Outcome:
     """Record ``ev`` (inside the store writer's transaction) and queue its message."""
     current = ws.residents[ev.resident_code]
     refused = refusal(ev.event, current)

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.domain.changes import ManualDecision, fingerprint
 from hub.domain.errors import ConflictError, FormatError, HubError, LogicError
 from hub.domain.outcomes import Outcome
 from hub.domain.resident import Resident
+from hub.domain.working_set import Ledger, WorkingSet
 from hub.store import AuditEntry, Conn, Store
 from protocols.intermediate import (
     ANSWER_ITEMS,
@@ -34,9 +35,6 @@ from protocols.intermediate import (
     encode,
 )
 from protocols.jsonable import plain
-
-if TYPE_CHECKING:  # the register dispatches here; no cycle at run time
-    from hub.domain.register import Register, WorkingSet
 
 DECISIONS = ("approve", "refuse")
 
@@ -61,7 +59,7 @@ def parse_decision(obj: dict[str, Any], item_id: int, operator_id: str,
                           items=items)
 
 
-def record(register: Register, ws: WorkingSet, d: ManualDecision) -> Outcome:
+def record(register: Ledger, ws: WorkingSet, d: ManualDecision) -> Outcome:
     """Answer a manual-answer request as staff decided (inside the store writer's
     transaction): the inbox item is taken, the answer queued on the intermediate link."""
     refusal, req, person = _refusal(register, ws, d)
@@ -85,7 +83,7 @@ def record(register: Register, ws: WorkingSet, d: ManualDecision) -> Outcome:
                    outbox=[item])
 
 
-def _refusal(register: Register, ws: WorkingSet, d: ManualDecision) -> tuple[
+def _refusal(register: Ledger, ws: WorkingSet, d: ManualDecision) -> tuple[
         HubError | None, ManualAnswerRequest | None, Resident | None]:
     """(why the decision is refused, or None; the request; the person it is about)."""
     store = register.store

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hub.store import AuditEntry, Flag
-
-if TYPE_CHECKING:  # the register applies this module's rules; no cycle at run time
-    from hub.domain.register import Register
+from hub.store import AuditEntry, Flag, Store
 
 MAINTENANCE = "maintenance"  # the hub_flags row, and the intake's 503 code
 BACKPRESSURE = "backpressure"
@@ -88,12 +85,11 @@ class Switched:
     flag: Flag | None
 
 
-def switch_maintenance(register: Register, on: bool, reason: str | None, operator_id: str,
+def switch_maintenance(store: Store, on: bool, reason: str | None, operator_id: str,
                        terminal_id: str, now: float) -> Switched:
     """Record the switch (a store-writer job) and its 操作ログ entry; from its commit,
     every hub's store writer refuses every change while maintenance is on (it reads
     the flag in each of its transactions)."""
-    store = register.store
     with store.transaction("job") as conn:
         store.flags.set(conn, MAINTENANCE, (reason or "") if on else None, now,
                                     operator_id)
