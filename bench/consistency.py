@@ -52,7 +52,7 @@ def fill(tmp: Path, n: int, plant: int) -> list[tuple[str, str]]:
     rng = random.Random(190000)
     hub = sqlite3.connect(tmp / "jukihub.db")
     mock_db = sqlite3.connect(tmp / "mock-prefecture.db")
-    from mock_endpoints.base import _BASE_SCHEMA
+    from mock_endpoints.streams import SCHEMA as _BASE_SCHEMA
 
     mock_db.executescript(_BASE_SCHEMA + PrefectureMock.extra_schema)
     mock_db.execute("INSERT INTO meta VALUES ('prefecture', 0)")

@@ -240,13 +240,14 @@ class _Demo:
 
         from hub.app import Hub
         from mock_endpoints import MOCKS
+        from mock_endpoints.serve import listen
 
         base = load_config(self.config_path, self.overrides)
         # Every mock endpoint, on free loopback ports, with its own store.
         self.mocks = {name: cls(base.municipality_code, self.demo_dir / f"mock-{name}.db",
                                 base.parties["hub"], options={"seed_others": 2000})
                       for name, cls in MOCKS.items()}
-        self.listeners = {name: m.listen(self.reactor, base.certs_dir, name, "127.0.0.1", 0, 0)
+        self.listeners = {name: listen(m, self.reactor, base.certs_dir, name, "127.0.0.1", 0, 0)
                           for name, m in self.mocks.items()}
         self.controls = {name: pair[1].getHost().port for name, pair in self.listeners.items()}
         self.cfg = load_config(self.config_path, [

@@ -1,6 +1,9 @@
-"""What every mock endpoint shares: the receiving side of the link session over mutual
-TLS, durable applied-sequence bookkeeping in its own SQLite file, fault injection, and
-a loopback HTTP control API for test harnesses.
+"""What every mock endpoint shares: the receiving side of the link session, durable
+applied-sequence bookkeeping in its own SQLite file (``mock_endpoints.streams``: the
+received stream, the pushes, the long-polls), and fault injection.  The connection
+(``mock_endpoints.protocol``) and the loopback HTTP control API
+(``mock_endpoints.control``) are adapters over it, put on the network by
+``mock_endpoints.serve``.
 
 A subclass supplies ``decode(body)`` (its documents, checked against their schema)
 and ``apply_document(cur, doc, body)``: update its own state inside the given
@@ -21,48 +24,17 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.protocol import Factory
-from twisted.web import server
 
-from hub.support.tls import server_options
-from mock_endpoints.control import ControlAPI
-from mock_endpoints.protocol import MockProtocol
+from mock_endpoints.streams import SCHEMA, Applied, Pushes, Received, Refusal, Waiters
 from protocols.errors import BodyError
-from protocols.session import Withdrawn
+
+__all__ = ["Applied", "MockEndpoint", "Refusal"]
 
 log = logging.getLogger("jukihub.mock")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    permanent: bool
-    code: str
-    reason: str = ""
-
-
-# What applying a document gives: (refusal or None, its resident code, its 更新順番号)
-Applied = tuple[Refusal | None, str | None, int | None]
-
-
-_BASE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (link TEXT PRIMARY KEY, applied_seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS applied_log (
-    seq INTEGER PRIMARY KEY, resident_code TEXT, update_seq INTEGER,
-    withdrawn INTEGER NOT NULL, applied_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS pushes (
-    seq INTEGER PRIMARY KEY, body BLOB NOT NULL, state TEXT NOT NULL, code TEXT,
-    reason TEXT);
-CREATE INDEX IF NOT EXISTS pushes_state ON pushes (state, seq);
-CREATE TABLE IF NOT EXISTS refusals (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, permanent INTEGER NOT NULL,
-    code TEXT NOT NULL, at REAL NOT NULL);
-"""
 
 
 class MockEndpoint:
@@ -85,23 +57,27 @@ class MockEndpoint:
         self.db = sqlite3.connect(str(db_path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_BASE_SCHEMA + self.extra_schema)
+        self.db.executescript(SCHEMA + self.extra_schema)
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(pushes)")}
         if "reason" not in columns:  # a mock database from before refusals kept theirs
             self.db.execute("ALTER TABLE pushes ADD COLUMN reason TEXT")
-        row = self.db.execute("SELECT applied_seq FROM meta WHERE link=?", (self.link,)).fetchone()
-        self.applied = row[0] if row else 0
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES (?, 0)", (self.link,))
         self.faults: dict[str, Any] = {}
-        self.connections: list[MockProtocol] = []
+        self.received = Received(self.db, self.link, self.faults)
+        self.pushes = Pushes(self.db)
+        self.waiters = Waiters(self.counter)
+        # The connections (``mock_endpoints.protocol.MockProtocol``), as they come and go.
+        self.connections: list[Any] = []
         # Per connection that sent data (in this run): when its first and last data
         # frames came (monotonic) and how many — to show that no two hubs sent at once.
         self.senders: dict[int, list[float]] = {}
         self.connections_made = 0
         self.handshakes_refused = 0
         self.queries_answered = 0
-        self.waiters: list[tuple[str, int, defer.Deferred[None]]] = []
+
+    @property
+    def applied(self) -> int:
+        """The highest sequence of the hub's stream applied here."""
+        return self.received.applied
 
     # ---- to implement ------------------------------------------------------------------
 
@@ -168,10 +144,7 @@ class MockEndpoint:
 
     def queue_push(self, cur: sqlite3.Cursor, body: bytes) -> int:
         """Queue a push inside the caller's transaction; it is sent after the commit."""
-        (last,) = cur.execute("SELECT coalesce(max(seq), 0) FROM pushes").fetchone()
-        cur.execute("INSERT INTO pushes VALUES (?, ?, 'pending', NULL, NULL)",
-                    (last + 1, body))
-        return int(last) + 1
+        return self.pushes.queue(cur, body)
 
     def flush_pushes(self) -> None:
         for p in self.connections:
@@ -179,17 +152,12 @@ class MockEndpoint:
                 p.send_pushes()
 
     def pushes_after(self, after: int) -> list[tuple[int, bytes]]:
-        return self.db.execute("SELECT seq, body FROM pushes WHERE seq > ? AND state = "
-                               "'pending' ORDER BY seq", (after,)).fetchall()
+        return self.pushes.after(after)
 
     def settle_pushes(self, upto: int,
                       refused: tuple[int, str, str] | None = None) -> None:
-        self.db.execute("UPDATE pushes SET state='acked' WHERE seq <= ? AND state='pending'",
-                        (upto,))
-        if refused is not None:
-            self.db.execute("UPDATE pushes SET state='refused', code=?, reason=? "
-                            "WHERE seq=?", (refused[1], refused[2], refused[0]))
-        self._wake()
+        self.pushes.settle(upto, refused)
+        self.wake()
 
     def control(self, method: str, path: str, args: dict[str, str],
                 request: Any) -> Any | None:
@@ -201,61 +169,10 @@ class MockEndpoint:
     def process(self, events: list[Any]) -> tuple[tuple[int, Refusal] | None, bool]:
         """Apply data/withdraw events in one transaction; return the refusal (if any)
         with its sequence, and whether a drop fault fired."""
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        refused: tuple[int, Refusal] | None = None
-        drop = False
         try:
-            for ev in events:
-                expected = self.applied + 1
-                if refused is not None or ev.seq != expected:
-                    continue  # duplicates are re-acknowledged; later ones wait for a resend
-                now = time.time()
-                if isinstance(ev, Withdrawn):
-                    cur.execute("INSERT INTO applied_log VALUES (?, NULL, NULL, 1, ?)",
-                                (ev.seq, now))
-                    self.applied = ev.seq
-                    continue
-                refusal = self._injected_refusal()
-                code = upd = None
-                if refusal is None:
-                    cur.execute("SAVEPOINT one")
-                    refusal, code, upd = self.apply(cur, ev.seq, ev.body)
-                    cur.execute("ROLLBACK TO one" if refusal else "RELEASE one")
-                if refusal is not None:
-                    cur.execute("INSERT INTO refusals (seq, permanent, code, at) "
-                                "VALUES (?,?,?,?)", (ev.seq, int(refusal.permanent),
-                                                     refusal.code, now))
-                    refused = (ev.seq, refusal)
-                    continue
-                cur.execute("INSERT INTO applied_log VALUES (?, ?, ?, 0, ?)",
-                            (ev.seq, code, upd, now))
-                self.applied = ev.seq
-                if "drop_after" in self.faults:
-                    self.faults["drop_after"] -= 1
-                    if self.faults["drop_after"] <= 0:
-                        del self.faults["drop_after"]
-                        drop = True
-                        break
-            cur.execute("UPDATE meta SET applied_seq=? WHERE link=?", (self.applied, self.link))
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            row = self.db.execute("SELECT applied_seq FROM meta WHERE link=?",
-                                  (self.link,)).fetchone()
-            self.applied = row[0]
-            raise
-        self._wake()
-        return refused, drop
-
-    def _injected_refusal(self) -> Refusal | None:
-        spec = self.faults.get("refuse")
-        if not spec:
-            return None
-        spec["count"] -= 1
-        if spec["count"] <= 0:
-            del self.faults["refuse"]
-        return Refusal(spec["kind"] == "permanent", spec.get("code", "injected"), "fault")
+            return self.received.process(events, self.apply)
+        finally:
+            self.wake()
 
     # ---- waiting (long-poll) ---------------------------------------------------------
 
@@ -263,7 +180,7 @@ class MockEndpoint:
         if name == "applied_seq":
             return self.applied
         if name == "refusals":
-            return self.db.execute("SELECT count(*) FROM refusals").fetchone()[0]
+            return self.received.refusals()
         if name == "handshakes_refused":
             return self.handshakes_refused
         if name == "connections":
@@ -271,43 +188,17 @@ class MockEndpoint:
         if name == "queries_answered":
             return self.queries_answered
         if name == "pushes_settled":
-            return self.db.execute("SELECT count(*) FROM pushes WHERE state != 'pending'"
-                                   ).fetchone()[0]
+            return self.pushes.settled()
         raise KeyError(name)
 
     def wait_for(self, name: str, target: int) -> defer.Deferred[None]:
-        d: defer.Deferred[None] = defer.Deferred()
-        if self.counter(name) >= target:
-            d.callback(None)
-        else:
-            self.waiters.append((name, target, d))
-        return d
+        return self.waiters.wait_for(name, target)
 
-    def _wake(self) -> None:
-        still = []
-        for name, target, d in self.waiters:
-            if d.called:
-                continue
-            if self.counter(name) >= target:
-                d.callback(None)
-            else:
-                still.append((name, target, d))
-        self.waiters = still
+    def wake(self) -> None:
+        """Fire the long-polls whose counters reached their targets."""
+        self.waiters.wake()
 
-    # ---- listeners -------------------------------------------------------------------
-
-    def factory(self) -> Factory:
-        return Factory.forProtocol(lambda: MockProtocol(self))
-
-    def listen(self, reactor: Any, certs_dir: Path, party: str, host: str, port: int,
-               control_port: int) -> tuple[Any, Any]:
-        """Start the TLS listener and the control API; return both listening ports."""
-        tls = reactor.listenSSL(port, self.factory(), server_options(certs_dir, party),
-                                interface=host)
-        site = server.Site(ControlAPI(self))
-        site.displayTracebacks = False
-        control = reactor.listenTCP(control_port, site, interface="127.0.0.1")
-        return tls, control
+    # ---- connections -----------------------------------------------------------------
 
     def drop_connections(self) -> None:
         for p in list(self.connections):

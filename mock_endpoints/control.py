@@ -7,12 +7,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.web import resource, server
 
-if TYPE_CHECKING:
-    from mock_endpoints.base import MockEndpoint
+from mock_endpoints.base import MockEndpoint
 
 
 def request_body(request: server.Request, empty: bytes = b"{}") -> bytes:
@@ -64,10 +63,7 @@ class ControlAPI(resource.Resource):
                 self.ep.faults.clear()
                 return self._json(request, {"faults": {}})
             if method == "GET" and path == "/pushes":
-                pushes = self.ep.db.execute("SELECT seq, state, code, reason FROM pushes "
-                                            "ORDER BY seq")
-                return self._json(request, [{"seq": r[0], "state": r[1], "code": r[2],
-                                             "reason": r[3]} for r in pushes])
+                return self._json(request, self.ep.pushes.listed())
             extra = self.ep.control(method, path, args, request)
             if extra is not None:
                 return self._json(request, extra)

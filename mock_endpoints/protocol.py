@@ -1,19 +1,20 @@
-"""The mock endpoints' side of a link connection: a thin adapter — bytes into the
-session, events to the endpoint, frames out.  The endpoint applies what arrives in one
-read in one transaction, and only then is it acknowledged."""
+"""The mock endpoints' side of a link connection (``mock_endpoints.serve`` listens): a
+thin adapter — bytes into the session, events to the endpoint, frames out.  The endpoint
+applies what arrives in one read in one transaction, and only then is it acknowledged."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
 from hub.support.tls import peer_common_name
+from mock_endpoints.base import MockEndpoint
 from protocols.errors import RemoteProtocolError
 from protocols.session import (
     Acked,
@@ -26,9 +27,6 @@ from protocols.session import (
     Session,
     Withdrawn,
 )
-
-if TYPE_CHECKING:
-    from mock_endpoints.base import MockEndpoint
 
 log = logging.getLogger("jukihub.mock")
 
@@ -64,7 +62,7 @@ class MockProtocol(Protocol):
             self.ep.handshakes_refused += 1
             log.warning("client certificate refused", extra={
                 "event": "mock.client_refused", "link": self.ep.link})
-            self.ep._wake()
+            self.ep.wake()
             self.tr.abortConnection()
             return
         self.verified = True
@@ -79,7 +77,7 @@ class MockProtocol(Protocol):
     def connectionLost(self, reason: Any = None) -> None:
         if self in self.ep.connections:
             self.ep.connections.remove(self)
-        self.ep._wake()
+        self.ep.wake()
 
     def dataReceived(self, data: bytes) -> None:
         if not self.verified:
@@ -160,7 +158,7 @@ class MockProtocol(Protocol):
         if answer is not None:
             out.append(self.session.respond(ev.corr, answer))
             self.ep.queries_answered += 1
-            self.ep._wake()
+            self.ep.wake()
 
     _EVENTS: dict[type, Callable[[MockProtocol, Any, list[bytes]], None]] = {
         PeerHello: _on_hello, Acked: _on_acked, Refused: _on_refused,

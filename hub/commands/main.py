@@ -94,6 +94,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
     reactor: Any = _reactor  # the installed reactor (typed as a module by Twisted)
 
     from mock_endpoints import MOCKS
+    from mock_endpoints.serve import listen
 
     cfg = _config(args)
     setup_logging(cfg.log_level)
@@ -104,8 +105,8 @@ def cmd_mock(args: argparse.Namespace) -> int:
     link = cfg.links.get(args.name)
     mock = MOCKS[args.name](cfg.municipality_code, mcfg.db, mcfg.hub_name,
                             link.max_frame_bytes if link else 1 << 20, options=mcfg.options)
-    tls, control = mock.listen(reactor, cfg.certs_dir, mcfg.cert, mcfg.host, mcfg.port,
-                               mcfg.control_port)
+    tls, control = listen(mock, reactor, cfg.certs_dir, mcfg.cert, mcfg.host, mcfg.port,
+                          mcfg.control_port)
     emit("mock.ready", link=args.name, port=tls.getHost().port,
          control_port=control.getHost().port)
     reactor.run()
