@@ -22,7 +22,7 @@ from typing import Any
 
 from hub.config import Config, load_config
 from hub.domain.errors import HubError
-from hub.domain.operations import job_progress, short_duration
+from hub.domain.progress import job_progress, short_duration
 
 
 def staff_client(args: argparse.Namespace, cfg: Config, timeout: float = 90.0) -> Any:

@@ -97,37 +97,3 @@ def switch_maintenance(store: Store, on: bool, reason: str | None, operator_id: 
                                              f"maintenance.{'on' if on else 'off'}")])
         flag = store.flags.get(conn, MAINTENANCE)
     return Switched(flag)
-
-
-# ---- long jobs and durations, as the status view and the console show them ------------
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A long job's progress: records per second since it started, seconds left at that
-    rate (``None`` when unknown or done), and the share done in per cent."""
-
-    rate: float
-    left: float | None
-    percent: float
-
-
-def job_progress(job: Mapping[str, Any], now: float) -> Progress:
-    """From a job of ``GET /v1/status`` (its ``done``, ``total``, ``started_at`` and
-    ``finished_at``) and the status view's clock."""
-    done, total = job.get("done") or 0, job.get("total")
-    rate = done / max(1e-6, (job.get("finished_at") or now) - job["started_at"])
-    left = (total - done) / rate if total and rate > 0 and done < total else None
-    percent = 100.0 * done / total if total else (100.0 if done else 0.0)
-    return Progress(rate, left, percent)
-
-
-def short_duration(seconds: float | None) -> str:
-    """``95`` → ``1.6m``; ``None`` → ``—``."""
-    if seconds is None:
-        return "—"
-    seconds = max(0.0, float(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"

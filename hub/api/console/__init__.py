@@ -26,7 +26,7 @@ from hub.api.console.visit import MENU, Invoke, Page, Visit
 from hub.api.context import Answer
 from hub.api.web import HERE, send
 from hub.config.access import AccessConfig, Admission
-from hub.domain.operations import short_duration
+from hub.domain.progress import short_duration
 
 log = logging.getLogger("jukihub.console")
 

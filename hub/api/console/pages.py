@@ -12,7 +12,7 @@ from twisted.internet import defer
 
 from hub.api.console.visit import COOKIE, Page, Visit
 from hub.api.context import Answer
-from hub.domain.operations import job_progress
+from hub.domain.progress import job_progress
 
 Shown = tuple[str, dict[str, Any]]  # the template, and what it shows
 
