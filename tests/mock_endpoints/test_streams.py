@@ -94,11 +94,25 @@ def _read(received: Received, faults: dict[str, object], frames: list[tuple[str,
             return Refusal(what == "refuse_perm", "no"), None, None
         return None, "12345678903", 1
 
-    # The model: walk the events as the protocol says.
+    expected, refused_at, drop, failing = _model(events, bodies, faults, base)
+    if failing:
+        with pytest.raises(Boom):
+            received.process(events, apply)
+        assert received.applied == base  # rolled back: nothing of the read kept
+        return
+    refused, dropped = received.process(events, apply)
+    assert received.applied == expected
+    assert (refused[0] if refused else None) == refused_at
+    assert dropped == drop
+
+
+def _model(events: list[DataFrame | Withdrawn], bodies: dict[int, str],
+           faults: dict[str, object], base: int) -> tuple[int, int | None, bool, bool]:
+    """The session protocol's rule, walked by hand: (the applied sequence after the read,
+    the sequence refused or None, whether a drop fault fired, whether a body failed)."""
     expected, refused_at, drop = base, None, False
     refuse_fault = "refuse" in faults
     drop_left = faults.get("drop_after")
-    failing = False
     for ev in events:
         if refused_at is not None or drop or ev.seq != expected + 1:
             continue
@@ -110,8 +124,7 @@ def _read(received: Received, faults: dict[str, object], frames: list[tuple[str,
             continue
         body = bodies[id(ev)]
         if body == "boom":
-            failing = True
-            break
+            return expected, refused_at, drop, True
         if body.startswith("refuse"):
             refused_at = ev.seq
             continue
@@ -119,15 +132,7 @@ def _read(received: Received, faults: dict[str, object], frames: list[tuple[str,
         if isinstance(drop_left, int):
             drop_left -= 1
             drop = drop_left <= 0
-    if failing:
-        with pytest.raises(Boom):
-            received.process(events, apply)
-        assert received.applied == base  # rolled back: nothing of the read kept
-        return
-    refused, dropped = received.process(events, apply)
-    assert received.applied == expected
-    assert (refused[0] if refused else None) == refused_at
-    assert dropped == drop
+    return expected, refused_at, drop, False
 
 
 def test_the_invariants_see_a_stream_out_of_step() -> None:
