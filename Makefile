@@ -15,7 +15,7 @@ SCAN_STAMP := $(SCAN)/.installed
 ST     := .venv-schemathesis
 ST_STAMP := $(ST)/.installed
 
-.PHONY: demo test run bench lint clean
+.PHONY: demo test run bench messages lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" || { echo "needs Python 3.11"; exit 1; }
@@ -55,6 +55,10 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/jukihub certs init
 	$(BIN)/python -m bench.run
+
+# The staff's catalogs (hub/locale) in step with the source; then translate what is new.
+messages: $(STAMP)
+	$(BIN)/python -m devtools.messages
 
 clean:
 	rm -rf $(VENV) $(SCAN) $(ST) var certs/dev

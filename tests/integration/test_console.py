@@ -70,7 +70,8 @@ def test_staff_approve_a_manual_answer_and_replay_a_dead_letter_in_a_browser(
     b, base = chromium, terminal.url
     try:
         log_in(b, base, "sup9")
-        assert "sup9 (supervisor)" in b.find_element(By.ID, "who").text
+        who = b.find_element(By.ID, "who").text  # Japanese by default, codes beside
+        assert "sup9" in who and "管理責任者 supervisor" in who
         links = b.find_element(By.ID, "links").text
         assert "prefecture" in links and "intermediate" in links
 
@@ -174,7 +175,8 @@ def test_every_console_page_renders_for_who_may_see_it(env_with: Any) -> None:
     status, html = t.get("/console/dead-letters/1")
     assert "rejected_by_peer" in html and "<pre id=\"message\">" in html
     status, html = t.get(f"/console/checks/{check_id}")
-    assert "1 difference(s)" in html and "only_at_hub" in html  # the dead-lettered one
+    assert 'data-count="1"' in html and "差異 1 件" in html  # the dead-lettered one
+    assert "ハブにのみ存在" in html and "only_at_hub" in html
     assert t.get("/console/audit")[0] == 403  # an auditor's page
     assert t.get("/console/nowhere")[0] == 404
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', t.get("/console/")[1])

@@ -13,6 +13,7 @@ from twisted.internet import defer
 from hub.api.console.visit import COOKIE, Page, Visit
 from hub.api.context import Answer
 from hub.domain.progress import job_progress
+from hub.support.i18n import N_
 
 Shown = tuple[str, dict[str, Any]]  # the template, and what it shows
 
@@ -22,7 +23,7 @@ def _one(rest: list[str]) -> int | None:
     if not rest:
         return None
     if not rest[0].isdigit() or len(rest) > 2:
-        raise Page(404, message="no such page", code="not_found")
+        raise Page(404, message=N_("no such page"), code="not_found")
     return int(rest[0])
 
 
@@ -47,7 +48,7 @@ def login(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
         status, out = answer
         if status != 201:
             raise Page(401 if status in (400, 401) else status, "login.html",
-                       error=out.get("error", {}).get("message", "refused"))
+                       error=out.get("error", {}).get("code", "login_failed"))
         visit.request.addCookie(COOKIE.encode(), out["token"].encode(), path=b"/console",
                                 secure=True, httpOnly=True, sameSite="strict")
         raise Page(303, location="/console/")
@@ -104,7 +105,7 @@ def manual_answers(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
 def decide_manual_answer(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
     item_id, fields = _one(rest), visit.form_lists()
     if item_id is None:
-        raise Page(404, message="no such page", code="not_found")
+        raise Page(404, message=N_("no such page"), code="not_found")
     decision = (fields.get("decision") or [""])[0]
     body: dict[str, Any] = {"decision": decision}
     if decision == "approve":  # the items ticked go; nothing else
@@ -129,7 +130,7 @@ def approvals(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
 def decide_approval(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
     fields = visit.form()
     if len(rest) != 1:
-        raise Page(404, message="no such page", code="not_found")
+        raise Page(404, message=N_("no such page"), code="not_found")
     return visit.call("POST", f"/v1/approvals/{rest[0]}",
                       {"decision": fields.get("decision", "")}).addCallback(
         lambda a: _done(visit, a, "/console/approvals"))
@@ -152,7 +153,7 @@ def mend_dead_letter(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
     letter_id, fields = _one(rest), visit.form()
     action = rest[1] if len(rest) == 2 else ""
     if letter_id is None or action not in ("replay", "discard"):
-        raise Page(404, message="no such page", code="not_found")
+        raise Page(404, message=N_("no such page"), code="not_found")
     body = {"reason": fields["reason"]} if fields.get("reason") else {}
     return visit.call("POST", f"/v1/dead-letters/{letter_id}/{action}", body).addCallback(
         lambda a: _done(visit, a, "/console/dead-letters"))
@@ -164,7 +165,7 @@ def mend_dead_letter(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
 def checks(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
     if rest:
         if len(rest) != 1:
-            raise Page(404, message="no such page", code="not_found")
+            raise Page(404, message=N_("no such page"), code="not_found")
         return visit.call("GET", f"/v1/consistency-checks/{rest[0]}").addCallback(
             lambda a: ("check.html", {"check": visit.need(a)}))
     if "status.read" not in visit.rights:

@@ -13,6 +13,7 @@ from twisted.internet import defer
 from twisted.web import server
 
 from hub.api.context import Answer
+from hub.support.i18n import N_
 from hub.support.tls import peer_common_name
 
 COOKIE = "jukihub_console"
@@ -24,13 +25,13 @@ Invoke = Callable[[str, str | None, str, str, dict[str, str], Any], "defer.Defer
 
 # The console's menu: page, its title, the right that shows it.
 MENU = (
-    ("", "Overview", "status.read"),
-    ("inbox", "Inbox", "inbox.list"),
-    ("manual-answers", "Manual answers", "manual_answer.decide"),
-    ("approvals", "Bulk outputs", "bulk.approve"),
-    ("dead-letters", "Dead letters", "deadletters.list"),
-    ("checks", "Consistency checks", "consistency.read"),
-    ("audit", "Operation log", "audit.read"),
+    ("", N_("Overview"), "status.read"),
+    ("inbox", N_("Inbox"), "inbox.list"),
+    ("manual-answers", N_("Manual answers"), "manual_answer.decide"),
+    ("approvals", N_("Bulk outputs"), "bulk.approve"),
+    ("dead-letters", N_("Dead letters"), "deadletters.list"),
+    ("checks", N_("Consistency checks"), "consistency.read"),
+    ("audit", N_("Operation log"), "audit.read"),
 )
 
 
@@ -87,10 +88,10 @@ class Visit:
             content.seek(0)
         raw = content.read(_MAX_FORM + 1) if content is not None else b""
         if len(raw) > _MAX_FORM:
-            raise Page(413, message="the form is too large", code="body_too_large")
+            raise Page(413, message=N_("the form is too large"), code="body_too_large")
         fields = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         if self.token is not None and not hmac.compare_digest(
                 (fields.get("csrf") or [""])[0], self.csrf()):
-            raise Page(403, message="the form is stale; open the page again",
+            raise Page(403, message=N_("the form is stale; open the page again"),
                        code="form_expired")
         return fields
