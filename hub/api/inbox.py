@@ -21,11 +21,12 @@ _NOT_IN_LISTS = frozenset({"individual_number"})
 
 
 def list_items(api: Api, call: Call) -> defer.Deferred[Answer]:
-    """Items oldest first, by kind and state (a listing is in the 操作ログ: it shows
-    residents' data, without the 個人番号)."""
+    """Items oldest first, by kind, state, link and when received (a listing is in the
+    操作ログ: it shows residents' data, without the 個人番号)."""
     store, p = api.reads.store, call.params
     d = api.reads.run(store.read, store.inbox.list, p.get("after", 0), p.get("limit", 100),
-                      p.get("kind"), p.get("state"))
+                      p.get("kind"), p.get("state"), p.get("link"), p.get("since"),
+                      p.get("until"))
 
     def listed(rows: list[InboxItem]) -> defer.Deferred[Answer]:
         body = {"items": [api.intake.to_register(shown(r, listed=True), call) for r in rows]}

@@ -277,7 +277,8 @@ def set_maintenance(api: Api, call: Call) -> defer.Deferred[Answer]:
 def search_audit(api: Api, call: Call) -> defer.Deferred[Answer]:
     store, p = api.reads.store, call.params
     d = api.reads.run(store.read, store.audit.search, p.get("operator"), p.get("action"),
-                      p.get("target"), p.get("since"), p.get("until"), p.get("limit", 200))
+                      p.get("target"), p.get("since"), p.get("until"), p.get("limit", 200),
+                      p.get("after", 0))
 
     def answer(rows: list[Any]) -> defer.Deferred[Answer]:
         entries = [{"id": r.id, "at": r.entry.at, "operator_id": r.entry.operator_id,

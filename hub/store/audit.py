@@ -111,10 +111,14 @@ class AuditStore:
     @named("audit.search")
     def search(self, db: Db, operator: str | None = None, action: str | None = None,
                target: str | None = None, since: float | None = None,
-               until: float | None = None, limit: int = 1000) -> list[LoggedEntry]:
-        """Entries matching every filter given, oldest first.  ``action`` may end in
-        ``*`` (``query.*``)."""
+               until: float | None = None, limit: int = 1000,
+               after: int = 0) -> list[LoggedEntry]:
+        """Entries after the entry ``after`` matching every filter given, oldest first.
+        ``action`` may end in ``*`` (``query.*``)."""
         where, params = self._filters(operator, action, target, since, until)
+        if after:
+            where = f"{where} AND id > ?" if where else " WHERE id > ?"
+            params.append(after)
         sql = f"{self._select}{where} ORDER BY id LIMIT ?"
         return [_entry(r) for r in db.rows(self.sql.text(sql), (*params, limit))]
 

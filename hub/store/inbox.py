@@ -91,13 +91,16 @@ class InboxStore:
 
     @named("inbox.list")
     def list(self, db: Db, after: int, limit: int, kind: str | None = None,
-             state: str | None = None) -> list[InboxItem]:
-        """Items after ``after``, oldest first, of a kind and state if given."""
+             state: str | None = None, link: str | None = None, since: float | None = None,
+             until: float | None = None) -> list[InboxItem]:
+        """Items after ``after``, oldest first: of a kind, state and link if given, and
+        received in ``[since, until)`` if given."""
         where: list[str] = ["id > ?"]
         args: list[object] = [after]
-        for column, value in (("kind", kind), ("state", state)):
+        for clause, value in (("kind = ?", kind), ("state = ?", state), ("link = ?", link),
+                              ("received_at >= ?", since), ("received_at < ?", until)):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(clause)
                 args.append(value)
         sql = self.sql.text(f"SELECT {_COLUMNS} FROM inbox WHERE {' AND '.join(where)} "
                             "ORDER BY id LIMIT ?")

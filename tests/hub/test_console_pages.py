@@ -239,3 +239,94 @@ def test_the_language_button_sets_a_cookie_for_this_browser() -> None:
     assert any(c.startswith(b"jukihub_lang=en;") for c in done.cookies)
     stale = post("lang=en&csrf=forged")
     assert stale.responseCode == 403 and not getattr(stale, "cookies", [])
+
+
+class _Recording:
+    """An ``invoke`` that records the API calls and answers a full page of items."""
+
+    def __init__(self, items: int = 100, ack: tuple[int, ...] = ()) -> None:
+        self.calls: list[tuple[str, str, dict[str, str]]] = []
+        self.items, self.ack = items, list(ack)
+
+    def __call__(self, client: str, token: str | None, method: str, path: str,
+                 query: dict[str, str], body: Any) -> defer.Deferred[Any]:
+        self.calls.append((method, path, query))
+        if path == "/v1/inbox":
+            start = int(query.get("after", 0))
+            return defer.succeed((200, {"items": [
+                {"id": start + n + 1, "link": "national", "kind": "national.moving_out",
+                 "received_at": NOW, "state": "new"} for n in range(self.items)]}))
+        if path.endswith("/ack"):
+            status = self.ack.pop(0)
+            return defer.succeed((status, {"id": 1, "state": "acknowledged"} if status == 200
+                                  else {"error": {"code": "already_taken", "message": "x"}}))
+        return defer.succeed((200, ANSWERS[path]))
+
+
+def _with(recording: _Recording, path: str, method: bytes = b"GET", form: str = "",
+          args: dict[bytes, list[bytes]] | None = None) -> Any:
+    import io
+
+    from hub.api.console.visit import Visit
+    request: Any = _Request(path.lstrip("/").split("/"))
+    request.method, request.path = method, path.encode()
+    request.transport, request._disconnected = _Terminal(), False
+    request.received_cookies = {COOKIE.encode(): b"token"}
+    request.args = args or {}
+    csrf = Visit(recording, request).csrf()
+    request.content = io.BytesIO((form + f"&csrf={csrf}").encode())
+    Console(recording, load_config(CONFIG).access).render(request)
+    assert request.finished
+    return request
+
+
+def test_the_inbox_filters_and_pages_through_the_api() -> None:
+    rec = _Recording(items=100)
+    done = _with(rec, "/console/inbox", args={
+        b"link": [b"national"], b"kind": [b"national.moving_out"], b"from": [b"2026-12-01"],
+        b"to": [b"2026-12-02"], b"after": [b"200"]})
+    html = b"".join(done.written).decode()
+    [(_, _, query)] = [c for c in rec.calls if c[1] == "/v1/inbox"]
+    utc = dt.UTC  # the days' starts in Tokyo are 15:00 UTC the day before
+    since = dt.datetime(2026, 11, 30, 15, tzinfo=utc).timestamp()
+    until = dt.datetime(2026, 12, 2, 15, tzinfo=utc).timestamp()  # the end of the 2nd
+    assert query == {"state": "new", "link": "national", "kind": "national.moving_out",
+                     "since": str(since), "until": str(until), "after": "200",
+                     "limit": "100"}
+    assert 'id="next-page"' in html and "after=300" in html  # after the last shown
+    assert "link=national" in html.split('id="next-page"')[0].rsplit("href=", 1)[1]
+    assert 'id="first-page"' in html
+    rec = _Recording(items=3)
+    html = b"".join(_with(rec, "/console/inbox").written).decode()
+    assert 'id="next-page"' not in html and 'id="first-page"' not in html
+
+
+def test_a_selection_is_taken_at_once_each_item_by_its_own_call() -> None:
+    rec = _Recording(ack=(200, 409, 200))
+    done = _with(rec, "/console/inbox", b"POST",
+                 "items=5&items=6&items=7&items=5&items=x&state=new&link=national")
+    assert [c[1] for c in rec.calls if c[0] == "POST"] == [
+        "/v1/inbox/5/ack", "/v1/inbox/6/ack", "/v1/inbox/7/ack"]  # each once, ids only
+    assert done.responseCode == 303
+    [location] = done.responseHeaders.getRawHeaders(b"location")
+    assert location.decode() == "/console/inbox?state=new&link=national&taken=2&already=1"
+
+
+def test_a_long_list_of_differences_is_shown_a_page_at_a_time() -> None:
+    many = [{"resident_code": f"R{n:05}", "kind": "differs" if n % 2 else "only_at_hub"}
+            for n in range(250)]
+    ANSWERS["/v1/consistency-checks/C1"]["differences"] = many
+    try:
+        first = render("/console/checks/C1")[1]
+        third = b"".join(_with(_Recording(), "/console/checks/C1",
+                               args={b"page": [b"3"]}).written).decode()
+        odd = b"".join(_with(_Recording(), "/console/checks/C1", args={
+            b"kind": [b"differs"], b"page": [b"2"]}).written).decode()
+    finally:
+        ANSWERS["/v1/consistency-checks/C1"]["differences"] = [
+            {"resident_code": "R", "kind": "only_at_peer"}]
+    assert "R00000" in first and "R00099" in first and "R00100" not in first
+    assert "R00200" in third and "R00249" in third and "R00199" not in third
+    assert 'id="next-page"' in first and 'id="next-page"' not in third
+    # 125 of one kind (the odd ones): the second page is the 101st to the 125th
+    assert "R00201" in odd and "R00199" not in odd and "R00249" in odd and "R00202" not in odd

@@ -5,6 +5,8 @@ so the rights and the 操作ログ are the API's.  Nothing here reads the store.
 
 from __future__ import annotations
 
+import datetime as dt
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +15,8 @@ from twisted.internet import defer
 from hub.api.console.visit import COOKIE, Page, Visit
 from hub.api.context import Answer
 from hub.domain.progress import job_progress
-from hub.support.i18n import N_
+from hub.support.i18n import N_, TOKYO
+from hub.support.words import INBOX_KINDS, LINKS
 
 Shown = tuple[str, dict[str, Any]]  # the template, and what it shows
 
@@ -25,6 +28,47 @@ def _one(rest: list[str]) -> int | None:
     if not rest[0].isdigit() or len(rest) > 2:
         raise Page(404, message=N_("no such page"), code="not_found")
     return int(rest[0])
+
+
+# A list's page: this many rows unless the viewer asks for another size (up to the API's
+# most, 1,000); the next page starts after the last row's id.
+PAGE, MOST = 100, 1000
+
+
+def _args(visit: Visit, *names: str) -> dict[str, str]:
+    """The query's fields named (their first value, stripped; empty ones left out)."""
+    raw: dict[bytes, list[bytes]] = visit.request.args or {}
+    out = {n: raw[n.encode()][0].decode("utf-8", "replace").strip()[:60]
+           for n in names if raw.get(n.encode(), [b""])[0].strip()}
+    return out
+
+
+def _page_size(args: dict[str, str]) -> int:
+    per = args.get("per", "")
+    return min(MOST, max(1, int(per))) if per.isdigit() else PAGE
+
+
+def _day_start(text: str | None, days: int = 0) -> float | None:
+    """``2026-12-03`` → the epoch of that day's start in Asia/Tokyo (``days`` later);
+    ``None`` for no date or not a date."""
+    try:
+        day = dt.date.fromisoformat(text or "")
+    except ValueError:
+        return None
+    start = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(), TOKYO)
+    return start.timestamp()
+
+
+def _paging(path: str, args: dict[str, str], rows: list[dict[str, Any]], key: str,
+            per: int) -> dict[str, Any]:
+    """Links to the first page and, if this one was full, to the next (the filters
+    kept); what the template needs to show where the viewer is."""
+    kept = {k: v for k, v in args.items() if k != "after"}
+    first = f"{path}?{urllib.parse.urlencode(kept)}" if kept else path
+    following = (f"{path}?{urllib.parse.urlencode({**kept, 'after': rows[-1][key]})}"
+                 if len(rows) >= per else None)
+    return {"first": first if "after" in args else None, "next": following,
+            "per": per, "shown": len(rows)}
 
 
 def _progress(job: dict[str, Any], now: float) -> dict[str, Any]:
@@ -83,10 +127,46 @@ def overview(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
 
 
 def inbox(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
-    args: dict[bytes, list[bytes]] = visit.request.args or {}
-    state = args.get(b"state", [b"new"])[0].decode("utf-8", "replace")
-    return visit.call("GET", "/v1/inbox", query={"state": state, "limit": 200}).addCallback(
-        lambda a: ("inbox.html", {"items": visit.need(a)["items"], "state": state}))
+    """The inbox a page at a time, filtered by state (new unless asked), link, kind and
+    the days received; a clerk ticks items and takes them at once (``take``)."""
+    args = _args(visit, "state", "link", "kind", "from", "to", "after", "per", "taken",
+                 "already")
+    args.setdefault("state", "new")
+    per = _page_size(args)
+    query = {"state": args["state"], "link": args.get("link"), "kind": args.get("kind"),
+             "since": _day_start(args.get("from")), "until": _day_start(args.get("to"), 1),
+             "after": args.get("after"), "limit": per}
+
+    def shown(answer: Answer) -> Shown:
+        items = visit.need(answer)["items"]
+        return "inbox.html", {"items": items, "filters": args, "kinds": sorted(INBOX_KINDS),
+                              "links": sorted(LINKS),
+                              "paging": _paging("/console/inbox", args, items, "id", per)}
+
+    return visit.call("GET", "/v1/inbox", query=query).addCallback(shown)
+
+
+def take(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
+    """The items ticked, each acknowledged through the API — so each is its own entry
+    in the 操作ログ, under this staff member — then back to the list with how many
+    were taken and how many someone had taken already."""
+    fields = visit.form_lists()
+    ids = [i for i in dict.fromkeys(fields.get("items", [])) if i.isdigit()][:MOST]
+    back = {k: fields[k][0] for k in ("state", "link", "kind", "from", "to") if fields.get(k)}
+    if not ids:
+        raise Page(303, location="/console/inbox?" + urllib.parse.urlencode(back))
+    calls = [visit.call("POST", f"/v1/inbox/{i}/ack", {}) for i in ids]
+
+    def counted(answers: list[Answer]) -> Shown:
+        taken = sum(1 for status, _ in answers if status == 200)
+        already = sum(1 for status, _ in answers if status == 409)
+        for status, _ in answers:
+            if status not in (200, 409, 404):
+                visit.need((status, _))  # a refusal: the page says why
+        raise Page(303, location="/console/inbox?" + urllib.parse.urlencode(
+            {**back, "taken": taken, "already": already}))
+
+    return defer.gatherResults(calls).addCallback(counted)
 
 
 # ---- manual answers -------------------------------------------------------------------------
@@ -123,8 +203,27 @@ def _done(visit: Visit, answer: Answer, back: str, ok: int = 200) -> Shown:
 
 
 def approvals(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
-    return visit.call("GET", "/v1/approvals", query={"state": "pending"}).addCallback(
-        lambda a: ("approvals.html", {"approvals": visit.need(a)["approvals"]}))
+    args = _args(visit, "state", "page")
+    args.setdefault("state", "pending")
+    return visit.call("GET", "/v1/approvals", query={"state": args["state"]}).addCallback(
+        lambda a: ("approvals.html", {"filters": args, **_slice(
+            "/console/approvals", args, visit.need(a)["approvals"], "approvals")}))
+
+
+def _slice(path: str, args: dict[str, str], rows: list[Any], name: str) -> dict[str, Any]:
+    """A list the API answers whole (bulk outputs, a check's differences), shown a
+    page at a time by its position."""
+    page = int(args["page"]) if args.get("page", "").isdigit() else 1
+    start = (page - 1) * PAGE
+    kept = {k: v for k, v in args.items() if k != "page"}
+
+    def link(n: int) -> str:
+        return f"{path}?{urllib.parse.urlencode({**kept, 'page': n})}"
+
+    return {name: rows[start:start + PAGE], "total": len(rows), "paging": {
+        "first": link(1) if page > 1 else None,
+        "next": link(page + 1) if start + PAGE < len(rows) else None,
+        "per": PAGE, "shown": len(rows[start:start + PAGE])}}
 
 
 def decide_approval(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
@@ -142,9 +241,19 @@ def decide_approval(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
 def dead_letters(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
     letter_id = _one(rest)
     if letter_id is None:
-        return visit.call("GET", "/v1/dead-letters", query={"state": "open", "limit": 500}
-                          ).addCallback(lambda a: ("dead_letters.html", {
-                              "letters": visit.need(a)["dead_letters"]}))
+        args = _args(visit, "state", "link", "after", "per")
+        args.setdefault("state", "open")
+        per = _page_size(args)
+
+        def listed(answer: Answer) -> Shown:
+            letters = visit.need(answer)["dead_letters"]
+            return "dead_letters.html", {
+                "letters": letters, "filters": args, "links": sorted(LINKS),
+                "paging": _paging("/console/dead-letters", args, letters, "id", per)}
+
+        return visit.call("GET", "/v1/dead-letters", query={
+            "state": args["state"], "link": args.get("link"), "after": args.get("after"),
+            "limit": per}).addCallback(listed)
     return visit.call("GET", f"/v1/dead-letters/{letter_id}").addCallback(
         lambda a: ("dead_letter.html", visit.need(a)))
 
@@ -166,8 +275,7 @@ def checks(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
     if rest:
         if len(rest) != 1:
             raise Page(404, message=N_("no such page"), code="not_found")
-        return visit.call("GET", f"/v1/consistency-checks/{rest[0]}").addCallback(
-            lambda a: ("check.html", {"check": visit.need(a)}))
+        return _check(visit, rest[0])
     if "status.read" not in visit.rights:
         return defer.succeed(("checks.html", {"jobs": None}))
 
@@ -179,15 +287,38 @@ def checks(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
     return visit.call("GET", "/v1/status").addCallback(shown)
 
 
+def _check(visit: Visit, check_id: str) -> defer.Deferred[Shown]:
+    """One check, its differences a page at a time (of one kind if asked)."""
+    args = _args(visit, "page", "kind")
+
+    def shown(answer: Answer) -> Shown:
+        check = visit.need(answer)
+        found = [d for d in check.get("differences", [])
+                 if d["kind"] == args.get("kind", d["kind"])]
+        return "check.html", {"check": check, "filters": args, **_slice(
+            f"/console/checks/{check_id}", args, found, "differences")}
+
+    return visit.call("GET", f"/v1/consistency-checks/{check_id}").addCallback(shown)
+
+
 # ---- the operation log (auditors) ---------------------------------------------------------
 
 
 def audit(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
-    args: dict[bytes, list[bytes]] = visit.request.args or {}
-    query = {k: args[k.encode()][0].decode("utf-8", "replace")
-             for k in ("operator", "action", "target") if args.get(k.encode(), [b""])[0]}
-    return visit.call("GET", "/v1/audit", query={**query, "limit": 500}).addCallback(
-        lambda a: ("audit.html", {"entries": visit.need(a)["entries"], "query": query}))
+    """The operation log a page at a time, by operator, action, target and day."""
+    args = _args(visit, "operator", "action", "target", "from", "to", "after", "per")
+    per = _page_size(args)
+    query = {"operator": args.get("operator"), "action": args.get("action"),
+             "target": args.get("target"), "since": _day_start(args.get("from")),
+             "until": _day_start(args.get("to"), 1), "after": args.get("after"),
+             "limit": per}
+
+    def shown(answer: Answer) -> Shown:
+        entries = visit.need(answer)["entries"]
+        return "audit.html", {"entries": entries, "query": args, "filters": args,
+                              "paging": _paging("/console/audit", args, entries, "id", per)}
+
+    return visit.call("GET", "/v1/audit", query=query).addCallback(shown)
 
 
 Pages = dict[tuple[str, str], Callable[[Visit, list[str]], defer.Deferred[Shown]]]
@@ -197,6 +328,7 @@ PAGES: Pages = {
     ("POST", "logout"): logout,
     ("GET", ""): overview,
     ("GET", "inbox"): inbox,
+    ("POST", "inbox"): take,
     ("GET", "manual-answers"): manual_answers,
     ("POST", "manual-answers"): decide_manual_answer,
     ("GET", "approvals"): approvals,
