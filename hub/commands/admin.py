@@ -22,11 +22,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from hub.commands.say import _, table, word
 from hub.config import Config, load_config
 from hub.domain.errors import HubError
+from hub.support.i18n import N_
 
 if TYPE_CHECKING:
     from hub.store import StaffAccount, Store
+
+# The monthly review's columns as a supervisor reads them (``--csv`` keeps the codes).
+REVIEW_COLUMNS = {
+    "operator_id": N_("operator"), "calls": N_("calls"), "queries": N_("queries"),
+    "numbers_shown": N_("individual numbers shown"), "outputs": N_("outputs"),
+    "outside_hours": N_("outside working hours"), "refusals": N_("refusals"),
+    "terminals": N_("terminals"),
+}
 
 # The store, the domain's staff and audit rules are imported where a command needs them:
 # every ``jukihub`` command (a mock endpoint, the hub itself) builds this module's
@@ -161,10 +171,11 @@ def users_review(args: argparse.Namespace, cfg: Config) -> int:
     store = _store(cfg)
     accounts: list[StaffAccount] = store.read(store.accounts.list)
     findings = staff.review(accounts, time.time(), args.unused_days)
-    print(f"account review: {len(accounts)} account(s), {len(findings)} finding(s) "
-          f"(unused for {args.unused_days} days or more counts as unused)")
-    for f in findings:
-        print(f"  {f.user_id:16} {f.finding}")
+    print(_("account review: %(accounts)s accounts, %(findings)s findings (unused for "
+            "%(days)s days or more counts as unused)", accounts=len(accounts),
+            findings=len(findings), days=args.unused_days))
+    table((_("user"), _("finding")), [(f.user_id, word("finding", f.finding))
+                                      for f in findings])
     return 1 if findings else 0
 
 
@@ -227,10 +238,14 @@ def audit_review(args: argparse.Namespace, cfg: Config) -> int:
         raise HubError("invalid_month", "--month is YYYY-MM") from None
     store = _store(cfg)
     rows = audit.review(store.read(store.audit.between, since, until), hours)
-    if not args.csv:
-        print(f"operation log review {args.month} ({a.timezone}; working hours "
-              f"{a.working_hours} {a.working_days}): {len(rows)} operator(s)")
-    _table(audit.OperatorReview.COLUMNS, [r.row() for r in rows], args.csv)
+    if args.csv:  # for scripts: the columns' codes, as they are
+        _table(audit.OperatorReview.COLUMNS, [r.row() for r in rows], True)
+        return 0
+    print(_("operation log review %(month)s (%(zone)s; working hours %(hours)s %(days)s): "
+            "%(count)s operators", month=args.month, zone=a.timezone, hours=a.working_hours,
+            days=a.working_days, count=len(rows)))
+    table(tuple(_(REVIEW_COLUMNS.get(c, c)) for c in audit.OperatorReview.COLUMNS),
+          [r.row() for r in rows])
     return 0
 
 

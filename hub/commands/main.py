@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.commands import admin, load, operate
+from hub.commands import admin, load, operate, say
 from hub.commands.operate import staff_client
+from hub.commands.say import _, table, word
 from hub.config import Config, ConfigError, load_config
 from hub.domain.errors import HubError
+from hub.support.i18n import LANGUAGES
 from hub.support.logs import emit, setup_logging
 
 DEFAULT_CONFIG = "config.toml"
@@ -125,8 +127,9 @@ def cmd_consistency(args: argparse.Namespace) -> int:
         body["links"] = args.link
     status, started = client.post("/v1/consistency-checks", body)
     if status != 202:
-        print(f"jukihub: the hub refused the check ({status}): {started.get('error')}",
-              file=sys.stderr)
+        code = started.get("error", {}).get("code")
+        print("jukihub: " + _("the hub refused the check (%(status)s): %(code)s",
+                              status=status, code=word("code", code)), file=sys.stderr)
         return 2
     deadline = time.monotonic() + args.timeout
     exit_code = 0
@@ -135,14 +138,19 @@ def cmd_consistency(args: argparse.Namespace) -> int:
         for check in started["checks"]:
             shown = _answered(client, check, deadline, progress)
             if shown is None:
-                print(f"{check['link']}: {check['check_id']} not answered in "
-                      f"{args.timeout} s", file=sys.stderr)
+                print(_("%(link)s: %(check)s not answered in %(seconds)s s",
+                        link=word("link", check["link"]), check=check["check_id"],
+                        seconds=args.timeout), file=sys.stderr)
                 return 2
             n = shown["difference_count"]
-            print(f"{shown['link']}: check {shown['check_id']}: sent {shown['sent']}, peer "
-                  f"compared {shown['compared']} and holds {shown['held']}: {n} difference(s)")
-            for d in shown.get("differences", [])[: args.show]:
-                print(f"  {d['resident_code']}  {d['kind']:13} {d.get('items', '')}")
+            print(_("%(link)s: check %(check)s: sent %(sent)s, the peer compared "
+                    "%(compared)s and holds %(held)s: %(count)s differences",
+                    link=word("link", shown["link"]), check=shown["check_id"],
+                    sent=shown["sent"], compared=shown["compared"], held=shown["held"],
+                    count=n))
+            table((_("resident"), _("kind"), _("items")), [
+                (d["resident_code"], word("code", d["kind"]), d.get("items") or "")
+                for d in shown.get("differences", [])[: args.show]])
             exit_code = exit_code or (1 if n else 0)
     finally:
         if progress is not None:
@@ -206,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="configuration file (default: config.toml)")
     parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                         help="override an option (value in TOML syntax); repeatable")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="the language of what is printed for people: ja (the "
+                        "default) or en; or $JUKIHUB_LANG")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the hub").set_defaults(func=cmd_run)
     sub.add_parser("migrate", help="bring the store to the newest schema").set_defaults(
@@ -253,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--config", default=argparse.SUPPRESS, type=Path)
         p.add_argument("--set", action="append", default=argparse.SUPPRESS,
                        metavar="SECTION.KEY=VALUE")
+        p.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    say.use(getattr(args, "lang", None))
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -17,12 +17,14 @@ import argparse
 import getpass
 import json
 import os
+import sys
 import time
 from typing import Any
 
+from hub.commands.say import _, speaker, table, word
 from hub.config import Config, load_config
 from hub.domain.errors import HubError
-from hub.domain.progress import job_progress, short_duration
+from hub.domain.progress import job_progress
 
 
 def staff_client(args: argparse.Namespace, cfg: Config, timeout: float = 90.0) -> Any:
@@ -53,56 +55,63 @@ def _ok(answer: tuple[int, Any], expected: int = 200) -> Any:
 
 def render_status(status: dict[str, Any]) -> Any:
     """The status view of ``GET /v1/status``'s answer (a pure function of it: its
-    rates and times left come from the answer's own clock, ``at``): a rich renderable."""
+    rates and times left come from the answer's own clock, ``at``): a rich renderable,
+    in the staff's language (``hub.commands.say``)."""
     from rich.console import Group
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
 
-    now = status["at"]
+    now, sp = status["at"], speaker()
     intake = status["intake"]
-    head = Text("intake ")
-    head.append("open" if intake["open"] else f"closed ({intake['code']})",
+    head = Text(_("Intake") + " ")
+    head.append(_("open") if intake["open"] else f"{_('closed')} ({word('code', intake['code'])})",
                 style="green" if intake["open"] else "bold red")
     if status["maintenance"]["on"]:
         m = status["maintenance"]
-        head.append(f"  maintenance mode on since "
-                    f"{time.strftime('%H:%M:%S', time.localtime(m['since']))} by {m['by']}",
-                    style="bold red")
-    links = Table(title="links", title_justify="left")
-    for column in ("link", "state", "owner", "depth", "oldest pending", "in flight", "bytes",
-                   "held", "dead letters", "last error"):
-        links.add_column(column, justify="left" if column in (
-            "link", "state", "owner", "last error") else "right")
+        head.append("  " + _("maintenance mode since %(since)s by %(by)s",
+                             since=sp.when(m["since"]), by=m["by"]), style="bold red")
+    links = Table(title=_("Links"), title_justify="left")
+    for column, left in ((_("link"), True), (_("state"), True), (_("owner"), True),
+                         (_("messages waiting"), False), (_("oldest waiting"), False),
+                         (_("in flight"), False), (_("bytes in flight"), False),
+                         (_("residents held"), False), (_("dead letters"), False),
+                         (_("last error"), True)):
+        links.add_column(column, justify="left" if left else "right", no_wrap=left)
     for ln in status["links"]:
         links.add_row(
-            ln["link"], Text(ln["state"], style="green" if ln["state"] in ("ready", "standby")
-                             else "red"),
-            ln.get("owner") or "—", str(ln["depth"]), short_duration(ln["oldest_age_seconds"]),
-            str(ln["inflight"]),
-            str(ln["inflight_bytes"]), str(ln["held_residents"]),
+            word("link", ln["link"]),
+            Text(word("link_state", ln["state"]),
+                 style="green" if ln["state"] in ("ready", "standby") else "red"),
+            ln.get("owner") or "—", str(ln["depth"]),
+            sp.duration(ln["oldest_age_seconds"]) if ln["oldest_age_seconds"] else "—",
+            str(ln["inflight"]), str(ln["inflight_bytes"]), str(ln["held_residents"]),
             Text(str(ln["dead_letters"]), style="bold red" if ln["dead_letters"] else ""),
-            (f"{ln['last_error']} ({short_duration(now - ln['last_error_at'])} ago)"
+            (f"{word('code', ln['last_error'])} ({sp.ago(now - ln['last_error_at'])})"
              if ln.get("last_error") and ln.get("last_error_at") else "—"))
-    certs = Table(title="certificates (days left)", title_justify="left")
-    certs.add_column("party")
-    certs.add_column("days", justify="right")
+    certs = Table(title=_("Certificates"), title_justify="left")
+    certs.add_column(_("party"))
+    certs.add_column(_("days left"), justify="right")
     for c in status["certificates"]:
-        certs.add_row(c["party"], Text(f"{c['days_left']:.1f}",
-                                       style="red" if c["days_left"] < 14 else ""))
-    jobs = Table(title="long jobs", title_justify="left")
-    for column in ("job", "id", "state", "progress", "done/total", "rate", "time left"):
+        certs.add_row(word("link", c["party"]), Text(f"{c['days_left']:.1f}",
+                                                     style="red" if c["days_left"] < 14 else ""))
+    jobs = Table(title=_("Long jobs"), title_justify="left")
+    for column in (_("job"), _("id"), _("state"), _("progress"), _("done / total"), _("rate"),
+                   _("time left")):
         jobs.add_column(column)
     for j in status["jobs"]:
         done, total, p = j.get("done") or 0, j.get("total"), job_progress(j, now)
+        differences = j.get("differences")
         jobs.add_row(
-            j["kind"].replace("_", " ") + (f" ({j['link']})" if j.get("link") else ""),
-            j["id"], j["state"] + (f", {j['differences']} diff." if j.get("differences")
-                                   else ""),
+            word("job", j["kind"]) + (f" ({word('link', j['link'])})" if j.get("link") else ""),
+            j["id"], word("state", j["state"]) + (
+                ", " + sp.ngettext("%(num)d difference", "%(num)d differences", differences)
+                % {"num": differences} if differences else ""),
             ProgressBar(total=float(total or max(done, 1)), completed=float(done), width=24),
-            f"{done}/{total if total is not None else '?'}", f"{p.rate:.1f}/s",
-            short_duration(p.left) if p.left is not None
-            else ("done" if total and done >= total else "—"))
+            f"{done}/{total if total is not None else '?'}",
+            _("%(rate)s/s", rate=f"{p.rate:.1f}"),
+            sp.duration(p.left) if p.left is not None
+            else (_("done") if total and done >= total else "—"))
     if not status["jobs"]:
         jobs.add_row("—", "", "", "", "", "", "")
     return Group(head, links, certs, jobs)
@@ -113,7 +122,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.set or [])
     client = staff_client(args, cfg)
-    console = Console()
+    # Piped to a file or a mail: wide enough that a row stays on one line (the names
+    # and their codes make the view wider than the 80 columns rich assumes).
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    console = Console(width=200 if piped else None)
     if args.json:
         print(json.dumps(_ok(client.get("/v1/status")), ensure_ascii=False, indent=2))
         return 0
@@ -180,12 +192,13 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         query = f"?state={args.state}&limit={args.limit}" + (f"&link={args.link}"
                                                              if args.link else "")
         letters = _ok(client.get(f"/v1/dead-letters{query}"))["dead_letters"]
-        print(f"{'id':>6}  {'link':12} {'seq':>8}  {'resident key':12} {'code':20} "
-              f"{'age':>7}  reason")
-        for d in letters:
-            print(f"{d['id']:>6}  {d['link']:12} {d['seq']:>8}  {d['resident_key']:12} "
-                  f"{d['code']:20} {short_duration(d['age_seconds']):>7}  {d['reason']}")
-        print(f"{len(letters)} {args.state} dead letter(s)")
+        rows = [(d["id"], word("link", d["link"]), d["seq"], d["resident_key"],
+                 word("code", d["code"]), speaker().duration(d["age_seconds"]), d["reason"])
+                for d in letters]
+        table((_("id"), _("link"), _("sequence"), _("resident key"), _("refused with"),
+               _("age"), _("reason given")), rows)
+        print(_("%(count)s dead letters (%(state)s)", count=len(letters),
+                state=word("state", args.state)))
         return 1 if letters and args.state == "open" else 0
     if action == "show":
         print(json.dumps(_ok(client.get(f"/v1/dead-letters/{args.id}")), ensure_ascii=False,
@@ -193,10 +206,11 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         return 0
     body = {"reason": args.reason} if args.reason else {}
     done = _ok(client.post(f"/v1/dead-letters/{args.id}/{action}", body))
-    print(f"dead letter {done['id']} ({done['link']}) {done['state']}: {done['resent']} "
-          f"message(s) sent again" + (f" from sequence {done['resent_from']}"
-                                      if done["resent_from"] else "")
-          + ("; the resident is still held by another dead letter" if done["still_held"]
+    print(_("dead letter %(id)s (%(link)s) %(state)s: %(resent)s messages sent again",
+            id=done["id"], link=word("link", done["link"]), state=word("state", done["state"]),
+            resent=done["resent"])
+          + (_(" from sequence %(seq)s", seq=done["resent_from"]) if done["resent_from"] else "")
+          + (_("; the resident is still held by another dead letter") if done["still_held"]
              else ""))
     return 0
 
@@ -209,10 +223,11 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
         body["reason"] = args.reason
     shown = _ok(client.post("/v1/maintenance", body))
     if shown["on"]:
-        print(f"maintenance mode on ({shown.get('reason', 'no reason given')}): the intake "
-              "answers 503 to changes; the links go on delivering what is queued")
+        print(_("maintenance mode on (%(reason)s): the intake answers 503 to changes; the "
+                "links go on delivering what is queued",
+                reason=shown.get("reason") or _("no reason given")))
     else:
-        print("maintenance mode off: the intake takes changes again")
+        print(_("maintenance mode off: the intake takes changes again"))
     return 0
 
 

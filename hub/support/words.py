@@ -143,9 +143,18 @@ ROLES = {
     "operator": N_("Operator"),
 }
 
+FINDINGS = {  # the periodic account review's
+    "never_logged_in": N_("Never logged in"),
+    "unused": N_("Unused"),
+    "no_role": N_("No role"),
+    "expired": N_("Expired"),
+    "disabled": N_("Disabled"),
+}
+
 TABLES = {"link": LINKS, "inbox_kind": INBOX_KINDS, "link_state": LINK_STATES,
           "reason": CHANGE_REASONS, "card_event": CARD_EVENTS, "job": JOB_KINDS,
-          "state": STATES, "code": CODES, "role": ROLES}
+          "state": STATES, "code": CODES, "role": ROLES,
+          "finding": FINDINGS}
 
 
 def name(speaker: Speaker, table: str, code: str | None) -> str | None:

@@ -3,6 +3,7 @@ disabled accounts — all through real mutual TLS and the ``jukihub users`` comm
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -189,9 +190,13 @@ def test_lockout_disabling_and_the_account_review(env: Env) -> None:
 
     listed = cli(env, "list")
     assert listed.returncode == 0 and "op100" in listed.stdout and "disabled" in listed.stdout
-    review = cli(env, "review", "--unused-days", "30")
+    review = cli(env, "review", "--unused-days", "30")  # in Japanese unless asked
     assert review.returncode == 1
-    assert "op100            disabled" in review.stdout
+    assert "アカウントの定期確認" in review.stdout, review.stdout
+    assert re.search(r"^op100 +無効 \(disabled\)$", review.stdout, re.M), review.stdout
+    english = cli(env, "review", "--unused-days", "30", "--lang", "en")
+    assert english.stdout.startswith("account review:"), english.stdout
+    assert re.search(r"^op100 +Disabled \(disabled\)$", english.stdout, re.M)
     results = [tuple(r) for r in env.read_store(
         "SELECT action, request_id, result FROM audit_log WHERE action LIKE 'account.%' "
         "ORDER BY id")]

@@ -48,11 +48,12 @@ def test_planted_differences_are_found_exactly(env_with: Any) -> None:
          "--timeout", "60"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "JUKIHUB_PASSWORD": STAFF_PASSWORD})
-    assert run.returncode == 1, run.stderr  # differences found
-    assert "prefecture: check C0000000001: sent 40, peer compared 40 and holds 39: 2" in (
-        run.stdout)
-    assert "national: check C0000000002: sent 40, peer compared 40 and holds 40: 4" in (
-        run.stdout)
+    assert run.returncode == 1, run.stderr  # differences found; printed in Japanese
+    assert ("都道府県サーバ (prefecture): 整合性確認 C0000000001: 送信 40 件、相手先の照合 "
+            "40 件・保有 39 件: 差異 2 件") in run.stdout, run.stdout
+    assert ("全国サーバ（J-LIS） (national): 整合性確認 C0000000002: 送信 40 件、相手先の照合 "
+            "40 件・保有 40 件: 差異 4 件") in run.stdout
+    assert "内容が異なる (differs)" in run.stdout and "address" in run.stdout
 
     e.staff_made.add("op021")
     staff = e.staff("op021")

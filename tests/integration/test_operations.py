@@ -66,7 +66,7 @@ def test_a_replayed_dead_letter_releases_the_held_resident_in_order(env: Env) ->
     done = env.as_staff("ops1", "deadletters", "replay", str(letter["id"]), "--reason",
                         "peer fixed")
     assert done.returncode == 0, done.stderr
-    assert "replayed: 2 message(s) sent again from sequence 11" in done.stdout
+    assert "再送済み (replayed): 2 件を再送しました（通番 11 から）" in done.stdout, done.stdout
     env.wait_applied(12)
     applied = env.applied()
     check_order(applied)
@@ -240,14 +240,19 @@ def test_the_status_view_shows_links_dead_letters_and_jobs(env: Env) -> None:
     _refuse_next(env)
     _post(client, synth.arrival())
     env.hub.wait_event(lambda e: e.get("event") == "link.dead_letter")
-    shown = env.as_staff("ops3", "status")
+    shown = env.as_staff("ops3", "status")  # in Japanese, the codes beside the names
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
-    assert "intake open" in out
-    (row,) = [line for line in out.splitlines() if line.startswith("│ prefecture")]
+    assert "受付 受付中" in out, out
+    (row,) = [line for line in out.splitlines() if line.startswith("│ 都道府県サーバ")]
     cells = [c.strip() for c in row.strip("│ ").split("│")]
-    assert cells[:2] == ["prefecture", "ready"] and cells[7:9] == ["1", "1"]  # held, dead
-    assert "│ ca " in out and "long jobs" in out
+    assert cells[:2] == ["都道府県サーバ (prefecture)", "接続済み (ready)"], cells
+    assert cells[7:9] == ["1", "1"]  # held, dead
+    assert "│ ca " in out and "長時間処理" in out and "証明書" in out
+    english = env.as_staff("ops3", "status", "--lang", "en").stdout
+    assert "Intake open" in english and "Long jobs" in english, english
+    assert any(line.startswith("│ Prefectural server (prefecture)")
+               for line in english.splitlines())
     listed = env.as_staff("ops3", "deadletters", "list")
     assert listed.returncode == 1 and "rejected_by_peer" in listed.stdout  # 1: some open
 
