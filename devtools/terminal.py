@@ -22,8 +22,8 @@ from typing import Any
 
 from hub.support.tls import blocking_client_context
 
-_FORWARDED = ("content-type", "cookie", "content-length")
-_RETURNED = ("content-type", "set-cookie", "location", "retry-after")
+_FORWARDED = ("content-type", "cookie", "content-length", "accept-language", "referer")
+_RETURNED = ("content-type", "set-cookie", "location", "retry-after", "content-language")
 
 
 class TerminalProxy:
@@ -70,9 +70,10 @@ class TerminalProxy:
         self.server.server_close()
 
 
-def browser() -> Any:
+def browser(lang: str = "ja") -> Any:
     """A headless Debian Chromium under Selenium, with a fresh profile and no
-    background traffic (this machine's network is closed)."""
+    background traffic (this machine's network is closed), asking for pages in
+    ``lang`` as a staff terminal's browser set up in Japanese does."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -86,8 +87,9 @@ def browser() -> Any:
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                f"--user-data-dir={profile}", "--window-size=1280,900"):
+                f"--user-data-dir={profile}", "--window-size=1280,900", f"--lang={lang}"):
         options.add_argument(arg)
+    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
     b = webdriver.Chrome(options=options, service=Service(executable_path=driver))
     b.implicitly_wait(0)
     return b

@@ -93,7 +93,7 @@ def render_status(status: dict[str, Any]) -> Any:
     certs.add_column(_("party"))
     certs.add_column(_("days left"), justify="right")
     for c in status["certificates"]:
-        certs.add_row(word("link", c["party"]), Text(f"{c['days_left']:.1f}",
+        certs.add_row(word("party", c["party"]), Text(f"{c['days_left']:.1f}",
                                                      style="red" if c["days_left"] < 14 else ""))
     jobs = Table(title=_("Long jobs"), title_justify="left")
     for column in (_("job"), _("id"), _("state"), _("progress"), _("done / total"), _("rate"),

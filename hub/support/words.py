@@ -17,6 +17,14 @@ LINKS = {
     "moj": N_("Ministry of Justice"),
 }
 
+# The certificates the hub watches (``GET /v1/status``'s parties): the links' and its own.
+PARTIES = {**LINKS,
+           "ca": N_("Certificate authority"),
+           "crl:ca.crl": N_("Revocation list of the certificate authority"),
+           "hub": N_("The hub (its client certificate)"),
+           "intake": N_("The intake (its server certificate)"),
+           "metrics": N_("The metrics listener")}
+
 INBOX_KINDS = {
     "national.moving_out": N_("Moving-out certificate information"),
     "national.transfer_in": N_("Transfer-in notice"),
@@ -151,7 +159,7 @@ FINDINGS = {  # the periodic account review's
     "disabled": N_("Disabled"),
 }
 
-TABLES = {"link": LINKS, "inbox_kind": INBOX_KINDS, "link_state": LINK_STATES,
+TABLES = {"link": LINKS, "party": PARTIES, "inbox_kind": INBOX_KINDS, "link_state": LINK_STATES,
           "reason": CHANGE_REASONS, "card_event": CARD_EVENTS, "job": JOB_KINDS,
           "state": STATES, "code": CODES, "role": ROLES,
           "finding": FINDINGS}

@@ -5,7 +5,10 @@ browser sits behind the terminal's mutual-TLS client (``devtools.terminal``)."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from devtools.harness import STAFF_PASSWORD, Env
+from devtools.harness import ROOT, STAFF_PASSWORD, Env
 from devtools.synthetic import Synth
 from devtools.terminal import TerminalProxy, browser
 from mock_endpoints.population import individual_number
@@ -202,3 +205,80 @@ def test_every_console_page_renders_for_who_may_see_it(env_with: Any) -> None:
     # Not a staff terminal: no console at all.
     status, html = env.client("register").request("GET", "/console/")
     assert status == 403 and "client_not_allowed" in html
+
+
+# Characters the page shows that no installed font draws: each is compared, drawn in
+# the page's own font on a canvas, with characters no font has (a private-use one, a
+# noncharacter) — the replacement box.  Empty when every character has its glyph.
+_BOXES = """
+const seen = [...new Set([...document.body.innerText].filter(c => c.codePointAt(0) > 0x2000))];
+const style = getComputedStyle(document.body);
+const canvas = document.createElement("canvas");
+canvas.width = canvas.height = 48;
+const ctx = canvas.getContext("2d");
+ctx.font = "32px " + style.fontFamily;
+const drawn = c => { ctx.clearRect(0, 0, 48, 48); ctx.fillText(c, 4, 38);
+                     return ctx.getImageData(0, 0, 48, 48).data.join(","); };
+const boxes = new Set([drawn("\\uE000"), drawn("\\u{10FFFD}"), drawn("\\uFFFF")]);
+return seen.filter(c => boxes.has(drawn(c)));
+"""
+SHOTS = Path(os.environ.get("JUKIHUB_TEST_OUTPUT", ROOT / "test-output")) / "screenshots"
+# Every page, as a supervisor who also audits sees them (the menu's pages and a detail).
+PAGES = ("", "inbox", "manual-answers", "approvals", "dead-letters", "checks", "audit")
+
+
+def test_every_page_in_both_languages_as_a_person_sees_it(env_with: Any,
+                                                          chromium: Any) -> None:
+    """Screenshots of every page in Japanese and in English (switched with the header's
+    button) go to ``test-output/screenshots``; no page shows a replacement box for a
+    character, and no Japanese page a message of the catalog left in English."""
+    env: Env = env_with("intermediate")
+    synth, client = Synth(seed=953), env.client()
+    for _ in range(3):  # each with a 個人番号: a 符号 comes back to the inbox
+        person = synth.arrival()
+        person["resident"]["individual_number"] = individual_number(synth.rng)
+        assert client.post("/v1/changes", person)[0] == 201
+    env.other_control("intermediate", "GET", "/wait?pushes_settled=3")
+    env.staff("sup7", "supervisor", "auditor")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    english = _english_messages()
+    terminal = TerminalProxy(env.intake_port, env.certs_dir)
+    b, base = chromium, terminal.url
+    try:
+        log_in(b, base, "sup7")
+        for lang in ("ja", "en"):
+            if lang == "en":  # the language button, as a person would switch
+                b.find_element(By.ID, "lang-en").click()
+                WebDriverWait(b, 30).until(ec.presence_of_element_located((By.ID, "lang-ja")))
+            for page in (*PAGES, "login"):
+                if page == "login":
+                    log_out(b)
+                else:
+                    b.get(f"{base}/console/{page}")
+                WebDriverWait(b, 30).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
+                assert b.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+                shot = SHOTS / f"{lang}-{page or 'overview'}.png"
+                assert b.save_screenshot(str(shot)), shot
+                boxes = b.execute_script(_BOXES)
+                assert not boxes, f"{lang} {page}: drawn as boxes: {''.join(boxes)}"
+                if lang == "ja":
+                    shown = {t.strip() for t in re.split(r"[\n()（）:：—·,、/]",
+                                                         b.find_element(By.TAG_NAME, "body").text)}
+                    left = sorted(shown & english)
+                    assert not left, f"{page}: English left on the Japanese page: {left}"
+            if lang == "ja":
+                log_in(b, base, "sup7")
+    finally:
+        terminal.stop()
+    print(f"screenshots: {SHOTS}")
+
+
+def _english_messages() -> set[str]:
+    """The catalog's messages whose Japanese differs (shown in English: a miss)."""
+    from babel.messages.pofile import read_po
+
+    from hub.support.i18n import LOCALE_DIR
+
+    with (LOCALE_DIR / "ja" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return {m.id for m in read_po(f, locale="ja") if isinstance(m.id, str) and m.id
+                and m.string and m.string != m.id and "%" not in m.id and len(m.id) > 2}

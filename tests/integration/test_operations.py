@@ -248,7 +248,7 @@ def test_the_status_view_shows_links_dead_letters_and_jobs(env: Env) -> None:
     cells = [c.strip() for c in row.strip("│ ").split("│")]
     assert cells[:2] == ["都道府県サーバ (prefecture)", "接続済み (ready)"], cells
     assert cells[7:9] == ["1", "1"]  # held, dead
-    assert "│ ca " in out and "長時間処理" in out and "証明書" in out
+    assert "認証局 (ca)" in out and "長時間処理" in out and "証明書" in out
     english = env.as_staff("ops3", "status", "--lang", "en").stdout
     assert "Intake open" in english and "Long jobs" in english, english
     assert any(line.startswith("│ Prefectural server (prefecture)")
