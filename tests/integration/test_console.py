@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,45 @@ def _english_messages() -> set[str]:
     with (LOCALE_DIR / "ja" / "LC_MESSAGES" / "messages.po").open("rb") as f:
         return {m.id for m in read_po(f, locale="ja") if isinstance(m.id, str) and m.id
                 and m.string and m.string != m.id and "%" not in m.id and len(m.id) > 2}
+
+
+def test_a_large_inbox_paged_filtered_and_a_selection_taken_at_once(env_with: Any) -> None:
+    """250 ministry notices: the inbox page shows 100 and links to the next, which starts
+    after the last; filtering by another link shows none; 30 ticked items are taken in
+    one post, each with its own 操作ログ entry under the clerk who took them."""
+    env: Env = env_with("moj")
+    for n in range(250):
+        env.other_control("moj", "POST", "/push", {"notice": {
+            "notice_number": f"N-{n:04}", "residence_card_number": f"AB{n:08}CD",
+            "change_date": "2026-11-02", "residence_status": "永住者"}})
+    env.other_control("moj", "GET", "/wait?pushes_settled=250")
+    env.staff("clerk5", "window_clerk")
+    t = Terminal(env)
+    assert t.post("/console/login", {"user_id": "clerk5", "password": STAFF_PASSWORD})[0] == 303
+
+    status, first = t.get("/console/inbox?link=moj")
+    ids = [int(i) for i in re.findall(r'class="item" data-id="(\d+)"', first)]
+    assert status == 200 and len(ids) == 100 and ids == sorted(ids)
+    following = re.search(r'href="([^"]+)" id="next-page"', first)
+    assert following is not None
+    status, second = t.get(following.group(1).replace("&amp;", "&"))
+    more = [int(i) for i in re.findall(r'class="item" data-id="(\d+)"', second)]
+    assert len(more) == 100 and more[0] > ids[-1]
+    assert "data-id" not in t.get("/console/inbox?link=national")[1]
+
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', first)
+    assert csrf is not None
+    chosen = ids[:30]
+    status, _ = t.client.request(
+        "POST", "/console/inbox", raw=urllib.parse.urlencode(
+            [("csrf", csrf.group(1)), ("link", "moj"), *(("items", str(i)) for i in chosen)]
+        ).encode(), content_type="application/x-www-form-urlencoded",
+        headers={"Cookie": t.cookie})
+    assert status == 303
+    assert t.client.last_headers["location"] == "/console/inbox?link=moj&taken=30&already=0"
+    assert "30 件を処理済みにしました" in t.get(t.client.last_headers["location"])[1]
+    logged = env.read_store("SELECT operator_id, request_id FROM audit_log "
+                            "WHERE action = 'inbox.acknowledge'")  # in the order they came
+    assert sorted(logged, key=lambda r: int(r[1])) == [("clerk5", str(i)) for i in chosen]
+    states = dict(env.read_store("SELECT id, state FROM inbox"))
+    assert {i for i, s in states.items() if s == "acknowledged"} == set(chosen)
