@@ -44,3 +44,12 @@ def test_the_consistency_bench_runs_on_a_small_register() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(x for x in done.stdout.splitlines() if "residents  check" in x)
     assert "planted ones found exactly" in line and "floor" in line and "CPU hub" in line
+
+
+def test_the_console_bench_runs_on_a_small_inbox() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.console", "--items", "1200"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("console list"))
+    assert "inbox of 1,200" in line and "all 1,200 in" in line
