@@ -151,6 +151,55 @@ ROLES = {
     "operator": N_("Operator"),
 }
 
+# What the 操作ログ records (its functions; a refusal is recorded under the right asked for).
+ACTIONS = {
+    "session.login": N_("Log in"),
+    "session.logout": N_("Log out"),
+    "inbox.list": N_("Inbox listed"),
+    "inbox.read": N_("Inbox item read"),
+    "inbox.acknowledge": N_("Inbox item taken"),
+    "inbox.ack": N_("Inbox item taken"),
+    "manual_answer.preview": N_("Manual answer looked at"),
+    "manual_answer.approve": N_("Manual answer approved"),
+    "manual_answer.refuse": N_("Manual answer refused"),
+    "manual_answer.decide": N_("Manual answer decided"),
+    "deadletters.list": N_("Dead letters listed"),
+    "deadletters.read": N_("Dead letter read"),
+    "deadletters.replay": N_("Dead letter replayed"),
+    "deadletters.discard": N_("Dead letter discarded"),
+    "deadletters.mend": N_("Dead letter mended"),
+    "maintenance.on": N_("Maintenance mode on"),
+    "maintenance.off": N_("Maintenance mode off"),
+    "maintenance.set": N_("Maintenance mode switched"),
+    "audit.search": N_("Operation log searched"),
+    "audit.read": N_("Operation log read"),
+    "status.read": N_("Status looked at"),
+    "register.read": N_("Resident record read"),
+    "register.search": N_("Residents searched"),
+    "query.answered": N_("Identity query answered"),
+    "query.refused": N_("Identity query refused"),
+    "query.identity": N_("Identity query"),
+    "consistency.run": N_("Consistency check started"),
+    "consistency.read": N_("Consistency check looked at"),
+    "consistency.mend": N_("Consistency difference mended"),
+    "send_batch.start": N_("Send-destination batch started"),
+    "send_batch.read": N_("Send-destination batch looked at"),
+    "bulk.approve": N_("Bulk output approved or refused"),
+    "export.request": N_("Export asked for"),
+    "export.written": N_("Export written"),
+    "export.write": N_("Export"),
+    "feed.open": N_("Department feed opened"),
+    "feed.read": N_("Department feed read"),
+    "backup.made": N_("Backup made"),
+    "links.realign": N_("Link sequence realigned"),
+    "account.add": N_("Account added"),
+    "account.disable": N_("Account disabled"),
+    "account.enable": N_("Account enabled"),
+    "account.passwd": N_("Password changed"),
+    "number.view": N_("Individual number viewed"),
+    "changes.submit": N_("Change posted"),
+}
+
 FINDINGS = {  # the periodic account review's
     "never_logged_in": N_("Never logged in"),
     "unused": N_("Unused"),
@@ -162,11 +211,15 @@ FINDINGS = {  # the periodic account review's
 TABLES = {"link": LINKS, "party": PARTIES, "inbox_kind": INBOX_KINDS, "link_state": LINK_STATES,
           "reason": CHANGE_REASONS, "card_event": CARD_EVENTS, "job": JOB_KINDS,
           "state": STATES, "code": CODES, "role": ROLES,
-          "finding": FINDINGS}
+          "finding": FINDINGS, "action": ACTIONS}
 
 
 def name(speaker: Speaker, table: str, code: str | None) -> str | None:
     """The name of ``code`` in ``table``, in the speaker's language; ``None`` if the
-    table does not know it (shown as the code alone)."""
+    table does not know it (shown as the code alone).  An action of the 操作ログ that is
+    a register change or a card event is named by its 異動事由 or event."""
+    if table == "action" and code and code.partition(".")[0] in ("change", "card"):
+        kind, _, what = code.partition(".")
+        return name(speaker, "reason" if kind == "change" else "card_event", what)
     english = TABLES[table].get(code or "")
     return speaker.gettext(english) if english is not None else None

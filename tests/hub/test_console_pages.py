@@ -330,3 +330,16 @@ def test_a_long_list_of_differences_is_shown_a_page_at_a_time() -> None:
     assert 'id="next-page"' in first and 'id="next-page"' not in third
     # 125 of one kind (the odd ones): the second page is the 101st to the 125th
     assert "R00201" in odd and "R00199" not in odd and "R00249" in odd and "R00202" not in odd
+
+
+def test_the_operation_log_names_each_function() -> None:
+    ANSWERS["/v1/audit"]["entries"].append(
+        {"id": 2, "at": NOW, "operator_id": "op1", "terminal_id": "t1",
+         "action": "change.move_in", "target": "R-1", "result": "ok", "count": None})
+    try:
+        _, html, _ = render("/console/audit")
+    finally:
+        ANSWERS["/v1/audit"]["entries"].pop()
+    assert 'ログイン <code class="code">session.login</code>' in html
+    assert '転入 <code class="code">change.move_in</code>' in html
+    assert '権限がありません <code class="code">not_permitted</code>' in html

@@ -44,6 +44,16 @@ def test_the_log_is_anchored_verified_searched_and_reviewed(env: Env) -> None:
     review = env.jukihub("audit", "review", "--month", month, "--csv")
     by_operator = {r["operator_id"]: r for r in csv.DictReader(io.StringIO(review.stdout))}
     assert (by_operator["op001"]["calls"], by_operator["op001"]["refusals"]) == ("3", "1")
+    # For people: in Japanese (the supervisor's monthly reading), English on request.
+    shown = env.jukihub("audit", "review", "--month", month)
+    assert shown.stdout.startswith(f"操作ログの月次確認 {month}（Asia/Tokyo"), shown.stdout
+    header, *lines = shown.stdout.splitlines()[1:]
+    assert header.split() == ["操作者", "操作数", "照会", "個人番号の表示", "出力",
+                              "勤務時間外", "拒否", "端末"], header
+    op001 = next(line.split() for line in lines if line.startswith("op001"))
+    assert op001[1:3] == ["3", "0"] and op001[6] == "1"  # calls, queries; refusals
+    english = env.jukihub("--lang", "en", "audit", "review", "--month", month).stdout
+    assert english.startswith(f"operation log review {month}") and "outside working hours" in english
     assert env.jukihub("audit", "review", "--month", "2026-13").returncode == 2
 
     def verify() -> str:
