@@ -103,7 +103,7 @@ def render_status(status: dict[str, Any]) -> Any:
         done, total, p = j.get("done") or 0, j.get("total"), job_progress(j, now)
         differences = j.get("differences")
         jobs.add_row(
-            word("job", j["kind"]) + (f" ({word('link', j['link'])})" if j.get("link") else ""),
+            word("job", j["kind"]) + (f" · {word('link', j['link'])}" if j.get("link") else ""),
             j["id"], word("state", j["state"]) + (
                 ", " + sp.ngettext("%(num)d difference", "%(num)d differences", differences)
                 % {"num": differences} if differences else ""),

@@ -128,18 +128,41 @@ STATUS = {
 }
 
 
-def test_the_status_view_of_a_known_state() -> None:
-    out = io.StringIO()
-    Console(file=out, width=150, color_system=None).print(render_status(STATUS))
+def _status_rows(lang: str) -> tuple[str, dict[str, list[str]]]:
+    from hub.commands import say
+
+    say.use(lang)
+    try:
+        out = io.StringIO()
+        Console(file=out, width=200, color_system=None).print(render_status(STATUS))
+    finally:
+        say.use(None)
     text = out.getvalue()
-    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
-            for line in text.splitlines() if line.startswith("│")}
-    assert rows["prefecture"] == ["prefecture", "ready", "hub1", "12", "1.6m", "3", "4096",
-                                  "1", "2", "—"]
-    assert rows["national"][:3] == ["national", "backoff", "—"]  # no lease read
-    assert rows["national"][-1] == "connect_connect (1.0m ago)"
-    assert rows["intake"] == ["intake", "9.5"]
-    job = rows["consistency check (prefecture)"]
-    # 500 of 2,000 in 100 s: 5.0/s, 300 s (5.0m) left.
-    assert job[1:3] == ["C0000000001", "building"] and job[4:] == ["500/2000", "5.0/s", "5.0m"]
-    assert "intake open" in text
+    return text, {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
+                  for line in text.splitlines() if line.startswith("│")}
+
+
+def test_the_status_view_of_a_known_state() -> None:
+    text, rows = _status_rows("en")
+    assert rows["Prefectural server (prefecture)"] == [
+        "Prefectural server (prefecture)", "Connected (ready)", "hub1", "12", "1 min 35 s",
+        "3", "4096", "1", "2", "—"]
+    national = rows["National server (J-LIS) (national)"]
+    assert national[1:3] == ["Waiting to reconnect (backoff)", "—"]  # no lease read
+    assert national[-1] == "connect_connect (1 min ago)"  # a code no table names
+    assert rows["The intake (its server certificate) (intake)"][1] == "9.5"
+    job = rows["Consistency check (consistency_check) · Prefectural server (prefecture)"]
+    # 500 of 2,000 in 100 s: 5.0/s, 300 s (5 min) left.
+    assert job[1:3] == ["C0000000001", "Building (building)"]
+    assert job[4:] == ["500/2000", "5.0/s", "5 min"]
+    assert "Intake open" in text
+
+
+def test_the_status_view_in_japanese_by_default() -> None:
+    text, rows = _status_rows("ja")
+    assert rows["都道府県サーバ (prefecture)"][1:5] == ["接続済み (ready)", "hub1", "12",
+                                                      "1分35秒"]
+    assert rows["全国サーバ（J-LIS） (national)"][-1] == "connect_connect (1分前)"
+    job = rows["整合性確認 (consistency_check) · 都道府県サーバ (prefecture)"]
+    assert job[2] == "作成中 (building)" and job[5:] == ["5.0 件/秒", "5分"]
+    assert text.startswith("受付 受付中")

@@ -59,3 +59,14 @@ def test_the_documents_are_refused_without_a_certificate_that_has_an_account() -
     for path in (b"/openapi.yaml", b"/docs/", b"/docs/redoc.standalone.js"):
         status, body = answered(docs, path)
         assert status == 403 and body["error"]["code"] == "client_not_allowed"
+
+
+def test_the_language_button_asks_for_a_staff_terminal_first() -> None:
+    from hub.api.console import Console
+
+    console = Console(lambda *a: None, load_config(CONFIG).access)  # type: ignore[arg-type]
+    request = request_for(b"/console/language")
+    request.method, request.getCookie = b"POST", lambda _key: None  # no cookie sent
+    console.render(request)
+    assert request.finished and request.responseCode == 403
+    assert not getattr(request, "cookies", [])

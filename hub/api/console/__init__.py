@@ -69,8 +69,13 @@ class Console(resource.Resource):
         return server.NOT_DONE_YET
 
     def _language(self, request: server.Request) -> None:
-        """The language button: a cookie for this browser (a year), then back."""
+        """The language button: a cookie for this browser (a year), then back.  A staff
+        terminal's certificate first, as for every page."""
         visit = Visit(self.invoke, request)
+        if self.access.admission(visit.client) is not Admission.TERMINAL:
+            self._page(visit, Page(403, message=N_("the console is for staff terminals"),
+                                   code="client_not_allowed"))
+            return
         try:
             chosen = visit.form().get("lang", "")
         except Page as refused:
