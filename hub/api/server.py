@@ -26,7 +26,9 @@ A handler's bug answers 500 with no traceback.  Answers carry their length, a 50
 carries ``Retry-After``, and every answer its correlation id (``X-Correlation-Id``: the
 caller's, or a new one), which the request's messages carry on (see README, Metrics).
 A change is refused with 503 before any work while the hub's gate is shut
-(maintenance mode, backpressure: ``hub.api.operations``).
+(maintenance mode, backpressure: ``hub.api.operations``).  An error's ``code`` is a
+stable identifier; its ``message`` is English, or Japanese for a caller whose
+``Accept-Language`` asks for it (``hub.support.words``).
 
 The same listener serves the API's document and reference page (``hub.api.docs``) and
 the staff console (``hub.api.console``), mounted beside this resource by
@@ -71,6 +73,8 @@ from hub.api.openapi import Contract, ResponseMismatch, decode_json
 from hub.api.routes import Route, match
 from hub.domain.errors import HubError, RequestError, UnavailableError
 from hub.domain.operations import CLOSED_CODES
+from hub.support import words
+from hub.support.i18n import Speaker, language
 from hub.support.tls import peer_common_name
 
 log = logging.getLogger("jukihub.intake")
@@ -235,6 +239,10 @@ class ApiResource(resource.Resource):
         request.setResponseCode(status)
         if status == 503:  # busy, store unavailable, maintenance, backpressure: come back
             request.setHeader("retry-after", self.retry_after)
+        if status >= 400 and (lang := language(request.getHeader("accept-language"), None,
+                                               "en")) != "en":
+            data = _in_language(data, lang)
+            request.setHeader("content-language", lang)
         request.setHeader("content-type", "application/json")
         request.setHeader("content-length", str(len(data)))
         request.write(data)
@@ -412,6 +420,19 @@ class _Capture(_Reply):
     def _fire(self, status: int, data: bytes) -> None:
         self.resource.meters.request(self.endpoint, status, time.perf_counter() - self.started)
         self.done.callback((status, json.loads(data)))
+
+
+def _in_language(data: bytes, lang: str) -> bytes:
+    """An error answer whose human message is in ``lang`` (a caller that asked for it
+    by ``Accept-Language``): the name of its code, which stays as it is, as does the
+    item it names.  A code no table names keeps the message it had."""
+    body = json.loads(data)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        named = words.name(Speaker(lang), "code", error.get("code"))
+        if named is not None:
+            error["message"] = named
+    return _encode(body)
 
 
 def _encode(body: dict[str, Any]) -> bytes:

@@ -51,9 +51,11 @@ def translations(lang: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(compiled)
 
 
-def language(accept: str | None = None, chosen: str | None = None) -> str:
+def language(accept: str | None = None, chosen: str | None = None,
+             default: str = DEFAULT) -> str:
     """The language to answer in: ``chosen`` (a setting) if it is one we have, else the
-    first of ``Accept-Language`` we have (by its q-values), else Japanese."""
+    first of ``Accept-Language`` we have (by its q-values), else ``default`` (Japanese:
+    the API passes English, for the register system, a machine)."""
     if chosen in LANGUAGES:
         return chosen  # type: ignore[return-value]
     ranked: list[tuple[float, int, str]] = []
@@ -68,7 +70,7 @@ def language(accept: str | None = None, chosen: str | None = None) -> str:
         primary = tag.strip().lower().split("-")[0]
         if primary in LANGUAGES and q > 0:
             ranked.append((-q, i, primary))
-    return min(ranked)[2] if ranked else DEFAULT
+    return min(ranked)[2] if ranked else default
 
 
 def command_language(given: str | None = None) -> str:

@@ -252,6 +252,18 @@ def test_intake_refuses_bad_requests_and_foreign_clients(env: Env, rogue_certs_d
     assert (status, body["error"]["code"], body["error"]["item"]) == (
         400, "invalid_check_digit", "resident_code")
     assert "12345678902" not in str(body)
+    english = body["error"]["message"]
+    # A caller that asks for Japanese reads the message in Japanese; the code stays.
+    status, body = client.request("POST", "/v1/changes", bad,
+                                  headers={"Accept-Language": "ja,en;q=0.5"})
+    assert (status, body["error"]) == (400, {"code": "invalid_check_digit",
+                                             "message": "検査数字が不正です",
+                                             "item": "resident_code"})
+    assert client.last_headers["content-language"] == "ja"
+    status, body = client.request("POST", "/v1/changes", bad,
+                                  headers={"Accept-Language": "en-GB"})
+    assert body["error"]["message"] == english and "content-language" not in (
+        client.last_headers)
     rogue = HttpsClient("127.0.0.1", env.intake_port, rogue_certs_dir, "register")
     with pytest.raises(OSError):  # ssl.SSLError: our CA does not trust the client
         rogue.post("/v1/changes", change)
