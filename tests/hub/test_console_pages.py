@@ -281,7 +281,7 @@ def _with(recording: _Recording, path: str, method: bytes = b"GET", form: str = 
 
 
 def test_the_inbox_filters_and_pages_through_the_api() -> None:
-    rec = _Recording(items=100)
+    rec = _Recording(items=101)  # one more than a page: there is a next page
     done = _with(rec, "/console/inbox", args={
         b"link": [b"national"], b"kind": [b"national.moving_out"], b"from": [b"2026-12-01"],
         b"to": [b"2026-12-02"], b"after": [b"200"]})
@@ -292,13 +292,15 @@ def test_the_inbox_filters_and_pages_through_the_api() -> None:
     until = dt.datetime(2026, 12, 2, 15, tzinfo=utc).timestamp()  # the end of the 2nd
     assert query == {"state": "new", "link": "national", "kind": "national.moving_out",
                      "since": str(since), "until": str(until), "after": "200",
-                     "limit": "100"}
+                     "limit": "101"}  # one more row than a page shows
     assert 'id="next-page"' in html and "after=300" in html  # after the last shown
     assert "link=national" in html.split('id="next-page"')[0].rsplit("href=", 1)[1]
     assert 'id="first-page"' in html
-    rec = _Recording(items=3)
-    html = b"".join(_with(rec, "/console/inbox").written).decode()
-    assert 'id="next-page"' not in html and 'id="first-page"' not in html
+    assert html.count('class="item"') == 100  # the extra row is not shown
+    for last in (3, 100):  # a short page, and one exactly full: nothing after it
+        html = b"".join(_with(_Recording(items=last), "/console/inbox").written).decode()
+        assert 'id="next-page"' not in html and 'id="first-page"' not in html
+        assert html.count('class="item"') == last
 
 
 def test_a_selection_is_taken_at_once_each_item_by_its_own_call() -> None:

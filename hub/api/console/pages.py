@@ -59,16 +59,24 @@ def _day_start(text: str | None, days: int = 0) -> float | None:
     return start.timestamp()
 
 
+def _ask(per: int) -> int:
+    """The rows to ask the API for: one more than a page shows, which says whether
+    there is a next page (at the API's most, a full page is taken to have one)."""
+    return min(per + 1, MOST)
+
+
 def _paging(path: str, args: dict[str, str], rows: list[dict[str, Any]], key: str,
-            per: int) -> dict[str, Any]:
-    """Links to the first page and, if this one was full, to the next (the filters
-    kept); what the template needs to show where the viewer is."""
+            per: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The page's rows (of the ``_ask(per)`` fetched), and links to the first page and,
+    when there are more rows, to the next (the filters kept)."""
+    shown = rows[:per]
+    more = len(rows) > per or len(rows) == per == MOST
     kept = {k: v for k, v in args.items() if k != "after"}
     first = f"{path}?{urllib.parse.urlencode(kept)}" if kept else path
-    following = (f"{path}?{urllib.parse.urlencode({**kept, 'after': rows[-1][key]})}"
-                 if len(rows) >= per else None)
-    return {"first": first if "after" in args else None, "next": following,
-            "per": per, "shown": len(rows)}
+    following = (f"{path}?{urllib.parse.urlencode({**kept, 'after': shown[-1][key]})}"
+                 if more else None)
+    return shown, {"first": first if "after" in args else None, "next": following,
+                   "per": per, "shown": len(shown)}
 
 
 def _progress(job: dict[str, Any], now: float) -> dict[str, Any]:
@@ -135,13 +143,13 @@ def inbox(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
     per = _page_size(args)
     query = {"state": args["state"], "link": args.get("link"), "kind": args.get("kind"),
              "since": _day_start(args.get("from")), "until": _day_start(args.get("to"), 1),
-             "after": args.get("after"), "limit": per}
+             "after": args.get("after"), "limit": _ask(per)}
 
     def shown(answer: Answer) -> Shown:
-        items = visit.need(answer)["items"]
+        items, paging = _paging("/console/inbox", args, visit.need(answer)["items"], "id",
+                                per)
         return "inbox.html", {"items": items, "filters": args, "kinds": sorted(INBOX_KINDS),
-                              "links": sorted(LINKS),
-                              "paging": _paging("/console/inbox", args, items, "id", per)}
+                              "links": sorted(LINKS), "paging": paging}
 
     return visit.call("GET", "/v1/inbox", query=query).addCallback(shown)
 
@@ -246,14 +254,14 @@ def dead_letters(visit: Visit, rest: list[str]) -> defer.Deferred[Shown]:
         per = _page_size(args)
 
         def listed(answer: Answer) -> Shown:
-            letters = visit.need(answer)["dead_letters"]
-            return "dead_letters.html", {
-                "letters": letters, "filters": args, "links": sorted(LINKS),
-                "paging": _paging("/console/dead-letters", args, letters, "id", per)}
+            letters, paging = _paging("/console/dead-letters", args,
+                                      visit.need(answer)["dead_letters"], "id", per)
+            return "dead_letters.html", {"letters": letters, "filters": args,
+                                         "links": sorted(LINKS), "paging": paging}
 
         return visit.call("GET", "/v1/dead-letters", query={
             "state": args["state"], "link": args.get("link"), "after": args.get("after"),
-            "limit": per}).addCallback(listed)
+            "limit": _ask(per)}).addCallback(listed)
     return visit.call("GET", f"/v1/dead-letters/{letter_id}").addCallback(
         lambda a: ("dead_letter.html", visit.need(a)))
 
@@ -311,12 +319,13 @@ def audit(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
     query = {"operator": args.get("operator"), "action": args.get("action"),
              "target": args.get("target"), "since": _day_start(args.get("from")),
              "until": _day_start(args.get("to"), 1), "after": args.get("after"),
-             "limit": per}
+             "limit": _ask(per)}
 
     def shown(answer: Answer) -> Shown:
-        entries = visit.need(answer)["entries"]
+        entries, paging = _paging("/console/audit", args, visit.need(answer)["entries"],
+                                  "id", per)
         return "audit.html", {"entries": entries, "query": args, "filters": args,
-                              "paging": _paging("/console/audit", args, entries, "id", per)}
+                              "paging": paging}
 
     return visit.call("GET", "/v1/audit", query=query).addCallback(shown)
 
