@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hub.commands.say import _, table, word
+from hub.commands.say import _, speaker, table, word
 from hub.config import Config, load_config
 from hub.domain.errors import HubError
 from hub.support.i18n import N_
@@ -110,7 +110,8 @@ def add_account(store: Store, cfg: Config, user_id: str, password: str,
 def users_add(args: argparse.Namespace, cfg: Config) -> int:
     roles = tuple(dict.fromkeys(args.role))
     add_account(_store(cfg), cfg, args.user_id, _password(args), roles, _expiry(args.expires))
-    print(f"{args.user_id}: added, roles {', '.join(roles) or '(none)'}")
+    print(_("%(user)s: added, roles %(roles)s", user=args.user_id,
+            roles=", ".join(word("role", r) for r in roles) or _("(none)")))
     return 0
 
 
@@ -119,7 +120,7 @@ def users_disable(args: argparse.Namespace, cfg: Config) -> int:
     if not _record(store, "accounts.disable", "account.disable", args.user_id,
                    lambda db: store.accounts.update(db, args.user_id, state="disabled")):
         raise HubError("unknown_user", f"no account {args.user_id}")
-    print(f"{args.user_id}: disabled (its sessions end at their next call)")
+    print(_("%(user)s: disabled (its sessions end at their next call)", user=args.user_id))
     return 0
 
 
@@ -129,7 +130,7 @@ def users_enable(args: argparse.Namespace, cfg: Config) -> int:
                    lambda db: store.accounts.update(db, args.user_id, state="active",
                                                     failed_logins=0, locked_until=None)):
         raise HubError("unknown_user", f"no account {args.user_id}")
-    print(f"{args.user_id}: enabled")
+    print(_("%(user)s: enabled", user=args.user_id))
     return 0
 
 
@@ -145,22 +146,19 @@ def users_passwd(args: argparse.Namespace, cfg: Config) -> int:
                                                     password_changed_at=now, failed_logins=0,
                                                     locked_until=None)):
         raise HubError("unknown_user", f"no account {args.user_id}")
-    print(f"{args.user_id}: password changed")
+    print(_("%(user)s: password changed", user=args.user_id))
     return 0
-
-
-def _when(t: float | None) -> str:
-    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") if t else "-"
 
 
 def users_list(_args: argparse.Namespace, cfg: Config) -> int:
     store = _store(cfg)
-    now = time.time()
-    print(f"{'user':16} {'state':9} {'roles':28} {'expires':16} {'last login':16} locked")
-    for a in store.read(store.accounts.list):
-        locked = "yes" if a.locked_until and a.locked_until > now else ""
-        print(f"{a.user_id:16} {a.state:9} {','.join(a.roles):28} {_when(a.expires_at):16} "
-              f"{_when(a.last_login_at):16} {locked}")
+    now, when = time.time(), speaker().when
+    table((_("user"), _("state"), _("roles"), _("expires"), _("last login"), _("locked")),
+          [(a.user_id, word("account_state", a.state),
+            ", ".join(word("role", r) for r in a.roles), when(a.expires_at),
+            when(a.last_login_at),
+            _("yes") if a.locked_until and a.locked_until > now else "")
+           for a in store.read(store.accounts.list)])
     return 0
 
 
@@ -195,11 +193,14 @@ def audit_verify(_args: argparse.Namespace, cfg: Config) -> int:
     with store.reading() as db:
         verdict = audit.verify(store.audit.walk(db), found)
     if verdict.intact:
-        print(f"operation log intact: {verdict.entries} entries, head {verdict.head_id} "
-              f"{verdict.head_hash[:16]}…, {verdict.anchors} anchor(s) matched "
-              f"({cfg.audit.anchor_file})")
+        print(_("operation log intact: %(entries)s entries, head %(head)s %(hash)s…, "
+                "%(anchors)s anchors matched (%(file)s)", entries=verdict.entries,
+                head=verdict.head_id, hash=verdict.head_hash[:16], anchors=verdict.anchors,
+                file=cfg.audit.anchor_file))
         return 0
-    print(f"operation log NOT intact: first bad entry {verdict.first_bad}: {verdict.problem}")
+    assert verdict.reason is not None
+    print(_("operation log NOT intact: first bad entry %(entry)s: %(problem)s",
+            entry=verdict.first_bad, problem=_(verdict.reason, **dict(verdict.values))))
     return 1
 
 

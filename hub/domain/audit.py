@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from hub.store import AuditEntry, LoggedEntry
 from hub.store.anchors import Anchor
 from hub.store.audit import GENESIS, chain_hash
+from hub.support.i18n import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +32,18 @@ class Verdict:
     head_hash: str
     anchors: int                 # anchors compared
     first_bad: int | None = None  # the first entry that is not as written
-    problem: str | None = None
+    # What is wrong, as a catalog message (``hub.support.i18n``) and its values: the
+    # auditor reads it in their language; ``problem`` is it in English.
+    reason: str | None = None
+    values: tuple[tuple[str, object], ...] = ()
 
     @property
     def intact(self) -> bool:
         return self.first_bad is None
+
+    @property
+    def problem(self) -> str | None:
+        return self.reason % dict(self.values) if self.reason is not None else None
 
 
 def verify(entries: Iterable[LoggedEntry], anchors: list[Anchor]) -> Verdict:
@@ -45,24 +53,28 @@ def verify(entries: Iterable[LoggedEntry], anchors: list[Anchor]) -> Verdict:
     for logged in entries:
         if logged.id != expected:
             return Verdict(count, expected - 1, previous, 0, expected,
-                           f"entry {expected} is missing (the next one is {logged.id})")
+                           N_("entry %(entry)s is missing (the next one is %(next)s)"),
+                           (("entry", expected), ("next", logged.id)))
         computed = chain_hash(previous, logged.id, logged.entry)
         if logged.hash != computed:
             return Verdict(count, expected - 1, previous, 0, logged.id,
-                           f"entry {logged.id} is not as it was written (its chain hash "
-                           "does not follow from it and the entry before)")
+                           N_("entry %(entry)s is not as it was written (its chain hash "
+                              "does not follow from it and the entry before)"),
+                           (("entry", logged.id),))
         anchor = by_id.get(logged.id)
         if anchor is not None and anchor.hash != computed:
             return Verdict(count, expected - 1, previous, 0, anchor.id,
-                           f"the log up to entry {logged.id} differs from the anchor of "
-                           f"{_when(anchor.at)}: rewritten at or before it")
+                           N_("the log up to entry %(entry)s differs from the anchor of "
+                              "%(when)s: rewritten at or before it"),
+                           (("entry", logged.id), ("when", _when(anchor.at))))
         previous, count, expected = computed, count + 1, expected + 1
     beyond = [a for a in anchors if a.id > count]
     if beyond:
         a = min(beyond, key=lambda x: x.id)
         return Verdict(count, count, previous, len(anchors) - len(beyond), count + 1,
-                       f"the log ends at entry {count}, but the anchor of {_when(a.at)} "
-                       f"names entry {a.id}: entries were cut off the end")
+                       N_("the log ends at entry %(entry)s, but the anchor of %(when)s "
+                          "names entry %(named)s: entries were cut off the end"),
+                       (("entry", count), ("when", _when(a.at)), ("named", a.id)))
     return Verdict(count, count, previous, len(anchors))
 
 

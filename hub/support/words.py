@@ -305,6 +305,11 @@ ACTIONS = {
     "changes.submit": N_("Change posted"),
 }
 
+ACCOUNT_STATES = {
+    "active": N_("Active"),
+    "disabled": N_("Disabled"),
+}
+
 FINDINGS = {  # the periodic account review's
     "never_logged_in": N_("Never logged in"),
     "unused": N_("Unused"),
@@ -316,7 +321,7 @@ FINDINGS = {  # the periodic account review's
 TABLES = {"link": LINKS, "party": PARTIES, "inbox_kind": INBOX_KINDS, "link_state": LINK_STATES,
           "reason": CHANGE_REASONS, "card_event": CARD_EVENTS, "job": JOB_KINDS,
           "state": STATES, "code": CODES, "role": ROLES,
-          "finding": FINDINGS, "action": ACTIONS}
+          "finding": FINDINGS, "action": ACTIONS, "account_state": ACCOUNT_STATES}
 
 
 def name(speaker: Speaker, table: str, code: str | None) -> str | None:

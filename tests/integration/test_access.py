@@ -189,7 +189,8 @@ def test_lockout_disabling_and_the_account_review(env: Env) -> None:
     assert cli(env, "disable", "nobody").returncode == 2
 
     listed = cli(env, "list")
-    assert listed.returncode == 0 and "op100" in listed.stdout and "disabled" in listed.stdout
+    assert listed.returncode == 0 and re.search(r"^op100 +無効 \(disabled\)", listed.stdout,
+                                                re.M), listed.stdout
     review = cli(env, "review", "--unused-days", "30")  # in Japanese unless asked
     assert review.returncode == 1
     assert "アカウントの定期確認" in review.stdout, review.stdout

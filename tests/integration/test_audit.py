@@ -29,8 +29,11 @@ def test_the_log_is_anchored_verified_searched_and_reviewed(env: Env) -> None:
     [(head,)] = db.execute("SELECT max(id) FROM audit_log").fetchall()
     assert anchors[-1]["id"] == head and len(anchors[-1]["hash"]) == 64
 
-    ok = env.jukihub("audit", "verify")
-    assert ok.returncode == 0 and f"intact: {head} entries" in ok.stdout, ok.stdout + ok.stderr
+    ok = env.jukihub("audit", "verify")  # for an auditor: in Japanese
+    assert ok.returncode == 0 and f"操作ログは完全です: {head} 件" in ok.stdout, (
+        ok.stdout + ok.stderr)
+    english = env.jukihub("--lang", "en", "audit", "verify")
+    assert f"intact: {head} entries" in english.stdout
 
     found = env.jukihub("audit", "search", "--operator", "op001", "--csv")
     rows = list(csv.DictReader(io.StringIO(found.stdout)))
@@ -57,7 +60,7 @@ def test_the_log_is_anchored_verified_searched_and_reviewed(env: Env) -> None:
     assert env.jukihub("audit", "review", "--month", "2026-13").returncode == 2
 
     def verify() -> str:
-        run = env.jukihub("audit", "verify")
+        run = env.jukihub("--lang", "en", "audit", "verify")
         assert run.returncode == 1, run.stdout
         return run.stdout
 
@@ -75,6 +78,8 @@ def test_the_log_is_anchored_verified_searched_and_reviewed(env: Env) -> None:
     db.execute("DELETE FROM audit_log WHERE id = 4")
     db.commit()
     assert "first bad entry 4: entry 4 is missing" in verify()
+    japanese = env.jukihub("audit", "verify").stdout
+    assert "操作ログは改ざんされています: 最初の不正な記録 4: 記録 4 がありません" in japanese
     db.execute(f"INSERT INTO audit_log VALUES ({', '.join('?' * len(row))})", row)
     db.commit()
     assert env.jukihub("audit", "verify").returncode == 0
