@@ -1,6 +1,7 @@
-"""Long jobs and durations as the status view (``jukihub status``) and the console show
-them.  Plain functions of what ``GET /v1/status`` answers; nothing here imports the
-store, so a command that only prints starts quickly."""
+"""Long jobs' progress as the status view (``jukihub status``) and the console show it:
+a plain function of what ``GET /v1/status`` answers.  Nothing here imports the store,
+so a command that only prints starts quickly.  (Durations are written in the staff's
+language by ``hub.support.i18n.Speaker``.)"""
 
 from __future__ import annotations
 
@@ -27,14 +28,3 @@ def job_progress(job: Mapping[str, Any], now: float) -> Progress:
     left = (total - done) / rate if total and rate > 0 and done < total else None
     percent = 100.0 * done / total if total else (100.0 if done else 0.0)
     return Progress(rate, left, percent)
-
-
-def short_duration(seconds: float | None) -> str:
-    """``95`` → ``1.6m``; ``None`` → ``—``."""
-    if seconds is None:
-        return "—"
-    seconds = max(0.0, float(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
