@@ -1,8 +1,7 @@
 """The outbound half of a link, on its actor's thread: the ``OutboxCache`` fed from the
 outbox (read through the store when it has room), the ``SendWindow`` over it settled by
-the peer's answers,
-and what must be recorded before the window may act — dead letters, holds — told to
-the store writer.  Frames are built with the actor's session.
+the peer's answers, and what must be recorded before the window may act — dead
+letters, holds — told to the store writer.  Frames are built with the actor's session.
 
 The peer's acknowledgements are recorded lazily (``record_ack``, on the actor's timer
 and when it stops): the peer restates what it applied in every hello, so a record that

@@ -136,10 +136,10 @@ def _hold(w: StoreWriter, conn: Conn, m: HoldMessages, _now: float) -> Reply:
 def _inbound(w: StoreWriter, conn: Conn, m: RecordInbound, now: float) -> Reply:
     code, result = m.refused_code, None
     answers: tuple[OutboxItem, ...] = ()
-    if m.transfer_in is not None or m.copy_request is not None:
+    asks = m.transfer_in is not None or m.copy_request is not None
+    if asks:
         w._keep_pushes(conn)  # (the inbox as it stands, for the resend's question)
-    if (m.transfer_in is not None or m.copy_request is not None) and (
-            held := w.store.inbox.find(conn, m.link, m.seq)) is not None:
+    if asks and (held := w.store.inbox.find(conn, m.link, m.seq)) is not None:
         code = held.code  # a resend: answered as the first time
     elif m.copy_request is not None and code is None:
         # A 広域交付 request: answered, and recorded as a provision, here, once.

@@ -251,14 +251,13 @@ def audit_review(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]], as_csv: bool) -> None:
-    if as_csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+    """Rows as CSV for a script, else as the commands' table (``hub.commands.say``)."""
+    if not as_csv:
+        table(columns, rows)
         return
-    widths = [max([len(c), *(len(str(r[i])) for r in rows)]) for i, c in enumerate(columns)]
-    for line in (columns, *rows):
-        print("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
 
 
 def add_parsers(sub: Any) -> list[argparse.ArgumentParser]:

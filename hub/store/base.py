@@ -15,9 +15,8 @@ a temporary table of the session, then one ``UPDATE … FROM`` it (a few rows go
 ``executemany``, one pipelined round trip: ``COPY_FROM``).  A change is about ten
 statements, and SQLAlchemy's own execution path cost more than they did.  SQLAlchemy
 still owns the engine, the pool and the transactions, and the tables and migrations are
-its.  SQLite
-receives dates and times as ISO text (adapters registered by ``hub.store.engine``) in
-the format SQLAlchemy's own types read back.
+its.  SQLite receives dates and times as ISO text (adapters registered by
+``hub.store.engine``) in the format SQLAlchemy's own types read back.
 """
 
 from __future__ import annotations

@@ -166,11 +166,11 @@ def take(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
     calls = [visit.call("POST", f"/v1/inbox/{i}/ack", {}) for i in ids]
 
     def counted(answers: list[Answer]) -> Shown:
+        for answer in answers:
+            if answer[0] not in (200, 409, 404):  # 404: gone meanwhile, nothing to take
+                visit.need(answer)  # a refusal: the page says why
         taken = sum(1 for status, _ in answers if status == 200)
         already = sum(1 for status, _ in answers if status == 409)
-        for status, _ in answers:
-            if status not in (200, 409, 404):
-                visit.need((status, _))  # a refusal: the page says why
         raise Page(303, location="/console/inbox?" + urllib.parse.urlencode(
             {**back, "taken": taken, "already": already}))
 
@@ -324,8 +324,7 @@ def audit(visit: Visit, _rest: list[str]) -> defer.Deferred[Shown]:
     def shown(answer: Answer) -> Shown:
         entries, paging = _paging("/console/audit", args, visit.need(answer)["entries"],
                                   "id", per)
-        return "audit.html", {"entries": entries, "query": args, "filters": args,
-                              "paging": paging}
+        return "audit.html", {"entries": entries, "filters": args, "paging": paging}
 
     return visit.call("GET", "/v1/audit", query=query).addCallback(shown)
 
